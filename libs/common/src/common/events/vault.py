@@ -1,0 +1,31 @@
+"""Vault events: master key rotation progress and retirement.
+
+Erasure proofs travel in ``erasure.erasure-completed`` (``common.events.erasure``), with
+``service="vault"`` and a proof holding the destroyed key ids, the time and the audit chain
+position of the erasure entry. No vault event ever carries key material.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from common.events.base import Event, event
+
+
+@event("vault.rotation-progressed", 1)
+class RotationProgressed(Event):
+    """A batch of data keys was re-wrapped under the new master key version."""
+
+    rotation_id: str = Field(description="Id of the rotation.")
+    to_version: int = Field(ge=1, description="The master key version keys are re-wrapped under.")
+    rewrapped: int = Field(ge=0, description="Data keys re-wrapped so far.")
+    total: int = Field(ge=0, description="Data keys to re-wrap in all (grows if keys are added).")
+    done: bool = Field(description="True on the last event of the rotation.")
+
+
+@event("vault.master-key-retired", 1)
+class MasterKeyRetired(Event):
+    """A master key version wraps no data key any more; its wrapped material was dropped."""
+
+    version: int = Field(ge=1, description="The retired master key version.")
+    rotation_id: str = Field(description="The rotation that emptied it.")

@@ -1,0 +1,86 @@
+"""The FastAPI app factory every service uses.
+
+Rules: ``create_service_app`` does no I/O; the lifespan configures logging and tracing, starts
+the runtime (pool, migrations, relay, consumers) and stops it cleanly. Every app has
+``/health/live`` (the process answers) and ``/health/ready`` (Postgres and the broker are
+reachable), problem responses for every error, and OpenTelemetry HTTP spans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+from common.http.problems import install_problem_handlers, problem_response
+from common.logging import configure_logging, get_logger
+from common.runtime import Runtime
+from common.settings import ServiceSettings
+from common.tracing import configure_tracing
+
+log = get_logger(__name__)
+
+Hook = Callable[[Runtime], Awaitable[None]]
+
+
+def get_runtime(request: Request) -> Runtime:
+    """FastAPI dependency: the service's runtime."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    runtime: Runtime,
+    *,
+    title: str,
+    description: str = "",
+    routers: Sequence[APIRouter] = (),
+    on_startup: Sequence[Hook] = (),
+    on_shutdown: Sequence[Hook] = (),
+    configure_observability: bool = True,
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if configure_observability:
+            configure_logging(settings.service_name, level=settings.log_level, json=settings.log_json)
+            configure_tracing(settings.service_name, otlp_endpoint=settings.otel_exporter_otlp_endpoint)
+        await runtime.start()
+        for hook in on_startup:
+            await hook(runtime)
+        log.info("service_started", port=settings.http_port, environment=settings.environment)
+        try:
+            yield
+        finally:
+            for hook in on_shutdown:
+                await hook(runtime)
+            await runtime.stop()
+            log.info("service_stopped")
+
+    app = FastAPI(title=title, description=description, lifespan=lifespan, version="1.0.0")
+    app.state.runtime = runtime
+    app.state.settings = settings
+    install_problem_handlers(app)
+
+    @app.get("/health/live", tags=["health"])
+    async def live() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/health/ready", tags=["health"], response_model=None)
+    async def ready() -> Any:
+        checks = await runtime.readiness()
+        if all(checks.values()):
+            return {"status": "ready", "checks": checks}
+        failing = ", ".join(name for name, ok in checks.items() if not ok)
+        return problem_response(
+            503, "service.not-ready", "Service not ready", f"unreachable: {failing}", checks=checks
+        )
+
+    for router in routers:
+        app.include_router(router)
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="/health/.*")
+    return app
+

@@ -1,0 +1,64 @@
+"""Running a service process: ``coffre-<service> [serve|migrate]``.
+
+Rules: configuration errors stop the process before anything starts, with a message naming the
+setting (exit code 2); ``migrate`` applies pending migrations and exits; ``serve`` (the default)
+runs the HTTP app, whose lifespan starts the relay and the consumers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+import uvicorn
+from fastapi import FastAPI
+
+from common.db.database import Database
+from common.db.migrations import MigrationSet, migrate
+from common.errors import ConfigurationError
+from common.logging import configure_logging, get_logger
+from common.settings import ServiceSettings, load_settings
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def run_service(
+    settings_cls: type[S],
+    create_app: Callable[[S], FastAPI],
+    migrations: MigrationSet | None,
+    argv: Sequence[str] | None = None,
+) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    command = args[0] if args else "serve"
+    try:
+        settings = load_settings(settings_cls)
+    except ConfigurationError as exc:
+        print(f"configuration error: {exc.message}", file=sys.stderr)
+        return 2
+    configure_logging(settings.service_name, level=settings.log_level, json=settings.log_json)
+    if command == "migrate":
+        asyncio.run(_migrate(settings, migrations))
+        return 0
+    if command != "serve":
+        print(f"unknown command {command!r}; use 'serve' or 'migrate'", file=sys.stderr)
+        return 2
+    uvicorn.run(
+        create_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+    )
+    return 0
+
+
+async def _migrate(settings: ServiceSettings, migrations: MigrationSet | None) -> None:
+    db = await Database.connect(settings.database_url.get_secret_value(), settings.schema_name)
+    try:
+        applied = await migrate(db, *([migrations] if migrations else []))
+        get_logger(__name__).info("migrations_applied", migrations=applied)
+    finally:
+        await db.close()

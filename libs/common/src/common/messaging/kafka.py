@@ -1,0 +1,61 @@
+"""Factories for Kafka clients, configured the same way in every service.
+
+Rules: producers wait for every in-sync replica (acks=all); producer idempotence is a setting
+(on for Apache Kafka, off for the embedded broker, which lacks it) because correctness comes from
+the outbox and the inbox, not from the client; consumers commit offsets only when told to.
+"""
+
+from __future__ import annotations
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream.kafka import KafkaBroker
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+
+from common.settings import ServiceSettings
+
+
+def create_producer(settings: ServiceSettings, *, client_suffix: str = "producer") -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id=f"{settings.service_name}-{client_suffix}",
+        acks="all",
+        enable_idempotence=settings.kafka_idempotent_producer,
+        linger_ms=5,
+        request_timeout_ms=10_000,
+        retry_backoff_ms=200,
+        max_request_size=max(settings.max_event_bytes * 2, 1_048_576),
+    )
+
+
+def create_broker(settings: ServiceSettings) -> KafkaBroker:
+    """The FastStream broker a service's consumers subscribe on, with tracing middleware."""
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=f"{settings.service_name}-consumer",
+        acks="all",
+        enable_idempotence=settings.kafka_idempotent_producer,
+        middlewares=[KafkaTelemetryMiddleware()],
+    )
+
+
+async def ensure_topics(
+    bootstrap_servers: str, topics: list[str], *, partitions: int = 3, replication: int = 1
+) -> list[str]:
+    """Create the topics that do not exist yet; return those created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="coffre-admin")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in topics if t not in existing]
+        if missing:
+            try:
+                await admin.create_topics(
+                    [NewTopic(t, num_partitions=partitions, replication_factor=replication) for t in missing]
+                )
+            except TopicAlreadyExistsError:
+                pass
+        return missing
+    finally:
+        await admin.close()

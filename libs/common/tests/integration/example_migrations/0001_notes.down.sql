@@ -1,0 +1,2 @@
+DROP TABLE note_effects;
+DROP TABLE notes;

@@ -1,0 +1,64 @@
+"""Running a service's FastAPI app in-process (its real lifespan) with an HTTP client."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from common.runtime import Runtime
+
+
+@contextlib.asynccontextmanager
+async def running_app(
+    app: FastAPI, *, wait_for_kafka: bool = True, timeout: float = 30.0
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Start the app's lifespan (pool, migrations, relay, consumers) and yield a client."""
+    async with app.router.lifespan_context(app):
+        runtime: Runtime = app.state.runtime
+        if wait_for_kafka:
+            await asyncio.wait_for(runtime.kafka_connected.wait(), timeout)
+            await _wait_for_assignment(runtime, timeout)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+
+
+async def _wait_for_assignment(runtime: Runtime, timeout: float) -> None:
+    """Wait until every consumer of the runtime has joined its group and got partitions."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    for subscriber in runtime.broker.subscribers:
+        consumer = getattr(subscriber, "consumer", None)
+        while consumer is not None and not consumer.assignment() and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+
+
+class LogCapture:
+    """A stream that collects the JSON log lines a service writes."""
+
+    def __init__(self) -> None:
+        self.stream = io.StringIO()
+
+    def isatty(self) -> bool:
+        return False
+
+    @property
+    def text(self) -> str:
+        return self.stream.getvalue()
+
+    def lines(self) -> list[dict[str, Any]]:
+        out = []
+        for line in self.stream.getvalue().splitlines():
+            with contextlib.suppress(json.JSONDecodeError):
+                out.append(json.loads(line))
+        return out
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        return [line for line in self.lines() if line.get("event") == name]

@@ -1,0 +1,47 @@
+"""Company tenants for single sign-on (SAML 2.0).
+
+Rules: a tenant trusts exactly one identity provider (its entity id and signing certificate come
+from the IdP's metadata); a member signing in through it is matched by the IdP's persistent
+NameID within that tenant, never across tenants; an assertion id is accepted once.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from common.errors import ValidationFailed
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+
+
+@dataclass
+class Tenant:
+    id: uuid.UUID
+    slug: str
+    name: str
+    idp_entity_id: str
+    idp_metadata_xml: str
+    created_at: datetime
+    email_attribute: str = "email"
+
+    @classmethod
+    def create(
+        cls, slug: str, name: str, idp_entity_id: str, idp_metadata_xml: str, now: datetime
+    ) -> Tenant:
+        if not SLUG.match(slug):
+            raise ValidationFailed("the tenant slug must be lower-case letters, digits and -")
+        return cls(uuid.uuid4(), slug, name, idp_entity_id, idp_metadata_xml, now)
+
+
+@dataclass(frozen=True)
+class SsoIdentity:
+    """What a verified assertion says about the member."""
+
+    tenant_id: uuid.UUID
+    name_id: str
+    email: str | None
+    assertion_id: str
+    not_on_or_after: datetime

@@ -1,0 +1,52 @@
+"""What every scoring use case shares: the policy, the current model, input limits, the clock
+and the id factory, wired once at start-up.
+
+Rule: a replica scores with the newest model it has seen; a newer model saved by any replica
+replaces it on the next refresh, never an older one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from fraud.domain.model import OnlineModel
+from fraud.domain.scoring import ScoringPolicy
+from fraud.domain.validation import InputLimits
+from fraud.service.ports import ModelStore
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class ModelHolder:
+    """The model this replica scores with."""
+
+    def __init__(self, model: OnlineModel | None = None) -> None:
+        self.current = model or OnlineModel()
+
+    def replace(self, model: OnlineModel) -> None:
+        if model.version >= self.current.version:
+            self.current = model
+
+    async def refresh(self, store: ModelStore) -> None:
+        state = await store.load()
+        if state is not None and int(state["version"]) > self.current.version:
+            self.replace(OnlineModel.from_state(state))
+
+
+@dataclass
+class Engine:
+    policy: ScoringPolicy = field(default_factory=ScoringPolicy)
+    models: ModelHolder = field(default_factory=ModelHolder)
+    limits: InputLimits = field(default_factory=InputLimits)
+    auto_register_accounts: bool = False
+    clock: Callable[[], datetime] = utc_now
+    new_id: Callable[[], str] = new_id

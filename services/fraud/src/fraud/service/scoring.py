@@ -1,0 +1,127 @@
+"""Use cases that score activity: bank transactions, and payments before they execute.
+
+Rules: scoring is idempotent per activity (a transaction or payment scored twice keeps its
+first score and does not feed the account's history twice); the account must be known, and
+owned by the event's subject; the score, the new state, the alert and their events are
+committed together; a payment gets exactly one decision, and asking again with other details
+is a conflict.
+"""
+
+from __future__ import annotations
+
+from fraud.domain.activity import Activity, ActivityKind
+from fraud.domain.errors import DecisionMismatch, OwnerMismatch, UnknownAccount
+from fraud.domain.features import extract
+from fraud.domain.records import Alert, PaymentDecision, ScoreRecord
+from fraud.domain.scoring import Decision, score
+from fraud.domain.state import AccountState
+from fraud.service import events
+from fraud.service.engine import Engine
+from fraud.service.ports import UnitOfWork
+
+
+async def score_transaction(activity: Activity, uow: UnitOfWork, engine: Engine) -> ScoreRecord:
+    """Score a booked bank transaction (once)."""
+    async with uow:
+        existing = await uow.scores.find(activity.kind, activity.ref)
+        if existing is not None:
+            return existing
+        record, _ = await _score_and_record(activity, uow, engine)
+        await uow.commit()
+    return record
+
+
+async def decide_payment(activity: Activity, uow: UnitOfWork, engine: Engine) -> PaymentDecision:
+    """Score a payment and decide whether it may execute (once per payment)."""
+    if activity.kind is not ActivityKind.PAYMENT or activity.payee_ref is None:
+        raise ValueError("decide_payment needs a payment")
+    async with uow:
+        existing = await uow.decisions.get(activity.ref)
+        if existing is not None:
+            _check_same(existing, activity)
+            return existing
+        record, alert = await _score_and_record(activity, uow, engine)
+        decision = PaymentDecision(
+            payment_id=activity.ref,
+            account_ref=activity.account_ref,
+            owner_ref=record.owner_ref,
+            amount=-activity.amount,
+            currency=activity.currency,
+            payee_ref=activity.payee_ref,
+            score_id=record.score_id,
+            decision=record.decision,
+            decided_at=record.scored_at,
+            alert_id=alert.alert_id if alert else None,
+        )
+        await uow.decisions.add(decision)
+        await uow.commit()
+    return decision
+
+
+def _check_same(existing: PaymentDecision, activity: Activity) -> None:
+    payee = activity.payee_ref or ""
+    if not existing.same_request(-activity.amount, activity.currency, payee, activity.account_ref):
+        raise DecisionMismatch("payment id already decided with other details")
+
+
+async def _score_and_record(
+    activity: Activity, uow: UnitOfWork, engine: Engine
+) -> tuple[ScoreRecord, Alert | None]:
+    owner = await _owner(activity, uow, engine)
+    account = await uow.account_states.get(activity.account_ref)
+    account = account or AccountState(activity.account_ref)
+    security = await uow.security_states.get(owner) if owner else None
+    features = extract(account, security, activity)
+    result = score(features, engine.policy, engine.models.current, is_outflow=activity.is_outflow)
+    record = ScoreRecord(
+        score_id=engine.new_id(),
+        kind=activity.kind,
+        activity_ref=activity.ref,
+        account_ref=activity.account_ref,
+        owner_ref=owner,
+        value=result.value,
+        decision=result.decision,
+        reasons=result.reasons,
+        features=features,
+        model_version=result.model_version,
+        scored_at=engine.clock(),
+        source_event_id=activity.source_event_id,
+    )
+    account.observe(activity)
+    await uow.account_states.save(account)
+    await uow.scores.add(record)
+    uow.publish(events.transaction_scored(record), subject=owner)
+    alert = await _raise_alert(record, uow, engine)
+    return record, alert
+
+
+async def _owner(activity: Activity, uow: UnitOfWork, engine: Engine) -> str | None:
+    known = await uow.directory.owner_of(activity.account_ref)
+    if known is None:
+        if not engine.auto_register_accounts or activity.owner_ref is None:
+            raise UnknownAccount()
+        await uow.directory.register(activity.account_ref, activity.owner_ref)
+        return activity.owner_ref
+    if activity.owner_ref is not None and activity.owner_ref != known:
+        raise OwnerMismatch()
+    return known
+
+
+async def _raise_alert(record: ScoreRecord, uow: UnitOfWork, engine: Engine) -> Alert | None:
+    if record.decision is Decision.PASS:
+        return None
+    alert = Alert(
+        alert_id=engine.new_id(),
+        score_id=record.score_id,
+        kind=record.kind,
+        activity_ref=record.activity_ref,
+        account_ref=record.account_ref,
+        owner_ref=record.owner_ref,
+        decision=record.decision,
+        value=record.value,
+        reasons=record.reasons,
+        raised_at=record.scored_at,
+    )
+    await uow.alerts.add(alert)
+    uow.publish(events.alert_raised(alert), subject=record.owner_ref)
+    return alert

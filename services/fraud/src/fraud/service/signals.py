@@ -1,0 +1,41 @@
+"""Use cases fed by other services' facts: auth's sign-ins and factor changes, aggregation's
+consents and linked accounts.
+
+Rules: a sign-in from a device the owner has not used before marks the owner's next payments
+for one ``NEW_DEVICE_WINDOW``; a factor change marks them for a day; every signal is logged for
+the weekly report; a consent is remembered until it ends.
+"""
+
+from __future__ import annotations
+
+from fraud.domain.activity import SecuritySignal, SignalKind
+from fraud.domain.errors import OwnerMismatch
+from fraud.domain.state import OwnerSecurityState
+from fraud.service.ports import UnitOfWork
+
+
+async def record_signal(signal: SecuritySignal, uow: UnitOfWork) -> bool:
+    """Fold a security signal into the owner's state; True when it was a new device."""
+    async with uow:
+        state = await uow.security_states.get(signal.owner_ref)
+        state = state or OwnerSecurityState(signal.owner_ref)
+        new_device = state.observe(signal)
+        await uow.security_states.save(state)
+        await uow.security_log.add(signal, new_device=new_device)
+        if signal.kind is SignalKind.CONSENT_GRANTED and signal.consent_ref:
+            await uow.consents.upsert(signal.owner_ref, signal.consent_ref, signal.expires_at)
+        elif signal.kind is SignalKind.CONSENT_ENDED and signal.consent_ref:
+            await uow.consents.upsert(signal.owner_ref, signal.consent_ref, None)
+        await uow.commit()
+    return new_device
+
+
+async def register_account(account_ref: str, owner_ref: str, uow: UnitOfWork) -> None:
+    """Remember which owner an account belongs to; an account never changes owner."""
+    async with uow:
+        known = await uow.directory.owner_of(account_ref)
+        if known is not None and known != owner_ref:
+            raise OwnerMismatch()
+        if known is None:
+            await uow.directory.register(account_ref, owner_ref)
+        await uow.commit()

@@ -1,0 +1,34 @@
+"""The one place that wires the vault's use cases to their adapters."""
+
+from __future__ import annotations
+
+from vault.adapters.clock import SystemClock
+from vault.domain.policy import DEFAULT_POLICY, Policy
+from vault.service.cache import DataKeyCache
+from vault.service.context import VaultContext
+from vault.service.keyring import Keyring
+from vault.service.ports import Clock, Kms, UnitOfWorkFactory
+
+
+def build_context(
+    uow: UnitOfWorkFactory,
+    kms: Kms,
+    *,
+    policy: Policy = DEFAULT_POLICY,
+    clock: Clock | None = None,
+    cache_ttl_seconds: float = 300.0,
+    cache_max_uses: int = 10_000,
+    cache_max_entries: int = 10_000,
+    max_secret_bytes: int = 16 * 1024,
+) -> VaultContext:
+    clock = clock or SystemClock()
+    cache = DataKeyCache(
+        clock, ttl_seconds=cache_ttl_seconds, max_uses=cache_max_uses, max_entries=cache_max_entries
+    )
+    return VaultContext(
+        uow=uow,
+        keyring=Keyring(kms, cache, clock),
+        policy=policy,
+        clock=clock,
+        max_secret_bytes=max_secret_bytes,
+    )

@@ -1,0 +1,212 @@
+"""The tamper-evident audit log: a hash chain over every decrypt, unwrap, grant and refusal.
+
+Rules:
+- Entry ``n`` stores ``hash_n = SHA-256(bytes(hash_{n-1}) || canonical_json(body_n))`` where the
+  body holds every field but the hashes, ``seq`` included; entry 1 chains to 32 zero bytes.
+- Canonical JSON: keys sorted, no whitespace, UTF-8, timestamps as ISO 8601 UTC microseconds.
+- Verification walks the rows in ``seq`` order and reports the first edited, deleted or
+  reordered row; a known head (``seq``, ``hash``) taken earlier also catches a cut-off tail.
+- An entry never holds a secret, a key, a plaintext or a ciphertext: only ids, codes and names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+
+GENESIS_HASH = "00" * 32
+
+DetailValue = str | int | bool | None | list[str]
+
+
+class Outcome(StrEnum):
+    ALLOWED = "allowed"
+    DENIED = "denied"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditDraft:
+    """What the service knows about an event before the log places it in the chain."""
+
+    actor: str
+    action: str
+    outcome: Outcome
+    subject: str | None = None
+    purpose: str | None = None
+    ref: str | None = None
+    operator: str | None = None
+    detail: Mapping[str, DetailValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    outcome: Outcome
+    subject: str | None
+    purpose: str | None
+    ref: str | None
+    operator: str | None
+    detail: Mapping[str, DetailValue]
+    prev_hash: str
+    hash: str
+
+    def body(self) -> dict[str, object]:
+        return {
+            "seq": self.seq,
+            "at": _iso(self.at),
+            "actor": self.actor,
+            "action": self.action,
+            "outcome": str(self.outcome),
+            "subject": self.subject,
+            "purpose": self.purpose,
+            "ref": self.ref,
+            "operator": self.operator,
+            "detail": dict(self.detail),
+        }
+
+    def computed_hash(self) -> str:
+        return entry_hash(self.prev_hash, self.body())
+
+
+def canonical_json(body: Mapping[str, object]) -> bytes:
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def entry_hash(prev_hash: str, body: Mapping[str, object]) -> str:
+    return hashlib.sha256(bytes.fromhex(prev_hash) + canonical_json(body)).hexdigest()
+
+
+def chain(previous: AuditEntry | None, draft: AuditDraft, at: datetime) -> AuditEntry:
+    """The entry that follows ``previous`` (or starts the log) for ``draft``."""
+    seq = previous.seq + 1 if previous else 1
+    prev_hash = previous.hash if previous else GENESIS_HASH
+    unsealed = AuditEntry(
+        seq=seq,
+        at=at.astimezone(UTC),
+        actor=draft.actor,
+        action=draft.action,
+        outcome=draft.outcome,
+        subject=draft.subject,
+        purpose=draft.purpose,
+        ref=draft.ref,
+        operator=draft.operator,
+        detail=dict(draft.detail),
+        prev_hash=prev_hash,
+        hash="",
+    )
+    return replace(unsealed, hash=unsealed.computed_hash())
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+class ProblemKind(StrEnum):
+    EDITED = "edited"
+    MISSING = "missing"
+    REORDERED = "reordered"
+    BROKEN_LINK = "broken-link"
+    HEAD_MISMATCH = "head-mismatch"
+
+
+@dataclass(frozen=True, slots=True)
+class ChainProblem:
+    seq: int
+    kind: ProblemKind
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    seq: int
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    checked: int
+    head: Head | None
+    problem: ChainProblem | None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+class ChainVerifier:
+    """Feed entries in stored order; the first sign of tampering stops the walk."""
+
+    def __init__(self, expected_head: Head | None = None) -> None:
+        self.expected_head = expected_head
+        self.checked = 0
+        self.head: Head | None = None
+        self.problem: ChainProblem | None = None
+
+    def feed(self, entry: AuditEntry) -> bool:
+        """Check one entry; returns False once a problem is found."""
+        if self.problem is not None:
+            return False
+        expected_seq = self.head.seq + 1 if self.head else 1
+        prev_hash = self.head.hash if self.head else GENESIS_HASH
+        self.problem = _check_entry(entry, expected_seq, prev_hash)
+        anchor = self.expected_head
+        if (
+            self.problem is None
+            and anchor
+            and entry.seq == anchor.seq
+            and entry.hash != anchor.hash
+        ):
+            self.problem = _problem(entry.seq, ProblemKind.HEAD_MISMATCH)
+        if self.problem is not None:
+            return False
+        self.checked += 1
+        self.head = Head(entry.seq, entry.hash)
+        return True
+
+    def report(self) -> VerifyReport:
+        anchor = self.expected_head
+        problem = self.problem
+        if problem is None and anchor and (self.head is None or self.head.seq < anchor.seq):
+            problem = _problem(anchor.seq, ProblemKind.MISSING)
+        return VerifyReport(self.checked, self.head, problem)
+
+
+def verify_chain(entries: Iterable[AuditEntry], expected_head: Head | None = None) -> VerifyReport:
+    verifier = ChainVerifier(expected_head)
+    for entry in entries:
+        if not verifier.feed(entry):
+            break
+    return verifier.report()
+
+
+def _check_entry(entry: AuditEntry, expected_seq: int, prev_hash: str) -> ChainProblem | None:
+    if entry.seq > expected_seq:
+        return _problem(expected_seq, ProblemKind.MISSING)
+    if entry.seq < expected_seq:
+        return _problem(entry.seq, ProblemKind.REORDERED)
+    if entry.computed_hash() != entry.hash:
+        return _problem(entry.seq, ProblemKind.EDITED)
+    if entry.prev_hash != prev_hash:
+        return _problem(entry.seq, ProblemKind.BROKEN_LINK)
+    return None
+
+
+_MESSAGES = {
+    ProblemKind.EDITED: "the entry's content does not match its hash",
+    ProblemKind.MISSING: "an entry is missing at this position",
+    ProblemKind.REORDERED: "the entry is out of sequence",
+    ProblemKind.BROKEN_LINK: "the entry does not chain to the one before it",
+    ProblemKind.HEAD_MISMATCH: "the entry differs from the head recorded earlier",
+}
+
+
+def _problem(seq: int, kind: ProblemKind) -> ChainProblem:
+    return ChainProblem(seq, kind, _MESSAGES[kind])

@@ -1,0 +1,78 @@
+"""What every use case needs, and the guard that audits refusals.
+
+Rules:
+- An allowed operation writes its audit entry in the same transaction as its effect, so there
+  is no decrypt without its entry.
+- A refused or failed operation is rolled back, then its audit entry (outcome ``denied`` for a
+  policy or identity refusal, ``failed`` otherwise, with the error code) is committed on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+
+from common.errors import CoffreError, Forbidden, Unauthenticated
+
+from vault.domain.audit import AuditDraft, AuditEntry, DetailValue, Outcome
+from vault.domain.caller import Caller
+from vault.domain.policy import Action, Policy
+from vault.service.keyring import Keyring
+from vault.service.ports import Clock, UnitOfWork, UnitOfWorkFactory
+
+
+@dataclass(frozen=True, slots=True)
+class VaultContext:
+    uow: UnitOfWorkFactory
+    keyring: Keyring
+    policy: Policy
+    clock: Clock
+    max_secret_bytes: int = 16 * 1024
+
+
+def draft_for(
+    caller: Caller,
+    action: Action | str,
+    *,
+    subject: str | None = None,
+    purpose: str | None = None,
+    ref: str | None = None,
+) -> AuditDraft:
+    return AuditDraft(
+        actor=caller.service,
+        action=str(action),
+        outcome=Outcome.ALLOWED,
+        subject=subject,
+        purpose=purpose,
+        ref=ref,
+        operator=caller.operator,
+    )
+
+
+async def audit_now(ctx: VaultContext, draft: AuditDraft) -> AuditEntry:
+    """Append one entry in its own committed transaction."""
+    async with ctx.uow() as uow:
+        entry = await uow.audit.append(draft, ctx.clock.now())
+        await uow.commit()
+    return entry
+
+
+@asynccontextmanager
+async def guarded(ctx: VaultContext, draft: AuditDraft) -> AsyncIterator[UnitOfWork]:
+    """A unit of work whose client-caused failures are audited after the rollback."""
+    try:
+        async with ctx.uow() as uow:
+            yield uow
+    except CoffreError as exc:
+        outcome = Outcome.DENIED if isinstance(exc, Forbidden | Unauthenticated) else Outcome.FAILED
+        await audit_now(ctx, replace(draft, outcome=outcome, detail={"error": exc.code}))
+        raise
+
+
+async def record(
+    uow: UnitOfWork, ctx: VaultContext, draft: AuditDraft, **detail: DetailValue
+) -> AuditEntry:
+    """Append the allowed entry inside the operation's own transaction."""
+    clean = {k: v for k, v in detail.items() if v is not None}
+    return await uow.audit.append(replace(draft, detail=clean), ctx.clock.now())

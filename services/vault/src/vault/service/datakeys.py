@@ -1,0 +1,78 @@
+"""Document data keys for services that encrypt their own documents (the archive).
+
+Rules:
+- ``generate`` returns a fresh AES-256 key in clear (for the caller to encrypt one document and
+  forget) and its wrapped token (to store beside the document); ``unwrap`` gives the key back
+  for the same subject and purpose only.
+- Both pass the purpose policy and are audited; a token of an erased subject raises ``Erased``;
+  a token for another subject, purpose or a tampered token raises ``CiphertextRejected``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from vault.domain import crypto, names
+from vault.domain.caller import Caller
+from vault.domain.document_keys import WrappedDocumentKey
+from vault.domain.errors import CiphertextRejected
+from vault.domain.policy import Action
+from vault.service.context import VaultContext, draft_for, guarded, record
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedKey:
+    document_key_id: str
+    plaintext: bytes
+    wrapped: bytes
+
+
+async def generate_data_key(
+    ctx: VaultContext, caller: Caller, subject: str, purpose: str
+) -> GeneratedKey:
+    draft = draft_for(caller, Action.GENERATE_DATA_KEY, subject=subject, purpose=purpose)
+    async with guarded(ctx, draft) as uow:
+        ctx.policy.check(caller.service, _names(subject, purpose), Action.GENERATE_DATA_KEY)
+        key, data_key = await ctx.keyring.for_write(uow, subject)
+        document_key, document_key_id = crypto.new_key(), str(uuid.uuid4())
+        aad = crypto.secret_aad(subject, purpose, document_key_id, key.version)
+        token = WrappedDocumentKey(
+            key.key_id, key.version, document_key_id, crypto.seal(data_key, document_key, aad)
+        )
+        draft = draft_for(
+            caller, Action.GENERATE_DATA_KEY, subject=subject, purpose=purpose, ref=document_key_id
+        )
+        await record(uow, ctx, draft, key_id=key.key_id)
+        await uow.commit()
+    return GeneratedKey(document_key_id, document_key, token.to_bytes())
+
+
+async def unwrap_data_key(
+    ctx: VaultContext, caller: Caller, subject: str, purpose: str, wrapped: bytes
+) -> GeneratedKey:
+    draft = draft_for(caller, Action.UNWRAP_DATA_KEY, subject=subject, purpose=purpose)
+    async with guarded(ctx, draft) as uow:
+        ctx.policy.check(caller.service, _names(subject, purpose), Action.UNWRAP_DATA_KEY)
+        token = WrappedDocumentKey.parse(wrapped)
+        draft = draft_for(
+            caller,
+            Action.UNWRAP_DATA_KEY,
+            subject=subject,
+            purpose=purpose,
+            ref=token.document_key_id,
+        )
+        key = await uow.data_keys.get(token.data_key_id)
+        if key is None or key.subject != subject or key.version != token.data_key_version:
+            raise CiphertextRejected()
+        data_key = await ctx.keyring.open(uow, key)
+        aad = crypto.secret_aad(subject, purpose, token.document_key_id, key.version)
+        document_key = crypto.open_sealed(data_key, token.envelope, aad)
+        await record(uow, ctx, draft, key_id=key.key_id)
+        await uow.commit()
+    return GeneratedKey(token.document_key_id, document_key, wrapped)
+
+
+def _names(subject: str, purpose: str) -> str:
+    names.subject(subject)
+    return names.purpose(purpose)

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from vault_unit_helpers import ARCHIVE, PAYMENTS
+
+from vault.adapters.memory import MemoryStore
+from vault.domain.audit import Outcome
+from vault.domain.errors import CiphertextRejected, Erased, PolicyDenied
+from vault.service.context import VaultContext
+from vault.service.datakeys import generate_data_key, unwrap_data_key
+from vault.service.erasure import erase_subject
+
+pytestmark = [pytest.mark.unit, pytest.mark.asyncio]
+
+
+async def test_generated_key_encrypts_a_document_and_unwraps_to_the_same_key(
+    ctx: VaultContext,
+) -> None:
+    generated = await generate_data_key(ctx, ARCHIVE, "member-1", "document")
+    assert len(generated.plaintext) == 32 and generated.plaintext not in generated.wrapped
+    sealed = AESGCM(generated.plaintext).encrypt(b"\x00" * 12, b"receipt.pdf", None)
+    unwrapped = await unwrap_data_key(ctx, ARCHIVE, "member-1", "document", generated.wrapped)
+    assert unwrapped.plaintext == generated.plaintext
+    assert AESGCM(unwrapped.plaintext).decrypt(b"\x00" * 12, sealed, None) == b"receipt.pdf"
+
+
+async def test_generate_and_unwrap_are_audited(ctx: VaultContext, store: MemoryStore) -> None:
+    generated = await generate_data_key(ctx, ARCHIVE, "member-1", "document")
+    await unwrap_data_key(ctx, ARCHIVE, "member-1", "document", generated.wrapped)
+    actions = [(e.action, e.ref, e.outcome) for e in store.state.audit]
+    assert actions == [
+        ("datakey.generate", generated.document_key_id, Outcome.ALLOWED),
+        ("datakey.unwrap", generated.document_key_id, Outcome.ALLOWED),
+    ]
+
+
+async def test_only_archive_may_ask_for_document_keys(ctx: VaultContext) -> None:
+    generated = await generate_data_key(ctx, ARCHIVE, "member-1", "document")
+    with pytest.raises(PolicyDenied):
+        await generate_data_key(ctx, PAYMENTS, "member-1", "document")
+    with pytest.raises(PolicyDenied):
+        await unwrap_data_key(ctx, PAYMENTS, "member-1", "document", generated.wrapped)
+
+
+async def test_a_token_does_not_unwrap_for_another_subject(ctx: VaultContext) -> None:
+    generated = await generate_data_key(ctx, ARCHIVE, "member-1", "document")
+    await generate_data_key(ctx, ARCHIVE, "member-2", "document")
+    with pytest.raises(CiphertextRejected):
+        await unwrap_data_key(ctx, ARCHIVE, "member-2", "document", generated.wrapped)
+
+
+async def test_a_tampered_token_is_rejected(ctx: VaultContext) -> None:
+    generated = await generate_data_key(ctx, ARCHIVE, "member-1", "document")
+    for index in (0, 5, 18, 30, len(generated.wrapped) - 1):
+        tampered = bytearray(generated.wrapped)
+        tampered[index] ^= 0x40
+        with pytest.raises(CiphertextRejected):
+            await unwrap_data_key(ctx, ARCHIVE, "member-1", "document", bytes(tampered))
+
+
+async def test_documents_of_an_erased_member_cannot_be_unwrapped(ctx: VaultContext) -> None:
+    generated = await generate_data_key(ctx, ARCHIVE, "member-1", "document")
+    await erase_subject(ctx, "member-1", "req-1")
+    with pytest.raises(Erased) as err:
+        await unwrap_data_key(ctx, ARCHIVE, "member-1", "document", generated.wrapped)
+    assert err.value.status == 410
+    with pytest.raises(Erased):
+        await generate_data_key(ctx, ARCHIVE, "member-1", "document")

@@ -1,0 +1,34 @@
+"""The sandbox bank's composition root: `create_app(settings=None)` wires bank, routes, errors.
+
+Rules: nothing is read or opened at import; each app owns its own in-memory bank, clock and
+fault plan, so tests get a fresh bank per app.
+"""
+
+from fastapi import FastAPI
+
+from sandbox_bank.api import accounts, consents, controls, errors, middleware
+from sandbox_bank.domain.bank import SandboxBank
+from sandbox_bank.domain.clock import SandboxClock
+from sandbox_bank.domain.faults import FaultPlan
+from sandbox_bank.settings import SandboxSettings
+
+
+def create_app(
+    settings: SandboxSettings | None = None, clock: SandboxClock | None = None
+) -> FastAPI:
+    """A sandbox bank app; settings default to the `SANDBOX_BANK_*` environment."""
+    settings = settings or SandboxSettings()
+    app = FastAPI(
+        title="Coffre sandbox bank (Berlin Group NextGenPSD2 AIS)",
+        version="1.0",
+        description="A PSD2 account-information agent double: consents, accounts, transactions.",
+    )
+    app.state.bank = SandboxBank(settings, clock)
+    app.state.faults = FaultPlan()
+    errors.install(app)
+    middleware.install(app, app.state.faults)
+    app.include_router(consents.router)
+    app.include_router(accounts.router)
+    if settings.enable_controls:
+        app.include_router(controls.router)
+    return app

@@ -1,0 +1,1 @@
+"""The sandbox bank's domain: consents, accounts, transactions, limits and faults (no HTTP)."""

@@ -1,0 +1,140 @@
+"""The sandbox's records: PSU accounts, their transactions, and consents.
+
+Rules kept here:
+- A transaction's `transaction_id` never changes, also when a pending transaction books.
+- A transaction is booked exactly when it has a booking date; until then it is pending.
+- `seq` orders an account's transactions by arrival and never changes (pagination relies on it).
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+
+class ConsentStatus(StrEnum):
+    """Berlin Group consent statuses."""
+
+    RECEIVED = "received"
+    VALID = "valid"
+    REJECTED = "rejected"
+    REVOKED_BY_PSU = "revokedByPsu"
+    EXPIRED = "expired"
+    TERMINATED_BY_TPP = "terminatedByTpp"
+
+
+class BookingStatus(StrEnum):
+    """Which transactions a read asks for."""
+
+    BOOKED = "booked"
+    PENDING = "pending"
+    BOTH = "both"
+
+
+@dataclass
+class Account:
+    """A PSU's payment account at the sandbox bank."""
+
+    resource_id: str
+    psu_id: str
+    iban: str
+    currency: str
+    name: str
+    product: str
+    owner_name: str
+    cash_account_type: str = "CACC"
+    balance: Decimal = Decimal("0.00")
+    next_seq: int = 1
+    next_entry: int = 1
+    volume_batches: int = 0
+
+
+@dataclass(frozen=True)
+class TransactionDraft:
+    """A transaction before the ledger files it; `booking_date=None` means pending."""
+
+    amount: Decimal
+    counterparty_name: str
+    remittance: str
+    bank_transaction_code: str
+    value_date: date
+    booking_date: date | None
+    counterparty_iban: str | None = None
+    transaction_id: str | None = None
+    end_to_end_id: str | None = None
+    mandate_id: str | None = None
+
+
+@dataclass
+class Transaction:
+    """A transaction filed on an account."""
+
+    seq: int
+    transaction_id: str
+    account_id: str
+    amount: Decimal
+    currency: str
+    counterparty_name: str
+    counterparty_iban: str | None
+    remittance: str
+    bank_transaction_code: str
+    value_date: date
+    booking_date: date | None = None
+    entry_reference: str | None = None
+    balance_after: Decimal | None = None
+    books_at: datetime | None = None
+    end_to_end_id: str | None = None
+    mandate_id: str | None = None
+
+    @property
+    def booked(self) -> bool:
+        """True once the transaction has a booking date."""
+        return self.booking_date is not None
+
+
+@dataclass(frozen=True)
+class ConsentAccess:
+    """What a consent reaches: all accounts, or the listed IBANs."""
+
+    all_accounts: bool
+    account_ibans: frozenset[str] = frozenset()
+    transaction_ibans: frozenset[str] = frozenset()
+
+    def lists(self, account: Account) -> bool:
+        """The account may appear in the account list."""
+        ibans = self.account_ibans | self.transaction_ibans
+        return self.all_accounts or account.iban in ibans
+
+    def reads_transactions(self, account: Account) -> bool:
+        """The account's transactions may be read."""
+        return self.all_accounts or account.iban in self.transaction_ibans
+
+
+@dataclass(frozen=True)
+class ConsentTerms:
+    """What the TPP asks for besides access: duration, frequency, where to send the member."""
+
+    recurring: bool
+    valid_until: date
+    frequency_per_day: int
+    redirect_uri: str
+    nok_redirect_uri: str | None = None
+
+
+@dataclass
+class Consent:
+    """An AIS consent; its id is the secret the TPP presents as `Consent-ID`."""
+
+    consent_id: str
+    authorisation_id: str
+    psu_id: str
+    access: ConsentAccess
+    recurring: bool
+    valid_until: date
+    frequency_per_day: int
+    redirect_uri: str
+    nok_redirect_uri: str | None
+    created_at: datetime
+    status: ConsentStatus = ConsentStatus.RECEIVED
+    last_action_date: date | None = None
+    unattended_calls: dict[str, list[datetime]] = field(default_factory=dict)
