@@ -84,11 +84,11 @@ async def test_vault_runs_end_to_end_on_the_local_kms(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def aws_kms_key() -> Iterator[Any]:
+def aws_kms_key(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     from moto import mock_aws
 
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     with mock_aws():
         import boto3
 
@@ -109,10 +109,12 @@ async def test_aws_kms_wraps_and_unwraps_with_the_encryption_context(aws_kms_key
 
 async def test_aws_kms_errors_become_kms_unavailable(aws_kms_key: Any) -> None:
     client, key_id = aws_kms_key
-    client.disable_key(KeyId=key_id)
     with pytest.raises(KmsUnavailable) as err:
-        await AwsKms(client, key_id).encrypt(b"x", CONTEXT)
-    assert err.value.status == 503
+        await AwsKms(client, "alias/no-such-key").encrypt(b"x", CONTEXT)
+    assert err.value.status == 503 and "NotFoundException" in err.value.message
+    wrapped = await AwsKms(client, key_id).encrypt(b"x", CONTEXT)
+    with pytest.raises(KmsUnavailable):
+        await AwsKms(client, key_id).decrypt(wrapped[:-4] + b"\x00" * 4, CONTEXT)
 
 
 async def test_vault_runs_end_to_end_on_aws_kms(aws_kms_key: Any) -> None:

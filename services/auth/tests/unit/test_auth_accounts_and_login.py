@@ -1,0 +1,251 @@
+"""Registration and login use cases, against the in-memory fakes and a controllable clock."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from auth_unit_helpers import CTX, PASSWORD, Harness
+from common.events.auth import AccountLocked, LoginFailed, LoginSucceeded, UserRegistered
+
+from auth.domain.challenges import Method
+from auth.domain.errors import (
+    AccountLocked as Locked,
+)
+from auth.domain.errors import (
+    InvalidCredentials,
+    RateLimited,
+    SecondFactorRequired,
+    VerificationInvalid,
+    WeakPassword,
+)
+from auth.domain.passwords import Argon2Parameters, PasswordHasher
+from auth.domain.sessions import Scope
+from auth.service import login, registration
+from auth.service.deps import AuthPolicy
+
+pytestmark = [pytest.mark.unit, pytest.mark.asyncio]
+
+
+async def test_registration_creates_the_account_only_when_the_link_is_followed(h: Harness) -> None:
+    await registration.register(h.deps, "Ada@Example.org", PASSWORD, CTX)
+    assert h.state.accounts == {}
+    mail = h.mailer.last_to("ada@example.org")
+    assert mail is not None
+    user_id = await registration.verify_email(h.deps, mail.body.rsplit(" ", 1)[-1], CTX)
+    account = h.state.accounts[user_id]
+    assert account.email == "ada@example.org" and account.password_hash
+    assert account.password_hash.startswith("$argon2id$") and PASSWORD not in account.password_hash
+    assert h.state.of_type(UserRegistered)[0].ip == CTX.ip
+
+
+async def test_verification_link_works_once_and_expires(h: Harness) -> None:
+    await registration.register(h.deps, "ada@example.org", PASSWORD, CTX)
+    mail = h.mailer.last_to("ada@example.org")
+    assert mail is not None
+    token = mail.body.rsplit(" ", 1)[-1]
+    await registration.verify_email(h.deps, token, CTX)
+    with pytest.raises(VerificationInvalid):
+        await registration.verify_email(h.deps, token, CTX)
+    await registration.register(h.deps, "bob@example.org", PASSWORD, CTX)
+    late = h.mailer.last_to("bob@example.org")
+    assert late is not None
+    h.clock.advance(hours=24)
+    with pytest.raises(VerificationInvalid):
+        await registration.verify_email(h.deps, late.body.rsplit(" ", 1)[-1], CTX)
+
+
+async def test_registering_a_taken_address_answers_the_same_and_changes_nothing(
+    h: Harness,
+) -> None:
+    user_id = await h.account()
+    before = h.state.accounts[user_id].password_hash
+    assert await registration.register(h.deps, "ada@example.org", "other-" + PASSWORD, CTX) is None
+    assert h.state.accounts[user_id].password_hash == before
+    assert h.state.registrations == {}
+    notice = h.mailer.last_to("ada@example.org")
+    assert notice is not None and "already exists" in notice.body
+
+
+async def test_weak_password_is_refused_at_registration(h: Harness) -> None:
+    with pytest.raises(WeakPassword):
+        await registration.register(h.deps, "ada@example.org", "password1234", CTX)
+
+
+async def test_login_without_second_factor_returns_tokens_others_can_verify(h: Harness) -> None:
+    user_id = await h.account()
+    result = await login.login(h.deps, "ADA@example.org", PASSWORD, CTX)
+    assert result.tokens is not None and result.ticket is None
+    claims = await h.verifier.verify(result.tokens.access_token, required_scope="member")
+    assert claims.subject == str(user_id) and claims.methods == ("pwd",)
+    assert claims.expires_at - claims.issued_at == 300
+    event = h.state.of_type(LoginSucceeded)[0]
+    assert event.user_id == user_id and event.user_agent == "pytest/1.0"
+
+
+async def test_unknown_address_and_wrong_password_get_the_same_answer(h: Harness) -> None:
+    await h.account()
+    errors = []
+    for email, password in (("ada@example.org", "wrong-" + PASSWORD), ("eve@example.org", PASSWORD)):
+        with pytest.raises(InvalidCredentials) as caught:
+            await login.login(h.deps, email, password, CTX)
+        errors.append((caught.value.code, caught.value.status, caught.value.message))
+    assert errors[0] == errors[1]
+
+
+async def test_unknown_address_costs_one_password_hash_like_a_known_one(h: Harness) -> None:
+    await h.account()
+
+    async def timed(email: str) -> float:
+        start = time.perf_counter()
+        with pytest.raises(InvalidCredentials):
+            await login.login(h.deps, email, "wrong-" + PASSWORD, CTX)
+        return time.perf_counter() - start
+
+    known = min([await timed("ada@example.org") for _ in range(3)])
+    unknown = min([await timed("nobody@example.org") for _ in range(3)])
+    assert 0.5 < unknown / known < 2.0
+
+
+async def test_five_failed_passwords_lock_the_account_for_thirty_minutes(h: Harness) -> None:
+    user_id = await h.account()
+    for _ in range(5):
+        with pytest.raises(InvalidCredentials):
+            await login.login(h.deps, "ada@example.org", "wrong-" + PASSWORD, CTX)
+    with pytest.raises(Locked) as caught:
+        await login.login(h.deps, "ada@example.org", PASSWORD, CTX)
+    assert caught.value.retry_after == 1800 and caught.value.status == 423
+    alert = h.state.of_type(AccountLocked)[0]
+    assert alert.user_id == user_id and alert.failures == 5
+    assert len(h.state.of_type(LoginFailed)) == 5
+    h.clock.advance(minutes=30)
+    assert (await login.login(h.deps, "ada@example.org", PASSWORD, CTX)).tokens is not None
+
+
+async def test_unknown_address_locks_exactly_like_a_known_one(h: Harness) -> None:
+    for _ in range(5):
+        with pytest.raises(InvalidCredentials):
+            await login.login(h.deps, "nobody@example.org", PASSWORD, CTX)
+    with pytest.raises(Locked):
+        await login.login(h.deps, "nobody@example.org", PASSWORD, CTX)
+
+
+async def test_successful_login_resets_the_failure_count(h: Harness) -> None:
+    await h.account()
+    for _ in range(4):
+        with pytest.raises(InvalidCredentials):
+            await login.login(h.deps, "ada@example.org", "wrong-" + PASSWORD, CTX)
+    await login.login(h.deps, "ada@example.org", PASSWORD, CTX)
+    for _ in range(4):
+        with pytest.raises(InvalidCredentials):
+            await login.login(h.deps, "ada@example.org", "wrong-" + PASSWORD, CTX)
+    assert (await login.login(h.deps, "ada@example.org", PASSWORD, CTX)).tokens is not None
+
+
+async def test_login_rate_limit_per_ip_answers_429_with_retry_after() -> None:
+    policy = AuthPolicy()
+    rates = replace(policy.rates, login_per_ip=replace(policy.rates.login_per_ip, limit=3))
+    h = Harness(policy=replace(policy, rates=rates))
+    await h.account()
+    for _ in range(3):
+        await login.login(h.deps, "ada@example.org", PASSWORD, CTX)
+    with pytest.raises(RateLimited) as caught:
+        await login.login(h.deps, "ada@example.org", PASSWORD, CTX)
+    assert caught.value.status == 429 and 0 < caught.value.retry_after <= 300
+    h.clock.advance(seconds=caught.value.retry_after)
+    await login.login(h.deps, "ada@example.org", PASSWORD, CTX)
+
+
+async def test_hash_is_upgraded_when_parameters_grow(h: Harness) -> None:
+    user_id = await h.account()
+    h.deps.hasher = PasswordHasher(Argon2Parameters(memory_kib=20_480, time_cost=3))
+    await login.login(h.deps, "ada@example.org", PASSWORD, CTX)
+    assert "$m=20480,t=3,p=1$" in (h.state.accounts[user_id].password_hash or "")
+
+
+async def test_payment_scope_needs_a_second_factor(h: Harness) -> None:
+    await h.account()
+    with pytest.raises(SecondFactorRequired):
+        await login.login(h.deps, "ada@example.org", PASSWORD, CTX, Scope.PAYMENT)
+
+
+async def test_mandatory_second_factor_limits_the_session_to_enrolment() -> None:
+    h = Harness(policy=AuthPolicy(require_second_factor=True))
+    await h.account()
+    result = await login.login(h.deps, "ada@example.org", PASSWORD, CTX)
+    assert result.tokens is not None and result.tokens.scope is Scope.ENROL
+    claims = await h.verifier.verify(result.tokens.access_token)
+    assert claims.scopes == {"enrol"}
+
+
+async def test_login_with_totp_needs_a_fresh_code_each_time(h: Harness) -> None:
+    user_id = await h.account()
+    totp, _ = await h.with_totp(user_id)
+    first = await login.login(h.deps, "ada@example.org", PASSWORD, CTX, Scope.PAYMENT)
+    assert first.tokens is None and first.ticket and first.methods == ["totp", "recovery"]
+    code = totp.at(h.clock.now())
+    tokens = await login.complete_login(h.deps, first.ticket, Method.TOTP, code, CTX)
+    claims = await h.verifier.verify(tokens.access_token, required_scope="payment")
+    assert claims.methods == ("pwd", "otp") and claims.subject == str(user_id)
+    second = await login.login(h.deps, "ada@example.org", PASSWORD, CTX)
+    assert second.ticket is not None
+    with pytest.raises(Exception, match="already used"):
+        await login.complete_login(h.deps, second.ticket, Method.TOTP, code, CTX)
+
+
+async def test_login_ticket_is_single_use_and_expires(h: Harness) -> None:
+    user_id = await h.account()
+    totp, _ = await h.with_totp(user_id)
+    result = await login.login(h.deps, "ada@example.org", PASSWORD, CTX)
+    assert result.ticket is not None
+    await login.complete_login(h.deps, result.ticket, Method.TOTP, totp.at(h.clock.now()), CTX)
+    h.clock.advance(seconds=30)
+    with pytest.raises(Exception, match="expired"):
+        await login.complete_login(
+            h.deps, result.ticket, Method.TOTP, totp.at(h.clock.now()), CTX
+        )
+    late = await login.login(h.deps, "ada@example.org", PASSWORD, CTX)
+    assert late.ticket is not None
+    h.clock.advance(minutes=5)
+    with pytest.raises(Exception, match="expired"):
+        await login.complete_login(h.deps, late.ticket, Method.TOTP, totp.at(h.clock.now()), CTX)
+
+
+async def test_login_by_sms_code(h: Harness) -> None:
+    user_id = await h.account()
+    await h.with_phone(user_id)
+    result = await login.login(h.deps, "ada@example.org", PASSWORD, CTX)
+    assert result.ticket is not None and "sms" in result.methods
+    masked, _ = await login.send_login_sms(h.deps, result.ticket, CTX)
+    assert masked == "+33*******78"
+    tokens = await login.complete_login(h.deps, result.ticket, Method.SMS, h.last_code(), CTX)
+    assert (await h.verifier.verify(tokens.access_token)).methods == ("pwd", "sms")
+
+
+async def test_recovery_code_completes_a_login_once(h: Harness) -> None:
+    user_id = await h.account()
+    _, codes = await h.with_totp(user_id)
+    first = await login.login(h.deps, "ada@example.org", PASSWORD, CTX)
+    assert first.ticket is not None
+    await login.complete_login(h.deps, first.ticket, Method.RECOVERY, codes[0], CTX)
+    again = await login.login(h.deps, "ada@example.org", PASSWORD, CTX)
+    assert again.ticket is not None
+    with pytest.raises(Exception, match="wrong"):
+        await login.complete_login(h.deps, again.ticket, Method.RECOVERY, codes[0], CTX)
+
+
+async def test_wrong_second_factor_codes_lock_the_account(h: Harness) -> None:
+    user_id = await h.account()
+    await h.with_totp(user_id)
+    result = await login.login(h.deps, "ada@example.org", PASSWORD, CTX)
+    assert result.ticket is not None
+    for _ in range(5):
+        with pytest.raises(Exception, match="wrong"):
+            await login.complete_login(h.deps, result.ticket, Method.TOTP, "000000", CTX)
+    assert h.state.of_type(AccountLocked)
+    with pytest.raises(Locked):
+        await login.login(h.deps, "ada@example.org", PASSWORD, CTX)
+    h.clock.advance(timedelta(minutes=30))
+    assert (await login.login(h.deps, "ada@example.org", PASSWORD, CTX)).ticket
