@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-from deploy_support import K8S, k8s_objects, of_kind, selects
+from deploy_support import COMPOSE_FILE, K8S, compose_services, k8s_objects, of_kind, selects
 
 pytestmark = pytest.mark.unit
 
@@ -254,6 +254,11 @@ def test_every_coffre_topic_is_declared_with_replication() -> None:
         assert topic["spec"]["partitions"] == 6
         assert topic["spec"]["replicas"] == 3
         assert topic["spec"]["config"]["min.insync.replicas"] == 2
+
+
+def test_compose_creates_the_same_topics() -> None:
+    script = compose_services(COMPOSE_FILE)["kafka-init"]["command"][0]
+    assert {word for word in script.split() if word.endswith(".v1")} == TOPICS
 
 
 def test_postgres_has_three_instances_and_a_daily_backup() -> None:

@@ -25,7 +25,7 @@ async def running_app(
         if wait_for_kafka:
             await asyncio.wait_for(runtime.kafka_connected.wait(), timeout)
             await _wait_for_assignment(runtime, timeout)
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client
 

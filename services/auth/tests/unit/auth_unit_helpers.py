@@ -7,9 +7,6 @@ import uuid
 from dataclasses import dataclass, field
 
 import pyotp
-from common.security.access_tokens import AccessTokenVerifier, JwksCache
-from common.security.stepup import StepUpVerifier
-
 from auth.adapters.clock import FakeClock
 from auth.adapters.mail import RecordingMailer
 from auth.adapters.memory import InMemoryUnitOfWorkFactory, MemoryState
@@ -20,6 +17,8 @@ from auth.service import factors, registration
 from auth.service.context import RequestContext
 from auth.service.deps import AuthPolicy, Deps
 from auth.service.tokens import IssuerJwksSource, TokenIssuer, TokenSettings
+from common.security.access_tokens import AccessTokenVerifier, JwksCache
+from common.security.stepup import StepUpVerifier
 
 PASSWORD = "violet-harbour-tundra-42"
 CTX = RequestContext(ip="203.0.113.7", user_agent="pytest/1.0")

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from auth.domain.keys import SigningKey
 from common.security.access_tokens import (
     AccessTokenVerifier,
     ExpiredToken,
@@ -23,8 +24,6 @@ from common.security.access_tokens import (
 )
 from joserfc import jwt
 from joserfc.jwk import OKPKey, RSAKey
-
-from auth.domain.keys import SigningKey
 
 pytestmark = pytest.mark.unit
 
@@ -72,8 +71,10 @@ async def test_valid_token_is_accepted_with_its_claims(setup: Any) -> None:
     key, clock, _, verifier = setup
     claims = _claims(clock.t)
     verified = await verifier.verify(_sign(key, claims), required_scope="member")
-    assert verified.subject == claims["sub"] and verified.session_id == claims["sid"]
-    assert verified.scopes == {"member"} and verified.methods == ("pwd",)
+    assert verified.subject == claims["sub"]
+    assert verified.session_id == claims["sid"]
+    assert verified.scopes == {"member"}
+    assert verified.methods == ("pwd",)
 
 
 @pytest.mark.asyncio

@@ -7,9 +7,6 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from auth_unit_helpers import CTX, PASSWORD, Harness
-from common.events.auth import AccountLocked, LoginFailed, LoginSucceeded, UserRegistered
-
 from auth.domain.challenges import Method
 from auth.domain.errors import (
     AccountLocked as Locked,
@@ -25,6 +22,8 @@ from auth.domain.passwords import Argon2Parameters, PasswordHasher
 from auth.domain.sessions import Scope
 from auth.service import login, registration
 from auth.service.deps import AuthPolicy
+from auth_unit_helpers import CTX, PASSWORD, Harness
+from common.events.auth import AccountLocked, LoginFailed, LoginSucceeded, UserRegistered
 
 pytestmark = [pytest.mark.unit, pytest.mark.asyncio]
 
@@ -36,8 +35,10 @@ async def test_registration_creates_the_account_only_when_the_link_is_followed(h
     assert mail is not None
     user_id = await registration.verify_email(h.deps, mail.body.rsplit(" ", 1)[-1], CTX)
     account = h.state.accounts[user_id]
-    assert account.email == "ada@example.org" and account.password_hash
-    assert account.password_hash.startswith("$argon2id$") and PASSWORD not in account.password_hash
+    assert account.email == "ada@example.org"
+    assert account.password_hash
+    assert account.password_hash.startswith("$argon2id$")
+    assert PASSWORD not in account.password_hash
     assert h.state.of_type(UserRegistered)[0].ip == CTX.ip
 
 
@@ -66,7 +67,8 @@ async def test_registering_a_taken_address_answers_the_same_and_changes_nothing(
     assert h.state.accounts[user_id].password_hash == before
     assert h.state.registrations == {}
     notice = h.mailer.last_to("ada@example.org")
-    assert notice is not None and "already exists" in notice.body
+    assert notice is not None
+    assert "already exists" in notice.body
 
 
 async def test_weak_password_is_refused_at_registration(h: Harness) -> None:
@@ -77,18 +79,24 @@ async def test_weak_password_is_refused_at_registration(h: Harness) -> None:
 async def test_login_without_second_factor_returns_tokens_others_can_verify(h: Harness) -> None:
     user_id = await h.account()
     result = await login.login(h.deps, "ADA@example.org", PASSWORD, CTX)
-    assert result.tokens is not None and result.ticket is None
+    assert result.tokens is not None
+    assert result.ticket is None
     claims = await h.verifier.verify(result.tokens.access_token, required_scope="member")
-    assert claims.subject == str(user_id) and claims.methods == ("pwd",)
+    assert claims.subject == str(user_id)
+    assert claims.methods == ("pwd",)
     assert claims.expires_at - claims.issued_at == 300
     event = h.state.of_type(LoginSucceeded)[0]
-    assert event.user_id == user_id and event.user_agent == "pytest/1.0"
+    assert event.user_id == user_id
+    assert event.user_agent == "pytest/1.0"
 
 
 async def test_unknown_address_and_wrong_password_get_the_same_answer(h: Harness) -> None:
     await h.account()
     errors = []
-    for email, password in (("ada@example.org", "wrong-" + PASSWORD), ("eve@example.org", PASSWORD)):
+    for email, password in (
+        ("ada@example.org", "wrong-" + PASSWORD),
+        ("eve@example.org", PASSWORD),
+    ):
         with pytest.raises(InvalidCredentials) as caught:
             await login.login(h.deps, email, password, CTX)
         errors.append((caught.value.code, caught.value.status, caught.value.message))
@@ -116,9 +124,11 @@ async def test_five_failed_passwords_lock_the_account_for_thirty_minutes(h: Harn
             await login.login(h.deps, "ada@example.org", "wrong-" + PASSWORD, CTX)
     with pytest.raises(Locked) as caught:
         await login.login(h.deps, "ada@example.org", PASSWORD, CTX)
-    assert caught.value.retry_after == 1800 and caught.value.status == 423
+    assert caught.value.retry_after == 1800
+    assert caught.value.status == 423
     alert = h.state.of_type(AccountLocked)[0]
-    assert alert.user_id == user_id and alert.failures == 5
+    assert alert.user_id == user_id
+    assert alert.failures == 5
     assert len(h.state.of_type(LoginFailed)) == 5
     h.clock.advance(minutes=30)
     assert (await login.login(h.deps, "ada@example.org", PASSWORD, CTX)).tokens is not None
@@ -153,7 +163,8 @@ async def test_login_rate_limit_per_ip_answers_429_with_retry_after() -> None:
         await login.login(h.deps, "ada@example.org", PASSWORD, CTX)
     with pytest.raises(RateLimited) as caught:
         await login.login(h.deps, "ada@example.org", PASSWORD, CTX)
-    assert caught.value.status == 429 and 0 < caught.value.retry_after <= 300
+    assert caught.value.status == 429
+    assert 0 < caught.value.retry_after <= 300
     h.clock.advance(seconds=caught.value.retry_after)
     await login.login(h.deps, "ada@example.org", PASSWORD, CTX)
 
@@ -175,7 +186,8 @@ async def test_mandatory_second_factor_limits_the_session_to_enrolment() -> None
     h = Harness(policy=AuthPolicy(require_second_factor=True))
     await h.account()
     result = await login.login(h.deps, "ada@example.org", PASSWORD, CTX)
-    assert result.tokens is not None and result.tokens.scope is Scope.ENROL
+    assert result.tokens is not None
+    assert result.tokens.scope is Scope.ENROL
     claims = await h.verifier.verify(result.tokens.access_token)
     assert claims.scopes == {"enrol"}
 
@@ -184,11 +196,14 @@ async def test_login_with_totp_needs_a_fresh_code_each_time(h: Harness) -> None:
     user_id = await h.account()
     totp, _ = await h.with_totp(user_id)
     first = await login.login(h.deps, "ada@example.org", PASSWORD, CTX, Scope.PAYMENT)
-    assert first.tokens is None and first.ticket and first.methods == ["totp", "recovery"]
+    assert first.tokens is None
+    assert first.ticket
+    assert first.methods == ["totp", "recovery"]
     code = totp.at(h.clock.now())
     tokens = await login.complete_login(h.deps, first.ticket, Method.TOTP, code, CTX)
     claims = await h.verifier.verify(tokens.access_token, required_scope="payment")
-    assert claims.methods == ("pwd", "otp") and claims.subject == str(user_id)
+    assert claims.methods == ("pwd", "otp")
+    assert claims.subject == str(user_id)
     second = await login.login(h.deps, "ada@example.org", PASSWORD, CTX)
     assert second.ticket is not None
     with pytest.raises(Exception, match="already used"):
@@ -203,9 +218,7 @@ async def test_login_ticket_is_single_use_and_expires(h: Harness) -> None:
     await login.complete_login(h.deps, result.ticket, Method.TOTP, totp.at(h.clock.now()), CTX)
     h.clock.advance(seconds=30)
     with pytest.raises(Exception, match="expired"):
-        await login.complete_login(
-            h.deps, result.ticket, Method.TOTP, totp.at(h.clock.now()), CTX
-        )
+        await login.complete_login(h.deps, result.ticket, Method.TOTP, totp.at(h.clock.now()), CTX)
     late = await login.login(h.deps, "ada@example.org", PASSWORD, CTX)
     assert late.ticket is not None
     h.clock.advance(minutes=5)
@@ -217,7 +230,8 @@ async def test_login_by_sms_code(h: Harness) -> None:
     user_id = await h.account()
     await h.with_phone(user_id)
     result = await login.login(h.deps, "ada@example.org", PASSWORD, CTX)
-    assert result.ticket is not None and "sms" in result.methods
+    assert result.ticket is not None
+    assert "sms" in result.methods
     masked, _ = await login.send_login_sms(h.deps, result.ticket, CTX)
     assert masked == "+33*******78"
     tokens = await login.complete_login(h.deps, result.ticket, Method.SMS, h.last_code(), CTX)

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pyotp
 import pytest
-
 from auth.domain.accounts import mask_phone, normalise_email, normalise_phone
 from auth.domain.challenges import Challenge, Purpose
 from auth.domain.codes import Pepper, new_sms_code
@@ -142,7 +141,9 @@ def test_otpauth_uri_and_qr_png_are_produced() -> None:
 def test_recovery_codes_are_single_use_and_stored_hashed() -> None:
     user = uuid.uuid4()
     codes, shown = RecoveryCodes.issue(user, PEPPER)
-    assert len(shown) == 10 and len(set(shown)) == 10 and codes.remaining == 10
+    assert len(shown) == 10
+    assert len(set(shown)) == 10
+    assert codes.remaining == 10
     assert not any(c in h or c.replace("-", "") in h for c in shown for h in codes.hashes)
     assert codes.consume(shown[0].lower().replace("-", " "), PEPPER)
     assert not codes.consume(shown[0], PEPPER)
@@ -152,7 +153,8 @@ def test_recovery_codes_are_single_use_and_stored_hashed() -> None:
 
 def test_sms_codes_are_six_digits() -> None:
     codes = {new_sms_code() for _ in range(200)}
-    assert all(len(c) == 6 and c.isdigit() for c in codes) and len(codes) > 150
+    assert all(len(c) == 6 and c.isdigit() for c in codes)
+    assert len(codes) > 150
 
 
 def _challenge() -> Challenge:
@@ -184,7 +186,8 @@ def test_challenge_is_single_use() -> None:
 def test_challenge_code_is_stored_as_a_keyed_hash() -> None:
     c = _challenge()
     c.set_sms_code("123456", PEPPER, NOW)
-    assert c.code_hash and "123456" not in c.code_hash
+    assert c.code_hash
+    assert "123456" not in c.code_hash
     assert not c.sms_code_matches("123456", Pepper(b"z" * 32), NOW)
 
 
@@ -242,7 +245,8 @@ def test_five_failures_lock_for_thirty_minutes_then_unlock() -> None:
         count.ensure_unlocked(NOW + timedelta(minutes=10))
     assert caught.value.retry_after == 20 * 60
     count.ensure_unlocked(NOW + timedelta(minutes=30))
-    assert not count.fail(NOW + timedelta(minutes=31), policy) and count.failures == 1
+    assert not count.fail(NOW + timedelta(minutes=31), policy)
+    assert count.failures == 1
 
 
 def test_success_resets_the_failure_count() -> None:
@@ -250,7 +254,8 @@ def test_success_resets_the_failure_count() -> None:
     for _ in range(4):
         count.fail(NOW, policy)
     count.succeed()
-    assert not count.fail(NOW, policy) and count.failures == 1
+    assert not count.fail(NOW, policy)
+    assert count.failures == 1
 
 
 def test_rate_window_and_retry_after() -> None:

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from auth.domain.keys import SigningKey
 from common.security.access_tokens import JwksCache, StaticJwksSource
 from common.security.stepup import (
     InvalidOperationDetails,
@@ -20,8 +21,6 @@ from common.security.stepup import (
     operation_digest,
 )
 from joserfc import jwt
-
-from auth.domain.keys import SigningKey
 
 pytestmark = pytest.mark.unit
 
@@ -97,7 +96,9 @@ def test_malformed_operations_are_refused(bad: Operation) -> None:
 async def test_authorisation_for_this_operation_is_accepted(kit: Any) -> None:
     key, clock, verifier = kit
     auth = await verifier.verify(_token(key, clock.t), OP, subject=USER)
-    assert auth.subject == USER and auth.operation_kind == "payment" and auth.method == "sms"
+    assert auth.subject == USER
+    assert auth.operation_kind == "payment"
+    assert auth.method == "sms"
 
 
 @pytest.mark.asyncio

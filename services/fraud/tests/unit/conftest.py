@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
-from fraud_builders import StepClock
+
+sys.path.insert(0, str(Path(__file__).parent))  # tests import fraud_builders (importlib mode)
 
 from fraud.adapters.memory import MemoryStore, MemoryUnitOfWork
 from fraud.service.engine import Engine
+from fraud_builders import StepClock
 
 
 @pytest.fixture

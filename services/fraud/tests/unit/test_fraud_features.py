@@ -4,11 +4,10 @@ import math
 from datetime import timedelta
 
 import pytest
-from fraud_builders import T0, payment, transaction
-
 from fraud.domain.activity import SecuritySignal, SignalKind
 from fraud.domain.features import FEATURE_NAMES, MIN_HISTORY, extract
 from fraud.domain.state import AccountState, OwnerSecurityState
+from fraud_builders import T0, payment, transaction
 
 pytestmark = pytest.mark.unit
 

@@ -6,8 +6,6 @@ import statistics
 from datetime import timedelta
 
 import pytest
-from fraud_builders import T0, payment, transaction
-
 from fraud.domain.activity import SecuritySignal, SignalKind
 from fraud.domain.features import extract
 from fraud.domain.state import (
@@ -19,6 +17,7 @@ from fraud.domain.state import (
     Welford,
     fingerprint,
 )
+from fraud_builders import T0, payment, transaction
 
 pytestmark = pytest.mark.unit
 
@@ -35,7 +34,8 @@ def test_welford_matches_the_textbook_mean_and_variance() -> None:
 def test_outflows_feed_the_history_and_credits_do_not() -> None:
     state = AccountState("acct-1")
     state.observe(transaction(amount="2500.00"))
-    assert state.amounts.n == 0 and state.revision == 0
+    assert state.amounts.n == 0
+    assert state.revision == 0
     state.observe(payment(amount="40.00"))
     assert state.amounts.n == 1
     assert state.amounts.mean == pytest.approx(math.log1p(40.0))

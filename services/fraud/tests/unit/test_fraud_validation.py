@@ -4,9 +4,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from fraud_builders import T0, payment_payload, transaction_payload
-from pydantic import ValidationError
-
 from common.events.payments import PaymentInitiated
 from fraud.domain.activity import ActivityKind
 from fraud.domain.errors import (
@@ -17,6 +14,8 @@ from fraud.domain.errors import (
     MissingField,
 )
 from fraud.domain.validation import InputLimits, parse_payment, parse_transaction
+from fraud_builders import T0, payment_payload, transaction_payload
+from pydantic import ValidationError
 
 pytestmark = pytest.mark.unit
 
@@ -144,4 +143,4 @@ def test_payment_initiated_event_refuses_a_full_iban_payee() -> None:
 def test_payment_initiated_event_accepts_an_opaque_payee() -> None:
     event = PaymentInitiated.model_validate(payment_payload())
     assert event.payee_ref == "payee-known-0001"
-    assert PaymentInitiated.topic == "payments.payment-initiated.v1"
+    assert PaymentInitiated.topic() == "payments.payment-initiated.v1"

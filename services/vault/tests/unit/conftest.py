@@ -1,9 +1,14 @@
-"""Unit-test wiring: the vault's use cases over the in-memory store, a fake KMS and a manual clock."""
+"""Unit-test wiring: use cases over the in-memory store, a fake KMS and a manual clock."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 
+# Test modules import ``vault_unit_helpers`` by name, whatever pytest's import mode.
+sys.path.insert(0, str(Path(__file__).parent))
 from vault.adapters.clock import ManualClock
 from vault.adapters.memory import FakeKms, MemoryStore
 from vault.bootstrap import build_context
@@ -32,7 +37,7 @@ def ctx(store: MemoryStore, kms: FakeKms, clock: ManualClock) -> VaultContext:
 
 @pytest.fixture(autouse=True)
 def _small_rsa_sealing_keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    """RSA-2048 instead of 3072 keeps key generation in unit tests fast; the code path is the same."""
+    """RSA-2048 instead of 3072 keeps unit tests fast; the code path is the same."""
     from vault.service import sealing
 
     monkeypatch.setattr(sealing, "RSA_BITS", 2048)

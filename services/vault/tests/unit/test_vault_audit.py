@@ -6,8 +6,6 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from vault_unit_helpers import AGGREGATION
-
 from vault.adapters.memory import MemoryStore
 from vault.domain.audit import (
     GENESIS_HASH,
@@ -23,6 +21,7 @@ from vault.domain.errors import IdentityMissing
 from vault.service import audit
 from vault.service.context import VaultContext
 from vault.service.secrets import SecretRef, SecretValue, put_secret, read_secret
+from vault_unit_helpers import AGGREGATION
 
 pytestmark = pytest.mark.unit
 
@@ -32,8 +31,15 @@ T0 = datetime(2030, 1, 1, tzinfo=UTC)
 def _log(n: int) -> list[AuditEntry]:
     entries: list[AuditEntry] = []
     for i in range(n):
-        draft = AuditDraft(actor="payments", action="secret.read", outcome=Outcome.ALLOWED,
-                           subject=f"m{i}", purpose="psd2-consent", ref="c1", detail={"k": i})
+        draft = AuditDraft(
+            actor="payments",
+            action="secret.read",
+            outcome=Outcome.ALLOWED,
+            subject=f"m{i}",
+            purpose="psd2-consent",
+            ref="c1",
+            detail={"k": i},
+        )
         entries.append(chain(entries[-1] if entries else None, draft, T0 + timedelta(seconds=i)))
     return entries
 
@@ -42,13 +48,17 @@ def test_entry_hash_is_sha256_of_previous_hash_and_canonical_json() -> None:
     first, second = _log(2)
     body = json.dumps(second.body(), sort_keys=True, separators=(",", ":")).encode()
     assert second.hash == hashlib.sha256(bytes.fromhex(first.hash) + body).hexdigest()
-    assert first.prev_hash == GENESIS_HASH and second.prev_hash == first.hash
+    assert first.prev_hash == GENESIS_HASH
+    assert second.prev_hash == first.hash
     assert second.body()["at"] == "2030-01-01T00:00:01.000000+00:00"
 
 
 def test_untouched_chain_verifies() -> None:
     report = verify_chain(_log(10))
-    assert report.ok and report.checked == 10 and report.head is not None and report.head.seq == 10
+    assert report.ok
+    assert report.checked == 10
+    assert report.head is not None
+    assert report.head.seq == 10
 
 
 def test_edited_row_is_detected() -> None:
@@ -82,7 +92,8 @@ def test_deleted_and_renumbered_rows_are_detected() -> None:
     del log[3]
     log[3:] = [replace(e, seq=e.seq - 1) for e in log[3:]]
     report = verify_chain(log)
-    assert report.problem is not None and report.problem.seq == 4
+    assert report.problem is not None
+    assert report.problem.seq == 4
 
 
 def test_reordered_rows_are_detected() -> None:
@@ -101,7 +112,8 @@ def test_cut_tail_is_detected_against_a_known_head() -> None:
     head = Head(log[-1].seq, log[-1].hash)
     assert verify_chain(log[:7]).ok
     report = verify_chain(log[:7], expected_head=head)
-    assert report.problem is not None and report.problem.kind is ProblemKind.MISSING
+    assert report.problem is not None
+    assert report.problem.kind is ProblemKind.MISSING
     assert verify_chain(log, expected_head=head).ok
 
 
@@ -114,7 +126,8 @@ def test_rewritten_chain_is_detected_against_a_known_head() -> None:
         forged.append(chain(forged[-1] if forged else None, draft, entry.at))
     assert verify_chain(forged).ok
     report = verify_chain(forged, expected_head=head)
-    assert report.problem is not None and report.problem.kind is ProblemKind.HEAD_MISMATCH
+    assert report.problem is not None
+    assert report.problem.kind is ProblemKind.HEAD_MISMATCH
 
 
 @pytest.mark.asyncio
@@ -125,7 +138,8 @@ async def test_service_verify_walks_the_stored_log(ctx: VaultContext, store: Mem
     assert (await audit.verify(ctx)).ok
     store.state.audit[0] = replace(store.state.audit[0], subject="member-2")
     report = await audit.verify(ctx)
-    assert report.problem is not None and report.problem.seq == 1
+    assert report.problem is not None
+    assert report.problem.seq == 1
 
 
 @pytest.mark.asyncio
@@ -137,6 +151,8 @@ async def test_caller_without_identity_is_refused_and_audited(
     assert err.value.status == 401
     entry = store.state.audit[-1]
     assert (entry.actor, entry.outcome, entry.detail["error"]) == (
-        "anonymous", Outcome.DENIED, "vault.identity-missing"
+        "anonymous",
+        Outcome.DENIED,
+        "vault.identity-missing",
     )
     assert await audit.head(ctx) == Head(entry.seq, entry.hash)

@@ -3,14 +3,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from vault_unit_helpers import AGGREGATION, PAYMENTS
-
 from vault.adapters.clock import ManualClock
 from vault.adapters.memory import FakeKms, MemoryStore
 from vault.bootstrap import build_context
 from vault.domain.errors import KmsUnavailable
 from vault.service.cache import DataKeyCache
 from vault.service.secrets import SecretRef, SecretValue, put_secret, read_secret
+from vault_unit_helpers import AGGREGATION, PAYMENTS
 
 pytestmark = pytest.mark.unit
 
@@ -21,7 +20,8 @@ def test_entry_expires_after_its_ttl(clock: ManualClock) -> None:
     clock.advance(timedelta(seconds=59))
     assert cache.get("k") == b"key"
     clock.advance(timedelta(seconds=1))
-    assert cache.get("k") is None and len(cache) == 0
+    assert cache.get("k") is None
+    assert len(cache) == 0
 
 
 def test_entry_is_served_at_most_max_uses_times(clock: ManualClock) -> None:
@@ -35,7 +35,9 @@ def test_oldest_entry_goes_first_when_full(clock: ManualClock) -> None:
     cache = DataKeyCache(clock, max_entries=2)
     for name in ("a", "b", "c"):
         cache.put(name, name.encode())
-    assert cache.get("a") is None and cache.get("c") == b"c" and len(cache) == 2
+    assert cache.get("a") is None
+    assert cache.get("c") == b"c"
+    assert len(cache) == 2
 
 
 def test_evict_and_disabled_cache(clock: ManualClock) -> None:
@@ -54,7 +56,9 @@ async def test_master_key_is_opened_through_the_kms_once_per_process(
 ) -> None:
     kms = FakeKms()
     ref = SecretRef("member-1", "psd2-consent", "c1")
-    await put_secret(build_context(store.uow, kms, clock=clock), AGGREGATION, ref, SecretValue(plaintext=b"t"))
+    await put_secret(
+        build_context(store.uow, kms, clock=clock), AGGREGATION, ref, SecretValue(plaintext=b"t")
+    )
     ctx = build_context(store.uow, kms, clock=clock, cache_max_uses=2)
     for _ in range(5):
         assert await read_secret(ctx, PAYMENTS, ref) == b"t"
@@ -68,7 +72,9 @@ async def test_kms_outage_is_a_503_never_a_plaintext_leak(
 ) -> None:
     kms = FakeKms()
     ref = SecretRef("member-1", "psd2-consent", "c1")
-    await put_secret(build_context(store.uow, kms, clock=clock), AGGREGATION, ref, SecretValue(plaintext=b"t"))
+    await put_secret(
+        build_context(store.uow, kms, clock=clock), AGGREGATION, ref, SecretValue(plaintext=b"t")
+    )
     kms.fail = True
     with pytest.raises(KmsUnavailable) as err:
         await read_secret(build_context(store.uow, kms, clock=clock), PAYMENTS, ref)

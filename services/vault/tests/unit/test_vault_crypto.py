@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from vault.domain import crypto
 from vault.domain.document_keys import WrappedDocumentKey
 from vault.domain.errors import CiphertextRejected
@@ -17,9 +16,15 @@ def test_aad_is_subject_purpose_secret_id_and_key_version() -> None:
 
 def test_ciphertext_opens_only_with_its_own_record_identity() -> None:
     blob = crypto.seal(KEY, b"token", crypto.secret_aad("u1", "psd2-consent", "c1", 1))
-    assert crypto.open_sealed(KEY, blob, crypto.secret_aad("u1", "psd2-consent", "c1", 1)) == b"token"
-    for other in [("u2", "psd2-consent", "c1", 1), ("u1", "bank-credentials", "c1", 1),
-                  ("u1", "psd2-consent", "c2", 1), ("u1", "psd2-consent", "c1", 2)]:
+    assert (
+        crypto.open_sealed(KEY, blob, crypto.secret_aad("u1", "psd2-consent", "c1", 1)) == b"token"
+    )
+    for other in [
+        ("u2", "psd2-consent", "c1", 1),
+        ("u1", "bank-credentials", "c1", 1),
+        ("u1", "psd2-consent", "c2", 1),
+        ("u1", "psd2-consent", "c1", 2),
+    ]:
         with pytest.raises(CiphertextRejected):
             crypto.open_sealed(KEY, blob, crypto.secret_aad(*other))
 

@@ -2,14 +2,13 @@ from __future__ import annotations
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from vault_unit_helpers import ARCHIVE, PAYMENTS
-
 from vault.adapters.memory import MemoryStore
 from vault.domain.audit import Outcome
 from vault.domain.errors import CiphertextRejected, Erased, PolicyDenied
 from vault.service.context import VaultContext
 from vault.service.datakeys import generate_data_key, unwrap_data_key
 from vault.service.erasure import erase_subject
+from vault_unit_helpers import ARCHIVE, PAYMENTS
 
 pytestmark = [pytest.mark.unit, pytest.mark.asyncio]
 
@@ -18,7 +17,8 @@ async def test_generated_key_encrypts_a_document_and_unwraps_to_the_same_key(
     ctx: VaultContext,
 ) -> None:
     generated = await generate_data_key(ctx, ARCHIVE, "member-1", "document")
-    assert len(generated.plaintext) == 32 and generated.plaintext not in generated.wrapped
+    assert len(generated.plaintext) == 32
+    assert generated.plaintext not in generated.wrapped
     sealed = AESGCM(generated.plaintext).encrypt(b"\x00" * 12, b"receipt.pdf", None)
     unwrapped = await unwrap_data_key(ctx, ARCHIVE, "member-1", "document", generated.wrapped)
     assert unwrapped.plaintext == generated.plaintext

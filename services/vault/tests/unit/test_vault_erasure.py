@@ -2,14 +2,13 @@ from __future__ import annotations
 
 import pytest
 from common.events.erasure import ErasureCompleted
-from vault_unit_helpers import AGGREGATION, PAYMENTS
-
 from vault.adapters.memory import MemoryStore
 from vault.domain.audit import verify_chain
 from vault.domain.errors import Erased
 from vault.service.context import VaultContext
 from vault.service.erasure import erase_subject
 from vault.service.secrets import SecretRef, SecretValue, put_secret, read_secret
+from vault_unit_helpers import AGGREGATION, PAYMENTS
 
 pytestmark = [pytest.mark.unit, pytest.mark.asyncio]
 
@@ -37,9 +36,11 @@ async def test_erasure_destroys_key_bytes_but_keeps_their_ids(
     stored = await put_secret(ctx, AGGREGATION, CONSENT, SecretValue(plaintext=b"token"))
     proof = await erase_subject(ctx, "member-1", "req-1")
     key = store.state.data_keys[stored.key_id]
-    assert key.wrapped is None and key.destroyed_at == proof.erased_at
+    assert key.wrapped is None
+    assert key.destroyed_at == proof.erased_at
     assert proof.destroyed_key_ids == [stored.key_id]
-    assert proof.secrets_deleted == 1 and store.state.secrets == {}
+    assert proof.secrets_deleted == 1
+    assert store.state.secrets == {}
     assert len(ctx.keyring.cache) == 0
 
 
@@ -68,8 +69,10 @@ async def test_erasure_completed_is_written_to_the_outbox_with_the_proof(
     await put_secret(ctx, AGGREGATION, CONSENT, SecretValue(plaintext=b"token"))
     proof = await erase_subject(ctx, "member-1", "req-1")
     [(event, subject)] = store.state.outbox
-    assert isinstance(event, ErasureCompleted) and subject == "member-1"
-    assert event.service == "vault" and event.request_id == "req-1"
+    assert isinstance(event, ErasureCompleted)
+    assert subject == "member-1"
+    assert event.service == "vault"
+    assert event.request_id == "req-1"
     assert event.proof["destroyed_key_ids"] == proof.destroyed_key_ids
     assert event.proof["audit_seq"] == proof.audit_seq
     assert event.proof["audit_hash"] == proof.audit_hash
@@ -80,7 +83,10 @@ async def test_a_member_never_seen_gets_a_tombstone(ctx: VaultContext) -> None:
     assert len(proof.destroyed_key_ids) == 1
     with pytest.raises(Erased):
         await put_secret(
-            ctx, AGGREGATION, SecretRef("member-9", "psd2-consent", "c"), SecretValue(plaintext=b"t")
+            ctx,
+            AGGREGATION,
+            SecretRef("member-9", "psd2-consent", "c"),
+            SecretValue(plaintext=b"t"),
         )
 
 

@@ -6,8 +6,6 @@ import pytest
 import pytest_asyncio
 from common.errors import ValidationFailed
 from common.security import client_encryption as ce
-from vault_unit_helpers import AGGREGATION, BACKOFFICE
-
 from vault.adapters.clock import ManualClock
 from vault.adapters.memory import MemoryStore
 from vault.domain.caller import Caller
@@ -27,6 +25,7 @@ from vault.service.context import VaultContext
 from vault.service.erasure import erase_subject
 from vault.service.grants import end_expired_grants, request_grant, revoke_grant, use_grant
 from vault.service.secrets import SecretRef, SecretValue, put_secret
+from vault_unit_helpers import AGGREGATION, BACKOFFICE
 
 pytestmark = [pytest.mark.unit, pytest.mark.asyncio]
 
@@ -54,7 +53,10 @@ async def stored(ctx: VaultContext) -> None:
     recipient = sealing.recipient(next(k for k in keys if k.alg is ce.Alg.HPKE_X25519))
     sealed = ce.seal(CREDENTIALS, recipient, subject="member-1", purpose="bank-credentials")
     await put_secret(
-        ctx, AGGREGATION, SecretRef("member-1", "bank-credentials", "bank-1"), SecretValue(sealed=sealed)
+        ctx,
+        AGGREGATION,
+        SecretRef("member-1", "bank-credentials", "bank-1"),
+        SecretValue(sealed=sealed),
     )
 
 
@@ -63,7 +65,8 @@ async def test_named_operator_uses_the_grant_and_each_use_is_audited(
     ctx: VaultContext, store: MemoryStore
 ) -> None:
     grant = await request_grant(ctx, BACKOFFICE, _request())
-    assert grant.copy is not None and CREDENTIALS not in grant.copy
+    assert grant.copy is not None
+    assert CREDENTIALS not in grant.copy
     assert await use_grant(ctx, BACKOFFICE, grant.grant_id) == CREDENTIALS
     entries = [(e.action, e.operator, e.detail.get("uses")) for e in store.state.audit[-2:]]
     assert entries == [("grant.request", "alice", None), ("grant.use", "alice", 1)]
@@ -87,7 +90,8 @@ async def test_last_use_ends_the_grant_and_deletes_the_copy(
     await use_grant(ctx, BACKOFFICE, grant.grant_id)
     await use_grant(ctx, BACKOFFICE, grant.grant_id)
     ended = store.state.grants[grant.grant_id]
-    assert ended.copy is None and ended.end_reason is EndReason.EXHAUSTED
+    assert ended.copy is None
+    assert ended.end_reason is EndReason.EXHAUSTED
     with pytest.raises(GrantExhausted):
         await use_grant(ctx, BACKOFFICE, grant.grant_id)
 
@@ -102,7 +106,8 @@ async def test_expired_grant_is_refused_and_its_copy_deleted(
         await use_grant(ctx, BACKOFFICE, grant.grant_id)
     assert err.value.status == 410
     ended = store.state.grants[grant.grant_id]
-    assert ended.copy is None and ended.end_reason is EndReason.EXPIRED
+    assert ended.copy is None
+    assert ended.end_reason is EndReason.EXPIRED
     assert [e.action for e in store.state.audit[-2:]] == ["grant.end", "grant.use"]
     assert store.state.audit[-1].detail == {"error": "vault.grant-expired"}
 

@@ -8,13 +8,12 @@ from typing import Any
 
 import pytest
 from common.errors import ConfigurationError
-
 from vault.adapters.kms import AwsKms, LocalFileKms
 from vault.adapters.memory import MemoryStore
 from vault.bootstrap import build_context
+from vault.domain.caller import Caller
 from vault.domain.errors import KmsUnavailable
 from vault.domain.keys import kms_context
-from vault.domain.caller import Caller
 from vault.service.secrets import SecretRef, SecretValue, put_secret, read_secret
 
 pytestmark = [pytest.mark.unit, pytest.mark.asyncio]
@@ -111,7 +110,8 @@ async def test_aws_kms_errors_become_kms_unavailable(aws_kms_key: Any) -> None:
     client, key_id = aws_kms_key
     with pytest.raises(KmsUnavailable) as err:
         await AwsKms(client, "alias/no-such-key").encrypt(b"x", CONTEXT)
-    assert err.value.status == 503 and "NotFoundException" in err.value.message
+    assert err.value.status == 503
+    assert "NotFoundException" in err.value.message
     wrapped = await AwsKms(client, key_id).encrypt(b"x", CONTEXT)
     with pytest.raises(KmsUnavailable):
         await AwsKms(client, key_id).decrypt(wrapped[:-4] + b"\x00" * 4, CONTEXT)
@@ -121,7 +121,14 @@ async def test_vault_runs_end_to_end_on_aws_kms(aws_kms_key: Any) -> None:
     client, key_id = aws_kms_key
     store = MemoryStore()
     ref = SecretRef("member-1", "psd2-consent", "c1")
-    await put_secret(build_context(store.uow, AwsKms(client, key_id)), Caller("aggregation"), ref,
-                     SecretValue(plaintext=b"token"))
-    assert await read_secret(build_context(store.uow, AwsKms(client, key_id)), Caller("payments"), ref) == b"token"
+    await put_secret(
+        build_context(store.uow, AwsKms(client, key_id)),
+        Caller("aggregation"),
+        ref,
+        SecretValue(plaintext=b"token"),
+    )
+    assert (
+        await read_secret(build_context(store.uow, AwsKms(client, key_id)), Caller("payments"), ref)
+        == b"token"
+    )
     assert store.state.masters[1].kms_key_id == key_id

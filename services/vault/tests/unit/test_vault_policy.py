@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from vault.domain.errors import InvalidInput, PolicyDenied
 from vault.domain.policy import DEFAULT_POLICY, Action, Policy
 
@@ -21,7 +20,9 @@ pytestmark = pytest.mark.unit
         ("backoffice", "bank-credentials", Action.USE_GRANT),
     ],
 )
-def test_default_policy_allows_the_named_services(service: str, purpose: str, action: Action) -> None:
+def test_default_policy_allows_the_named_services(
+    service: str, purpose: str, action: Action
+) -> None:
     assert DEFAULT_POLICY.allows(service, purpose, action)
 
 
@@ -55,7 +56,9 @@ def test_empty_policy_denies_everything() -> None:
     assert not Policy.parse("").allows("aggregation", "psd2-consent", Action.READ)
 
 
-@pytest.mark.parametrize("text", ["aggregation:psd2-consent", "a:b:c:d", "x:psd2-consent:secret.fly"])
+@pytest.mark.parametrize(
+    "text", ["aggregation:psd2-consent", "a:b:c:d", "x:psd2-consent:secret.fly"]
+)
 def test_malformed_policy_text_is_refused(text: str) -> None:
     with pytest.raises(InvalidInput):
         Policy.parse(text)

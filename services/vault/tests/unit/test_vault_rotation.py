@@ -2,8 +2,6 @@ from __future__ import annotations
 
 import pytest
 from common.events.vault import MasterKeyRetired, RotationProgressed
-from vault_unit_helpers import AGGREGATION, ARCHIVE, PAYMENTS
-
 from vault.adapters.clock import ManualClock
 from vault.adapters.memory import FakeKms, MemoryStore
 from vault.bootstrap import build_context
@@ -14,6 +12,7 @@ from vault.service.context import VaultContext
 from vault.service.datakeys import generate_data_key, unwrap_data_key
 from vault.service.erasure import erase_subject
 from vault.service.secrets import SecretRef, SecretValue, put_secret, read_secret
+from vault_unit_helpers import AGGREGATION, ARCHIVE, PAYMENTS
 
 pytestmark = [pytest.mark.unit, pytest.mark.asyncio]
 
@@ -31,7 +30,8 @@ async def test_rotation_rewraps_every_data_key_and_never_the_data(
     refs = await _members(ctx, 7)
     before = {k: r.ciphertext for k, r in store.state.secrets.items()}
     done = await rotation.rotate(ctx, batch_size=3)
-    assert done.rewrapped == 7 and not done.running
+    assert done.rewrapped == 7
+    assert not done.running
     assert {k.master_version for k in store.state.data_keys.values()} == {2}
     assert {k: r.ciphertext for k, r in store.state.secrets.items()} == before
     for i, ref in enumerate(refs):
@@ -44,7 +44,8 @@ async def test_old_master_version_is_retired_when_unused(
     await _members(ctx, 3)
     await rotation.rotate(ctx, batch_size=2)
     old, new = store.state.masters[1], store.state.masters[2]
-    assert old.state is MasterKeyState.RETIRED and old.wrapped is None
+    assert old.state is MasterKeyState.RETIRED
+    assert old.wrapped is None
     assert new.state is MasterKeyState.ACTIVE
     retired = [e for e, _ in store.state.outbox if isinstance(e, MasterKeyRetired)]
     assert [e.version for e in retired] == [1]
@@ -57,10 +58,19 @@ async def test_progress_is_reported_per_batch_as_callbacks_and_events(
     seen: list[Progress] = []
     await rotation.rotate(ctx, batch_size=2, on_progress=seen.append)
     assert [(p.rewrapped, p.total, p.done) for p in seen] == [
-        (0, 5, False), (2, 5, False), (4, 5, False), (5, 5, False), (5, 5, True)
+        (0, 5, False),
+        (2, 5, False),
+        (4, 5, False),
+        (5, 5, False),
+        (5, 5, True),
     ]
     events = [e for e, _ in store.state.outbox if isinstance(e, RotationProgressed)]
-    assert [(e.rewrapped, e.done) for e in events] == [(2, False), (4, False), (5, False), (5, True)]
+    assert [(e.rewrapped, e.done) for e in events] == [
+        (2, False),
+        (4, False),
+        (5, False),
+        (5, True),
+    ]
 
 
 async def test_rotation_resumes_after_a_crash_without_rewrapping_twice(
@@ -69,12 +79,15 @@ async def test_rotation_resumes_after_a_crash_without_rewrapping_twice(
     ctx = build_context(store.uow, kms, clock=clock)
     refs = await _members(ctx, 6)
     partial = await rotation.rotate(ctx, batch_size=2, max_batches=1)
-    assert partial.running and partial.rewrapped == 2
+    assert partial.running
+    assert partial.rewrapped == 2
     restarted = build_context(store.uow, kms, clock=clock)
     seen: list[Progress] = []
     done = await rotation.rotate(restarted, batch_size=2, on_progress=seen.append)
-    assert done.rotation_id == partial.rotation_id and done.rewrapped == 6
-    assert seen[0].rewrapped == 2 and seen[0].total == 6
+    assert done.rotation_id == partial.rotation_id
+    assert done.rewrapped == 6
+    assert seen[0].rewrapped == 2
+    assert seen[0].total == 6
     assert sorted(store.state.masters) == [1, 2]
     for ref in refs:
         await read_secret(restarted, PAYMENTS, ref)
@@ -131,7 +144,8 @@ async def test_rotation_of_an_empty_vault_creates_and_retires(
     ctx: VaultContext, store: MemoryStore
 ) -> None:
     done = await rotation.rotate(ctx)
-    assert done.rewrapped == 0 and store.state.masters[2].state is MasterKeyState.ACTIVE
+    assert done.rewrapped == 0
+    assert store.state.masters[2].state is MasterKeyState.ACTIVE
     assert store.state.masters[1].state is MasterKeyState.RETIRED
 
 

@@ -4,7 +4,6 @@ from dataclasses import replace
 
 import pytest
 from common.security import client_encryption as ce
-
 from vault.adapters.memory import MemoryStore
 from vault.domain.audit import Outcome
 from vault.domain.errors import (
@@ -19,7 +18,6 @@ from vault.domain.errors import (
 from vault.service import sealing
 from vault.service.context import VaultContext
 from vault.service.secrets import SecretRef, SecretValue, delete_secret, put_secret, read_secret
-
 from vault_unit_helpers import AGGREGATION, FRAUD, PAYMENTS
 
 pytestmark = [pytest.mark.unit, pytest.mark.asyncio]
@@ -40,7 +38,8 @@ async def test_stored_secret_is_never_in_clear(ctx: VaultContext, store: MemoryS
     record = store.state.secrets[("member-1", "psd2-consent", "consent-1")]
     assert TOKEN not in record.ciphertext
     key = store.state.data_keys[record.key_id]
-    assert key.wrapped is not None and len(key.wrapped) == 12 + 32 + 16
+    assert key.wrapped is not None
+    assert len(key.wrapped) == 12 + 32 + 16
     assert all(TOKEN.decode() not in repr(e) for e in store.state.audit)
 
 
@@ -50,7 +49,11 @@ async def test_payments_may_not_write_consent_and_refusal_is_audited(
     with pytest.raises(PolicyDenied):
         await put_secret(ctx, PAYMENTS, CONSENT, SecretValue(plaintext=TOKEN))
     entry = store.state.audit[-1]
-    assert (entry.actor, entry.action, entry.outcome) == ("payments", "secret.write", Outcome.DENIED)
+    assert (entry.actor, entry.action, entry.outcome) == (
+        "payments",
+        "secret.write",
+        Outcome.DENIED,
+    )
     assert entry.detail == {"error": "vault.policy-denied"}
     assert store.state.secrets == {}
 
@@ -66,7 +69,11 @@ async def test_every_read_is_audited_with_its_key(ctx: VaultContext, store: Memo
     stored = await put_secret(ctx, AGGREGATION, CONSENT, SecretValue(plaintext=TOKEN))
     await read_secret(ctx, PAYMENTS, CONSENT)
     entry = store.state.audit[-1]
-    assert (entry.actor, entry.action, entry.outcome) == ("payments", "secret.read", Outcome.ALLOWED)
+    assert (entry.actor, entry.action, entry.outcome) == (
+        "payments",
+        "secret.read",
+        Outcome.ALLOWED,
+    )
     assert (entry.subject, entry.purpose, entry.ref) == ("member-1", "psd2-consent", "consent-1")
     assert entry.detail["key_id"] == stored.key_id
 
@@ -79,7 +86,9 @@ async def test_ciphertext_moved_to_another_record_is_rejected(
     await put_secret(ctx, AGGREGATION, other, SecretValue(plaintext=b"other"))
     a = store.state.secrets[("member-1", "psd2-consent", "consent-1")]
     b = store.state.secrets[("member-1", "psd2-consent", "consent-2")]
-    store.state.secrets[("member-1", "psd2-consent", "consent-2")] = replace(b, ciphertext=a.ciphertext)
+    store.state.secrets[("member-1", "psd2-consent", "consent-2")] = replace(
+        b, ciphertext=a.ciphertext
+    )
     with pytest.raises(CiphertextRejected) as err:
         await read_secret(ctx, AGGREGATION, other)
     assert err.value.status == 422
@@ -136,8 +145,12 @@ async def test_bad_names_are_refused(ctx: VaultContext, ref: SecretRef) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [SecretValue(), SecretValue(plaintext=b""), SecretValue(plaintext=b"x" * (16 * 1024 + 1)),
-     SecretValue(plaintext=b"a", sealed=b"b")],
+    [
+        SecretValue(),
+        SecretValue(plaintext=b""),
+        SecretValue(plaintext=b"x" * (16 * 1024 + 1)),
+        SecretValue(plaintext=b"a", sealed=b"b"),
+    ],
 )
 async def test_bad_values_are_refused(ctx: VaultContext, value: SecretValue) -> None:
     with pytest.raises(InvalidInput):

@@ -1,4 +1,4 @@
-"""Callers and helpers the vault's unit tests share (imported by name; this folder is on sys.path)."""
+"""Callers the vault's unit tests share (imported by name: this folder is on sys.path)."""
 
 from __future__ import annotations
 

@@ -8,9 +8,11 @@ version.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import ClassVar, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from common.events.base import Event, event
 
 Decision = Literal["pass", "review", "block"]
 ActivityKind = Literal["transaction", "payment"]
@@ -27,14 +29,9 @@ class ScoreReason(BaseModel):
     contribution: float = Field(ge=0, description="Share of the final score it accounts for.")
 
 
-class TransactionScored(BaseModel):
+@event("fraud.transaction-scored", 1)
+class TransactionScored(Event):
     """A transaction or a payment was scored."""
-
-    event_type: ClassVar[str] = "fraud.transaction-scored"
-    event_version: ClassVar[int] = 1
-    topic: ClassVar[str] = "fraud.transaction-scored.v1"
-
-    model_config = ConfigDict(frozen=True)
 
     score_id: str = Field(description="Identifier of this score.")
     kind: ActivityKind = Field(description="What was scored.")
@@ -48,14 +45,9 @@ class TransactionScored(BaseModel):
     scored_at: datetime = Field(description="When the score was computed (UTC).")
 
 
-class FraudAlertRaised(BaseModel):
+@event("fraud.alert-raised", 1)
+class FraudAlertRaised(Event):
     """A score reached review or block: an analyst should look, the owner may be warned."""
-
-    event_type: ClassVar[str] = "fraud.alert-raised"
-    event_version: ClassVar[int] = 1
-    topic: ClassVar[str] = "fraud.alert-raised.v1"
-
-    model_config = ConfigDict(frozen=True)
 
     alert_id: str = Field(description="Identifier of the alert.")
     score_id: str = Field(description="Score that raised it.")
@@ -68,14 +60,9 @@ class FraudAlertRaised(BaseModel):
     raised_at: datetime = Field(description="When the alert was raised (UTC).")
 
 
-class PaymentHoldResolved(BaseModel):
+@event("fraud.payment-hold-resolved", 1)
+class PaymentHoldResolved(Event):
     """An analyst released or cancelled a payment that fraud held for review."""
-
-    event_type: ClassVar[str] = "fraud.payment-hold-resolved"
-    event_version: ClassVar[int] = 1
-    topic: ClassVar[str] = "fraud.payment-hold-resolved.v1"
-
-    model_config = ConfigDict(frozen=True)
 
     payment_id: str = Field(description="The held payment.")
     alert_id: str = Field(description="Alert the analyst resolved.")
@@ -84,14 +71,9 @@ class PaymentHoldResolved(BaseModel):
     resolved_at: datetime = Field(description="When the analyst decided (UTC).")
 
 
-class SecurityReportReady(BaseModel):
+@event("fraud.security-report-ready", 1)
+class SecurityReportReady(Event):
     """An account owner's weekly security report is ready to fetch."""
-
-    event_type: ClassVar[str] = "fraud.security-report-ready"
-    event_version: ClassVar[int] = 1
-    topic: ClassVar[str] = "fraud.security-report-ready.v1"
-
-    model_config = ConfigDict(frozen=True)
 
     report_id: str = Field(description="Identifier of the report.")
     owner_ref: str = Field(description="The account owner (user id) the report is for.")

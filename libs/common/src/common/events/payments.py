@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from common.events.base import Event, event
 
 _IBAN_SHAPE = re.compile(r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$")
 
@@ -20,14 +21,12 @@ def looks_like_iban(value: str) -> bool:
     return bool(_IBAN_SHAPE.match(value.replace(" ", "").upper()))
 
 
-class PaymentInitiated(BaseModel):
-    """A member asked for a payment; fraud scores it before payments executes it."""
+@event("payments.payment-initiated", 1)
+class PaymentInitiated(Event):
+    """A member asked for a payment; fraud scores it before payments executes it.
 
-    event_type: ClassVar[str] = "payments.payment-initiated"
-    event_version: ClassVar[int] = 1
-    topic: ClassVar[str] = "payments.payment-initiated.v1"
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    The envelope's subject is the member (user id) who initiated it.
+    """
 
     payment_id: str = Field(min_length=1, max_length=64, description="Payment identifier.")
     account_ref: str = Field(

@@ -234,7 +234,8 @@ def _check_claims(claims: Mapping[str, Any], rules: JwtRules, now: float) -> Non
     exp = _int_claim(claims, "exp")
     iat = _int_claim(claims, "iat")
     nbf = _int_claim(claims, "nbf", required=False)
-    assert exp is not None and iat is not None
+    assert exp is not None
+    assert iat is not None
     leeway = rules.leeway_seconds
     if now >= exp + leeway:
         raise ExpiredToken()

@@ -51,6 +51,7 @@ class MemoryState:
     keys: dict[str, SigningKey] = field(default_factory=dict)
     tenants: dict[uuid.UUID, Tenant] = field(default_factory=dict)
     assertions: dict[str, datetime] = field(default_factory=dict)
+    saml_requests: dict[str, tuple[uuid.UUID, datetime]] = field(default_factory=dict)
     events: list[RecordedEvent] = field(default_factory=list)
 
     def of_type(self, cls: type[Event]) -> list[Any]:
@@ -150,9 +151,7 @@ class MemorySessions(_Repo):
 
     async def active_for_user(self, user_id: uuid.UUID) -> list[Session]:
         return [
-            _c(s)
-            for s in self.s.sessions.values()
-            if s.user_id == user_id and s.revoked_at is None
+            _c(s) for s in self.s.sessions.values() if s.user_id == user_id and s.revoked_at is None
         ]
 
     async def add_refresh(self, token: RefreshToken) -> None:
@@ -217,6 +216,13 @@ class MemoryTenants(_Repo):
             return False
         self.s.assertions[assertion_id] = expires_at
         return True
+
+    async def add_request(self, request_id: str, tenant_id: uuid.UUID, expires_at: datetime) -> None:
+        self.s.saml_requests[request_id] = (tenant_id, expires_at)
+
+    async def take_request(self, request_id: str, tenant_id: uuid.UUID, now: datetime) -> bool:
+        found = self.s.saml_requests.pop(request_id, None)
+        return found is not None and found[0] == tenant_id and found[1] > now
 
 
 class InMemoryUnitOfWork:

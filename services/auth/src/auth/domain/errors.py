@@ -37,14 +37,15 @@ class InvalidCredentials(Unauthenticated):
     title = "The e-mail address or password is wrong"
 
 
-class AccountLocked(CoffreError):
+class AccountLocked(TooManyRequests):
+    """Sign-in is locked for a while (423 with Retry-After)."""
+
     code = "auth.account-locked"
     status = 423
     title = "Too many failed attempts; try again later"
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(None, retry_after=retry_after)
-        self.retry_after = retry_after
 
 
 class InvalidCode(Unauthenticated):

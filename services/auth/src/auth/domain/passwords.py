@@ -27,7 +27,9 @@ from auth.domain.errors import WeakPassword
 MIN_LENGTH = 12
 MAX_LENGTH = 128
 ZXCVBN_MAX = 72
-LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
+LEET = str.maketrans(
+    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
+)
 EDGE_CHARS = "0123456789!?.,;:-_*#+=~&%^()[]{}<>/\\|'\"` "
 
 

@@ -80,9 +80,7 @@ async def start_totp(deps: Deps, user_id: uuid.UUID, ctx: RequestContext) -> Tot
     return TotpEnrolment(factor.secret, uri, qr_png(uri))
 
 
-async def confirm_totp(
-    deps: Deps, user_id: uuid.UUID, code: str, ctx: RequestContext
-) -> list[str]:
+async def confirm_totp(deps: Deps, user_id: uuid.UUID, code: str, ctx: RequestContext) -> list[str]:
     """Confirm with a first code; return the recovery codes (shown once) if newly issued."""
     await limit(deps, deps.policy.rates.code_per_ip, ctx.ip)
     async with deps.uow() as uow:
@@ -107,9 +105,7 @@ async def confirm_totp(
     return shown
 
 
-async def start_phone(
-    deps: Deps, user_id: uuid.UUID, phone: str, ctx: RequestContext
-) -> Challenge:
+async def start_phone(deps: Deps, user_id: uuid.UUID, phone: str, ctx: RequestContext) -> Challenge:
     number = normalise_phone(phone)
     await limit(deps, deps.policy.rates.sms_per_account, str(user_id))
     code = new_sms_code()

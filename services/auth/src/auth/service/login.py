@@ -21,8 +21,8 @@ from auth.domain.codes import new_sms_code, new_token
 from auth.domain.errors import (
     ChallengeExpired,
     CodeAlreadyUsed,
-    InvalidCode,
     FactorNotEnrolled,
+    InvalidCode,
     InvalidCredentials,
     SecondFactorRequired,
 )
@@ -53,7 +53,7 @@ class LoginResult:
 
 
 def _methods(account: Account) -> list[str]:
-    found = [m for m in ("totp", "sms") if m in account.factors]
+    found: list[str] = [m for m in ("totp", "sms") if m in account.factors]
     return [*found, "recovery"] if found else found
 
 

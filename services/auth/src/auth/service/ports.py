@@ -103,19 +103,36 @@ class TenantRepository(Protocol):
         """Record a SAML assertion id; False when it was already seen (a replay)."""
         ...
 
+    async def add_request(
+        self, request_id: str, tenant_id: uuid.UUID, expires_at: datetime
+    ) -> None: ...
+
+    async def take_request(self, request_id: str, tenant_id: uuid.UUID, now: datetime) -> bool:
+        """Use an outstanding AuthnRequest id once; False if unknown, used or expired."""
+        ...
+
 
 class AuthUnitOfWork(Protocol):
     """One transaction over auth's tables; events recorded are published only on commit."""
 
-    accounts: AccountRepository
-    registrations: RegistrationRepository
-    factors: FactorRepository
-    challenges: ChallengeRepository
-    sessions: SessionRepository
-    failures: FailureRepository
-    rates: RateCounterRepository
-    keys: SigningKeyRepository
-    tenants: TenantRepository
+    @property
+    def accounts(self) -> AccountRepository: ...
+    @property
+    def registrations(self) -> RegistrationRepository: ...
+    @property
+    def factors(self) -> FactorRepository: ...
+    @property
+    def challenges(self) -> ChallengeRepository: ...
+    @property
+    def sessions(self) -> SessionRepository: ...
+    @property
+    def failures(self) -> FailureRepository: ...
+    @property
+    def rates(self) -> RateCounterRepository: ...
+    @property
+    def keys(self) -> SigningKeyRepository: ...
+    @property
+    def tenants(self) -> TenantRepository: ...
 
     async def __aenter__(self) -> AuthUnitOfWork: ...
 

@@ -196,7 +196,8 @@ def _failed(
 async def _grant(
     deps: Deps, uow: AuthUnitOfWork, challenge: Challenge, ctx: RequestContext
 ) -> StepUpGranted:
-    assert challenge.operation_digest is not None and challenge.method is not None
+    assert challenge.operation_digest is not None
+    assert challenge.method is not None
     signed = await deps.tokens.stepup_authorisation(
         challenge.user_id,
         challenge.id,
@@ -216,4 +217,6 @@ async def _grant(
         ),
         subject=str(challenge.user_id),
     )
-    return StepUpGranted(signed.token, signed.token_id, signed.expires_at, challenge.operation_digest)
+    return StepUpGranted(
+        signed.token, signed.token_id, signed.expires_at, challenge.operation_digest
+    )

@@ -14,7 +14,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
-from pydantic import BaseModel
+from common.events import Event
 
 from fraud.adapters.memory_facts import MemoryReportSource
 from fraud.domain.activity import ActivityKind, SecuritySignal
@@ -28,6 +28,7 @@ class MemoryStore:
     accounts: dict[str, dict[str, Any]] = field(default_factory=dict)
     owners: dict[str, dict[str, Any]] = field(default_factory=dict)
     directory: dict[str, str] = field(default_factory=dict)
+    members: dict[str, bool] = field(default_factory=dict)
     scores: dict[str, ScoreRecord] = field(default_factory=dict)
     score_index: dict[tuple[ActivityKind, str], ScoreRecord] = field(default_factory=dict)
     alerts: dict[str, Alert] = field(default_factory=dict)
@@ -37,7 +38,7 @@ class MemoryStore:
     model: dict[str, Any] | None = None
     audit: list[AuditEntry] = field(default_factory=list)
     reports: dict[str, tuple[WeeklyReport, bytes]] = field(default_factory=dict)
-    outbox: list[tuple[BaseModel, str | None]] = field(default_factory=list)
+    outbox: list[tuple[Event, str]] = field(default_factory=list)
 
 
 _MISSING = object()
@@ -96,6 +97,12 @@ class MemoryDirectory(_Repo):
 
     async def register(self, account_ref: str, owner_ref: str) -> None:
         self.journal.put(self.store.directory, account_ref, owner_ref)
+
+    async def is_member(self, owner_ref: str) -> bool:
+        return owner_ref in self.store.members
+
+    async def add_member(self, owner_ref: str) -> None:
+        self.journal.put(self.store.members, owner_ref, True)
 
 
 class MemoryScores(_Repo):
@@ -201,7 +208,7 @@ class MemoryUnitOfWork:
         self.audit = MemoryAudit(store, j)
         self.reports = MemoryReports(store, j)
         self.report_source = MemoryReportSource(store)
-        self._pending: list[tuple[BaseModel, str | None]] = []
+        self._pending: list[tuple[Event, str]] = []
         self.commits = 0
 
     async def __aenter__(self) -> Self:
@@ -218,7 +225,7 @@ class MemoryUnitOfWork:
         self._journal.undo()
         self._pending = []
 
-    def publish(self, event: BaseModel, *, subject: str | None) -> None:
+    def publish(self, event: Event, *, subject: str, key: str | None = None) -> None:
         self._pending.append((event, subject))
 
     async def commit(self) -> None:

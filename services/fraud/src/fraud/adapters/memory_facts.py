@@ -35,7 +35,9 @@ class MemoryReportSource:
     async def owners_active(self, week: Week) -> list[str]:
         owners = {s.owner_ref for s, _ in self.store.signals if _in(week, s.occurred_at)}
         owners |= {
-            r.owner_ref for r in self.store.scores.values() if r.owner_ref and _in(week, r.scored_at)
+            r.owner_ref
+            for r in self.store.scores.values()
+            if r.owner_ref and _in(week, r.scored_at)
         }
         return sorted(owners)
 
@@ -85,7 +87,9 @@ class MemoryReportSource:
         return tuple(
             ExpiringConsent(ref, expires)
             for (owner, ref), expires in sorted(self.store.consents.items())
-            if owner == owner_ref and expires is not None and now <= expires <= now + CONSENT_HORIZON
+            if owner == owner_ref
+            and expires is not None
+            and now <= expires <= now + CONSENT_HORIZON
         )
 
     def _daily(self, owner_ref: str, week: Week) -> tuple[DailyActivity, ...]:

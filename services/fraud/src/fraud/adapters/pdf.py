@@ -14,7 +14,7 @@ from reportlab.graphics.charts.legends import Legend
 from reportlab.graphics.shapes import Drawing
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import getSampleStyleSheet
+from reportlab.lib.styles import ParagraphStyle, StyleSheet1, getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
@@ -64,18 +64,30 @@ def _story(report: WeeklyReport) -> list[Flowable]:
         Paragraph("Scored activity, day by day", styles["Heading2"]),
         _chart(report),
         Paragraph("Alerts", styles["Heading2"]),
-        _alerts(report, styles["Normal"]),
+        _alerts(report, _style(styles, "Normal")),
         Paragraph("What we suggest", styles["Heading2"]),
         *[Paragraph(f"• {line}", styles["Normal"]) for line in report.advice],
     ]
 
 
+def _style(styles: StyleSheet1, name: str) -> ParagraphStyle:
+    style = styles[name]
+    assert isinstance(style, ParagraphStyle)
+    return style
+
+
 def _summary(report: WeeklyReport) -> Table:
     f = report.facts
-    rows = [
+    rows: list[list[object]] = [
         ["Sign-ins", "New devices", "Confirmations (step-up)", "Alerts", "Blocked payments"],
         [f.logins, f.new_devices, f.step_ups, len(f.alerts), f.blocked_payments],
-        ["Failed sign-ins", "Factor changes", "Failed confirmations", "Held payments", "Consents ending"],
+        [
+            "Failed sign-ins",
+            "Factor changes",
+            "Failed confirmations",
+            "Held payments",
+            "Consents ending",
+        ],
         [
             f.failed_logins,
             f.factor_changes,
@@ -110,10 +122,10 @@ def _chart(report: WeeklyReport) -> Drawing:
     return drawing
 
 
-def _alerts(report: WeeklyReport, style: object) -> Flowable:
+def _alerts(report: WeeklyReport, style: ParagraphStyle) -> Flowable:
     alerts = report.facts.alerts
     if not alerts:
-        return Paragraph("No alerts this week.", style)  # type: ignore[arg-type]
+        return Paragraph("No alerts this week.", style)
     rows = [["When (UTC)", "What", "Decision", "Score", "Main reason", "Verdict"]]
     rows += [
         [

@@ -95,3 +95,10 @@ class OwnerMismatch(InvalidActivity):
 
     def __init__(self) -> None:
         super().__init__("owner-mismatch", "the account belongs to another owner")
+
+
+class StaleState(Conflict):
+    """Another transaction changed the same record first; the use case can be retried."""
+
+    code = "fraud.concurrent-update"
+    title = "Concurrent update, retry"

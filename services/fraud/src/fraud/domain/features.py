@@ -116,7 +116,9 @@ def _in_window(
             yield item.amount
 
 
-def _window(account: AccountState, activity: Activity, span: float, *, precise_only: bool) -> Window:
+def _window(
+    account: AccountState, activity: Activity, span: float, *, precise_only: bool
+) -> Window:
     if not activity.is_outflow or (precise_only and not activity.precise_time):
         return Window(0, 0.0)
     amounts = list(_in_window(account, activity, span, precise_only=precise_only))

@@ -157,3 +157,41 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, date | datetime):
         return value.isoformat()
     return value
+
+
+def report_from_json(body: dict[str, Any]) -> WeeklyReport:
+    """Rebuild a report from ``WeeklyReport.to_json`` output."""
+    facts = ReportFacts(
+        **{name: body[name] for name in _COUNTS},
+        alerts=tuple(
+            AlertSummary(**{**a, "raised_at": datetime.fromisoformat(a["raised_at"])})
+            for a in body["alerts"]
+        ),
+        expiring_consents=tuple(
+            ExpiringConsent(c["consent_ref"], datetime.fromisoformat(c["expires_at"]))
+            for c in body["expiring_consents"]
+        ),
+        daily=tuple(
+            DailyActivity(**{**d, "day": date.fromisoformat(d["day"])}) for d in body["daily"]
+        ),
+    )
+    return WeeklyReport(
+        report_id=body["report_id"],
+        owner_ref=body["owner_ref"],
+        week=Week.parse(body["week"]),
+        generated_at=datetime.fromisoformat(body["generated_at"]),
+        facts=facts,
+        advice=tuple(body["advice"]),
+    )
+
+
+_COUNTS = (
+    "logins",
+    "failed_logins",
+    "new_devices",
+    "step_ups",
+    "failed_step_ups",
+    "factor_changes",
+    "blocked_payments",
+    "held_payments",
+)

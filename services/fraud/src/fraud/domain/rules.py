@@ -62,7 +62,9 @@ RULES: tuple[Rule, ...] = (
         lambda f: f["new_payee"] * _clip((f["amount_zscore"] - 1) / 2),
     ),
     Rule("new_payee", "new_payee", lambda f: f["new_payee"]),
-    Rule("unusual_hour", "hour_rarity", lambda f: f["hour_rarity"] if f["hour_rarity"] >= 0.75 else 0),
+    Rule(
+        "unusual_hour", "hour_rarity", lambda f: f["hour_rarity"] if f["hour_rarity"] >= 0.75 else 0
+    ),
     Rule(
         "round_amount",
         "round_amount",

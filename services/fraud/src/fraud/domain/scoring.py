@@ -102,8 +102,7 @@ def _rule_reasons(hits: list[RuleHit], portion: float) -> list[Reason]:
     if total <= 0 or portion <= 0:
         return []
     return [
-        Reason(hit.code, hit.feature, hit.value, portion * hit.contribution / total)
-        for hit in hits
+        Reason(hit.code, hit.feature, hit.value, portion * hit.contribution / total) for hit in hits
     ]
 
 

@@ -32,7 +32,9 @@ async def list_alerts(
     uow: UnitOfWork, *, status: AlertStatus | None, limit: int, before: datetime | None = None
 ) -> list[Alert]:
     async with uow:
-        return await uow.alerts.list(status=status, limit=min(max(limit, 1), MAX_PAGE), before=before)
+        return await uow.alerts.list(
+            status=status, limit=min(max(limit, 1), MAX_PAGE), before=before
+        )
 
 
 async def resolve_alert(
@@ -71,9 +73,7 @@ async def _resolve(
         raise AlertNotFound("no such alert")
     alert.resolve(verdict, analyst.analyst_id, now)
     await uow.alerts.save(alert)
-    await uow.audit.add(
-        AuditEntry(analyst.analyst_id, f"alert.{verdict.value}", alert_id, now, {})
-    )
+    await uow.audit.add(AuditEntry(analyst.analyst_id, f"alert.{verdict.value}", alert_id, now, {}))
     model = await _learn(alert, verdict, uow)
     await _settle_held_payment(alert, verdict, analyst, uow, now)
     return alert, model
@@ -101,4 +101,8 @@ async def _settle_held_payment(
     await uow.decisions.save(decision)
     action = "payment.released" if verdict is Verdict.LEGITIMATE else "payment.cancelled"
     await uow.audit.add(AuditEntry(analyst.analyst_id, action, decision.payment_id, now, {}))
-    uow.publish(events.hold_resolved(decision, alert.alert_id, now), subject=alert.owner_ref)
+    uow.publish(
+        events.hold_resolved(decision, alert.alert_id, now),
+        subject=alert.owner_ref or alert.account_ref,
+        key=alert.account_ref,
+    )

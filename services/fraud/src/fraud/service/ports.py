@@ -10,7 +10,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-from pydantic import BaseModel
+from common.events import Event
 
 from fraud.domain.activity import ActivityKind, SecuritySignal
 from fraud.domain.records import Alert, AlertStatus, AuditEntry, PaymentDecision, ScoreRecord
@@ -31,6 +31,8 @@ class SecurityStates(Protocol):
 class AccountDirectory(Protocol):
     async def owner_of(self, account_ref: str) -> str | None: ...
     async def register(self, account_ref: str, owner_ref: str) -> None: ...
+    async def is_member(self, owner_ref: str) -> bool: ...
+    async def add_member(self, owner_ref: str) -> None: ...
 
 
 class Scores(Protocol):
@@ -88,18 +90,32 @@ class ReportRenderer(Protocol):
 
 
 class UnitOfWork(Protocol):
-    account_states: AccountStates
-    security_states: SecurityStates
-    directory: AccountDirectory
-    scores: Scores
-    alerts: Alerts
-    decisions: PaymentDecisions
-    security_log: SecurityLog
-    consents: Consents
-    models: ModelStore
-    audit: AuditLog
-    reports: Reports
-    report_source: ReportSource
+    """One transaction over every repository (read-only attributes, so adapters may narrow)."""
+
+    @property
+    def account_states(self) -> AccountStates: ...
+    @property
+    def security_states(self) -> SecurityStates: ...
+    @property
+    def directory(self) -> AccountDirectory: ...
+    @property
+    def scores(self) -> Scores: ...
+    @property
+    def alerts(self) -> Alerts: ...
+    @property
+    def decisions(self) -> PaymentDecisions: ...
+    @property
+    def security_log(self) -> SecurityLog: ...
+    @property
+    def consents(self) -> Consents: ...
+    @property
+    def models(self) -> ModelStore: ...
+    @property
+    def audit(self) -> AuditLog: ...
+    @property
+    def reports(self) -> Reports: ...
+    @property
+    def report_source(self) -> ReportSource: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(
@@ -109,7 +125,8 @@ class UnitOfWork(Protocol):
         tb: TracebackType | None,
     ) -> None: ...
 
-    def publish(self, event: BaseModel, *, subject: str | None) -> None:
-        """Queue an event for the outbox; it is written by ``commit``."""
+    def publish(self, event: Event, *, subject: str, key: str | None = None) -> None:
+        """Queue an event for the outbox (``key`` orders it, default the subject); it is
+        written by ``commit``."""
 
     async def commit(self) -> None: ...

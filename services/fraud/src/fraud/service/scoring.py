@@ -1,8 +1,10 @@
 """Use cases that score activity: bank transactions, and payments before they execute.
 
 Rules: scoring is idempotent per activity (a transaction or payment scored twice keeps its
-first score and does not feed the account's history twice); the account must be known, and
-owned by the event's subject; the score, the new state, the alert and their events are
+first score and does not feed the account's history twice); the account must be known and owned
+by the event's subject: an account seen for the first time is taken as its subject's when the
+subject is a registered member (or when configured to accept any subject), and is unknown
+otherwise; the score, the new state, the alert and their events are
 committed together; a payment gets exactly one decision, and asking again with other details
 is a conflict.
 """
@@ -90,7 +92,11 @@ async def _score_and_record(
     account.observe(activity)
     await uow.account_states.save(account)
     await uow.scores.add(record)
-    uow.publish(events.transaction_scored(record), subject=owner)
+    uow.publish(
+        events.transaction_scored(record),
+        subject=owner or activity.account_ref,
+        key=activity.account_ref,
+    )
     alert = await _raise_alert(record, uow, engine)
     return record, alert
 
@@ -98,10 +104,13 @@ async def _score_and_record(
 async def _owner(activity: Activity, uow: UnitOfWork, engine: Engine) -> str | None:
     known = await uow.directory.owner_of(activity.account_ref)
     if known is None:
-        if not engine.auto_register_accounts or activity.owner_ref is None:
+        owner = activity.owner_ref
+        if owner is None:
             raise UnknownAccount()
-        await uow.directory.register(activity.account_ref, activity.owner_ref)
-        return activity.owner_ref
+        if not engine.auto_register_accounts and not await uow.directory.is_member(owner):
+            raise UnknownAccount()
+        await uow.directory.register(activity.account_ref, owner)
+        return owner
     if activity.owner_ref is not None and activity.owner_ref != known:
         raise OwnerMismatch()
     return known
@@ -123,5 +132,9 @@ async def _raise_alert(record: ScoreRecord, uow: UnitOfWork, engine: Engine) -> 
         raised_at=record.scored_at,
     )
     await uow.alerts.add(alert)
-    uow.publish(events.alert_raised(alert), subject=record.owner_ref)
+    uow.publish(
+        events.alert_raised(alert),
+        subject=record.owner_ref or record.account_ref,
+        key=record.account_ref,
+    )
     return alert

@@ -1,5 +1,5 @@
 """Use cases fed by other services' facts: auth's sign-ins and factor changes, aggregation's
-consents and linked accounts.
+consents, linked accounts and registered members.
 
 Rules: a sign-in from a device the owner has not used before marks the owner's next payments
 for one ``NEW_DEVICE_WINDOW``; a factor change marks them for a day; every signal is logged for
@@ -28,6 +28,14 @@ async def record_signal(signal: SecuritySignal, uow: UnitOfWork) -> bool:
             await uow.consents.upsert(signal.owner_ref, signal.consent_ref, None)
         await uow.commit()
     return new_device
+
+
+async def register_member(owner_ref: str, uow: UnitOfWork) -> None:
+    """Remember a registered member: their new accounts are then accepted."""
+    async with uow:
+        if not await uow.directory.is_member(owner_ref):
+            await uow.directory.add_member(owner_ref)
+        await uow.commit()
 
 
 async def register_account(account_ref: str, owner_ref: str, uow: UnitOfWork) -> None:

@@ -84,8 +84,8 @@ def entry_hash(prev_hash: str, body: Mapping[str, object]) -> str:
     return hashlib.sha256(bytes.fromhex(prev_hash) + canonical_json(body)).hexdigest()
 
 
-def chain(previous: AuditEntry | None, draft: AuditDraft, at: datetime) -> AuditEntry:
-    """The entry that follows ``previous`` (or starts the log) for ``draft``."""
+def chain(previous: AuditEntry | Head | None, draft: AuditDraft, at: datetime) -> AuditEntry:
+    """The entry that follows ``previous`` (the head, or None for the first) for ``draft``."""
     seq = previous.seq + 1 if previous else 1
     prev_hash = previous.hash if previous else GENESIS_HASH
     unsealed = AuditEntry(

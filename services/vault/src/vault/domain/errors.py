@@ -111,3 +111,8 @@ class KeyMaterialMissing(CoffreError):
     code = "vault.key-material-missing"
     status = 500
     title = "Key material is missing"
+
+
+class ConcurrentUpdate(Conflict):
+    code = "vault.concurrent-update"
+    title = "Another request changed the same keys at the same moment; retry"

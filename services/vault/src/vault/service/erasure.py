@@ -39,25 +39,33 @@ class ErasureProof:
 
 
 async def erase_subject(ctx: VaultContext, subject: str, request_id: str) -> ErasureProof:
+    async with ctx.uow() as uow:
+        proof = await erase_in(ctx, uow, subject, request_id)
+        await uow.commit()
+    return proof
+
+
+async def erase_in(
+    ctx: VaultContext, uow: UnitOfWork, subject: str, request_id: str
+) -> ErasureProof:
+    """Erase inside a unit of work the caller commits (the Kafka consumer's, with its inbox row)."""
     names.subject(subject)
     now = ctx.clock.now()
-    async with ctx.uow() as uow:
-        keys = await _destroy_keys(ctx, uow, subject, now)
-        grants_ended = await _end_grants(uow, subject, now)
-        deleted = await uow.secrets.delete_for_subject(subject)
-        key_ids = sorted(k.key_id for k in keys)
-        draft = draft_for(Caller(VAULT), "erasure", subject=subject, ref=request_id)
-        entry = await record(
-            uow,
-            ctx,
-            draft,
-            destroyed_key_ids=key_ids,
-            secrets_deleted=deleted,
-            grants_ended=grants_ended,
-        )
-        proof = ErasureProof(subject, key_ids, deleted, grants_ended, now, entry.seq, entry.hash)
-        uow.publish(_completed(proof, request_id), subject=subject)
-        await uow.commit()
+    keys = await _destroy_keys(ctx, uow, subject, now)
+    grants_ended = await _end_grants(uow, subject, now)
+    deleted = await uow.secrets.delete_for_subject(subject)
+    key_ids = sorted(k.key_id for k in keys)
+    draft = draft_for(Caller(VAULT), "erasure", subject=subject, ref=request_id)
+    entry = await record(
+        uow,
+        ctx,
+        draft,
+        destroyed_key_ids=key_ids,
+        secrets_deleted=deleted,
+        grants_ended=grants_ended,
+    )
+    proof = ErasureProof(subject, key_ids, deleted, grants_ended, now, entry.seq, entry.hash)
+    uow.publish(_completed(proof, request_id), subject=subject)
     return proof
 
 

@@ -20,7 +20,7 @@ from common.runtime import Runtime
 from common.settings import ServiceSettings
 
 log = get_logger(__name__)
-MIGRATIONS = Path(__file__).parent / "example_migrations"
+MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 @event("example.note-recorded", 1)
@@ -50,6 +50,7 @@ async def record_note(uow: UnitOfWork, note: NoteIn) -> int:
         note.text,
     )
     uow.record(NoteRecorded(note_id=note_id, owner=note.owner, seq=note.seq, text=note.text), subject=note.owner)
+    log.info("note_recorded", owner=note.owner, seq=note.seq)
     if note.fail_before_commit:
         raise RuntimeError("simulated failure before commit")
     await uow.commit()

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from common.tracing import configure_tracing
+
+from coffre_testing.example.service import ExampleSettings
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _tracing() -> None:
+    configure_tracing("coffre-tests")
+
+
+@pytest.fixture
+def example_settings(infra, schema_name) -> ExampleSettings:
+    return infra.settings(ExampleSettings, service_name="example", schema=schema_name)
+
+
+@pytest.fixture
+def owner() -> str:
+    return f"owner-{uuid.uuid4().hex[:10]}"

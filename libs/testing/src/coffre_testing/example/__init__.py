@@ -1,0 +1,1 @@
+"""A minimal service built the way every Coffre service is; the backbone's tests run it."""

@@ -1,0 +1,13 @@
+DROP TABLE IF EXISTS saml_assertions;
+DROP TABLE IF EXISTS saml_requests;
+DROP TABLE IF EXISTS tenants;
+DROP TABLE IF EXISTS signing_keys;
+DROP TABLE IF EXISTS rate_counters;
+DROP TABLE IF EXISTS failure_counts;
+DROP TABLE IF EXISTS refresh_tokens;
+DROP TABLE IF EXISTS sessions;
+DROP TABLE IF EXISTS challenges;
+DROP TABLE IF EXISTS recovery_codes;
+DROP TABLE IF EXISTS totp_factors;
+DROP TABLE IF EXISTS pending_registrations;
+DROP TABLE IF EXISTS accounts;

@@ -1,0 +1,69 @@
+"""Auth's unit of work on Postgres: common's UnitOfWork (transaction + outbox) with auth's
+repositories bound to its connection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import TracebackType
+
+from common.db.uow import UnitOfWork
+from common.events.base import Envelope, Event
+from common.runtime import Runtime
+
+from auth.adapters.pg_accounts import PgAccounts, PgFactors, PgRegistrations
+from auth.adapters.pg_keys import PgKeys, PgTenants
+from auth.adapters.pg_security import PgChallenges, PgFailures, PgRates, PgSessions
+from auth.adapters.sealing import SecretBox
+
+
+class PgAuthUnitOfWork:
+    accounts: PgAccounts
+    registrations: PgRegistrations
+    factors: PgFactors
+    challenges: PgChallenges
+    sessions: PgSessions
+    failures: PgFailures
+    rates: PgRates
+    keys: PgKeys
+    tenants: PgTenants
+
+    def __init__(self, inner: UnitOfWork, box: SecretBox) -> None:
+        self.inner = inner
+        self.box = box
+
+    async def __aenter__(self) -> PgAuthUnitOfWork:
+        await self.inner.__aenter__()
+        conn = self.inner.conn
+        self.accounts = PgAccounts(conn)
+        self.registrations = PgRegistrations(conn)
+        self.factors = PgFactors(conn, self.box)
+        self.challenges = PgChallenges(conn)
+        self.sessions = PgSessions(conn)
+        self.failures = PgFailures(conn)
+        self.rates = PgRates(conn)
+        self.keys = PgKeys(conn, self.box)
+        self.tenants = PgTenants(conn)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.inner.__aexit__(exc_type, exc, tb)
+
+    def record(self, payload: Event, *, subject: str) -> Envelope:
+        return self.inner.record(payload, subject=subject)
+
+    async def commit(self) -> None:
+        await self.inner.commit()
+
+
+@dataclass
+class PgAuthUnitOfWorkFactory:
+    runtime: Runtime
+    box: SecretBox
+
+    def __call__(self) -> PgAuthUnitOfWork:
+        return PgAuthUnitOfWork(self.runtime.uow(), self.box)

@@ -1,0 +1,63 @@
+"""FastAPI dependencies: the container, the request context and the authenticated member."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from common.security.access_tokens import bearer_token
+from fastapi import Header, Request
+
+from auth.bootstrap import Container
+from auth.domain.errors import InvalidToken, SecondFactorRequired
+from auth.service import sessions
+from auth.service.context import RequestContext
+from auth.service.deps import Deps
+
+
+@dataclass(frozen=True)
+class Caller:
+    user_id: uuid.UUID
+    session_id: uuid.UUID
+    scopes: frozenset[str]
+
+
+def container(request: Request) -> Container:
+    found: Container = request.app.state.container
+    return found
+
+
+def get_deps(request: Request) -> Deps:
+    deps = container(request).deps
+    assert deps is not None
+    return deps
+
+
+def context(request: Request) -> RequestContext:
+    settings = container(request).settings
+    ip = request.client.host if request.client else None
+    forwarded = request.headers.get("x-forwarded-for")
+    if settings.trust_forwarded_for and forwarded:
+        ip = forwarded.split(",")[0].strip()[:64] or ip
+    return RequestContext(ip=ip, user_agent=request.headers.get("user-agent"))
+
+
+async def any_session(request: Request, authorization: str | None = Header(None)) -> Caller:
+    """A member with a live session of any scope (including enrolment-only)."""
+    c = container(request)
+    assert c.verifier is not None and c.deps is not None
+    claims = await c.verifier.verify(bearer_token(authorization))
+    try:
+        user_id, session_id = uuid.UUID(claims.subject), uuid.UUID(claims.session_id)
+    except ValueError:
+        raise InvalidToken() from None
+    await sessions.active_session(c.deps, user_id, session_id)
+    return Caller(user_id, session_id, claims.scopes)
+
+
+async def member(request: Request, authorization: str | None = Header(None)) -> Caller:
+    """A member with a full session (member or payment scope)."""
+    caller = await any_session(request, authorization)
+    if not caller.scopes & {"member", "payment"}:
+        raise SecondFactorRequired("enrol a second factor first")
+    return caller

@@ -1,0 +1,127 @@
+"""HTTP request and response bodies (bounded sizes: nothing unbounded reaches a use case)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class RegisterIn(Body):
+    email: str = Field(min_length=3, max_length=254, description="Member's e-mail address")
+    password: str = Field(min_length=1, max_length=1024, description="At least 12 characters")
+
+
+class VerifyIn(Body):
+    token: str = Field(min_length=10, max_length=256, description="Token from the e-mail")
+
+
+class LoginIn(Body):
+    email: str = Field(min_length=1, max_length=254)
+    password: str = Field(min_length=1, max_length=1024)
+    scope: Literal["member", "payment"] = Field("member", description="Requested session scope")
+
+
+class TicketIn(Body):
+    ticket: str = Field(min_length=10, max_length=256, description="Ticket from the login answer")
+
+
+class SecondFactorIn(TicketIn):
+    method: Literal["totp", "sms", "recovery"]
+    code: str = Field(min_length=1, max_length=64)
+
+
+class RefreshIn(Body):
+    refresh_token: str = Field(min_length=10, max_length=256)
+
+
+class CodeIn(Body):
+    code: str = Field(min_length=1, max_length=64)
+
+
+class PhoneIn(Body):
+    phone: str = Field(min_length=5, max_length=32, description="International form, +33…")
+
+
+class PhoneConfirmIn(CodeIn):
+    challenge_id: uuid.UUID
+
+
+class RemoveFactorIn(Body):
+    proof: str = Field(min_length=1, max_length=64, description="A current TOTP or recovery code")
+
+
+class OperationIn(Body):
+    kind: Literal["payment", "deposit", "withdrawal"]
+    amount: str = Field(pattern=r"^[0-9]{1,15}(\.[0-9]{1,4})?$", description="Decimal string")
+    currency: str = Field(pattern=r"^[A-Za-z]{3}$")
+    payee: str = Field(min_length=1, max_length=128, description="Payee IBAN or reference")
+    operation_id: str = Field(min_length=1, max_length=128)
+
+
+class StepUpIn(Body):
+    operation: OperationIn
+    method: Literal["sms", "totp"] = "sms"
+
+
+class DeleteAccountIn(Body):
+    password: str | None = Field(None, max_length=1024)
+
+
+class TokensOut(BaseModel):
+    token_type: Literal["Bearer"] = "Bearer"
+    access_token: str
+    expires_at: datetime
+    refresh_token: str
+    session_id: uuid.UUID
+    scope: str
+    idle_expires_at: datetime
+    absolute_expires_at: datetime
+
+
+class LoginOut(BaseModel):
+    second_factor_required: bool
+    tokens: TokensOut | None = None
+    ticket: str | None = None
+    methods: list[str] = []
+    ticket_expires_at: datetime | None = None
+
+
+class RecoveryCodesOut(BaseModel):
+    recovery_codes: list[str] = Field(description="Shown once; store them safely")
+
+
+class TotpOut(BaseModel):
+    secret: str
+    otpauth_uri: str
+    qr_png_base64: str
+
+
+class StepUpOut(BaseModel):
+    challenge_id: uuid.UUID
+    method: str
+    expires_at: datetime
+    operation_digest: str
+    sent_to: str | None = None
+
+
+class AuthorisationOut(BaseModel):
+    authorisation: str = Field(description="Signed single-use authorisation (stepup+jwt)")
+    authorisation_id: str
+    expires_at: datetime
+    operation_digest: str
+
+
+class MeOut(BaseModel):
+    user_id: uuid.UUID
+    email: str
+    factors: list[str]
+    phone: str | None
+    session_id: uuid.UUID
+    scope: str

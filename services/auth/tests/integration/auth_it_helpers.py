@@ -1,0 +1,39 @@
+"""Shortcuts auth's integration tests share (imported by name: this folder is on sys.path)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+
+PASSWORD = "violet-harbour-tundra-42"
+UA = {"user-agent": "coffre-it/1.0"}
+
+
+async def register(client: httpx.AsyncClient, mailer: Any, email: str) -> str:
+    r = await client.post("/v1/accounts", json={"email": email, "password": PASSWORD}, headers=UA)
+    assert r.status_code == 202, r.text
+    token = mailer.last_to(email).body.rsplit(" ", 1)[-1]
+    r = await client.post("/v1/accounts/verify", json={"token": token})
+    assert r.status_code == 201, r.text
+    return str(r.json()["user_id"])
+
+
+async def login(client: httpx.AsyncClient, email: str, **extra: Any) -> dict[str, Any]:
+    r = await client.post(
+        "/v1/login", json={"email": email, "password": PASSWORD, **extra}, headers=UA
+    )
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def bearer(tokens: dict[str, Any]) -> dict[str, str]:
+    return {"authorization": f"Bearer {tokens['access_token']}", **UA}
+
+
+def last_code(sms: Any, phone: str) -> str:
+    found = re.search(r"\b(\d{6})\b", sms.last_to(phone).text)
+    assert found is not None
+    return found.group(1)

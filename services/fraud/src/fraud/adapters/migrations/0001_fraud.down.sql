@@ -1,0 +1,14 @@
+DROP TABLE IF EXISTS report_runs;
+DROP TABLE IF EXISTS reports;
+DROP TABLE IF EXISTS audit_log;
+DROP FUNCTION IF EXISTS audit_log_append_only();
+DROP TABLE IF EXISTS model_state;
+DROP TABLE IF EXISTS consents;
+DROP TABLE IF EXISTS security_events;
+DROP TABLE IF EXISTS payment_decisions;
+DROP TABLE IF EXISTS alerts;
+DROP TABLE IF EXISTS scores;
+DROP TABLE IF EXISTS owner_state;
+DROP TABLE IF EXISTS account_state;
+DROP TABLE IF EXISTS accounts;
+DROP TABLE IF EXISTS members;

@@ -1,0 +1,111 @@
+"""Postgres repositories for streaming state: account and owner state, members and accounts.
+
+Rules: a state row is read ``FOR UPDATE`` so two transactions never fold events into the same
+account at once; creating a row that another transaction created first raises ``StaleState``
+(the use case is retried); an account's owner is written once.
+"""
+
+from __future__ import annotations
+
+import json
+
+import asyncpg
+
+from fraud.domain.errors import StaleState
+from fraud.domain.state import AccountState, OwnerSecurityState
+
+
+class _StateRows:
+    table: str
+    key: str
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+        self._loaded: set[str] = set()
+
+    async def _get(self, ref: str) -> dict[str, object] | None:
+        raw = await self.conn.fetchval(
+            f"SELECT state FROM {self.table} WHERE {self.key} = $1 FOR UPDATE",  # noqa: S608
+            ref,
+        )
+        if raw is None:
+            return None
+        self._loaded.add(ref)
+        row: dict[str, object] = json.loads(raw)
+        return row
+
+    async def _save(self, ref: str, row: dict[str, object], revision: int) -> None:
+        document = json.dumps(row, separators=(",", ":"))
+        if ref in self._loaded:
+            await self.conn.execute(
+                f"UPDATE {self.table} SET state = $2::jsonb, revision = $3, "  # noqa: S608
+                f"updated_at = now() WHERE {self.key} = $1",
+                ref,
+                document,
+                revision,
+            )
+            return
+        created = await self.conn.fetchval(
+            f"INSERT INTO {self.table} ({self.key}, state, revision) "  # noqa: S608
+            "VALUES ($1, $2::jsonb, $3) ON CONFLICT DO NOTHING RETURNING 1",
+            ref,
+            document,
+            revision,
+        )
+        if created is None:
+            raise StaleState("state was created concurrently")
+        self._loaded.add(ref)
+
+
+class PgAccountStates(_StateRows):
+    table = "account_state"
+    key = "account_ref"
+
+    async def get(self, account_ref: str) -> AccountState | None:
+        row = await self._get(account_ref)
+        return AccountState.from_row(row) if row is not None else None
+
+    async def save(self, state: AccountState) -> None:
+        await self._save(state.account_ref, state.to_row(), state.revision)
+
+
+class PgSecurityStates(_StateRows):
+    table = "owner_state"
+    key = "owner_ref"
+
+    async def get(self, owner_ref: str) -> OwnerSecurityState | None:
+        row = await self._get(owner_ref)
+        return OwnerSecurityState.from_row(row) if row is not None else None
+
+    async def save(self, state: OwnerSecurityState) -> None:
+        await self._save(state.owner_ref, state.to_row(), state.revision)
+
+
+class PgDirectory:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def owner_of(self, account_ref: str) -> str | None:
+        owner: str | None = await self.conn.fetchval(
+            "SELECT owner_ref FROM accounts WHERE account_ref = $1", account_ref
+        )
+        return owner
+
+    async def register(self, account_ref: str, owner_ref: str) -> None:
+        created = await self.conn.fetchval(
+            "INSERT INTO accounts (account_ref, owner_ref) VALUES ($1, $2) "
+            "ON CONFLICT DO NOTHING RETURNING 1",
+            account_ref,
+            owner_ref,
+        )
+        if created is None:
+            raise StaleState("account was registered concurrently")
+
+    async def is_member(self, owner_ref: str) -> bool:
+        found = await self.conn.fetchval("SELECT 1 FROM members WHERE owner_ref = $1", owner_ref)
+        return found is not None
+
+    async def add_member(self, owner_ref: str) -> None:
+        await self.conn.execute(
+            "INSERT INTO members (owner_ref) VALUES ($1) ON CONFLICT DO NOTHING", owner_ref
+        )

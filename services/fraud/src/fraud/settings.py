@@ -1,0 +1,66 @@
+"""Fraud's settings (``FRAUD_…`` environment variables), validated at start-up.
+
+Rules: thresholds and rule weights form a valid scoring policy or the service does not start;
+analysts are named explicitly (by member id, or by a scope auth grants) and must have used a
+second factor; only the named services may ask for payment decisions.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from common.settings import ServiceSettings
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from fraud.domain.errors import InvalidPolicy
+from fraud.domain.scoring import ScoringPolicy
+from fraud.domain.rules import DEFAULT_WEIGHTS
+
+
+class FraudSettings(ServiceSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="FRAUD_", extra="ignore", frozen=True, populate_by_name=True
+    )
+
+    service_name: str = "fraud"
+    http_port: int = Field(8004, validation_alias=AliasChoices("FRAUD_HTTP_PORT", "HTTP_PORT"))
+    review_at: float = Field(0.5, description="Score from which a decision is review.")
+    block_at: float = Field(0.85, description="Score from which a decision is block.")
+    model_weight: float = Field(0.35, description="Share of the model in a score once ready.")
+    model_min_per_class: int = Field(10, ge=1, description="Verdicts of each class before use.")
+    rule_weights: dict[str, float] = Field(
+        default_factory=dict, description="Overrides of rule weights (JSON object)."
+    )
+    max_amount: Decimal = Field(Decimal("1000000000"), gt=0, description="Absurd above this.")
+    auto_register_accounts: bool = Field(
+        False, description="Accept an unknown account for any subject (not only members)."
+    )
+    model_refresh_seconds: float = Field(5.0, gt=0, le=3600)
+    report_weekday: int = Field(0, ge=0, le=6, description="Day of the weekly run (0=Monday).")
+    report_hour: int = Field(6, ge=0, le=23, description="UTC hour of the weekly run.")
+    report_check_seconds: float = Field(300.0, gt=0)
+    auth_jwks_url: str = "http://127.0.0.1:8001/.well-known/jwks.json"
+    token_issuer: str = "https://auth.coffre.local"
+    token_audience: str = "coffre-api"
+    analysts: list[str] = Field(default_factory=list, description="Member ids who are analysts.")
+    analyst_scope: str = "fraud:analyst"
+    analyst_requires_second_factor: bool = True
+    decision_callers: list[str] = Field(default_factory=lambda: ["payments"])
+
+    def policy(self) -> ScoringPolicy:
+        return ScoringPolicy(
+            review_at=self.review_at,
+            block_at=self.block_at,
+            model_weight=self.model_weight,
+            model_min_per_class=self.model_min_per_class,
+            weights={**DEFAULT_WEIGHTS, **self.rule_weights},
+        )
+
+    @model_validator(mode="after")
+    def _valid_policy(self) -> FraudSettings:
+        try:
+            self.policy()
+        except InvalidPolicy as exc:
+            raise ValueError(exc.message) from None
+        return self

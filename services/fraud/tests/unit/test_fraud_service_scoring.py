@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from common.events.fraud import FraudAlertRaised, TransactionScored
+from fraud.adapters.memory import MemoryStore, MemoryUnitOfWork
+from fraud.domain.errors import DecisionMismatch, OwnerMismatch, UnknownAccount
+from fraud.domain.records import HoldStatus, Outcome
+from fraud.domain.scoring import Decision
+from fraud.service.engine import Engine
+from fraud.service.scoring import decide_payment, score_transaction
+from fraud.service.signals import register_member
+from fraud_builders import T0, StepClock, payment, transaction
+
+pytestmark = [pytest.mark.unit, pytest.mark.asyncio]
+Uow = Callable[[], MemoryUnitOfWork]
+
+
+def _types(store: MemoryStore) -> list[type]:
+    return [type(event) for event, _ in store.outbox]
+
+
+async def test_scored_transaction_is_recorded_and_published(
+    store: MemoryStore, uow: Uow, engine: Engine
+) -> None:
+    record = await score_transaction(transaction(), uow(), engine)
+    assert store.scores[record.score_id] == record
+    assert _types(store) == [TransactionScored]
+    event, subject = store.outbox[0]
+    assert isinstance(event, TransactionScored)
+    assert (event.activity_ref, event.decision, subject) == ("txn-1", "pass", "user-1")
+    assert store.accounts["acct-1"]["amounts"][0] == 1
+
+
+async def test_transaction_scored_twice_keeps_its_first_score_and_history(
+    store: MemoryStore, uow: Uow, engine: Engine
+) -> None:
+    first = await score_transaction(transaction(), uow(), engine)
+    again = await score_transaction(transaction(), uow(), engine)
+    assert again == first
+    assert store.accounts["acct-1"]["amounts"][0] == 1
+    assert len(store.outbox) == 1
+
+
+async def test_unknown_account_is_rejected_and_nothing_is_written(
+    store: MemoryStore, uow: Uow, engine: Engine
+) -> None:
+    with pytest.raises(UnknownAccount) as caught:
+        await score_transaction(transaction(account="acct-unknown"), uow(), engine)
+    assert caught.value.reason == "unknown-account"
+    assert not store.scores
+    assert not store.outbox
+    assert "acct-unknown" not in store.accounts
+
+
+async def test_account_of_another_owner_is_rejected(uow: Uow, engine: Engine) -> None:
+    with pytest.raises(OwnerMismatch):
+        await score_transaction(transaction(account="acct-2", owner="user-1"), uow(), engine)
+
+
+async def test_unknown_account_is_registered_when_configured(
+    store: MemoryStore, uow: Uow, engine: Engine
+) -> None:
+    engine.auto_register_accounts = True
+    await score_transaction(transaction(account="acct-9", owner="user-9"), uow(), engine)
+    assert store.directory["acct-9"] == "user-9"
+
+
+async def test_new_account_of_a_registered_member_is_accepted(
+    store: MemoryStore, uow: Uow, engine: Engine
+) -> None:
+    await register_member("user-7", uow())
+    await score_transaction(transaction(account="acct-7", owner="user-7"), uow(), engine)
+    assert store.directory["acct-7"] == "user-7"
+
+
+async def test_unknown_account_without_an_owner_is_rejected_even_when_registering(
+    uow: Uow, engine: Engine
+) -> None:
+    engine.auto_register_accounts = True
+    with pytest.raises(UnknownAccount):
+        await score_transaction(transaction(account="acct-9", owner=None), uow(), engine)
+
+
+async def test_quiet_payment_is_cleared_to_execute(
+    store: MemoryStore, uow: Uow, engine: Engine
+) -> None:
+    decision = await decide_payment(payment(), uow(), engine)
+    assert decision.decision is Decision.PASS
+    assert decision.outcome is Outcome.EXECUTE
+    assert decision.alert_id is None
+    assert _types(store) == [TransactionScored]
+
+
+async def _card_testing(uow: Uow, engine: Engine, clock: StepClock, n: int) -> list[Decision]:
+    decisions = []
+    for i in range(n):
+        at = clock.advance(seconds=20)
+        made = await decide_payment(payment(f"ct-{i}", amount="1.00", at=at), uow(), engine)
+        decisions.append(made.decision)
+    return decisions
+
+
+async def test_card_testing_burst_is_held_then_blocked(
+    store: MemoryStore, uow: Uow, engine: Engine, clock: StepClock
+) -> None:
+    decisions = await _card_testing(uow, engine, clock, 6)
+    assert decisions[:3] == [Decision.PASS] * 3
+    assert Decision.REVIEW in decisions
+    assert decisions[-1] is Decision.BLOCK
+    held = [d for d in store.decisions.values() if d.decision is Decision.REVIEW]
+    assert all(d.status is HoldStatus.HELD and d.outcome is Outcome.HOLD for d in held)
+    blocked = store.decisions["ct-5"]
+    assert blocked.outcome is Outcome.REFUSE
+    assert blocked.alert_id in store.alerts
+
+
+async def test_review_and_block_raise_an_alert_with_reasons(
+    store: MemoryStore, uow: Uow, engine: Engine, clock: StepClock
+) -> None:
+    await _card_testing(uow, engine, clock, 6)
+    alerts = [e for e, _ in store.outbox if isinstance(e, FraudAlertRaised)]
+    flagged = [d for d in store.decisions.values() if d.decision is not Decision.PASS]
+    assert len(alerts) == len(flagged) == len(store.alerts)
+    assert all(a.reasons and a.reasons[0].code == "card_testing" for a in alerts)
+
+
+async def test_payment_decided_twice_returns_the_first_decision(
+    store: MemoryStore, uow: Uow, engine: Engine
+) -> None:
+    first = await decide_payment(payment(), uow(), engine)
+    again = await decide_payment(payment(), uow(), engine)
+    assert again.score_id == first.score_id
+    assert len(store.scores) == 1
+    assert len(store.outbox) == 1
+
+
+async def test_same_payment_id_with_another_amount_is_a_conflict(uow: Uow, engine: Engine) -> None:
+    await decide_payment(payment(), uow(), engine)
+    changed = replace(payment(), amount=-Decimal("9999.00"))
+    with pytest.raises(DecisionMismatch):
+        await decide_payment(changed, uow(), engine)
+
+
+async def test_score_records_the_model_version_and_scoring_time(
+    store: MemoryStore, uow: Uow, engine: Engine, clock: StepClock
+) -> None:
+    clock.advance(minutes=5)
+    record = await score_transaction(transaction(), uow(), engine)
+    assert record.scored_at == T0 + timedelta(minutes=5)
+    assert record.model_version == 0

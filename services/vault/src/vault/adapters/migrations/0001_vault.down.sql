@@ -1,0 +1,8 @@
+DROP TABLE IF EXISTS audit_head;
+DROP TABLE IF EXISTS audit_log;
+DROP TABLE IF EXISTS sealing_keys;
+DROP TABLE IF EXISTS rotations;
+DROP TABLE IF EXISTS grants;
+DROP TABLE IF EXISTS secrets;
+DROP TABLE IF EXISTS data_keys;
+DROP TABLE IF EXISTS master_keys;

@@ -1,0 +1,102 @@
+"""The vault's wiring for one process: KMS, use-case context, identity verifier, grant sweeper.
+
+Rule: constructing a container does no I/O; ``start`` (in the app lifespan, once the runtime's
+pool is open) makes sure a master key and the sealing keys exist and starts the sweeper that
+ends expired grants.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+from common.db.migrations import MigrationSet
+from common.logging import get_logger
+from common.runtime import Runtime
+from common.security.service_identity import ServiceTokenVerifier
+
+from vault.adapters.kms import AwsKms, LocalFileKms
+from vault.adapters.pg_uow import pg_uow_factory
+from vault.bootstrap import build_context
+from vault.domain.errors import ConcurrentUpdate, RotationConflict
+from vault.domain.policy import DEFAULT_POLICY, Policy
+from vault.service import grants, sealing
+from vault.service.context import VaultContext
+from vault.service.ports import Kms
+from vault.settings import VaultSettings
+
+log = get_logger(__name__)
+MIGRATIONS = MigrationSet.from_folder("vault", Path(__file__).parent / "adapters" / "migrations")
+
+
+def make_kms(settings: VaultSettings) -> Kms:
+    if settings.kms == "aws":
+        assert settings.aws_kms_key_id is not None
+        return AwsKms.connect(
+            settings.aws_kms_key_id,
+            region=settings.aws_region,
+            endpoint_url=settings.aws_endpoint_url,
+        )
+    return LocalFileKms(settings.kms_key_file)
+
+
+def make_context(settings: VaultSettings, runtime: Runtime, kms: Kms | None = None) -> VaultContext:
+    return build_context(
+        pg_uow_factory(runtime.uow),
+        kms or make_kms(settings),
+        policy=Policy.parse(settings.policy) if settings.policy is not None else DEFAULT_POLICY,
+        cache_ttl_seconds=settings.cache_ttl_seconds,
+        cache_max_uses=settings.cache_max_uses,
+        cache_max_entries=settings.cache_max_entries,
+        max_secret_bytes=settings.max_secret_bytes,
+    )
+
+
+async def ensure_keys(ctx: VaultContext) -> None:
+    """A master key and the sealing keys exist; replicas starting together may race once."""
+    for attempt in range(3):
+        try:
+            async with ctx.uow() as uow:
+                await ctx.keyring.active_master(uow)
+                await uow.commit()
+            await sealing.ensure_keys(ctx)
+            return
+        except (RotationConflict, ConcurrentUpdate):
+            if attempt == 2:
+                raise
+            await asyncio.sleep(0.2)
+
+
+class Container:
+    def __init__(
+        self, settings: VaultSettings, runtime: Runtime, *, kms: Kms | None = None
+    ) -> None:
+        self.settings = settings
+        self.ctx = make_context(settings, runtime, kms)
+        self.verifier = ServiceTokenVerifier("vault", {})
+        self._sweeper: asyncio.Task[None] | None = None
+
+    async def start(self, runtime: Runtime) -> None:
+        if self.settings.service_trust_dir:
+            self.verifier = ServiceTokenVerifier.from_folder(
+                "vault", self.settings.service_trust_dir
+            )
+        await ensure_keys(self.ctx)
+        self._sweeper = asyncio.create_task(self._sweep(), name="vault-grant-sweeper")
+
+    async def stop(self, runtime: Runtime) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.grant_sweep_seconds)
+            try:
+                ended = await grants.end_expired_grants(self.ctx)
+                if ended:
+                    log.info("grants_expired", count=ended)
+            except Exception as exc:  # keep sweeping; the next round retries
+                log.warning("grant_sweep_failed", error=type(exc).__name__)

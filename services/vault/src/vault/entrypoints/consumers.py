@@ -1,0 +1,60 @@
+"""Kafka consumers: ``ErasureRequested`` → crypto-shredding → ``ErasureCompleted`` with proof.
+
+Rule: the erasure runs in the consumer's unit of work, so the destroyed keys, the audit entry,
+the outbox row of ``ErasureCompleted`` and the inbox row commit together; a redelivery is skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from common.db.uow import UnitOfWork
+from common.errors import EventRejected, ValidationFailed
+from common.events.base import Envelope, Event
+from common.events.erasure import ErasureRequested
+from common.logging import get_logger
+from common.messaging import subscribe
+from common.runtime import Runtime
+
+from vault.adapters.pg_uow import PgVaultUnitOfWork
+from vault.service.context import VaultContext
+from vault.service.erasure import erase_in
+
+log = get_logger(__name__)
+ERASURE_CONSUMER = "vault.erasure"
+
+
+Handler = Callable[[Event, Envelope, UnitOfWork], Awaitable[None]]
+
+
+def erasure_handler(ctx: VaultContext) -> Handler:
+    async def on_erasure_requested(event: Event, envelope: Envelope, uow: UnitOfWork) -> None:
+        """Destroys the member's data keys (crypto-shredding) and publishes the proof."""
+        assert isinstance(event, ErasureRequested)
+        try:
+            async with PgVaultUnitOfWork.attached(uow) as vault_uow:
+                proof = await erase_in(ctx, vault_uow, event.user_id, event.request_id)
+        except ValidationFailed as exc:
+            raise EventRejected(exc.message, reason=exc.code) from None
+        log.info(
+            "subject_erased",
+            request_id=event.request_id,
+            destroyed_keys=len(proof.destroyed_key_ids),
+            audit_seq=proof.audit_seq,
+        )
+
+    return on_erasure_requested
+
+
+def registrar(
+    get_ctx: Callable[[], VaultContext], consumer: str = ERASURE_CONSUMER
+) -> Callable[[Runtime], None]:
+    def register(runtime: Runtime) -> None:
+        subscribe(
+            runtime,
+            consumer=consumer,
+            events=[ErasureRequested],
+            handler=erasure_handler(get_ctx()),
+        )
+
+    return register

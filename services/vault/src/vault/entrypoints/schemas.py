@@ -1,0 +1,96 @@
+"""Request and response bodies of the vault's HTTP API; binary values travel as base64url."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from vault.domain.errors import InvalidInput
+
+B64 = Field(max_length=96 * 1024, description="base64url, padding optional")
+
+
+def b64u(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def from_b64u(text: str, field: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        raise InvalidInput(f"{field} is not base64url", field=field) from None
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SecretIn(_In):
+    value: str | None = Field(None, max_length=96 * 1024, description="The value, base64url.")
+    sealed: str | None = Field(
+        None, max_length=96 * 1024, description="A client-sealed envelope, base64url."
+    )
+
+
+class StoredOut(BaseModel):
+    subject: str
+    purpose: str
+    secret_id: str
+    key_id: str = Field(description="Id of the subject's data key that encrypts the secret.")
+    key_version: int
+
+
+class ValueOut(BaseModel):
+    value: str = Field(description="The secret's value, base64url.")
+
+
+class DataKeyIn(_In):
+    purpose: str = Field(max_length=64)
+
+
+class UnwrapIn(_In):
+    purpose: str = Field(max_length=64)
+    wrapped: str = Field(max_length=1024, description="The wrapped key token, base64url.")
+
+
+class DataKeyOut(BaseModel):
+    document_key_id: str
+    plaintext: str = Field(description="The AES-256 key, base64url: use it once and forget it.")
+    wrapped: str | None = Field(None, description="Store this token beside the document.")
+
+
+class GrantIn(_In):
+    operator: str = Field(max_length=128, description="The named operator who will use it.")
+    subject: str = Field(max_length=128)
+    purpose: str = Field(max_length=64)
+    secret_id: str = Field(max_length=128)
+    reason: str = Field(max_length=500)
+    consent_ref: str = Field(max_length=128, description="Reference of the member's consent.")
+    ttl_seconds: int = Field(ge=1, le=86_400)
+    max_uses: int = Field(ge=0, le=1000)
+
+
+class GrantOut(BaseModel):
+    grant_id: str
+    operator: str
+    subject: str
+    purpose: str
+    secret_id: str
+    consent_ref: str
+    expires_at: datetime
+    max_uses: int
+    uses: int
+    ended_at: datetime | None
+    end_reason: str | None
+
+
+class HeadOut(BaseModel):
+    seq: int
+    hash: str
+
+
+class PublicKeysOut(BaseModel):
+    keys: list[dict[str, str]] = Field(description="JWKs of the active sealing keys.")

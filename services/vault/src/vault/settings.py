@@ -1,0 +1,46 @@
+"""The vault's settings (``VAULT_…`` environment variables), validated at start-up.
+
+Rules: the KMS is the local key file (the embedded default) or AWS KMS, which then needs a key
+id; the policy text, when set, replaces the default policy whole; outside development the vault
+refuses to start without a folder of trusted service identities.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from common.settings import ServiceSettings
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import SettingsConfigDict
+
+
+class VaultSettings(ServiceSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="VAULT_", extra="ignore", frozen=True, populate_by_name=True
+    )
+
+    service_name: str = "vault"
+    http_port: int = Field(8002, validation_alias=AliasChoices("VAULT_HTTP_PORT", "HTTP_PORT"))
+    kms: Literal["local-file", "aws"] = Field(
+        "local-file", description="Which KMS wraps master keys"
+    )
+    kms_key_file: str = Field(".state/kms/master.key", description="Local KMS key file (0600)")
+    aws_kms_key_id: str | None = Field(None, description="AWS KMS key id or ARN")
+    aws_region: str | None = None
+    aws_endpoint_url: str | None = None
+    policy: str | None = Field(
+        None, description="service:purpose:action items, comma-separated; replaces the default"
+    )
+    cache_ttl_seconds: float = Field(300.0, ge=0, le=3600)
+    cache_max_uses: int = Field(10_000, ge=0, le=1_000_000)
+    cache_max_entries: int = Field(10_000, ge=0, le=1_000_000)
+    grant_sweep_seconds: float = Field(30.0, gt=0, le=3600)
+    max_secret_bytes: int = Field(16 * 1024, ge=256, le=64 * 1024)
+
+    @model_validator(mode="after")
+    def _check(self) -> VaultSettings:
+        if self.kms == "aws" and not self.aws_kms_key_id:
+            raise ValueError("setting aws_kms_key_id is required when kms is 'aws'")
+        if self.environment != "development" and not self.service_trust_dir:
+            raise ValueError("setting service_trust_dir is required outside development")
+        return self
