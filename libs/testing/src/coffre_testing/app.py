@@ -40,22 +40,19 @@ async def _wait_for_assignment(runtime: Runtime, timeout: float) -> None:
             await asyncio.sleep(0.05)
 
 
-class LogCapture:
+class LogCapture(io.StringIO):
     """A stream that collects the JSON log lines a service writes."""
-
-    def __init__(self) -> None:
-        self.stream = io.StringIO()
 
     def isatty(self) -> bool:
         return False
 
     @property
     def text(self) -> str:
-        return self.stream.getvalue()
+        return self.getvalue()
 
     def lines(self) -> list[dict[str, Any]]:
         out = []
-        for line in self.stream.getvalue().splitlines():
+        for line in self.getvalue().splitlines():
             with contextlib.suppress(json.JSONDecodeError):
                 out.append(json.loads(line))
         return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from auth.adapters.sealing import SecretBox
 from auth.adapters.sms import HttpSmsSender, RecordingSmsSender
 from auth.domain.codes import Pepper
 from auth.domain.lockout import LockoutPolicy
+from auth.domain.ratelimit import RateLimits
 from auth.domain.passwords import Argon2Parameters, PasswordHasher
 from auth.domain.sessions import SessionPolicy
 from auth.service.deps import AuthPolicy, Deps
@@ -35,7 +36,15 @@ MAINTENANCE_EVERY_SECONDS = 300
 
 
 def policy_from(settings: AuthSettings) -> AuthPolicy:
+    rates = RateLimits()
+    rates = replace(
+        rates,
+        login_per_ip=replace(rates.login_per_ip, limit=settings.rate_login_per_ip),
+        login_per_account=replace(rates.login_per_account, limit=settings.rate_login_per_account),
+        sms_per_account=replace(rates.sms_per_account, limit=settings.rate_sms_per_account),
+    )
     return AuthPolicy(
+        rates=rates,
         require_second_factor=settings.require_second_factor,
         sessions=SessionPolicy(
             idle_member=timedelta(minutes=settings.idle_member_minutes),

@@ -43,6 +43,9 @@ class AuthSettings(ServiceSettings):
     argon2_memory_kib: int = Field(19_456, ge=19_456)
     argon2_time_cost: int = Field(2, ge=2)
     argon2_parallelism: int = Field(1, ge=1, le=16)
+    rate_login_per_ip: int = Field(30, ge=1, description="Logins per IP per 5 minutes")
+    rate_login_per_account: int = Field(10, ge=1, description="Logins per address per 5 minutes")
+    rate_sms_per_account: int = Field(5, ge=1, description="SMS codes per member per 15 minutes")
     key_rotation_days: int = Field(30, ge=1, le=365)
     sms_provider: Literal["recording", "http"] = "recording"
     sms_url: str | None = None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import uuid
 
-import httpx
 import pyotp
 import pytest
 from auth_it_helpers import PASSWORD, UA, bearer, last_code, login, register
@@ -209,5 +208,3 @@ async def test_dev_sms_route_is_closed_outside_development(auth: RunningAuth) ->
     assert r.status_code == 404
 
 
-def _unused(_: httpx.Response) -> None:
-    pass

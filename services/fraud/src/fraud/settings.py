@@ -14,8 +14,8 @@ from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from fraud.domain.errors import InvalidPolicy
-from fraud.domain.scoring import ScoringPolicy
 from fraud.domain.rules import DEFAULT_WEIGHTS
+from fraud.domain.scoring import ScoringPolicy
 
 
 class FraudSettings(ServiceSettings):

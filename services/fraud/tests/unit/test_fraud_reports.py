@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from common.events.erasure import ErasureCompleted
 from common.events.fraud import SecurityReportReady
 from fraud.adapters.memory import MemoryStore, MemoryUnitOfWork
 from fraud.adapters.pdf import ReportlabRenderer
@@ -12,7 +13,14 @@ from fraud.domain.activity import SecuritySignal, SignalKind
 from fraud.domain.errors import ReportNotFound
 from fraud.domain.report import ReportFacts, Week, build_report, report_from_json
 from fraud.service.engine import Engine
-from fraud.service.reports import fetch_report, generate_report, weekly_run
+from fraud.service.erasure import erase_member
+from fraud.service.reports import (
+    due_week,
+    fetch_report,
+    generate_report,
+    scheduled_reports,
+    weekly_run,
+)
 from fraud.service.scoring import decide_payment
 from fraud.service.signals import record_signal
 from fraud_builders import T0, StepClock, payment
@@ -152,3 +160,42 @@ async def test_report_rebuilt_from_its_json_is_the_same(
     await _activity(store, uow, engine, clock)
     report = await generate_report("user-1", WEEK, uow(), engine, ReportlabRenderer())
     assert report_from_json(json.loads(json.dumps(report.to_json()))) == report
+
+
+def test_weekly_run_is_due_after_its_weekday_and_hour() -> None:
+    monday = datetime(2026, 11, 9, tzinfo=UTC)
+    assert due_week(monday.replace(hour=5), weekday=0, hour=6) is None
+    assert due_week(monday.replace(hour=6), weekday=0, hour=6) == WEEK
+    assert due_week(monday + timedelta(days=1), weekday=2, hour=6) is None
+    assert due_week(monday + timedelta(days=3), weekday=2, hour=6) == WEEK
+
+
+@pytest.mark.asyncio
+async def test_scheduled_run_happens_once_per_week(
+    store: MemoryStore, uow: Uow, engine: Engine, clock: StepClock
+) -> None:
+    await _activity(store, uow, engine, clock)
+    clock.now = datetime(2026, 11, 9, 7, tzinfo=UTC)
+    renderer = ReportlabRenderer()
+    first = await scheduled_reports(uow, engine, renderer, weekday=0, hour=6)
+    again = await scheduled_reports(uow, engine, renderer, weekday=0, hour=6)
+    assert [r.owner_ref for r in first] == ["user-1"]
+    assert again == []
+    assert store.report_runs["2026-W45"][1] is not None
+
+
+@pytest.mark.asyncio
+async def test_erasure_forgets_the_member_and_proves_it(
+    store: MemoryStore, uow: Uow, engine: Engine, clock: StepClock
+) -> None:
+    await _activity(store, uow, engine, clock)
+    await generate_report("user-1", WEEK, uow(), engine, ReportlabRenderer())
+    counts = await erase_member("user-1", "req-1", uow(), engine)
+    assert counts["accounts"] == 1
+    assert counts["security_events"] == 5
+    assert "user-1" not in store.owners
+    assert not store.reports
+    assert "acct-1" not in store.accounts
+    event = store.outbox[-1][0]
+    assert isinstance(event, ErasureCompleted)
+    assert (event.service, event.request_id) == ("fraud", "req-1")

@@ -89,7 +89,7 @@ async def test_unknown_account_without_an_owner_is_rejected_even_when_registerin
 async def test_quiet_payment_is_cleared_to_execute(
     store: MemoryStore, uow: Uow, engine: Engine
 ) -> None:
-    decision = await decide_payment(payment(), uow(), engine)
+    decision = (await decide_payment(payment(), uow(), engine)).decision
     assert decision.decision is Decision.PASS
     assert decision.outcome is Outcome.EXECUTE
     assert decision.alert_id is None
@@ -101,7 +101,7 @@ async def _card_testing(uow: Uow, engine: Engine, clock: StepClock, n: int) -> l
     for i in range(n):
         at = clock.advance(seconds=20)
         made = await decide_payment(payment(f"ct-{i}", amount="1.00", at=at), uow(), engine)
-        decisions.append(made.decision)
+        decisions.append(made.decision.decision)
     return decisions
 
 
@@ -134,7 +134,8 @@ async def test_payment_decided_twice_returns_the_first_decision(
 ) -> None:
     first = await decide_payment(payment(), uow(), engine)
     again = await decide_payment(payment(), uow(), engine)
-    assert again.score_id == first.score_id
+    assert again.decision.score_id == first.decision.score_id
+    assert again.score == first.score
     assert len(store.scores) == 1
     assert len(store.outbox) == 1
 

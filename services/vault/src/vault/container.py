@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 
 from common.db.migrations import MigrationSet
+from common.db.uow import UnitOfWork as CommonUnitOfWork
 from common.logging import get_logger
 from common.runtime import Runtime
 from common.security.service_identity import ServiceTokenVerifier
@@ -41,9 +43,11 @@ def make_kms(settings: VaultSettings) -> Kms:
     return LocalFileKms(settings.kms_key_file)
 
 
-def make_context(settings: VaultSettings, runtime: Runtime, kms: Kms | None = None) -> VaultContext:
+def make_context(
+    settings: VaultSettings, open_common: Callable[[], CommonUnitOfWork], kms: Kms | None = None
+) -> VaultContext:
     return build_context(
-        pg_uow_factory(runtime.uow),
+        pg_uow_factory(open_common),
         kms or make_kms(settings),
         policy=Policy.parse(settings.policy) if settings.policy is not None else DEFAULT_POLICY,
         cache_ttl_seconds=settings.cache_ttl_seconds,
@@ -73,7 +77,7 @@ class Container:
         self, settings: VaultSettings, runtime: Runtime, *, kms: Kms | None = None
     ) -> None:
         self.settings = settings
-        self.ctx = make_context(settings, runtime, kms)
+        self.ctx = make_context(settings, runtime.uow, kms)
         self.verifier = ServiceTokenVerifier("vault", {})
         self._sweeper: asyncio.Task[None] | None = None
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
@@ -38,6 +38,7 @@ class MemoryStore:
     model: dict[str, Any] | None = None
     audit: list[AuditEntry] = field(default_factory=list)
     reports: dict[str, tuple[WeeklyReport, bytes]] = field(default_factory=dict)
+    report_runs: dict[str, tuple[datetime, datetime | None]] = field(default_factory=dict)
     outbox: list[tuple[Event, str]] = field(default_factory=list)
 
 
@@ -189,6 +190,43 @@ class MemoryReports(_Repo):
         return max(matches, key=lambda r: r.generated_at) if matches else None
 
 
+class MemoryErasure(_Repo):
+    async def erase_owner(self, owner_ref: str) -> dict[str, int]:
+        s = self.store
+        accounts = [a for a, o in s.directory.items() if o == owner_ref]
+        counts = {
+            "accounts": len(accounts),
+            "account_state": sum(1 for a in accounts if a in s.accounts),
+            "owner_state": int(owner_ref in s.owners),
+            "security_events": sum(1 for sig, _ in s.signals if sig.owner_ref == owner_ref),
+            "reports": sum(1 for r, _ in s.reports.values() if r.owner_ref == owner_ref),
+        }
+        for account in accounts:
+            s.directory.pop(account, None)
+            s.accounts.pop(account, None)
+        s.owners.pop(owner_ref, None)
+        s.members.pop(owner_ref, None)
+        s.signals[:] = [(sig, new) for sig, new in s.signals if sig.owner_ref != owner_ref]
+        for key in [k for k in s.consents if k[0] == owner_ref]:
+            del s.consents[key]
+        for rid in [rid for rid, (r, _) in s.reports.items() if r.owner_ref == owner_ref]:
+            del s.reports[rid]
+        return counts
+
+
+class MemoryReportRuns(_Repo):
+    async def claim(self, week: Week, now: datetime) -> bool:
+        run = self.store.report_runs.get(week.label)
+        if run is not None and (run[1] is not None or run[0] > now - timedelta(hours=1)):
+            return False
+        self.journal.put(self.store.report_runs, week.label, (now, None))
+        return True
+
+    async def complete(self, week: Week, now: datetime, reports: int) -> None:
+        started, _ = self.store.report_runs[week.label]
+        self.journal.put(self.store.report_runs, week.label, (started, now))
+
+
 class MemoryUnitOfWork:
     """A unit of work over a ``MemoryStore`` (snapshot on enter, restore unless committed)."""
 
@@ -208,6 +246,8 @@ class MemoryUnitOfWork:
         self.audit = MemoryAudit(store, j)
         self.reports = MemoryReports(store, j)
         self.report_source = MemoryReportSource(store)
+        self.erasure = MemoryErasure(store, j)
+        self.report_runs = MemoryReportRuns(store, j)
         self._pending: list[tuple[Event, str]] = []
         self.commits = 0
 

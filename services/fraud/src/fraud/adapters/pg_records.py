@@ -130,7 +130,8 @@ class PgAlerts:
     ) -> list[Alert]:
         rows = await self.conn.fetch(
             f"SELECT {_ALERT_COLUMNS} FROM alerts "  # noqa: S608
-            "WHERE ($1::text IS NULL OR status = $1) AND ($2::timestamptz IS NULL OR raised_at < $2) "
+            "WHERE ($1::text IS NULL OR status = $1) "
+            "AND ($2::timestamptz IS NULL OR raised_at < $2) "
             "ORDER BY raised_at DESC, alert_id DESC LIMIT $3",
             status.value if status else None,
             before,

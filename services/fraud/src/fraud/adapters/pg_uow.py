@@ -14,6 +14,7 @@ from typing import Self
 from common.db import UnitOfWork as CommonUnitOfWork
 from common.events import Event
 
+from fraud.adapters.pg_erasure import PgErasure, PgReportRuns
 from fraud.adapters.pg_records import PgAlerts, PgAudit, PgDecisions, PgScores
 from fraud.adapters.pg_reports import PgReports, PgReportSource
 from fraud.adapters.pg_signals import PgConsents, PgModelStore, PgSecurityLog
@@ -70,6 +71,8 @@ class PgUnitOfWork:
         self.audit = PgAudit(conn)
         self.reports = PgReports(conn)
         self.report_source = PgReportSource(conn)
+        self.erasure = PgErasure(conn)
+        self.report_runs = PgReportRuns(conn)
 
     def publish(self, event: Event, *, subject: str, key: str | None = None) -> None:
         if self._uow is None:

@@ -124,7 +124,7 @@ async def _score(
     if event.kind == "payment":
         activity = parse_payment(event.payload, **context)  # type: ignore[arg-type]
         decided = await decide_payment(activity, uow, engine)
-        return decided.decision, decided.alert_id
+        return decided.decision.decision, decided.decision.alert_id
     activity = parse_transaction(event.payload, **context)  # type: ignore[arg-type]
     record = await score_transaction(activity, uow, engine)
     alert = next((a for a in store.alerts.values() if a.score_id == record.score_id), None)

@@ -85,6 +85,19 @@ class ReportSource(Protocol):
     async def owners_active(self, week: Week) -> list[str]: ...
 
 
+class Erasure(Protocol):
+    async def erase_owner(self, owner_ref: str) -> dict[str, int]:
+        """Delete the owner's state, signals, consents and reports, and unlink their accounts
+        from scores, alerts and decisions; return row counts per table."""
+
+
+class ReportRuns(Protocol):
+    async def claim(self, week: Week, now: datetime) -> bool:
+        """True when this caller should run the week (not done, and not running elsewhere)."""
+
+    async def complete(self, week: Week, now: datetime, reports: int) -> None: ...
+
+
 class ReportRenderer(Protocol):
     def render(self, report: WeeklyReport) -> bytes: ...
 
@@ -116,6 +129,10 @@ class UnitOfWork(Protocol):
     def reports(self) -> Reports: ...
     @property
     def report_source(self) -> ReportSource: ...
+    @property
+    def erasure(self) -> Erasure: ...
+    @property
+    def report_runs(self) -> ReportRuns: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

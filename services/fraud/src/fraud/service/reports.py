@@ -9,7 +9,7 @@ scheduled run covers the last full week and every owner with activity in it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 
 from fraud.domain.errors import ReportNotFound
 from fraud.domain.report import Week, WeeklyReport, build_report
@@ -52,6 +52,38 @@ async def weekly_run(
     async with uow_factory() as uow:
         owners = await uow.report_source.owners_active(week)
     return [await generate_report(o, week, uow_factory(), engine, renderer) for o in owners]
+
+
+def due_week(now: datetime, weekday: int, hour: int) -> Week | None:
+    """Last full week, once its run time (``weekday`` after it, at ``hour`` UTC) has come."""
+    week = Week.before(now)
+    due_at = datetime.combine(week.end + timedelta(days=1 + weekday), time(hour), tzinfo=UTC)
+    return week if now >= due_at else None
+
+
+async def scheduled_reports(
+    uow_factory: Callable[[], UnitOfWork],
+    engine: Engine,
+    renderer: ReportRenderer,
+    *,
+    weekday: int,
+    hour: int,
+) -> list[WeeklyReport]:
+    """Run last week's reports once, on one replica, when they are due."""
+    now = engine.clock()
+    week = due_week(now, weekday, hour)
+    if week is None:
+        return []
+    async with uow_factory() as uow:
+        claimed = await uow.report_runs.claim(week, now)
+        await uow.commit()
+    if not claimed:
+        return []
+    reports = await weekly_run(uow_factory, engine, renderer, now)
+    async with uow_factory() as uow:
+        await uow.report_runs.complete(week, engine.clock(), len(reports))
+        await uow.commit()
+    return reports
 
 
 async def fetch_report(report_id: str, uow: UnitOfWork) -> tuple[WeeklyReport, bytes]:

@@ -11,8 +11,15 @@ is a conflict.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from fraud.domain.activity import Activity, ActivityKind
-from fraud.domain.errors import DecisionMismatch, OwnerMismatch, UnknownAccount
+from fraud.domain.errors import (
+    DecisionMismatch,
+    DecisionNotFound,
+    OwnerMismatch,
+    UnknownAccount,
+)
 from fraud.domain.features import extract
 from fraud.domain.records import Alert, PaymentDecision, ScoreRecord
 from fraud.domain.scoring import Decision, score
@@ -33,7 +40,13 @@ async def score_transaction(activity: Activity, uow: UnitOfWork, engine: Engine)
     return record
 
 
-async def decide_payment(activity: Activity, uow: UnitOfWork, engine: Engine) -> PaymentDecision:
+@dataclass(frozen=True, slots=True)
+class DecidedPayment:
+    decision: PaymentDecision
+    score: ScoreRecord
+
+
+async def decide_payment(activity: Activity, uow: UnitOfWork, engine: Engine) -> DecidedPayment:
     """Score a payment and decide whether it may execute (once per payment)."""
     if activity.kind is not ActivityKind.PAYMENT or activity.payee_ref is None:
         raise ValueError("decide_payment needs a payment")
@@ -41,7 +54,7 @@ async def decide_payment(activity: Activity, uow: UnitOfWork, engine: Engine) ->
         existing = await uow.decisions.get(activity.ref)
         if existing is not None:
             _check_same(existing, activity)
-            return existing
+            return await _view(existing, uow)
         record, alert = await _score_and_record(activity, uow, engine)
         decision = PaymentDecision(
             payment_id=activity.ref,
@@ -57,7 +70,22 @@ async def decide_payment(activity: Activity, uow: UnitOfWork, engine: Engine) ->
         )
         await uow.decisions.add(decision)
         await uow.commit()
-    return decision
+    return DecidedPayment(decision, record)
+
+
+async def payment_decision(payment_id: str, uow: UnitOfWork) -> DecidedPayment:
+    """The decision made for a payment, with its score."""
+    async with uow:
+        decision = await uow.decisions.get(payment_id)
+        if decision is None:
+            raise DecisionNotFound("no decision for this payment")
+        return await _view(decision, uow)
+
+
+async def _view(decision: PaymentDecision, uow: UnitOfWork) -> DecidedPayment:
+    record = await uow.scores.get(decision.score_id)
+    assert record is not None, "a decision always has its score"
+    return DecidedPayment(decision, record)
 
 
 def _check_same(existing: PaymentDecision, activity: Activity) -> None:

@@ -38,7 +38,7 @@ class PgAuditLog:
         row = await self.conn.fetchrow("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE")
         entry = chain(Head(row["seq"], row["hash"]) if row["seq"] else None, draft, at)
         await self.conn.execute(
-            f"INSERT INTO audit_log ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,"
+            f"INSERT INTO audit_log ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,"  # noqa: S608
             " $10::jsonb, $11, $12)",
             entry.seq,
             entry.at,
@@ -64,7 +64,7 @@ class PgAuditLog:
 
     async def entries(self, after_seq: int = 0) -> AsyncIterator[AuditEntry]:
         query = (
-            f"SELECT {_COLUMNS.replace('detail', 'detail::text AS detail')} FROM audit_log"
+            f"SELECT {_COLUMNS.replace('detail', 'detail::text AS detail')} FROM audit_log"  # noqa: S608
             " WHERE seq > $1 ORDER BY seq"
         )
         async for row in self.conn.cursor(query, after_seq, prefetch=1000):

@@ -47,23 +47,23 @@ class PgMasterKeys:
         self.conn = conn
 
     async def get(self, version: int) -> MasterKey | None:
-        row = await self.conn.fetchrow(f"SELECT {_MK} FROM master_keys WHERE version = $1", version)
+        row = await self.conn.fetchrow(f"SELECT {_MK} FROM master_keys WHERE version = $1", version)  # noqa: S608
         return _master(row) if row else None
 
     async def active(self) -> MasterKey | None:
-        row = await self.conn.fetchrow(f"SELECT {_MK} FROM master_keys WHERE state = 'active'")
+        row = await self.conn.fetchrow(f"SELECT {_MK} FROM master_keys WHERE state = 'active'")  # noqa: S608
         return _master(row) if row else None
 
     async def all(self) -> list[MasterKey]:
         return [
             _master(r)
-            for r in await self.conn.fetch(f"SELECT {_MK} FROM master_keys ORDER BY version")
+            for r in await self.conn.fetch(f"SELECT {_MK} FROM master_keys ORDER BY version")  # noqa: S608
         ]
 
     async def add(self, key: MasterKey) -> None:
         try:
             await self.conn.execute(
-                f"INSERT INTO master_keys ({_MK}) VALUES ($1, $2, $3, $4, $5, $6)",
+                f"INSERT INTO master_keys ({_MK}) VALUES ($1, $2, $3, $4, $5, $6)",  # noqa: S608
                 key.version,
                 key.wrapped,
                 key.kms_key_id,
@@ -90,27 +90,30 @@ class PgDataKeys:
 
     async def get(self, key_id: str) -> DataKey | None:
         row = await self.conn.fetchrow(
-            f"SELECT {_DK} FROM data_keys WHERE key_id = $1::uuid", key_id
+            f"SELECT {_DK} FROM data_keys WHERE key_id = $1::uuid",  # noqa: S608
+            key_id,
         )
         return _data_key(row) if row else None
 
     async def current(self, subject: str) -> DataKey | None:
         row = await self.conn.fetchrow(
-            f"SELECT {_DK} FROM data_keys WHERE subject = $1 ORDER BY version DESC LIMIT 1", subject
+            f"SELECT {_DK} FROM data_keys WHERE subject = $1 ORDER BY version DESC LIMIT 1",  # noqa: S608
+            subject,
         )
         return _data_key(row) if row else None
 
     async def for_subject(self, subject: str) -> list[DataKey]:
         rows = await self.conn.fetch(
-            f"SELECT {_DK} FROM data_keys WHERE subject = $1 ORDER BY version FOR UPDATE", subject
+            f"SELECT {_DK} FROM data_keys WHERE subject = $1 ORDER BY version FOR UPDATE",  # noqa: S608
+            subject,
         )
         return [_data_key(r) for r in rows]
 
     async def add(self, key: DataKey) -> None:
         try:
             await self.conn.execute(
-                "INSERT INTO data_keys (key_id, subject, version, master_version, wrapped, created_at,"
-                " destroyed_at) VALUES ($1::uuid, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO data_keys (key_id, subject, version, master_version, wrapped,"
+                " created_at, destroyed_at) VALUES ($1::uuid, $2, $3, $4, $5, $6, $7)",
                 key.key_id,
                 key.subject,
                 key.version,
@@ -140,7 +143,7 @@ class PgDataKeys:
         self, master_version: int, after_key_id: str | None, limit: int
     ) -> list[DataKey]:
         rows = await self.conn.fetch(
-            f"SELECT {_DK} FROM data_keys WHERE destroyed_at IS NULL AND master_version <> $1"
+            f"SELECT {_DK} FROM data_keys WHERE destroyed_at IS NULL AND master_version <> $1"  # noqa: S608
             " AND ($2::uuid IS NULL OR key_id > $2::uuid) ORDER BY key_id LIMIT $3 FOR UPDATE",
             master_version,
             after_key_id,

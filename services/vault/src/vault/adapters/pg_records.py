@@ -39,7 +39,7 @@ class PgSecrets:
 
     async def get(self, subject: str, purpose: str, secret_id: str) -> SecretRecord | None:
         row = await self.conn.fetchrow(
-            f"SELECT {_SECRET} FROM secrets WHERE subject = $1 AND purpose = $2 AND secret_id = $3",
+            f"SELECT {_SECRET} FROM secrets WHERE subject = $1 AND purpose = $2 AND secret_id = $3",  # noqa: S608
             subject,
             purpose,
             secret_id,
@@ -89,13 +89,14 @@ class PgGrants:
 
     async def get(self, grant_id: str) -> Grant | None:
         row = await self.conn.fetchrow(
-            f"SELECT {_GRANT} FROM grants WHERE grant_id = $1::uuid FOR UPDATE", grant_id
+            f"SELECT {_GRANT} FROM grants WHERE grant_id = $1::uuid FOR UPDATE",  # noqa: S608
+            grant_id,
         )
         return _grant(row) if row else None
 
     async def add(self, grant: Grant) -> None:
         await self.conn.execute(
-            f"INSERT INTO grants ({_GRANT.replace('::text', '')}) VALUES ($1::uuid, $2, $3, $4, $5,"
+            f"INSERT INTO grants ({_GRANT.replace('::text', '')}) VALUES ($1::uuid, $2, $3, $4, $5,"  # noqa: S608
             " $6, $7, $8, $9, $10, $11, $12, $13, $14::uuid, $15, $16, $17)",
             *_grant_values(grant),
         )
@@ -113,7 +114,7 @@ class PgGrants:
 
     async def due_to_end(self, now: datetime, limit: int) -> list[Grant]:
         rows = await self.conn.fetch(
-            f"SELECT {_GRANT} FROM grants WHERE ended_at IS NULL AND expires_at <= $1"
+            f"SELECT {_GRANT} FROM grants WHERE ended_at IS NULL AND expires_at <= $1"  # noqa: S608
             " ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED",
             now,
             limit,
@@ -122,7 +123,7 @@ class PgGrants:
 
     async def open_for_subject(self, subject: str) -> list[Grant]:
         rows = await self.conn.fetch(
-            f"SELECT {_GRANT} FROM grants WHERE subject = $1 AND ended_at IS NULL FOR UPDATE",
+            f"SELECT {_GRANT} FROM grants WHERE subject = $1 AND ended_at IS NULL FOR UPDATE",  # noqa: S608
             subject,
         )
         return [_grant(r) for r in rows]
@@ -142,7 +143,7 @@ class PgRotations:
 
     async def current(self) -> Rotation | None:
         row = await self.conn.fetchrow(
-            f"SELECT {_ROTATION} FROM rotations WHERE status = 'running' FOR UPDATE"
+            f"SELECT {_ROTATION} FROM rotations WHERE status = 'running' FOR UPDATE"  # noqa: S608
         )
         if row is None:
             return None
@@ -154,8 +155,9 @@ class PgRotations:
     async def save(self, rotation: Rotation) -> None:
         try:
             await self.conn.execute(
-                "INSERT INTO rotations (rotation_id, to_version, status, cursor_key, rewrapped, total,"
-                " started_at, finished_at) VALUES ($1::uuid, $2, $3, $4::uuid, $5, $6, $7, $8)"
+                "INSERT INTO rotations (rotation_id, to_version, status, cursor_key, rewrapped,"
+                " total, started_at, finished_at)"
+                " VALUES ($1::uuid, $2, $3, $4::uuid, $5, $6, $7, $8)"
                 " ON CONFLICT (rotation_id) DO UPDATE SET status = EXCLUDED.status,"
                 " cursor_key = EXCLUDED.cursor_key, rewrapped = EXCLUDED.rewrapped,"
                 " total = EXCLUDED.total, finished_at = EXCLUDED.finished_at",
@@ -189,21 +191,21 @@ class PgSealingKeys:
 
     async def active(self) -> SealingKey | None:
         row = await self.conn.fetchrow(
-            f"SELECT {_SEALING} FROM sealing_keys WHERE active ORDER BY created_at DESC LIMIT 1"
+            f"SELECT {_SEALING} FROM sealing_keys WHERE active ORDER BY created_at DESC LIMIT 1"  # noqa: S608
         )
         return _sealing(row) if row else None
 
     async def get(self, kid: str) -> SealingKey | None:
-        row = await self.conn.fetchrow(f"SELECT {_SEALING} FROM sealing_keys WHERE kid = $1", kid)
+        row = await self.conn.fetchrow(f"SELECT {_SEALING} FROM sealing_keys WHERE kid = $1", kid)  # noqa: S608
         return _sealing(row) if row else None
 
     async def all(self) -> list[SealingKey]:
-        rows = await self.conn.fetch(f"SELECT {_SEALING} FROM sealing_keys ORDER BY created_at")
+        rows = await self.conn.fetch(f"SELECT {_SEALING} FROM sealing_keys ORDER BY created_at")  # noqa: S608
         return [_sealing(r) for r in rows]
 
     async def add(self, key: SealingKey) -> None:
         await self.conn.execute(
-            f"INSERT INTO sealing_keys ({_SEALING}) VALUES ($1, $2, $3, $4, $5, $6)",
+            f"INSERT INTO sealing_keys ({_SEALING}) VALUES ($1, $2, $3, $4, $5, $6)",  # noqa: S608
             key.kid,
             int(key.alg),
             key.public_key,

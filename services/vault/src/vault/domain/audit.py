@@ -142,10 +142,13 @@ class VerifyReport:
 
 
 class ChainVerifier:
-    """Feed entries in stored order; the first sign of tampering stops the walk."""
+    """Feed entries in stored order; the first sign of tampering stops the walk.
 
-    def __init__(self, expected_head: Head | None = None) -> None:
-        self.expected_head = expected_head
+    Each anchor (a head recorded earlier, inside or outside the vault) must lie on the chain.
+    """
+
+    def __init__(self, *anchors: Head | None) -> None:
+        self.anchors = {a.seq: a.hash for a in anchors if a is not None}
         self.checked = 0
         self.head: Head | None = None
         self.problem: ChainProblem | None = None
@@ -157,13 +160,7 @@ class ChainVerifier:
         expected_seq = self.head.seq + 1 if self.head else 1
         prev_hash = self.head.hash if self.head else GENESIS_HASH
         self.problem = _check_entry(entry, expected_seq, prev_hash)
-        anchor = self.expected_head
-        if (
-            self.problem is None
-            and anchor
-            and entry.seq == anchor.seq
-            and entry.hash != anchor.hash
-        ):
+        if self.problem is None and self.anchors.get(entry.seq, entry.hash) != entry.hash:
             self.problem = _problem(entry.seq, ProblemKind.HEAD_MISMATCH)
         if self.problem is not None:
             return False
@@ -172,10 +169,11 @@ class ChainVerifier:
         return True
 
     def report(self) -> VerifyReport:
-        anchor = self.expected_head
         problem = self.problem
-        if problem is None and anchor and (self.head is None or self.head.seq < anchor.seq):
-            problem = _problem(anchor.seq, ProblemKind.MISSING)
+        last = self.head.seq if self.head else 0
+        beyond = [seq for seq in self.anchors if seq > last]
+        if problem is None and beyond:
+            problem = _problem(min(beyond), ProblemKind.MISSING)
         return VerifyReport(self.checked, self.head, problem)
 
 

@@ -10,7 +10,7 @@ from common.runtime import Runtime
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vault.container import MIGRATIONS, Container
 from vault.entrypoints.consumers import ERASURE_CONSUMER, registrar
@@ -87,7 +87,7 @@ class _NoStore:
             await self.app(scope, receive, send)
             return
 
-        async def send_with_header(message: dict) -> None:  # type: ignore[type-arg]
+        async def send_with_header(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", []).append((b"cache-control", b"no-store"))
             await send(message)

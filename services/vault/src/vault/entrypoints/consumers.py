@@ -6,7 +6,7 @@ the outbox row of ``ErasureCompleted`` and the inbox row commit together; a rede
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from common.db.uow import UnitOfWork
 from common.errors import EventRejected, ValidationFailed
@@ -14,6 +14,7 @@ from common.events.base import Envelope, Event
 from common.events.erasure import ErasureRequested
 from common.logging import get_logger
 from common.messaging import subscribe
+from common.messaging.consumer import EventHandler
 from common.runtime import Runtime
 
 from vault.adapters.pg_uow import PgVaultUnitOfWork
@@ -24,10 +25,7 @@ log = get_logger(__name__)
 ERASURE_CONSUMER = "vault.erasure"
 
 
-Handler = Callable[[Event, Envelope, UnitOfWork], Awaitable[None]]
-
-
-def erasure_handler(ctx: VaultContext) -> Handler:
+def erasure_handler(ctx: VaultContext) -> EventHandler:
     async def on_erasure_requested(event: Event, envelope: Envelope, uow: UnitOfWork) -> None:
         """Destroys the member's data keys (crypto-shredding) and publishes the proof."""
         assert isinstance(event, ErasureRequested)

@@ -111,13 +111,20 @@ class AuditLog(Protocol):
 
 
 class UnitOfWork(Protocol):
-    master_keys: MasterKeyRepo
-    data_keys: DataKeyRepo
-    secrets: SecretRepo
-    grants: GrantRepo
-    rotations: RotationRepo
-    sealing_keys: SealingKeyRepo
-    audit: AuditLog
+    @property
+    def master_keys(self) -> MasterKeyRepo: ...
+    @property
+    def data_keys(self) -> DataKeyRepo: ...
+    @property
+    def secrets(self) -> SecretRepo: ...
+    @property
+    def grants(self) -> GrantRepo: ...
+    @property
+    def rotations(self) -> RotationRepo: ...
+    @property
+    def sealing_keys(self) -> SealingKeyRepo: ...
+    @property
+    def audit(self) -> AuditLog: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -1,0 +1,148 @@
+"""What only the real Postgres proves: state shared by instances, locking, secrets at rest."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pyotp
+import pytest
+from auth_it_helpers import PASSWORD, UA, bearer, login, register
+from coffre_testing.app import running_app
+from coffre_testing.infra import Infra
+from common.db import Database
+from common.db.migrations import downgrade, migrate
+from conftest import RunningAuth, auth_settings
+
+from auth.adapters.mail import RecordingMailer
+from auth.adapters.sms import RecordingSmsSender
+from auth.bootstrap import MIGRATIONS
+from auth.entrypoints.app import create_app
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
+
+
+@asynccontextmanager
+async def instance(infra: Infra, schema: str, **overrides: object) -> AsyncIterator[RunningAuth]:
+    settings = auth_settings(infra, schema, **overrides)
+    sms, mailer = RecordingSmsSender(), RecordingMailer()
+    app = create_app(settings, sms=sms, mailer=mailer)
+    async with running_app(app, wait_for_kafka=False) as client:
+        yield RunningAuth(client, sms, mailer, app.state.container, settings)
+
+
+async def test_lockout_holds_across_instances(infra: Infra, schema_name: str) -> None:
+    async with instance(infra, schema_name) as a, instance(infra, schema_name) as b:
+        email = f"lock-{uuid.uuid4().hex[:6]}@example.org"
+        await register(a.client, a.mailer, email)
+        for i in range(5):
+            node = a if i % 2 else b
+            r = await node.client.post("/v1/login", json={"email": email, "password": "x" * 12})
+            assert r.status_code == 401
+        for node in (a, b):
+            r = await node.client.post("/v1/login", json={"email": email, "password": PASSWORD})
+            assert r.status_code == 423 and int(r.headers["retry-after"]) > 1700
+            assert r.json()["code"] == "auth.account-locked"
+
+
+async def test_rate_limit_holds_across_instances_with_retry_after(
+    infra: Infra, schema_name: str
+) -> None:
+    async with (
+        instance(infra, schema_name, rate_login_per_ip=4) as a,
+        instance(infra, schema_name, rate_login_per_ip=4) as b,
+    ):
+        email = f"rate-{uuid.uuid4().hex[:6]}@example.org"
+        await register(a.client, a.mailer, email)
+        codes = []
+        for i in range(6):
+            node = a if i % 2 else b
+            r = await node.client.post("/v1/login", json={"email": email, "password": PASSWORD})
+            codes.append(r.status_code)
+        assert codes == [200] * 4 + [429, 429]
+        assert 0 < int(r.headers["retry-after"]) <= 300 and r.json()["code"] == "auth.rate-limited"
+
+
+async def test_one_totp_code_used_concurrently_on_two_instances_passes_once(
+    infra: Infra, schema_name: str
+) -> None:
+    async with instance(infra, schema_name) as a, instance(infra, schema_name) as b:
+        email = f"race-{uuid.uuid4().hex[:6]}@example.org"
+        await register(a.client, a.mailer, email)
+        tokens = (await login(a.client, email))["tokens"]
+        secret = (await a.client.post("/v1/factors/totp", headers=bearer(tokens))).json()["secret"]
+        totp = pyotp.TOTP(secret)
+        r = await a.client.post(
+            "/v1/factors/totp/confirm", json={"code": totp.now()}, headers=bearer(tokens)
+        )
+        assert r.status_code == 200
+        await asyncio.sleep(max(0.0, 30 - (asyncio.get_running_loop().time() % 30)) * 0)
+        tickets = [(await login(n.client, email))["ticket"] for n in (a, b)]
+        code = totp.at(int(__import__("time").time()) + 30)
+
+        async def attempt(node: RunningAuth, ticket: str) -> int:
+            r = await node.client.post(
+                "/v1/login/second-factor",
+                json={"ticket": ticket, "method": "totp", "code": code},
+                headers=UA,
+            )
+            return r.status_code
+
+        results = await asyncio.gather(attempt(a, tickets[0]), attempt(b, tickets[1]))
+        assert sorted(results) == [200, 401]
+
+
+async def test_no_secret_is_stored_in_clear(infra: Infra, schema_name: str) -> None:
+    async with instance(infra, schema_name) as a:
+        email = f"rest-{uuid.uuid4().hex[:6]}@example.org"
+        await register(a.client, a.mailer, email)
+        tokens = (await login(a.client, email))["tokens"]
+        secret = (await a.client.post("/v1/factors/totp", headers=bearer(tokens))).json()["secret"]
+        runtime = a.client._transport.app.state.runtime  # type: ignore[attr-defined]
+        db: Database = runtime.db
+        dump = ""
+        for table in (
+            "accounts", "totp_factors", "refresh_tokens", "signing_keys", "sessions",
+            "challenges",
+        ):  # fmt: skip
+            rows = await db.fetch(f"SELECT * FROM {table}")  # noqa: S608
+            dump += " ".join(str(dict(r)) for r in rows)
+        assert PASSWORD not in dump and secret not in dump
+        assert tokens["refresh_token"] not in dump and tokens["access_token"] not in dump
+        jwks = (await a.client.get("/.well-known/jwks.json")).json()["keys"]
+        assert jwks and all(k["x"] in dump for k in jwks)
+        assert '"d"' not in dump.replace("'d'", "")
+
+
+async def test_key_rotation_keeps_old_tokens_valid_and_publishes_both(
+    infra: Infra, schema_name: str
+) -> None:
+    from common.security.access_tokens import AccessTokenVerifier, HttpJwksSource, JwksCache
+
+    async with instance(infra, schema_name) as a:
+        email = f"rot-{uuid.uuid4().hex[:6]}@example.org"
+        await register(a.client, a.mailer, email)
+        old = (await login(a.client, email))["tokens"]["access_token"]
+        deps = a.container.deps
+        assert deps is not None
+        await deps.tokens.rotate()
+        keys = (await a.client.get("/.well-known/jwks.json")).json()["keys"]
+        assert len(keys) == 2
+        jwks = JwksCache(HttpJwksSource("http://testserver/.well-known/jwks.json", a.client))
+        verifier = AccessTokenVerifier(jwks, issuer=a.settings.issuer, audience="coffre-api")
+        assert (await verifier.verify(old)).subject
+
+
+async def test_migrations_go_up_down_and_up_again(infra: Infra, schema_name: str) -> None:
+    db = await Database.connect(infra.database_url, schema_name)
+    try:
+        await migrate(db, MIGRATIONS)
+        assert await db.fetchval("SELECT count(*) FROM accounts") == 0
+        await downgrade(db, MIGRATIONS, to_version=0)
+        assert await db.fetchval("SELECT to_regclass('accounts')") is None
+        await migrate(db, MIGRATIONS)
+        assert await db.fetchval("SELECT count(*) FROM signing_keys") == 0
+    finally:
+        await db.close()
