@@ -22,8 +22,8 @@ from auth.adapters.sealing import SecretBox
 from auth.adapters.sms import HttpSmsSender, RecordingSmsSender
 from auth.domain.codes import Pepper
 from auth.domain.lockout import LockoutPolicy
-from auth.domain.ratelimit import RateLimits
 from auth.domain.passwords import Argon2Parameters, PasswordHasher
+from auth.domain.ratelimit import RateLimits
 from auth.domain.sessions import SessionPolicy
 from auth.service.deps import AuthPolicy, Deps
 from auth.service.ports import Clock, Mailer, SmsSender, UnitOfWorkFactory

@@ -15,14 +15,14 @@ import pytest_asyncio
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from coffre_testing.app import running_app  # noqa: E402
-from coffre_testing.infra import Infra  # noqa: E402
-
-from auth.adapters.mail import RecordingMailer  # noqa: E402
-from auth.adapters.sms import RecordingSmsSender  # noqa: E402
-from auth.bootstrap import Container  # noqa: E402
-from auth.entrypoints.app import create_app  # noqa: E402
-from auth.settings import AuthSettings  # noqa: E402
+from auth.adapters.mail import RecordingMailer
+from auth.adapters.sms import RecordingSmsSender
+from auth.bootstrap import Container
+from auth.entrypoints.app import create_app
+from auth.settings import AuthSettings
+from coffre_testing.app import running_app
+from coffre_testing.infra import Infra
+from common.runtime import Runtime
 
 
 @dataclass
@@ -32,6 +32,7 @@ class RunningAuth:
     mailer: RecordingMailer
     container: Container
     settings: AuthSettings
+    runtime: Runtime
 
 
 TEST_PEPPER = secrets.token_urlsafe(32)
@@ -54,7 +55,7 @@ async def auth(infra: Infra, schema_name: str) -> AsyncIterator[RunningAuth]:
     sms, mailer = RecordingSmsSender(), RecordingMailer()
     app = create_app(settings, sms=sms, mailer=mailer)
     async with running_app(app) as client:
-        yield RunningAuth(client, sms, mailer, app.state.container, settings)
+        yield RunningAuth(client, sms, mailer, app.state.container, settings, app.state.runtime)
 
 
 @pytest.fixture

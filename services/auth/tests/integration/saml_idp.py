@@ -100,7 +100,9 @@ class TestIdp:
             sign_assertion=sign_assertion,
             sign_response=False,
             userid=name_id,
-            authn={"class_ref": "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"},
+            authn={
+                "class_ref": "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
+            },
         )
         return base64.b64encode(str(response).encode()).decode()
 

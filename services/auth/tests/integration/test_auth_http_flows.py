@@ -44,12 +44,15 @@ async def test_member_signs_up_enrols_totp_and_signs_in_with_two_factors(
     assert first["second_factor_required"] is False
     tokens = first["tokens"]
     r = await c.post("/v1/factors/totp", headers=bearer(tokens))
-    assert r.status_code == 201 and r.json()["otpauth_uri"].startswith("otpauth://totp/")
+    assert r.status_code == 201
+    assert r.json()["otpauth_uri"].startswith("otpauth://totp/")
     totp = pyotp.TOTP(r.json()["secret"])
     r = await c.post("/v1/factors/totp/confirm", json={"code": totp.now()}, headers=bearer(tokens))
-    assert r.status_code == 200 and len(r.json()["recovery_codes"]) == 10
+    assert r.status_code == 200
+    assert len(r.json()["recovery_codes"]) == 10
     second = await login(c, email, scope="payment")
-    assert second["second_factor_required"] is True and second["methods"] == ["totp", "recovery"]
+    assert second["second_factor_required"] is True
+    assert second["methods"] == ["totp", "recovery"]
     recovery = r.json()["recovery_codes"][0]
     r = await c.post(
         "/v1/login/second-factor",
@@ -58,7 +61,8 @@ async def test_member_signs_up_enrols_totp_and_signs_in_with_two_factors(
     assert r.status_code == 200, r.text
     verifier = AccessTokenVerifier(_jwks(auth), issuer=auth.settings.issuer, audience="coffre-api")
     claims = await verifier.verify(r.json()["access_token"], required_scope="payment")
-    assert claims.subject == user_id and claims.methods == ("pwd", "recovery")
+    assert claims.subject == user_id
+    assert claims.methods == ("pwd", "recovery")
     assert r.headers["cache-control"] == "no-store"
 
 
@@ -85,7 +89,8 @@ async def test_step_up_by_sms_authorises_one_payment_that_payments_verifies_loca
     )
     assert r.status_code == 201, r.text
     text = auth.sms.last_to(PHONE).text
-    assert "249.9 EUR" in text and "FR76…0189" in text
+    assert "249.9 EUR" in text
+    assert "FR76…0189" in text
     r = await c.post(
         f"/v1/step-up/challenges/{r.json()['challenge_id']}/verify",
         json={"code": last_code(auth.sms, PHONE)},
@@ -110,9 +115,11 @@ async def test_refresh_rotation_reuse_and_logout(auth: RunningAuth, infra: objec
     assert r.status_code == 200
     newer = r.json()
     r = await c.post("/v1/token/refresh", json={"refresh_token": tokens["refresh_token"]})
-    assert r.status_code == 401 and r.json()["code"] == "auth.refresh-reused"
+    assert r.status_code == 401
+    assert r.json()["code"] == "auth.refresh-reused"
     r = await c.post("/v1/token/refresh", json={"refresh_token": newer["refresh_token"]})
-    assert r.status_code == 401 and r.json()["code"] == "auth.session-expired"
+    assert r.status_code == 401
+    assert r.json()["code"] == "auth.session-expired"
     r = await c.get("/v1/me", headers=bearer(newer))
     assert r.status_code == 401
 
@@ -133,9 +140,11 @@ async def test_events_reach_the_broker_with_actor_ip_and_no_secret(
         )
         assert found, topic
         envelope = json.loads(found[0].value)
-        assert envelope["subject"] == user_id and envelope["producer"] == "auth"
+        assert envelope["subject"] == user_id
+        assert envelope["producer"] == "auth"
         assert envelope["payload"]["actor_id"] == user_id
-        assert envelope["payload"]["ip"] and PASSWORD not in found[0].value.decode()
+        assert envelope["payload"]["ip"]
+        assert PASSWORD not in found[0].value.decode()
 
 
 @pytest.mark.parametrize(
@@ -157,7 +166,8 @@ async def test_bad_input_gets_a_4xx_problem_never_a_500(
     r = await auth.client.post(path, json=body, headers=UA)
     assert 400 <= r.status_code < 500, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
-    assert r.json()["code"] and "Traceback" not in r.text
+    assert r.json()["code"]
+    assert "Traceback" not in r.text
 
 
 async def test_malformed_json_and_tampered_bearer_tokens_are_4xx(auth: RunningAuth) -> None:
@@ -167,7 +177,8 @@ async def test_malformed_json_and_tampered_bearer_tokens_are_4xx(auth: RunningAu
     assert r.status_code == 422
     for header in ("Bearer abc", "Bearer a.b.c", "Basic Zm9vOmJhcg==", ""):
         r = await auth.client.get("/v1/me", headers={"authorization": header})
-        assert r.status_code == 401 and r.json()["code"].startswith("auth.")
+        assert r.status_code == 401
+        assert r.json()["code"].startswith("auth.")
 
 
 async def test_tampered_access_token_is_refused_by_other_services(auth: RunningAuth) -> None:
@@ -186,7 +197,8 @@ async def test_tampered_access_token_is_refused_by_other_services(auth: RunningA
 
 async def test_jwks_is_public_and_holds_no_private_key(auth: RunningAuth) -> None:
     r = await auth.client.get("/.well-known/jwks.json")
-    assert r.status_code == 200 and r.json()["keys"]
+    assert r.status_code == 200
+    assert r.json()["keys"]
     assert all("d" not in k and k["alg"] == "Ed25519" for k in r.json()["keys"])
 
 
@@ -208,3 +220,62 @@ async def test_dev_sms_route_is_closed_outside_development(auth: RunningAuth) ->
     assert r.status_code == 404
 
 
+async def test_account_deletion_publishes_erasure_and_removes_the_account(
+    auth: RunningAuth, infra: object
+) -> None:
+    c = auth.client
+    email = f"gus-{uuid.uuid4().hex[:6]}@example.org"
+    user_id = await register(c, auth.mailer, email)
+    tokens = (await login(c, email))["tokens"]
+    r = await c.post("/v1/accounts/me/delete", json={"password": "wrong"}, headers=bearer(tokens))
+    assert r.status_code == 401
+    r = await c.post("/v1/accounts/me/delete", json={"password": PASSWORD}, headers=bearer(tokens))
+    assert r.status_code == 202, r.text
+    request_id = r.json()["erasure_request_id"]
+    bootstrap = infra.bootstrap_servers  # type: ignore[attr-defined]
+    for topic in ("erasure.erasure-requested.v1", "erasure.erasure-completed.v1"):
+        found = await collect(
+            bootstrap, topic, count=1, where=lambda rec: rec.key == user_id.encode()
+        )
+        assert found, topic
+        assert json.loads(found[0].value)["payload"]["request_id"] == request_id
+    r = await c.post("/v1/login", json={"email": email, "password": PASSWORD})
+    assert r.status_code == 401
+    assert (await c.get("/v1/me", headers=bearer(tokens))).status_code == 401
+
+
+async def test_five_wrong_sms_codes_lock_the_step_up_and_raise_an_alert(
+    auth: RunningAuth, infra: object
+) -> None:
+    c = auth.client
+    email = f"hal-{uuid.uuid4().hex[:6]}@example.org"
+    user_id = await register(c, auth.mailer, email)
+    tokens = (await login(c, email))["tokens"]
+    r = await c.post("/v1/factors/sms", json={"phone": PHONE}, headers=bearer(tokens))
+    await c.post(
+        "/v1/factors/sms/confirm",
+        json={"challenge_id": r.json()["challenge_id"], "code": last_code(auth.sms, PHONE)},
+        headers=bearer(tokens),
+    )
+    r = await c.post(
+        "/v1/step-up/challenges", json={"operation": OPERATION}, headers=bearer(tokens)
+    )
+    challenge, right = r.json()["challenge_id"], last_code(auth.sms, PHONE)
+    wrong = "000000" if right != "000000" else "111111"
+    path = f"/v1/step-up/challenges/{challenge}/verify"
+    statuses = [
+        (await c.post(path, json={"code": wrong}, headers=bearer(tokens))).status_code
+        for _ in range(5)
+    ]
+    assert statuses == [401] * 5
+    r = await c.post(path, json={"code": right}, headers=bearer(tokens))
+    assert r.status_code == 423
+    assert r.json()["code"] == "auth.challenge-locked"
+    found = await collect(
+        infra.bootstrap_servers,  # type: ignore[attr-defined]
+        "auth.challenge-locked.v1",
+        count=1,
+        where=lambda rec: rec.key == user_id.encode(),
+    )
+    assert found
+    assert json.loads(found[0].value)["payload"]["purpose"] == "step-up"

@@ -6,11 +6,10 @@ import uuid
 from pathlib import Path
 
 import pytest
+from auth.service import sso
 from auth_it_helpers import UA
 from conftest import RunningAuth
 from saml_idp import TestIdp, tamper
-
-from auth.service import sso
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
@@ -20,7 +19,8 @@ async def _tenant(auth: RunningAuth, idp: TestIdp) -> str:
     assert auth.container.deps is not None
     await sso.create_tenant(auth.container.deps, slug, "ACME", idp.metadata())
     r = await auth.client.get(f"/v1/sso/{slug}/metadata")
-    assert r.status_code == 200 and "AssertionConsumerService" in r.text
+    assert r.status_code == 200
+    assert "AssertionConsumerService" in r.text
     idp.trust_sp(r.text)
     return slug
 
@@ -49,7 +49,9 @@ async def test_sp_initiated_login_maps_the_idp_user_to_one_account(
         auth, slug, idp.respond(await _start(auth, slug), name_id="emp-1", email="ann@acme.test")
     )
     assert status == 200, body
-    me = await auth.client.get("/v1/me", headers={"authorization": f"Bearer {body['access_token']}"})
+    me = await auth.client.get(
+        "/v1/me", headers={"authorization": f"Bearer {body['access_token']}"}
+    )
     assert me.json()["email"] == "ann@acme.test"
     status, again = await _post(
         auth, slug, idp.respond(await _start(auth, slug), name_id="emp-1", email="ann@acme.test")
@@ -68,7 +70,8 @@ async def test_tampered_assertion_is_refused(auth: RunningAuth, tmp_path: Path) 
     control = idp.respond(await _start(auth, slug), name_id="emp-2", email="bo@acme.test")
     forged = tamper(genuine, "emp-2", "emp-admin")
     status, body = await _post(auth, slug, forged)
-    assert status == 401 and body["code"] == "auth.sso-refused"
+    assert status == 401
+    assert body["code"] == "auth.sso-refused"
     assert (await _post(auth, slug, control))[0] == 200
 
 
@@ -78,7 +81,8 @@ async def test_tampered_attribute_is_refused(auth: RunningAuth, tmp_path: Path) 
     genuine = idp.respond(await _start(auth, slug), name_id="emp-3", email="cy@acme.test")
     control = idp.respond(await _start(auth, slug), name_id="emp-3", email="cy@acme.test")
     status, body = await _post(auth, slug, tamper(genuine, "cy@acme.test", "ceo@acme.test"))
-    assert status == 401 and body["code"] == "auth.sso-refused"
+    assert status == 401
+    assert body["code"] == "auth.sso-refused"
     assert (await _post(auth, slug, control))[0] == 200
 
 
@@ -88,7 +92,8 @@ async def test_replayed_response_is_refused(auth: RunningAuth, tmp_path: Path) -
     response = idp.respond(await _start(auth, slug), name_id="emp-4", email="di@acme.test")
     assert (await _post(auth, slug, response))[0] == 200
     status, body = await _post(auth, slug, response)
-    assert status == 401 and body["code"] == "auth.sso-refused"
+    assert status == 401
+    assert body["code"] == "auth.sso-refused"
 
 
 async def test_unsigned_assertion_is_refused(auth: RunningAuth, tmp_path: Path) -> None:
@@ -98,7 +103,8 @@ async def test_unsigned_assertion_is_refused(auth: RunningAuth, tmp_path: Path) 
         await _start(auth, slug), name_id="emp-5", email="ed@acme.test", sign_assertion=False
     )
     status, body = await _post(auth, slug, response)
-    assert status == 401 and body["code"] == "auth.sso-refused"
+    assert status == 401
+    assert body["code"] == "auth.sso-refused"
 
 
 async def test_assertion_signed_by_another_idp_is_refused(
@@ -111,7 +117,8 @@ async def test_assertion_signed_by_another_idp_is_refused(
     impostor.trust_sp(sp_metadata)
     response = impostor.respond(await _start(auth, slug), name_id="emp-6", email="fa@acme.test")
     status, body = await _post(auth, slug, response)
-    assert status == 401 and body["code"] == "auth.sso-refused"
+    assert status == 401
+    assert body["code"] == "auth.sso-refused"
 
 
 async def test_unsolicited_and_garbage_responses_are_refused(
@@ -121,6 +128,7 @@ async def test_unsolicited_and_garbage_responses_are_refused(
     slug = await _tenant(auth, idp)
     for junk in ("bm90IHhtbA==", "%%%", "PHNhbWxwOlJlc3BvbnNlLz4="):
         status, body = await _post(auth, slug, junk)
-        assert status == 401 and body["code"] == "auth.sso-refused"
+        assert status == 401
+        assert body["code"] == "auth.sso-refused"
     status, body = await _post(auth, "no-such-tenant", "PHg+")
     assert status in (401, 404)

@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from auth_unit_helpers import Harness  # noqa: E402
+from auth_unit_helpers import Harness
 
 
 @pytest.fixture

@@ -101,7 +101,11 @@ class Container:
         while True:
             try:
                 reports = await scheduled_reports(
-                    self.uow, self.engine, self.renderer, weekday=s.report_weekday, hour=s.report_hour
+                    self.uow,
+                    self.engine,
+                    self.renderer,
+                    weekday=s.report_weekday,
+                    hour=s.report_hour,
                 )
                 if reports:
                     log.info("weekly_reports_generated", reports=len(reports))

@@ -47,6 +47,9 @@ class FraudSettings(ServiceSettings):
     analyst_scope: str = "fraud:analyst"
     analyst_requires_second_factor: bool = True
     decision_callers: list[str] = Field(default_factory=lambda: ["payments"])
+    consumer_group_prefix: str = Field(
+        "fraud", pattern=r"^[a-z0-9][a-z0-9._-]{0,40}$", description="Kafka consumer groups."
+    )
 
     def policy(self) -> ScoringPolicy:
         return ScoringPolicy(

@@ -45,6 +45,34 @@ async def test_local_kms_refuses_a_key_file_others_can_read(tmp_path: Path) -> N
         await LocalFileKms(path).encrypt(b"x", CONTEXT)
 
 
+@pytest.mark.parametrize("mode", [0o604, 0o660, 0o666])
+async def test_local_kms_refuses_modes_that_share_the_key(tmp_path: Path, mode: int) -> None:
+    path = tmp_path / "master.key"
+    await LocalFileKms(path).encrypt(b"x", CONTEXT)
+    os.chmod(path, mode)
+    if mode & 0o070 and not mode & 0o007:
+        if os.geteuid() != 0:
+            pytest.skip("giving the file another group needs root")
+        os.chown(path, -1, os.getegid() + 1)
+    with pytest.raises(ConfigurationError):
+        await LocalFileKms(path).encrypt(b"x", CONTEXT)
+
+
+async def test_local_kms_accepts_its_own_group_as_kubernetes_mounts_it(tmp_path: Path) -> None:
+    path = tmp_path / "master.key"
+    wrapped = await LocalFileKms(path).encrypt(b"x", CONTEXT)
+    os.chmod(path, 0o440)
+    assert await LocalFileKms(path).decrypt(wrapped, CONTEXT) == b"x"
+
+
+async def test_local_kms_reads_a_raw_32_byte_key_file(tmp_path: Path) -> None:
+    path = tmp_path / "raw.key"
+    path.write_bytes(os.urandom(32))
+    os.chmod(path, 0o600)
+    kms = LocalFileKms(path)
+    assert await kms.decrypt(await kms.encrypt(b"m", CONTEXT), CONTEXT) == b"m"
+
+
 async def test_local_kms_refuses_a_missing_file_when_told_not_to_create(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError):
         await LocalFileKms(tmp_path / "none.key", create=False).encrypt(b"x", CONTEXT)

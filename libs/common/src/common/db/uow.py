@@ -10,6 +10,8 @@ travels with it. Events are keyed (default: their subject) so order per key is k
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any
 
@@ -111,6 +113,17 @@ class UnitOfWork:
         await self._tx.commit()
         self.committed = True
         self._pending.clear()
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A nested transaction: on error its changes and the events it recorded are undone."""
+        mark = len(self._pending)
+        try:
+            async with self.conn.transaction():
+                yield
+        except BaseException:
+            del self._pending[mark:]
+            raise
 
     async def claim_inbox(self, consumer: str, event_id: Any, topic: str) -> bool:
         """Record an incoming event as processed; False when it already was (a redelivery)."""

@@ -1,38 +1,45 @@
 """Idempotent event consumers: the inbox, retries, and the dead-letter topic.
 
 Rules:
-- A handler runs inside a unit of work that first claims the event id in the inbox; its effects,
-  the inbox row and any events it records commit together, and the Kafka offset is committed only
-  after that commit. A redelivered event finds its id claimed and changes nothing.
+- Messages are handled in polled batches. Each event runs in its own savepoint inside one unit of
+  work that first claims the event id in the inbox; the batch's effects, inbox rows and recorded
+  events commit together, and the Kafka offset is committed only after that commit. A
+  redelivered event finds its id claimed and changes nothing.
 - A message that is not a valid envelope of a type this consumer handles, or that its handler
-  rejects (``EventRejected``), goes to the dead-letter topic with the reason; the consumer goes on.
-- A handler that keeps failing is retried with backoff, then dead-lettered. While Postgres is
-  unreachable the consumer retries without limit, holding the partition: nothing is skipped.
-- The consumer's span continues the producer's trace (W3C context from the Kafka headers), so its
-  log lines carry the producer's trace id.
+  rejects (``EventRejected``), goes to the dead-letter topic with the reason; its savepoint is
+  rolled back and the rest of the batch goes on.
+- A handler that keeps failing is retried, then dead-lettered. While Postgres is unreachable the
+  whole batch is retried without limit, holding the partition: nothing is skipped.
+- Each event is processed in a span whose parent is the producer's W3C context from the Kafka
+  headers, so the handler's log lines carry the producer's trace id.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import asyncpg
+from aiokafka import ConsumerRecord
 from faststream import AckPolicy
-from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 
 from common.db.uow import UnitOfWork
 from common.errors import EventRejected
 from common.events.base import Envelope, Event, decode_envelope
 from common.logging import get_logger
 from common.messaging.dead_letter import DeadLetterPublisher, SourceMessage
+from common.tracing import context_from_carrier, kafka_headers_to_carrier
 
 if TYPE_CHECKING:
     from common.runtime import Runtime
 
 log = get_logger(__name__)
+_tracer = trace.get_tracer("coffre.consumer")
 
 INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
@@ -41,10 +48,18 @@ INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.TooManyConnectionsError,
     asyncpg.ConnectionDoesNotExistError,
 )
+BATCH_MAX_RECORDS = 200
 
 
 class EventHandler(Protocol):
     async def __call__(self, event: Event, envelope: Envelope, uow: UnitOfWork) -> None: ...
+
+
+@dataclass(frozen=True)
+class Delivery:
+    source: SourceMessage
+    envelope: Envelope
+    event: Event
 
 
 def subscribe(
@@ -59,30 +74,18 @@ def subscribe(
     handled = {(e.event_type, e.event_version) for e in events}
     topics = sorted({e.topic() for e in events})
     settings = runtime.settings
-    broker: KafkaBroker = runtime.broker
 
     async def process(body: Any, message: KafkaMessage) -> None:
-        raw = message.raw_message
-        source = SourceMessage(
-            topic=raw.topic,
-            partition=raw.partition,
-            offset=raw.offset,
-            key=raw.key,
-            value=raw.value,
-            headers=tuple(raw.headers or ()),
-        )
-        await handle_message(
-            source,
-            runtime=runtime,
-            consumer=consumer,
-            handled=handled,
-            handler=handler,
-            max_attempts=max_attempts,
-        )
+        records: tuple[ConsumerRecord[bytes, bytes], ...] = message.raw_message  # type: ignore[assignment]
+        batch = ConsumerBatch(runtime, consumer, handled, handler, max_attempts)
+        await batch.handle([_source(record) for record in records])
 
-    broker.subscriber(
+    runtime.broker.subscriber(
         *topics,
         group_id=consumer,
+        batch=True,
+        max_records=BATCH_MAX_RECORDS,
+        batch_timeout_ms=100,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.ACK,
         session_timeout_ms=settings.kafka_session_timeout_ms,
@@ -93,54 +96,110 @@ def subscribe(
     )(process)
 
 
-async def handle_message(
-    source: SourceMessage,
-    *,
-    runtime: Runtime,
-    consumer: str,
-    handled: set[tuple[str, int]],
-    handler: EventHandler,
-    max_attempts: int,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-) -> str:
-    """Process one message; return 'processed', 'duplicate' or 'dead-lettered'."""
-    dead_letter = DeadLetterPublisher(runtime.producer_for_dead_letters(), consumer)
-    try:
-        envelope = decode_envelope(source.value, runtime.settings.max_event_bytes)
-        if (envelope.type, envelope.version) not in handled:
-            raise EventRejected(
-                f"{envelope.type} v{envelope.version} is not handled by {consumer}",
-                reason="unexpected-type",
-            )
-        event = envelope.parse()
-    except EventRejected as exc:
-        await dead_letter.send(source, code=str(exc.extensions.get("reason", exc.code)), reason=exc.message)
-        return "dead-lettered"
-    attempt = 0
-    while True:
+def _source(record: ConsumerRecord[bytes, bytes]) -> SourceMessage:
+    return SourceMessage(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=record.key,
+        value=record.value,
+        headers=tuple(record.headers or ()),
+    )
+
+
+class ConsumerBatch:
+    """Processes one polled batch of one consumer group."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        consumer: str,
+        handled: set[tuple[str, int]],
+        handler: EventHandler,
+        max_attempts: int,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._runtime = runtime
+        self._consumer = consumer
+        self._handled = handled
+        self._handler = handler
+        self._max_attempts = max_attempts
+        self._sleep = sleep
+        self._dead_letter = DeadLetterPublisher(runtime.producer_for_dead_letters(), consumer)
+        self.outcomes: dict[int, str] = {}
+
+    async def handle(self, sources: Sequence[SourceMessage]) -> dict[int, str]:
+        """Process every message; return an outcome per offset."""
+        deliveries = [d for d in [await self._decode(s) for s in sources] if d is not None]
+        while deliveries:
+            try:
+                await self._process(deliveries)
+                break
+            except INFRASTRUCTURE_ERRORS as exc:
+                log.warning("event_batch_retry", error=type(exc).__name__, consumer=self._consumer)
+                await self._sleep(1.0)
+        return self.outcomes
+
+    async def _decode(self, source: SourceMessage) -> Delivery | None:
         try:
-            async with runtime.uow() as uow:
-                if not await uow.claim_inbox(consumer, envelope.event_id, source.topic):
-                    log.info("event_duplicate_skipped", event_id=str(envelope.event_id), consumer=consumer)
-                    return "duplicate"
-                await handler(event, envelope, uow)
-                await uow.commit()
-            log.info("event_processed", event_type=envelope.type, event_id=str(envelope.event_id), consumer=consumer)
-            return "processed"
-        except EventRejected as exc:
-            await dead_letter.send(source, code=exc.code, reason=exc.message)
-            return "dead-lettered"
-        except INFRASTRUCTURE_ERRORS as exc:
-            log.warning("event_retry_infrastructure", error=type(exc).__name__, consumer=consumer)
-            await sleep(1.0)
-        except Exception as exc:
-            attempt += 1
-            log.warning("event_handler_failed", error=type(exc).__name__, attempt=attempt, consumer=consumer)
-            if attempt >= max_attempts:
-                await dead_letter.send(
-                    source,
-                    code="handler-failed",
-                    reason=f"handler failed {attempt} times: {type(exc).__name__}",
+            envelope = decode_envelope(source.value, self._runtime.settings.max_event_bytes)
+            if (envelope.type, envelope.version) not in self._handled:
+                raise EventRejected(
+                    f"{envelope.type} v{envelope.version} is not handled by {self._consumer}",
+                    reason="unexpected-type",
                 )
+            return Delivery(source, envelope, envelope.parse())
+        except EventRejected as exc:
+            code = str(exc.extensions.get("reason", exc.code))
+            await self._reject(source, code, exc.message)
+            return None
+
+    async def _reject(self, source: SourceMessage, code: str, reason: str) -> None:
+        await self._dead_letter.send(source, code=code, reason=reason)
+        self.outcomes[source.offset] = "dead-lettered"
+
+    async def _process(self, deliveries: Sequence[Delivery]) -> None:
+        rejected: list[tuple[SourceMessage, str, str]] = []
+        outcomes: dict[int, str] = {}
+        async with self._runtime.uow() as uow:
+            for delivery in deliveries:
+                parent = context_from_carrier(kafka_headers_to_carrier(delivery.source.headers))
+                with _tracer.start_as_current_span(
+                    f"{delivery.source.topic} process",
+                    context=parent,
+                    kind=SpanKind.CONSUMER,
+                    attributes={"messaging.consumer.group.name": self._consumer},
+                ):
+                    outcome = await self._process_one(uow, delivery, rejected)
+                outcomes[delivery.source.offset] = outcome
+            await uow.commit()
+        for source, code, reason in rejected:
+            await self._reject(source, code, reason)
+        self.outcomes.update(outcomes)
+
+    async def _process_one(
+        self, uow: UnitOfWork, delivery: Delivery, rejected: list[tuple[SourceMessage, str, str]]
+    ) -> str:
+        env = delivery.envelope
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                async with uow.savepoint():
+                    if not await uow.claim_inbox(self._consumer, env.event_id, delivery.source.topic):
+                        log.debug("event_duplicate_skipped", event_id=str(env.event_id))
+                        return "duplicate"
+                    await self._handler(delivery.event, env, uow)
+                log.debug("event_processed", event_type=env.type, event_id=str(env.event_id))
+                return "processed"
+            except EventRejected as exc:
+                rejected.append((delivery.source, exc.code, exc.message))
                 return "dead-lettered"
-            await sleep(0.2 * 2**attempt)
+            except INFRASTRUCTURE_ERRORS:
+                raise
+            except Exception as exc:
+                log.warning("event_handler_failed", error=type(exc).__name__, attempt=attempt)
+                if attempt == self._max_attempts:
+                    rejected.append(
+                        (delivery.source, "handler-failed", f"handler failed {attempt} times: {type(exc).__name__}")
+                    )
+                    return "dead-lettered"
+        return "dead-lettered"

@@ -7,6 +7,8 @@ the outbox and the inbox, not from the client; consumers commit offsets only whe
 
 from __future__ import annotations
 
+import logging
+
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -37,6 +39,7 @@ def create_broker(settings: ServiceSettings) -> KafkaBroker:
         acks="all",
         enable_idempotence=settings.kafka_idempotent_producer,
         middlewares=[KafkaTelemetryMiddleware()],
+        log_level=logging.DEBUG,
     )
 
 

@@ -217,7 +217,9 @@ class MemoryTenants(_Repo):
         self.s.assertions[assertion_id] = expires_at
         return True
 
-    async def add_request(self, request_id: str, tenant_id: uuid.UUID, expires_at: datetime) -> None:
+    async def add_request(
+        self, request_id: str, tenant_id: uuid.UUID, expires_at: datetime
+    ) -> None:
         self.s.saml_requests[request_id] = (tenant_id, expires_at)
 
     async def take_request(self, request_id: str, tenant_id: uuid.UUID, now: datetime) -> bool:

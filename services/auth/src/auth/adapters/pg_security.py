@@ -5,6 +5,8 @@ instances cannot both use one code, one refresh token or one failure count; a fa
 is created before it is locked, so even the first failures of an address are never lost.
 """
 
+# ruff: noqa: S608 -- column lists are module constants, every value is a bound parameter
+
 from __future__ import annotations
 
 import json

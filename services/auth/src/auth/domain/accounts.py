@@ -8,7 +8,6 @@ phone number for SMS codes is stored in E.164 form; an account lists the factors
 
 from __future__ import annotations
 
-import hashlib
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -27,11 +26,6 @@ def normalise_email(email: str) -> str:
     if len(text) > 254 or not EMAIL.match(text):
         raise InvalidEmail()
     return text
-
-
-def email_key(email: str) -> str:
-    """A stable, non-reversible-at-a-glance key for throttling by address (no address stored)."""
-    return hashlib.sha256(("coffre-email:" + email).encode()).hexdigest()[:32]
 
 
 def normalise_phone(phone: str) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from common.errors import CoffreError
+from common.logging import get_logger
 from common.security.access_tokens import bearer_token
 from fastapi import Header, Request
 
@@ -13,6 +15,8 @@ from auth.domain.errors import InvalidToken, SecondFactorRequired
 from auth.service import sessions
 from auth.service.context import RequestContext
 from auth.service.deps import Deps
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -45,8 +49,13 @@ def context(request: Request) -> RequestContext:
 async def any_session(request: Request, authorization: str | None = Header(None)) -> Caller:
     """A member with a live session of any scope (including enrolment-only)."""
     c = container(request)
-    assert c.verifier is not None and c.deps is not None
-    claims = await c.verifier.verify(bearer_token(authorization))
+    assert c.verifier is not None
+    assert c.deps is not None
+    try:
+        claims = await c.verifier.verify(bearer_token(authorization))
+    except CoffreError as exc:
+        log.warning("access_token_refused", error_code=exc.code, path=request.url.path)
+        raise
     try:
         user_id, session_id = uuid.UUID(claims.subject), uuid.UUID(claims.session_id)
     except ValueError:

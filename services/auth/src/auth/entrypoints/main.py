@@ -16,7 +16,7 @@ from auth.service import sso
 from auth.settings import AuthSettings
 
 
-async def _add_tenant(slug: str, name: str, metadata_file: str) -> str:
+async def _add_tenant(slug: str, name: str, xml: str) -> str:
     settings = load_settings(AuthSettings)
     runtime = Runtime(settings, migrations=MIGRATIONS, run_relay=False)
     await runtime.start()
@@ -24,7 +24,6 @@ async def _add_tenant(slug: str, name: str, metadata_file: str) -> str:
     try:
         await container.start(runtime)
         assert container.deps is not None
-        xml = Path(metadata_file).read_text("utf-8")
         tenant = await sso.create_tenant(container.deps, slug, name, xml)
         return str(tenant.id)
     finally:
@@ -38,7 +37,8 @@ def main() -> None:
         if len(args) != 4:
             print("usage: coffre-auth add-tenant SLUG NAME METADATA.xml", file=sys.stderr)
             raise SystemExit(2)
-        print(asyncio.run(_add_tenant(args[1], args[2], args[3])))
+        xml = Path(args[3]).read_text("utf-8")
+        print(asyncio.run(_add_tenant(args[1], args[2], xml)))
         raise SystemExit(0)
     raise SystemExit(run_service(AuthSettings, create_app, MIGRATIONS))
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from common.errors import CoffreError
 from common.events.auth import LoginFailed
 
-from auth.domain.accounts import Account, email_key, mask_phone, normalise_email
+from auth.domain.accounts import Account, mask_phone, normalise_email
 from auth.domain.challenges import Challenge, Method, Purpose
 from auth.domain.codes import new_sms_code, new_token
 from auth.domain.errors import (
@@ -65,10 +65,11 @@ async def login(
         address = normalise_email(email)
     except CoffreError:
         raise InvalidCredentials() from None
-    await limit(deps, deps.policy.rates.login_per_account, email_key(address))
+    address_digest = deps.pepper.digest("address", address)
+    await limit(deps, deps.policy.rates.login_per_account, address_digest)
     async with deps.uow() as uow:
         account = await uow.accounts.by_email(address)
-        key = account_key(account.id) if account else address_key(email_key(address))
+        key = account_key(account.id) if account else address_key(address_digest)
         (await uow.failures.get(key)).ensure_unlocked(deps.clock.now())
     if account is not None and account.password_hash:
         ok = await in_thread(deps.hasher.verify, account.password_hash, password)

@@ -102,3 +102,8 @@ class StaleState(Conflict):
 
     code = "fraud.concurrent-update"
     title = "Concurrent update, retry"
+
+
+class InvalidWeek(ValidationFailed):
+    code = "fraud.week-invalid"
+    title = "Week is not valid"

@@ -106,3 +106,11 @@ async def _settle_held_payment(
         subject=alert.owner_ref or alert.account_ref,
         key=alert.account_ref,
     )
+
+
+async def get_alert(alert_id: str, uow: UnitOfWork) -> Alert:
+    async with uow:
+        alert = await uow.alerts.get(alert_id)
+    if alert is None:
+        raise AlertNotFound("no such alert")
+    return alert

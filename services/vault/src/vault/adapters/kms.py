@@ -1,10 +1,12 @@
 """KMS adapters: a local key file (the embedded default) and AWS KMS.
 
 Rules:
-- ``LocalFileKms`` keeps one AES-256 key in a file readable by its owner only (0600); the file
-  is created if absent (atomically, never overwritten) and refused if group or others can read
-  it. Ciphertexts are ``"CVK1" | key fingerprint (8) | nonce (12) | AES-GCM(ct || tag)`` with
-  the canonical JSON of the encryption context as associated data.
+- ``LocalFileKms`` keeps one AES-256 key (32 raw bytes, or their base64) in a file readable by
+  its owner only (0600); the file is created if absent (atomically, never overwritten) and
+  refused if others can reach it, or a group other than the vault's own (a Kubernetes Secret
+  mounted 0440 with ``fsGroup`` is the vault's group). Ciphertexts are
+  ``"CVK1" | key fingerprint (8) | nonce (12) | AES-GCM(ct || tag)`` with the canonical JSON
+  of the encryption context as associated data.
 - ``AwsKms`` calls ``Encrypt`` / ``Decrypt`` on one key with the encryption context.
 - Any KMS fault surfaces as ``KmsUnavailable``, without the KMS's own message.
 """
@@ -71,18 +73,26 @@ class LocalFileKms:
             if not self.create:
                 raise ConfigurationError(f"KMS key file {self.path} does not exist")
             _create_key_file(self.path)
-        mode = self.path.stat().st_mode
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        info = self.path.stat()
+        shared_group = info.st_mode & stat.S_IRWXG and info.st_gid != os.getegid()
+        if info.st_mode & stat.S_IRWXO or shared_group:
             raise ConfigurationError(
                 f"KMS key file {self.path} must be readable by its owner only (chmod 600)"
             )
-        try:
-            key = base64.b64decode(self.path.read_text().strip(), validate=True)
-        except ValueError:
-            key = b""
-        if len(key) != 32:
-            raise ConfigurationError(f"KMS key file {self.path} does not hold a 256-bit key")
-        return key
+        return _parse_key(self.path.read_bytes(), self.path)
+
+
+def _parse_key(content: bytes, path: Path) -> bytes:
+    """32 raw bytes (``head -c 32 /dev/urandom``) or their base64 text (what the vault writes)."""
+    if len(content) == 32:
+        return content
+    try:
+        key = base64.b64decode(content.strip(), validate=True)
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        raise ConfigurationError(f"KMS key file {path} does not hold a 256-bit key")
+    return key
 
 
 def _create_key_file(path: Path) -> None:

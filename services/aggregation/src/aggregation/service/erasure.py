@@ -1,0 +1,57 @@
+"""A member's erasure: revoke their consents, delete the tokens, delete everything we hold.
+
+Rules: it runs inside the consumer's unit of work (with the inbox claim), so a redelivered
+request changes nothing. It first locks the member's feed, so no pull in flight can write after
+it. Each consent still held is ended at the agent and its token deleted from the vault now;
+what cannot be done now (agent or vault down) is queued as a teardown and retried — the local
+data is deleted regardless. The `ErasureCompleted` part names counts, never data.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from common.events.erasure import ErasureCompleted
+from common.logging import get_logger
+
+from aggregation.domain.connections import ConnectionStatus, Teardown
+from aggregation.service import teardown
+from aggregation.service.context import Context
+from aggregation.service.ports import Store
+
+log = get_logger(__name__)
+SERVICE = "aggregation"
+
+
+async def erase_member(ctx: Context, store: Store, user_id: str, request_id: str) -> None:
+    now = ctx.clock.now()
+    await store.transactions.lock_feed(user_id)
+    revoked = queued = 0
+    for connection in await store.connections.of_user(user_id):
+        if connection.vault_ref is None:
+            continue
+        live = connection.status in (ConnectionStatus.ACTIVE, ConnectionStatus.PENDING)
+        item = Teardown(uuid.uuid4(), user_id, connection.vault_ref, live, 0, now)
+        if await teardown.perform(ctx, item):
+            revoked += 1
+        else:
+            await store.teardowns.add(item)
+            queued += 1
+    transactions = await store.transactions.delete_of_user(user_id)
+    await store.pulls.delete_of_user(user_id)
+    accounts = await store.accounts.delete_of_user(user_id)
+    connections = await store.connections.delete_of_user(user_id)
+    proof: dict[str, str | int | list[str]] = {
+        "connections_deleted": connections,
+        "accounts_deleted": accounts,
+        "transactions_deleted": transactions,
+        "consents_revoked": revoked,
+        "consent_teardowns_queued": queued,
+    }
+    store.record(
+        ErasureCompleted(
+            user_id=user_id, request_id=request_id, service=SERVICE, completed_at=now, proof=proof
+        ),
+        subject=user_id,
+    )
+    log.info("member_erased", request_id=request_id, **proof)

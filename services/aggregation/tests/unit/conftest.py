@@ -1,0 +1,17 @@
+"""Unit-test wiring: use cases over in-memory storage, an in-memory vault, the sandbox in-process."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+# Test modules import ``aggregation_unit_helpers`` by name, whatever pytest's import mode.
+sys.path.insert(0, str(Path(__file__).parent))
+from aggregation_unit_helpers import Harness  # noqa: E402
+
+
+@pytest.fixture
+def h() -> Harness:
+    return Harness()

@@ -1,0 +1,128 @@
+"""Kafka edge: the events fraud consumes, each ending in one use case.
+
+Rules: every handler runs in the consumer's unit of work (inbox claim, effects and outbox
+commit together); an event fraud cannot score raises ``EventRejected`` with a reason and goes to
+the dead-letter topic while the consumer goes on; the envelope's subject is never trusted over
+the payload's member id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, time
+from typing import Any
+
+from common.db import UnitOfWork
+from common.events import Envelope, Event
+from common.events import auth as auth_events
+from common.events.aggregation import ConsentExpiring, TransactionIngested
+from common.events.erasure import ErasureRequested
+from common.events.payments import PaymentInitiated
+from common.messaging import subscribe
+from common.runtime import Runtime
+
+from fraud.adapters.pg_uow import PgUnitOfWork
+from fraud.bootstrap import Container
+from fraud.domain.activity import SecuritySignal, SignalKind
+from fraud.domain.validation import parse_payment, parse_transaction
+from fraud.service.erasure import erase_member
+from fraud.service.scoring import decide_payment, score_transaction
+from fraud.service.signals import record_signal, register_member
+
+AUTH_SIGNALS: dict[type[Event], SignalKind] = {
+    auth_events.LoginSucceeded: SignalKind.LOGIN,
+    auth_events.LoginFailed: SignalKind.LOGIN_FAILED,
+    auth_events.StepUpVerified: SignalKind.STEP_UP,
+    auth_events.StepUpFailed: SignalKind.STEP_UP_FAILED,
+    auth_events.FactorEnrolled: SignalKind.FACTOR_CHANGED,
+    auth_events.FactorRemoved: SignalKind.FACTOR_CHANGED,
+}
+
+
+def consumers(container: Container) -> Callable[[Runtime], None]:
+    """Subscribe fraud's handlers (called by the runtime when it starts)."""
+
+    async def on_payment(event: Event, envelope: Envelope, uow: UnitOfWork) -> None:
+        """Score each initiated payment and decide on it (once, even if payments asked first)."""
+        assert isinstance(event, PaymentInitiated)
+        activity = parse_payment(_payload(event), **_context(container, envelope))
+        await decide_payment(activity, PgUnitOfWork.borrow(uow), container.engine)
+
+    async def on_transaction(event: Event, envelope: Envelope, uow: UnitOfWork) -> None:
+        """Score each new bank transaction of a member's linked account."""
+        assert isinstance(event, TransactionIngested)
+        context = _context(container, envelope) | {"owner_ref": event.user_id}
+        activity = parse_transaction(_payload(event), **context)
+        await score_transaction(activity, PgUnitOfWork.borrow(uow), container.engine)
+
+    async def on_security(event: Event, envelope: Envelope, uow: UnitOfWork) -> None:
+        """Remember members, their sign-ins, step-ups, factor changes and expiring consents."""
+        borrowed = PgUnitOfWork.borrow(uow)
+        if isinstance(event, auth_events.UserRegistered):
+            await register_member(str(event.user_id), borrowed)
+            return
+        signal = to_signal(event, envelope)
+        if signal is not None:
+            await record_signal(signal, borrowed)
+
+    async def on_erasure(event: Event, envelope: Envelope, uow: UnitOfWork) -> None:
+        """Erase fraud's part of a member's data and prove it."""
+        assert isinstance(event, ErasureRequested)
+        await erase_member(
+            event.user_id, event.request_id, PgUnitOfWork.borrow(uow), container.engine
+        )
+
+    def register(runtime: Runtime) -> None:
+        group = container.settings.consumer_group_prefix
+        subscribe(
+            runtime, consumer=f"{group}.payments", events=[PaymentInitiated], handler=on_payment
+        )
+        subscribe(
+            runtime,
+            consumer=f"{group}.transactions",
+            events=[TransactionIngested],
+            handler=on_transaction,
+        )
+        security: list[type[Event]] = [auth_events.UserRegistered, *AUTH_SIGNALS, ConsentExpiring]
+        subscribe(runtime, consumer=f"{group}.security", events=security, handler=on_security)
+        subscribe(
+            runtime, consumer=f"{group}.erasure", events=[ErasureRequested], handler=on_erasure
+        )
+
+    return register
+
+
+def _payload(event: Event) -> dict[str, Any]:
+    return event.model_dump(mode="json")
+
+
+def _context(container: Container, envelope: Envelope) -> dict[str, Any]:
+    return {
+        "owner_ref": envelope.subject,
+        "event_id": str(envelope.event_id),
+        "now": container.engine.clock(),
+        "limits": container.engine.limits,
+    }
+
+
+def to_signal(event: Event, envelope: Envelope) -> SecuritySignal | None:
+    """An auth or aggregation event as a security signal (None when it concerns no member)."""
+    source = str(envelope.event_id)
+    if isinstance(event, ConsentExpiring):
+        expires = datetime.combine(event.expires_on, time.max, tzinfo=UTC)
+        return SecuritySignal(
+            SignalKind.CONSENT_GRANTED,
+            event.user_id,
+            envelope.occurred_at,
+            consent_ref=event.connection_id,
+            expires_at=expires,
+            source_event_id=source,
+        )
+    kind = AUTH_SIGNALS.get(type(event))
+    user_id = getattr(event, "user_id", None)
+    if kind is None or user_id is None:
+        return None
+    device = getattr(event, "user_agent", None) if kind is SignalKind.LOGIN else None
+    return SecuritySignal(
+        kind, str(user_id), envelope.occurred_at, device_id=device, source_event_id=source
+    )

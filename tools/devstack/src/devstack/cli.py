@@ -1,0 +1,30 @@
+"""``coffre-dev``: run the platform (``run``) or its benchmarks (``bench``)."""
+
+from __future__ import annotations
+
+import argparse
+
+from devstack.layout import workspace_root
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="coffre-dev", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run_cmd = sub.add_parser("run", help="start the whole platform on the embedded stack")
+    run_cmd.add_argument("--exit-when-ready", action="store_true", help="stop once all are ready")
+    run_cmd.add_argument("--port-offset", type=int, default=0, help="add this to every port")
+    bench_cmd = sub.add_parser("bench", help="run the benchmarks on a fresh embedded stack")
+    bench_cmd.add_argument("--quick", action="store_true", help="smaller volumes")
+    args = parser.parse_args(argv)
+    root = workspace_root()
+    if args.command == "run":
+        from devstack.runner import run
+
+        return run(root, exit_when_ready=args.exit_when_ready, port_offset=args.port_offset)
+    from devstack.bench import run_benchmarks
+
+    return run_benchmarks(root, quick=args.quick)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,191 @@
+"""``make run``: the whole platform on one machine, on its embedded broker and Postgres.
+
+Rules: it installs nothing itself (the Makefile does); it starts Postgres and the broker unless
+``DATABASE_URL`` and ``KAFKA_BOOTSTRAP_SERVERS`` point at external ones; it generates each
+service's identity key and the local KMS folder under the state folder (git-ignored), creates
+every topic, runs every service's migrations, starts every service as its own process on its own
+port, prints where each one is, and on Ctrl-C stops everything, services first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from common.events import all_topics
+from common.messaging.kafka import ensure_topics
+from common.security.service_identity import generate_identity
+from devstack.kafka import EmbeddedKafka
+from devstack.layout import SANDBOX_BANK_PORT, DEFAULT_PORTS, ServiceSpec, discover_services, state_dir, venv_bin
+from devstack.postgres import EmbeddedPostgres
+
+PG_PORT = int(os.environ.get("COFFRE_DEV_PG_PORT", "55432"))
+KAFKA_PORT = int(os.environ.get("COFFRE_DEV_KAFKA_PORT", "59092"))
+
+
+def say(message: str) -> None:
+    print(f"[coffre-dev] {message}", flush=True)
+
+
+@dataclass
+class DevStack:
+    root: Path
+    port_offset: int = 0
+    postgres: EmbeddedPostgres | None = None
+    kafka: EmbeddedKafka | None = None
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    database_url: str = ""
+    bootstrap_servers: str = ""
+    idempotent: bool = False
+
+    @property
+    def state(self) -> Path:
+        return state_dir(self.root)
+
+    def start_infrastructure(self) -> None:
+        self.state.mkdir(parents=True, exist_ok=True)
+        external_db = os.environ.get("DATABASE_URL")
+        external_kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        if external_db:
+            self.database_url = external_db
+            say("Postgres: external (DATABASE_URL)")
+        else:
+            self.postgres = EmbeddedPostgres(self.state / "postgres", PG_PORT + self.port_offset)
+            started = time.monotonic()
+            self.postgres.start()
+            self.database_url = self.postgres.url
+            say(f"Postgres 18 ready on 127.0.0.1:{self.postgres.port} in {time.monotonic() - started:.1f} s")
+        if external_kafka:
+            self.bootstrap_servers = external_kafka
+            self.idempotent = os.environ.get("KAFKA_IDEMPOTENT_PRODUCER", "true") == "true"
+            say("Kafka: external (KAFKA_BOOTSTRAP_SERVERS)")
+        else:
+            self.kafka = EmbeddedKafka(KAFKA_PORT + self.port_offset, log_file=self.state / "kafka.log")
+            self.kafka.start()
+            self.bootstrap_servers = self.kafka.bootstrap_servers
+            say(f"Kafka-protocol broker (tansu) ready on {self.bootstrap_servers}")
+        created = asyncio.run(ensure_topics(self.bootstrap_servers, all_topics()))
+        say(f"topics: {len(all_topics())} known, {len(created)} created")
+
+    def service_env(self, spec_name: str, port: int) -> dict[str, str]:
+        identity = self.state / "identity"
+        return {
+            **os.environ,
+            "COFFRE_ENVIRONMENT": os.environ.get("COFFRE_ENVIRONMENT", "development"),
+            "DATABASE_URL": self.database_url,
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+            "KAFKA_IDEMPOTENT_PRODUCER": "true" if self.idempotent else "false",
+            "HTTP_PORT": str(port),
+            "SERVICE_IDENTITY_KEY_FILE": str(identity / f"{spec_name}.key.pem"),
+            "SERVICE_TRUST_DIR": str(identity),
+            "COFFRE_STATE_DIR": str(self.state),
+            "LOG_JSON": os.environ.get("LOG_JSON", "true"),
+        }
+
+    def start_services(self, services: list[ServiceSpec]) -> list[tuple[str, str]]:
+        for name in DEFAULT_PORTS:
+            generate_identity(name, self.state / "identity")
+        (self.state / "kms").mkdir(mode=0o700, exist_ok=True)
+        (self.state / "objects").mkdir(exist_ok=True)
+        endpoints: list[tuple[str, str]] = []
+        sandbox_port = SANDBOX_BANK_PORT + self.port_offset
+        if Path(venv_bin("coffre-sandbox-bank")).exists():
+            env = {**os.environ, "SANDBOX_BANK_PORT": str(sandbox_port)}
+            self._spawn("sandbox-bank", [venv_bin("coffre-sandbox-bank")], env)
+            endpoints.append(("sandbox-bank", f"http://127.0.0.1:{sandbox_port}"))
+        for spec in services:
+            port = spec.port + self.port_offset
+            env = self.service_env(spec.name, port)
+            env.setdefault("AGGREGATION_AGENT_URL", f"http://127.0.0.1:{sandbox_port}")
+            subprocess.run([spec.command, "migrate"], env=env, check=True, cwd=self.root)
+            self._spawn(spec.name, [spec.command], env)
+            endpoints.append((spec.name, f"http://127.0.0.1:{port}"))
+        return endpoints
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        process = subprocess.Popen(
+            argv, env=env, cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.processes[name] = process
+        threading.Thread(target=_prefix_output, args=(name, process), daemon=True).start()
+
+    def wait_ready(self, endpoints: list[tuple[str, str]], timeout: float = 60.0) -> dict[str, bool]:
+        deadline = time.monotonic() + timeout
+        status = {name: False for name, _ in endpoints}
+        while time.monotonic() < deadline and not all(status.values()):
+            for name, url in endpoints:
+                if status[name]:
+                    continue
+                path = "/health/ready" if name != "sandbox-bank" else "/sandbox/health"
+                with contextlib.suppress(httpx.HTTPError):
+                    status[name] = httpx.get(url + path, timeout=1).status_code < 500
+                if self.processes[name].poll() is not None:
+                    raise RuntimeError(f"{name} exited with code {self.processes[name].returncode}")
+            time.sleep(0.3)
+        return status
+
+    def stop(self) -> None:
+        for name, process in reversed(list(self.processes.items())):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for name, process in self.processes.items():
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                say(f"{name} did not stop in time; killing it")
+                process.kill()
+        self.processes.clear()
+        if self.kafka is not None:
+            self.kafka.stop()
+        if self.postgres is not None:
+            self.postgres.stop()
+        say("stopped")
+
+
+def _prefix_output(name: str, process: subprocess.Popen[bytes]) -> None:
+    assert process.stdout is not None
+    for line in process.stdout:
+        sys.stdout.write(f"{name:>12} | {line.decode(errors='replace')}")
+        sys.stdout.flush()
+
+
+def run(root: Path, *, exit_when_ready: bool = False, port_offset: int = 0) -> int:
+    stack = DevStack(root, port_offset=port_offset)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    try:
+        stack.start_infrastructure()
+        services = discover_services(root)
+        endpoints = stack.start_services(services)
+        status = stack.wait_ready(endpoints)
+        say("Coffre is up:" if all(status.values()) else "some services are not ready yet:")
+        say(f"  {'postgres':>12}  {stack.database_url.split('@')[-1]}")
+        say(f"  {'kafka':>12}  {stack.bootstrap_servers}")
+        for name, url in endpoints:
+            mark = "ready" if status[name] else "NOT READY"
+            say(f"  {name:>12}  {url}  ({mark}; API docs at {url}/docs)")
+        if exit_when_ready:
+            return 0 if all(status.values()) else 1
+        say("press Ctrl-C to stop everything")
+        while not stopping.is_set():
+            for name, process in stack.processes.items():
+                if process.poll() is not None:
+                    say(f"{name} exited with code {process.returncode}; stopping")
+                    return 1
+            stopping.wait(1.0)
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stack.stop()
