@@ -99,12 +99,12 @@ async def with_postgres(dsn: str, kms_dir: Path) -> tuple[float, float]:
     from common.db.migrations import migrate
     from common.db.uow import UnitOfWork
     from vault.adapters.pg_uow import pg_uow_factory
-    from vault.container import MIGRATIONS
+    from vault.container import migrations
 
     schema = f"vault_bench_{uuid.uuid4().hex[:8]}"
     db = await Database.connect(dsn, schema, max_size=CONCURRENCY + 2, app="vault-bench")
     try:
-        await migrate(db, MIGRATIONS)
+        await migrate(db, migrations())
         ctx = build_context(
             pg_uow_factory(lambda: UnitOfWork(db, producer="vault")),
             LocalFileKms(kms_dir / "master.key"),

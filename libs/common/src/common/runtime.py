@@ -59,7 +59,9 @@ class Runtime:
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(
-            self.db, producer=self.settings.service_name, max_event_bytes=self.settings.max_event_bytes
+            self.db,
+            producer=self.settings.service_name,
+            max_event_bytes=self.settings.max_event_bytes,
         )
 
     def producer_for_dead_letters(self) -> AIOKafkaProducer:

@@ -3,10 +3,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
-
-from common.tracing import configure_tracing
-
 from coffre_testing.example.service import ExampleSettings
+from common.tracing import configure_tracing
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -9,13 +9,11 @@ from __future__ import annotations
 import uuid
 
 import pytest
-
 from coffre_testing.app import running_app
+from coffre_testing.example.service import ExampleSettings, create_app
+from coffre_testing.waiting import eventually
 from devstack.kafka import EmbeddedKafka, EmbeddedS3
 from devstack.ports import free_port
-
-from coffre_testing.waiting import eventually
-from coffre_testing.example.service import ExampleSettings, create_app
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.asyncio]
 
@@ -77,7 +75,9 @@ async def test_events_written_while_broker_is_down_are_all_delivered_in_order(
                         "SELECT seq FROM note_effects WHERE owner = $1 ORDER BY id", owner
                     )
                 ]
-                assert seqs == list(range(3 * PER_PHASE)), f"order or completeness broken for {owner}"
+                assert seqs == list(range(3 * PER_PHASE)), (
+                    f"order or completeness broken for {owner}"
+                )
     finally:
         broker.stop()
         storage.stop()

@@ -7,18 +7,13 @@ import json
 import os
 import sys
 import uuid
-from pathlib import Path
 
 import pytest
-
 from coffre_testing.app import running_app
-
-from coffre_testing.waiting import eventually
 from coffre_testing.example.service import create_app
+from coffre_testing.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.asyncio]
-
-
 
 
 async def test_redelivery_after_a_crash_between_db_commit_and_offset_commit_has_no_effect(
@@ -55,14 +50,18 @@ async def test_redelivery_after_a_crash_between_db_commit_and_offset_commit_has_
         db = consumer_app.state.runtime.db
 
         async def all_counted() -> bool:
-            return await db.fetchval(
-                "SELECT count(DISTINCT seq) FROM note_effects WHERE owner = $1", owner
-            ) == 5
+            return (
+                await db.fetchval(
+                    "SELECT count(DISTINCT seq) FROM note_effects WHERE owner = $1", owner
+                )
+                == 5
+            )
 
         await eventually(all_counted, timeout=30)
         await asyncio.sleep(1.0)
         rows = await db.fetch(
-            "SELECT seq, count(*) AS n FROM note_effects WHERE owner = $1 GROUP BY seq ORDER BY seq",
+            "SELECT seq, count(*) AS n FROM note_effects WHERE owner = $1 "
+            "GROUP BY seq ORDER BY seq",
             owner,
         )
         redelivered = await db.fetchval("SELECT count(*) FROM inbox WHERE consumer = $1", group)

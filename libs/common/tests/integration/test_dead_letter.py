@@ -7,13 +7,11 @@ import uuid
 
 import pytest
 from aiokafka import AIOKafkaProducer
-
 from coffre_testing.app import running_app
-from coffre_testing.kafka import collect, header
-from common.events import DEAD_LETTER_TOPIC
-
-from coffre_testing.waiting import eventually
 from coffre_testing.example.service import NoteRecorded, create_app
+from coffre_testing.kafka import collect, header
+from coffre_testing.waiting import eventually
+from common.events import DEAD_LETTER_TOPIC
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
@@ -42,7 +40,12 @@ async def test_poison_messages_are_dead_lettered_and_consumption_continues(
         (_envelope(owner, type="example.unknown-thing"), "unknown-type"),
         (_envelope(owner, version=9), "unknown-type"),
         (_envelope(owner, payload={"owner": owner}), "invalid-payload"),
-        (_envelope(owner, payload={"note_id": 1, "owner": owner, "seq": 0, "text": "x" * 1_200_000}), "oversized"),
+        (
+            _envelope(
+                owner, payload={"note_id": 1, "owner": owner, "seq": 0, "text": "x" * 1_200_000}
+            ),
+            "oversized",
+        ),
     ]
     async with running_app(app):
         producer = AIOKafkaProducer(
@@ -58,11 +61,15 @@ async def test_poison_messages_are_dead_lettered_and_consumption_continues(
         db = app.state.runtime.db
 
         async def good_one_processed() -> bool:
-            return bool(await db.fetchval("SELECT count(*) FROM note_effects WHERE owner = $1", owner))
+            return bool(
+                await db.fetchval("SELECT count(*) FROM note_effects WHERE owner = $1", owner)
+            )
 
         await eventually(good_one_processed)
     dead = await collect(
-        infra.bootstrap_servers, DEAD_LETTER_TOPIC, count=len(poison),
+        infra.bootstrap_servers,
+        DEAD_LETTER_TOPIC,
+        count=len(poison),
         where=lambda r: header(r, "x-dlq-consumer") == group,
     )
     assert [header(r, "x-dlq-code") for r in dead] == [code for _, code in poison]

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from coffre_testing.example.service import MIGRATIONS
 from common.db import Database, MigrationSet, downgrade, migrate
-
 
 
 async def _tables(db: Database) -> set[str]:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
 from coffre_testing.app import running_app
-from coffre_testing.kafka import collect
-
 from coffre_testing.example.service import NoteIn, NoteRecorded, create_app, record_note
+from coffre_testing.kafka import collect
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
@@ -22,7 +20,10 @@ async def test_exception_before_commit_publishes_nothing(infra, example_settings
         response = await client.post("/notes", json={"owner": owner, "seq": 1, "text": "kept"})
         assert response.status_code == 201
         published = await collect(
-            infra.bootstrap_servers, NoteRecorded.topic(), count=2, timeout=6,
+            infra.bootstrap_servers,
+            NoteRecorded.topic(),
+            count=2,
+            timeout=6,
             where=lambda r: owner.encode() in r.value,
         )
         assert await runtime.db.fetchval("SELECT count(*) FROM notes WHERE owner = $1", owner) == 1

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 
 import pytest
-
 from coffre_testing.app import LogCapture, running_app
 from coffre_testing.example.service import create_app
 from coffre_testing.kafka import collect, header
@@ -32,7 +31,9 @@ async def test_consumer_log_lines_carry_the_http_request_trace_id(infra, example
 
         await eventually(counted)
     [published] = await collect(
-        infra.bootstrap_servers, "example.note-recorded.v1", count=1,
+        infra.bootstrap_servers,
+        "example.note-recorded.v1",
+        count=1,
         where=lambda r: owner.encode() in r.value,
     )
     assert (header(published, "traceparent") or "").split("-")[1] == trace_id

@@ -6,11 +6,10 @@ import json
 import uuid
 
 import pytest
-from pydantic import Field
-
 from common.errors import EventRejected
 from common.events import Envelope, Event, all_topics, decode_envelope, event, registered_events
 from common.events.erasure import ErasureRequested
+from pydantic import Field
 
 pytestmark = pytest.mark.unit
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from fastapi import FastAPI
-from pydantic import BaseModel, Field
-
 from common.errors import Conflict, TooManyRequests
 from common.http.problems import install_problem_handlers
+from fastapi import FastAPI
+from pydantic import BaseModel, Field
 
 pytestmark = [pytest.mark.unit, pytest.mark.asyncio]
 
@@ -62,7 +61,9 @@ async def test_validation_error_names_fields_but_never_echoes_values() -> None:
 
 async def test_malformed_json_is_a_4xx_problem() -> None:
     async with await _client() as client:
-        r = await client.post("/things", content=b"{not json", headers={"content-type": "application/json"})
+        r = await client.post(
+            "/things", content=b"{not json", headers={"content-type": "application/json"}
+        )
     assert r.status_code == 422
     assert r.headers["content-type"] == "application/problem+json"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from coffre_testing.app import LogCapture
 from common.logging import configure_logging, get_logger, mask_iban, redact_text
 

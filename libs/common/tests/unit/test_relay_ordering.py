@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from common.messaging.relay import _sent_prefix_per_key
 
 pytestmark = pytest.mark.unit

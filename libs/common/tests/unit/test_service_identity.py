@@ -6,14 +6,13 @@ import time
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from common.errors import Unauthenticated
 from common.security.service_identity import (
     ServiceTokenIssuer,
     ServiceTokenVerifier,
     generate_identity,
 )
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 pytestmark = pytest.mark.unit
 
@@ -69,7 +68,10 @@ def test_tampered_token_is_refused(keys: Path) -> None:
     issuer = ServiceTokenIssuer.from_file("aggregation", keys / "aggregation.key.pem")
     head, body, sig = issuer.token_for("vault").split(".")
     tampered = f"{head}.{body}.{sig[:-4]}AAAA"
-    assert _reason(ServiceTokenVerifier.from_folder("vault", keys), f"Bearer {tampered}") == "bad-signature"
+    assert (
+        _reason(ServiceTokenVerifier.from_folder("vault", keys), f"Bearer {tampered}")
+        == "bad-signature"
+    )
 
 
 def test_expired_token_is_refused(keys: Path) -> None:

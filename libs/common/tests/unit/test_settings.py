@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import Field, SecretStr
-from pydantic_settings import SettingsConfigDict
-
 from common.errors import ConfigurationError
 from common.settings import ServiceSettings, load_settings
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
 
 pytestmark = pytest.mark.unit
 

@@ -1,1 +1,1 @@
-"""Coffre's shared test utilities: the pytest plugin, infra fixtures, helpers and an example service."""
+"""Coffre test utilities: the pytest plugin, infra fixtures, helpers and an example service."""

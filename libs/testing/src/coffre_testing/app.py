@@ -10,9 +10,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-from fastapi import FastAPI
-
 from common.runtime import Runtime
+from fastapi import FastAPI
 
 
 @contextlib.asynccontextmanager
@@ -36,7 +35,7 @@ async def _wait_for_assignment(runtime: Runtime, timeout: float) -> None:
     deadline = loop.time() + timeout
     for subscriber in runtime.broker.subscribers:
         consumer = getattr(subscriber, "consumer", None)
-        while consumer is not None and not consumer.assignment() and loop.time() < deadline:
+        while consumer is not None and not consumer.assignment() and loop.time() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
 
 

@@ -44,5 +44,5 @@ async def collect(
 def header(record: ConsumerRecord[bytes, bytes], name: str) -> str | None:
     for key, value in record.headers or ():
         if key == name:
-            return value.decode()
+            return bytes(value).decode()
     return None

@@ -85,11 +85,11 @@ def test_removed_transaction_reported_again_is_added_afresh() -> None:
 
 def test_four_unattended_pulls_fit_in_a_day_not_five() -> None:
     now = datetime(2026, 3, 2, 12, tzinfo=UTC)
-    pulls = [now - timedelta(hours=h) for h in (1, 5, 10, 20)]
+    pulls = [now - timedelta(hours=h) for h in (1, 2, 3, 4)]
     assert not unattended_allowed(pulls, now, 4)
     assert unattended_allowed(pulls[:3], now, 4)
     assert unattended_allowed([*pulls[:3], now - timedelta(hours=25)], now, 4)
-    assert next_unattended_slot(pulls, now, 4) == pulls[-1] + timedelta(hours=24)
+    assert next_unattended_slot(pulls, now, 4) == now + timedelta(hours=20)
 
 
 def test_unattended_pulls_are_spaced_evenly() -> None:

@@ -29,7 +29,9 @@ AUDIENCE = "coffre-api"
 class Tokens:
     """Stands in for auth: signs access tokens that fraud verifies against a JWKS."""
 
-    key: OKPKey = field(default_factory=lambda: OKPKey.generate_key("Ed25519", parameters={"kid": "k1"}))
+    key: OKPKey = field(
+        default_factory=lambda: OKPKey.generate_key("Ed25519", parameters={"kid": "k1"})
+    )
 
     def verifier(self) -> AccessTokenVerifier:
         document = KeySet([self.key]).as_dict(private=False)
@@ -51,7 +53,9 @@ class Tokens:
             "jti": str(uuid.uuid4()),
         }
         header = {"alg": "Ed25519", "kid": "k1", "typ": "at+jwt"}
-        return {"authorization": f"Bearer {jwt.encode(header, claims, self.key, algorithms=['Ed25519'])}"}
+        return {
+            "authorization": f"Bearer {jwt.encode(header, claims, self.key, algorithms=['Ed25519'])}"
+        }
 
 
 @dataclass

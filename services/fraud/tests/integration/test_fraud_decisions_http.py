@@ -81,7 +81,9 @@ async def test_bad_payment_is_a_4xx_problem_never_a_500(
 
 async def test_payment_of_an_unknown_member_is_refused(fraud: RunningFraud) -> None:
     owner, account = _ids()
-    response = await decide(fraud.client, fraud.services.headers(), payment_body("p", owner, account))
+    response = await decide(
+        fraud.client, fraud.services.headers(), payment_body("p", owner, account)
+    )
     assert response.status_code == 422
     assert response.json()["code"] == "fraud.unknown-account"
 

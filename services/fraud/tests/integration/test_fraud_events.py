@@ -49,11 +49,12 @@ async def _register(events: Events, user: uuid.UUID) -> None:
     await events.send(UserRegistered(user_id=user, method="password"), subject=str(user))
 
 
-async def _scored(fraud: RunningFraud, count: int) -> None:
+async def _scored(fraud: RunningFraud, count: int, owner: uuid.UUID) -> None:
     db = fraud.container.runtime.db  # type: ignore[union-attr]
 
     async def done() -> bool:
-        return int(await db.fetchval("SELECT count(*) FROM scores")) >= count
+        found = await db.fetchval("SELECT count(*) FROM scores WHERE owner_ref = $1", str(owner))
+        return int(found) >= count
 
     await eventually(done, timeout=30)
 
@@ -79,7 +80,7 @@ async def test_poison_events_are_dead_lettered_while_scoring_goes_on(
         envelope["event_id"] = str(uuid.uuid4())
         await events.send_raw(TransactionIngested.topic(), envelope, key=account)
         await events.send(_transaction(user, account, 5), subject=str(user), key=account)
-    await _scored(fraud, 3)
+    await _scored(fraud, 3, user)
     scored = await collect(
         infra.bootstrap_servers, TransactionScored.topic(), count=3, where=_mine(str(user))
     )
@@ -170,8 +171,10 @@ async def test_member_gets_a_weekly_report_as_json_and_pdf(fraud: RunningFraud, 
     db = fraud.container.runtime.db  # type: ignore[union-attr]
 
     async def seen() -> bool:
-        logged = await db.fetchval("SELECT count(*) FROM security_events WHERE owner_ref=$1", str(user))
-        return int(logged) == 3 and int(await db.fetchval("SELECT count(*) FROM scores")) == 1
+        owner = str(user)
+        logged = await db.fetchval("SELECT count(*) FROM security_events WHERE owner_ref=$1", owner)
+        scored = await db.fetchval("SELECT count(*) FROM scores WHERE owner_ref = $1", owner)
+        return int(logged) == 3 and int(scored) == 1
 
     await eventually(seen, timeout=30)
     week = date.today().isocalendar()
@@ -201,7 +204,7 @@ async def test_erasure_request_is_answered_with_proof(fraud: RunningFraud, infra
     async with Events(infra.bootstrap_servers) as events:
         await _register(events, user)
         await events.send(_transaction(user, account, 1), subject=str(user), key=account)
-        await _scored(fraud, 1)
+        await _scored(fraud, 1, user)
         request = ErasureRequested(
             user_id=str(user), requested_at=datetime.now(UTC), request_id="req-1"
         )

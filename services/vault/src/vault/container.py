@@ -29,7 +29,12 @@ from vault.service.ports import Kms
 from vault.settings import VaultSettings
 
 log = get_logger(__name__)
-MIGRATIONS = MigrationSet.from_folder("vault", Path(__file__).parent / "adapters" / "migrations")
+MIGRATIONS_DIR = Path(__file__).parent / "adapters" / "migrations"
+
+
+def migrations() -> MigrationSet:
+    """The vault's SQL migrations (read when asked, never at import)."""
+    return MigrationSet.from_folder("vault", MIGRATIONS_DIR)
 
 
 def make_kms(settings: VaultSettings) -> Kms:

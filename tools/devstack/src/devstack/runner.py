@@ -21,12 +21,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-
 from common.events import all_topics
 from common.messaging.kafka import ensure_topics
 from common.security.service_identity import generate_identity
+
 from devstack.kafka import EmbeddedKafka
-from devstack.layout import SANDBOX_BANK_PORT, DEFAULT_PORTS, ServiceSpec, discover_services, state_dir, venv_bin
+from devstack.layout import (
+    DEFAULT_PORTS,
+    SANDBOX_BANK_PORT,
+    ServiceSpec,
+    discover_services,
+    state_dir,
+    venv_bin,
+)
 from devstack.postgres import EmbeddedPostgres
 
 PG_PORT = int(os.environ.get("COFFRE_DEV_PG_PORT", "55432"))
@@ -64,13 +71,16 @@ class DevStack:
             started = time.monotonic()
             self.postgres.start()
             self.database_url = self.postgres.url
-            say(f"Postgres 18 ready on 127.0.0.1:{self.postgres.port} in {time.monotonic() - started:.1f} s")
+            elapsed = time.monotonic() - started
+            say(f"Postgres 18 ready on 127.0.0.1:{self.postgres.port} in {elapsed:.1f} s")
         if external_kafka:
             self.bootstrap_servers = external_kafka
             self.idempotent = os.environ.get("KAFKA_IDEMPOTENT_PRODUCER", "true") == "true"
             say("Kafka: external (KAFKA_BOOTSTRAP_SERVERS)")
         else:
-            self.kafka = EmbeddedKafka(KAFKA_PORT + self.port_offset, log_file=self.state / "kafka.log")
+            self.kafka = EmbeddedKafka(
+                KAFKA_PORT + self.port_offset, log_file=self.state / "kafka.log"
+            )
             self.kafka.start()
             self.bootstrap_servers = self.kafka.bootstrap_servers
             say(f"Kafka-protocol broker (tansu) ready on {self.bootstrap_servers}")
@@ -114,13 +124,19 @@ class DevStack:
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
         process = subprocess.Popen(
-            argv, env=env, cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            argv,
+            env=env,
+            cwd=self.root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         self.processes[name] = process
         threading.Thread(target=_prefix_output, args=(name, process), daemon=True).start()
 
-    def wait_ready(self, endpoints: list[tuple[str, str]], timeout: float = 60.0) -> dict[str, bool]:
+    def wait_ready(
+        self, endpoints: list[tuple[str, str]], timeout: float = 60.0
+    ) -> dict[str, bool]:
         deadline = time.monotonic() + timeout
         status = {name: False for name, _ in endpoints}
         while time.monotonic() < deadline and not all(status.values()):
@@ -136,7 +152,7 @@ class DevStack:
         return status
 
     def stop(self) -> None:
-        for name, process in reversed(list(self.processes.items())):
+        for process in reversed(list(self.processes.values())):
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
         for name, process in self.processes.items():

@@ -46,8 +46,12 @@ def create_service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if configure_observability:
-            configure_logging(settings.service_name, level=settings.log_level, json=settings.log_json)
-            configure_tracing(settings.service_name, otlp_endpoint=settings.otel_exporter_otlp_endpoint)
+            configure_logging(
+                settings.service_name, level=settings.log_level, json=settings.log_json
+            )
+            configure_tracing(
+                settings.service_name, otlp_endpoint=settings.otel_exporter_otlp_endpoint
+            )
         await runtime.start()
         for hook in on_startup:
             await hook(runtime)
@@ -83,4 +87,3 @@ def create_service_app(
         app.include_router(router)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="/health/.*")
     return app
-

@@ -53,18 +53,29 @@ async def _coffre_error(request: Request, exc: Exception) -> JSONResponse:
     headers = None
     if isinstance(exc, TooManyRequests):
         headers = {"Retry-After": str(exc.retry_after)}
-    safe_ext = {k: v for k, v in exc.extensions.items() if isinstance(v, str | int | float | bool | list)}
+    safe_ext = {
+        k: v for k, v in exc.extensions.items() if isinstance(v, str | int | float | bool | list)
+    }
     if exc.status >= 500:
         log.error("request_failed", error_code=exc.code, path=request.url.path)
     return problem_response(
-        exc.status, exc.code, exc.title, exc.message, instance=request.url.path, headers=headers, **safe_ext
+        exc.status,
+        exc.code,
+        exc.title,
+        exc.message,
+        instance=request.url.path,
+        headers=headers,
+        **safe_ext,
     )
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
-        {"field": ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body", "message": err.get("msg", "invalid")}
+        {
+            "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body",
+            "message": err.get("msg", "invalid"),
+        }
         for err in exc.errors()[:20]
     ]
     return problem_response(
@@ -91,14 +102,22 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     code = codes.get(exc.status_code, f"http.{exc.status_code}")
     title = str(exc.detail) if isinstance(exc.detail, str) else "HTTP error"
     return problem_response(
-        exc.status_code, code, title, instance=request.url.path, headers=getattr(exc, "headers", None)
+        exc.status_code,
+        code,
+        title,
+        instance=request.url.path,
+        headers=getattr(exc, "headers", None),
     )
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.error("request_crashed", error=type(exc).__name__, path=request.url.path)
     return problem_response(
-        500, "server.error", "Internal error", "The request could not be completed.", instance=request.url.path
+        500,
+        "server.error",
+        "Internal error",
+        "The request could not be completed.",
+        instance=request.url.path,
     )
 
 

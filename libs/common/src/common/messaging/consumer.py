@@ -76,7 +76,7 @@ def subscribe(
     settings = runtime.settings
 
     async def process(body: Any, message: KafkaMessage) -> None:
-        records: tuple[ConsumerRecord[bytes, bytes], ...] = message.raw_message  # type: ignore[assignment]
+        records: tuple[ConsumerRecord[bytes, bytes], ...] = message.raw_message
         batch = ConsumerBatch(runtime, consumer, handled, handler, max_attempts)
         await batch.handle([_source(record) for record in records])
 
@@ -184,7 +184,9 @@ class ConsumerBatch:
         for attempt in range(1, self._max_attempts + 1):
             try:
                 async with uow.savepoint():
-                    if not await uow.claim_inbox(self._consumer, env.event_id, delivery.source.topic):
+                    if not await uow.claim_inbox(
+                        self._consumer, env.event_id, delivery.source.topic
+                    ):
                         log.debug("event_duplicate_skipped", event_id=str(env.event_id))
                         return "duplicate"
                     await self._handler(delivery.event, env, uow)
@@ -199,7 +201,11 @@ class ConsumerBatch:
                 log.warning("event_handler_failed", error=type(exc).__name__, attempt=attempt)
                 if attempt == self._max_attempts:
                     rejected.append(
-                        (delivery.source, "handler-failed", f"handler failed {attempt} times: {type(exc).__name__}")
+                        (
+                            delivery.source,
+                            "handler-failed",
+                            f"handler failed {attempt} times: {type(exc).__name__}",
+                        )
                     )
                     return "dead-lettered"
         return "dead-lettered"

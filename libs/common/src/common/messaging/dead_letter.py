@@ -30,7 +30,9 @@ class SourceMessage:
 
 
 class DeadLetterPublisher:
-    def __init__(self, producer: AIOKafkaProducer, consumer: str, *, retry_delay: float = 1.0) -> None:
+    def __init__(
+        self, producer: AIOKafkaProducer, consumer: str, *, retry_delay: float = 1.0
+    ) -> None:
         self._producer = producer
         self._consumer = consumer
         self._retry_delay = retry_delay

@@ -7,6 +7,7 @@ the outbox and the inbox, not from the client; consumers commit offsets only whe
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from aiokafka import AIOKafkaProducer
@@ -18,7 +19,9 @@ from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from common.settings import ServiceSettings
 
 
-def create_producer(settings: ServiceSettings, *, client_suffix: str = "producer") -> AIOKafkaProducer:
+def create_producer(
+    settings: ServiceSettings, *, client_suffix: str = "producer"
+) -> AIOKafkaProducer:
     return AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         client_id=f"{settings.service_name}-{client_suffix}",
@@ -53,12 +56,13 @@ async def ensure_topics(
         existing = set(await admin.list_topics())
         missing = [t for t in topics if t not in existing]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(
-                    [NewTopic(t, num_partitions=partitions, replication_factor=replication) for t in missing]
+                    [
+                        NewTopic(t, num_partitions=partitions, replication_factor=replication)
+                        for t in missing
+                    ]
                 )
-            except TopicAlreadyExistsError:
-                pass
         return missing
     finally:
         await admin.close()

@@ -49,7 +49,9 @@ def generate_identity(service: str, folder: Path) -> tuple[Path, Path]:
     if not key_path.exists():
         key = Ed25519PrivateKey.generate()
         pem = key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
         )
         key_path.touch(mode=0o600)
         key_path.write_bytes(pem)
@@ -64,10 +66,14 @@ def generate_identity(service: str, folder: Path) -> tuple[Path, Path]:
 def _okp(key: Ed25519PrivateKey | Ed25519PublicKey) -> OKPKey:
     if isinstance(key, Ed25519PrivateKey):
         pem = key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
         )
     else:
-        pem = key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        pem = key.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
     return OKPKey.import_key(pem)
 
 
@@ -104,7 +110,9 @@ class ServiceTokenIssuer:
             "exp": int(now) + self._ttl,
             "jti": secrets.token_urlsafe(16),
         }
-        token = jwt.encode({"alg": "Ed25519", "typ": "JWT"}, claims, self._key, algorithms=["Ed25519"])
+        token = jwt.encode(
+            {"alg": "Ed25519", "typ": "JWT"}, claims, self._key, algorithms=["Ed25519"]
+        )
         self._cache[audience] = (token, now + self._ttl)
         return token
 
@@ -142,11 +150,15 @@ class ServiceTokenVerifier:
             raise Unauthenticated("the service token is invalid", reason="bad-signature") from None
         return self._check_claims(decoded.claims, caller, now)
 
-    def _check_claims(self, claims: dict[str, object], caller: str, now: float | None) -> ServiceCaller:
+    def _check_claims(
+        self, claims: dict[str, object], caller: str, now: float | None
+    ) -> ServiceCaller:
         now = time.time() if now is None else now
         exp, iat = claims.get("exp"), claims.get("iat")
         if claims.get("aud") != self.audience:
-            raise Unauthenticated("the service token is for another audience", reason="wrong-audience")
+            raise Unauthenticated(
+                "the service token is for another audience", reason="wrong-audience"
+            )
         if claims.get("sub") != caller:
             raise Unauthenticated("the service token subject does not match", reason="bad-subject")
         if not isinstance(exp, int) or not isinstance(iat, int):

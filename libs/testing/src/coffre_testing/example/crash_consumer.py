@@ -8,17 +8,18 @@ import json
 import os
 import signal
 
+from common.db import MigrationSet
+from common.db.uow import UnitOfWork
+from common.events import Envelope, Event
+from common.messaging import subscribe
+from common.runtime import Runtime
+
 from coffre_testing.example.service import (
     MIGRATIONS,
     ExampleSettings,
     NoteRecorded,
     count_note,
 )
-from common.db import MigrationSet
-from common.db.uow import UnitOfWork
-from common.events import Envelope, Event
-from common.messaging import subscribe
-from common.runtime import Runtime
 
 CRASH_SEQ = int(os.environ["CRASH_AT_SEQ"])
 

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, FastAPI
-from pydantic import BaseModel, Field
-
 from common.db import MigrationSet, UnitOfWork
 from common.events import Envelope, Event, event
 from common.http import create_service_app, get_runtime
@@ -18,6 +15,8 @@ from common.logging import get_logger
 from common.messaging import subscribe
 from common.runtime import Runtime
 from common.settings import ServiceSettings
+from fastapi import APIRouter, Depends, FastAPI
+from pydantic import BaseModel, Field
 
 log = get_logger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -49,7 +48,10 @@ async def record_note(uow: UnitOfWork, note: NoteIn) -> int:
         note.seq,
         note.text,
     )
-    uow.record(NoteRecorded(note_id=note_id, owner=note.owner, seq=note.seq, text=note.text), subject=note.owner)
+    uow.record(
+        NoteRecorded(note_id=note_id, owner=note.owner, seq=note.seq, text=note.text),
+        subject=note.owner,
+    )
     log.info("note_recorded", owner=note.owner, seq=note.seq)
     if note.fail_before_commit:
         raise RuntimeError("simulated failure before commit")
@@ -75,7 +77,9 @@ def create_app(settings: ExampleSettings, *, consumer_group: str | None = None) 
             subscribe(runtime, consumer=consumer_group, events=[NoteRecorded], handler=count_note)
 
     runtime = Runtime(
-        settings, migrations=MigrationSet.from_folder("example", MIGRATIONS), register_consumers=register
+        settings,
+        migrations=MigrationSet.from_folder("example", MIGRATIONS),
+        register_consumers=register,
     )
     router = APIRouter()
 

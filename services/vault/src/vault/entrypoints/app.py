@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from vault.container import MIGRATIONS, Container
+from vault.container import Container, migrations
 from vault.entrypoints.consumers import ERASURE_CONSUMER, registrar
 from vault.entrypoints.deps import audit_failure
 from vault.entrypoints.http import router
@@ -36,7 +36,7 @@ def create_app(
     holder: dict[str, Container] = {}
     runtime = Runtime(
         settings,
-        migrations=MIGRATIONS,
+        migrations=migrations(),
         register_consumers=registrar(lambda: holder["container"].ctx, erasure_consumer),
     )
     container = holder["container"] = Container(settings, runtime, kms=kms)

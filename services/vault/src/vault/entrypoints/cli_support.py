@@ -9,7 +9,7 @@ from common.db.database import Database
 from common.db.migrations import migrate
 from common.db.uow import UnitOfWork as CommonUnitOfWork
 
-from vault.container import MIGRATIONS, make_context
+from vault.container import make_context, migrations
 from vault.service.context import VaultContext
 from vault.settings import VaultSettings
 
@@ -20,7 +20,7 @@ async def vault_context(settings: VaultSettings) -> AsyncIterator[tuple[Database
         settings.database_url.get_secret_value(), settings.schema_name, app="vault-cli"
     )
     try:
-        await migrate(db, MIGRATIONS)
+        await migrate(db, migrations())
         yield db, make_context(settings, lambda: CommonUnitOfWork(db, producer="vault"))
     finally:
         await db.close()

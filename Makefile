@@ -1,0 +1,55 @@
+# Coffre — two commands on a fresh machine: `make run` and `make test`.
+# Both install what they need (uv from PyPI, then the locked workspace).
+
+SHELL := /bin/bash
+UV_VERSION := 0.13.8
+BOOTSTRAP := .bootstrap
+UV := $(shell command -v uv >/dev/null 2>&1 && uv --version 2>/dev/null | grep -q "$(UV_VERSION)" && command -v uv || echo $(BOOTSTRAP)/bin/uv)
+PYTEST_ARGS ?=
+
+.PHONY: help install run test lint typecheck unit integration bench system-deps clean
+
+help:
+	@echo "make run        start the whole platform on the embedded broker and Postgres"
+	@echo "make test       lint, type-check and run every test (unit + integration)"
+	@echo "make bench      print throughput and latency figures"
+	@echo "make unit       unit tests only (seconds, no servers)"
+
+$(BOOTSTRAP)/bin/uv:
+	python3 -m venv $(BOOTSTRAP)
+	$(BOOTSTRAP)/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+system-deps:
+	@command -v xmlsec1 >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing xmlsec1 (SAML signatures)"; \
+	    (apt-get install -y -qq xmlsec1 >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq xmlsec1 >/dev/null)); \
+	  else echo "warning: xmlsec1 is missing; install it for SAML single sign-on"; fi; }
+
+install: $(if $(findstring $(BOOTSTRAP),$(UV)),$(BOOTSTRAP)/bin/uv) system-deps
+	$(UV) sync --all-packages --frozen --quiet
+
+run: install
+	$(UV) run --frozen coffre-dev run
+
+lint: install
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+
+typecheck: install
+	$(UV) run --frozen mypy --strict libs/common/src libs/testing/src tools/devstack/src
+
+unit: install
+	$(UV) run --frozen pytest -m unit -q $(PYTEST_ARGS)
+
+integration: install
+	$(UV) run --frozen pytest -m integration -q $(PYTEST_ARGS)
+
+test: lint typecheck
+	$(UV) run --frozen pytest -q $(PYTEST_ARGS)
+
+bench: install
+	$(UV) run --frozen coffre-dev bench
+
+clean:
+	rm -rf .state .bench .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,6 @@
+DROP TABLE IF EXISTS teardowns;
+DROP TABLE IF EXISTS transactions;
+DROP TABLE IF EXISTS member_feeds;
+DROP TABLE IF EXISTS account_pulls;
+DROP TABLE IF EXISTS accounts;
+DROP TABLE IF EXISTS connections;
