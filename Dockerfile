@@ -48,6 +48,11 @@ FROM ${PYTHON_IMAGE} AS runtime
 ARG SERVICE
 LABEL org.opencontainers.image.title="coffre-${SERVICE}" \
       org.opencontainers.image.description="Coffre ${SERVICE} service"
+# auth verifies SAML signatures with the xmlsec1 binary; no other service needs a system package.
+RUN if [ "${SERVICE}" = "auth" ]; then \
+      apt-get update && apt-get install -y --no-install-recommends xmlsec1 \
+      && rm -rf /var/lib/apt/lists/*; \
+    fi
 RUN groupadd --system --gid 10001 coffre \
     && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
        --shell /usr/sbin/nologin coffre

@@ -64,6 +64,7 @@ class AggregationSettings(ServiceSettings):
     scheduler_interval_seconds: float = Field(30.0, gt=0)
     scheduler_batch_size: int = Field(50, ge=1, le=1000)
     initial_sync: bool = Field(True, description="Pull at once after a successful callback.")
+    erasure_consumer_group: str = "aggregation.erasure"
 
     @model_validator(mode="after")
     def _memory_vault_only_in_development(self) -> AggregationSettings:

@@ -16,14 +16,13 @@ import pytest_asyncio
 
 sys.path.insert(0, str(Path(__file__).parent))  # tests import fraud_harness (importlib mode)
 
-from coffre_testing.app import running_app  # noqa: E402
-from coffre_testing.infra import Infra  # noqa: E402
-from fastapi import FastAPI  # noqa: E402
-from fraud_harness import Services, Tokens  # noqa: E402
-
-from fraud.bootstrap import Container  # noqa: E402
-from fraud.entrypoints.app import create_app  # noqa: E402
-from fraud.settings import FraudSettings  # noqa: E402
+from coffre_testing.app import running_app
+from coffre_testing.infra import Infra
+from fastapi import FastAPI
+from fraud.bootstrap import Container
+from fraud.entrypoints.app import create_app
+from fraud.settings import FraudSettings
+from fraud_harness import Services, Tokens
 
 ANALYST = "analyst-0001"
 
@@ -76,7 +75,7 @@ def start_fraud(tokens: Tokens, services: Services) -> Starter:
     return start
 
 
-class _running:  # noqa: N801 - reads as a function at the call site
+class _running:
     def __init__(self, settings: FraudSettings, tokens: Tokens, services: Services) -> None:
         self.app = create_app(
             settings, access_tokens=tokens.verifier(), services=services.verifier()

@@ -53,9 +53,8 @@ class Tokens:
             "jti": str(uuid.uuid4()),
         }
         header = {"alg": "Ed25519", "kid": "k1", "typ": "at+jwt"}
-        return {
-            "authorization": f"Bearer {jwt.encode(header, claims, self.key, algorithms=['Ed25519'])}"
-        }
+        token = jwt.encode(header, claims, self.key, algorithms=["Ed25519"])
+        return {"authorization": f"Bearer {token}"}
 
 
 @dataclass

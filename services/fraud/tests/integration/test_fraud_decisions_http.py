@@ -5,9 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import ANALYST, RunningFraud
-from fraud_harness import decide, payment_body
-
 from fraud.adapters.pg_uow import PgUnitOfWork
+from fraud_harness import decide, payment_body
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 

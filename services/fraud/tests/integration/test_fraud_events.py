@@ -14,9 +14,8 @@ from common.events.erasure import ErasureCompleted, ErasureRequested
 from common.events.fraud import FraudAlertRaised, SecurityReportReady, TransactionScored
 from common.events.payments import PaymentInitiated
 from conftest import RunningFraud, Starter
-from fraud_harness import Events, decide, payment_body
-
 from fraud.settings import FraudSettings
+from fraud_harness import Events, decide, payment_body
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
@@ -45,8 +44,16 @@ def _mine(subject: str):  # type: ignore[no-untyped-def]
     return lambda record: json.loads(record.value)["subject"] == subject
 
 
-async def _register(events: Events, user: uuid.UUID) -> None:
+async def _register(events: Events, user: uuid.UUID, fraud: RunningFraud) -> None:
+    """Register a member and wait until fraud knows them (topics are not ordered together)."""
     await events.send(UserRegistered(user_id=user, method="password"), subject=str(user))
+    db = fraud.container.runtime.db  # type: ignore[union-attr]
+
+    async def known() -> bool:
+        found = await db.fetchval("SELECT 1 FROM members WHERE owner_ref = $1", str(user))
+        return found is not None
+
+    await eventually(known, timeout=30)
 
 
 async def _scored(fraud: RunningFraud, count: int, owner: uuid.UUID) -> None:
@@ -65,7 +72,7 @@ async def test_poison_events_are_dead_lettered_while_scoring_goes_on(
     user, account = _member()
     stranger, stranger_account = _member()
     async with Events(infra.bootstrap_servers) as events:
-        await _register(events, user)
+        await _register(events, user, fraud)
         await events.send(_transaction(user, account, 1), subject=str(user), key=account)
         bad_currency = _transaction(user, account, 2, currency="XXX")
         await events.send(bad_currency, subject=str(user), key=account)
@@ -105,7 +112,7 @@ async def test_initiated_payments_are_scored_and_alerts_published(
     user, account = _member()
     start = datetime.now(UTC) - timedelta(minutes=10)
     async with Events(infra.bootstrap_servers) as events:
-        await _register(events, user)
+        await _register(events, user, fraud)
         for i in range(6):
             payment = PaymentInitiated(
                 payment_id=f"ct-{i}-{user.hex[:8]}",
@@ -157,7 +164,7 @@ async def test_account_history_survives_a_restart(
 async def test_member_gets_a_weekly_report_as_json_and_pdf(fraud: RunningFraud, infra) -> None:
     user, account = _member()
     async with Events(infra.bootstrap_servers) as events:
-        await _register(events, user)
+        await _register(events, user, fraud)
         for agent in ("phone-app/1.0", "phone-app/1.0", "laptop-browser/99"):
             login = LoginSucceeded(
                 user_id=user,
@@ -202,7 +209,7 @@ async def test_member_gets_a_weekly_report_as_json_and_pdf(fraud: RunningFraud, 
 async def test_erasure_request_is_answered_with_proof(fraud: RunningFraud, infra) -> None:
     user, account = _member()
     async with Events(infra.bootstrap_servers) as events:
-        await _register(events, user)
+        await _register(events, user, fraud)
         await events.send(_transaction(user, account, 1), subject=str(user), key=account)
         await _scored(fraud, 1, user)
         request = ErasureRequested(

@@ -3,7 +3,6 @@ from __future__ import annotations
 import pytest
 from common.db import Database
 from common.db.migrations import downgrade, migrate
-
 from fraud.bootstrap import MIGRATIONS
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]

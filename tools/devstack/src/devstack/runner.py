@@ -34,10 +34,21 @@ from devstack.layout import (
     state_dir,
     venv_bin,
 )
+from devstack.ports import port_in_use
 from devstack.postgres import EmbeddedPostgres
 
-PG_PORT = int(os.environ.get("COFFRE_DEV_PG_PORT", "55432"))
-KAFKA_PORT = int(os.environ.get("COFFRE_DEV_KAFKA_PORT", "59092"))
+PG_PORT = 55432
+KAFKA_PORT = 59092
+
+
+def infra_port(variable: str, default: int, offset: int) -> int:
+    """An explicit ``COFFRE_DEV_*_PORT`` wins; otherwise the default shifted by the offset."""
+    explicit = os.environ.get(variable)
+    return int(explicit) if explicit else default + offset
+
+
+class PortsBusy(RuntimeError):
+    """A port the stack needs is taken by another process."""
 
 
 def say(message: str) -> None:
@@ -59,6 +70,23 @@ class DevStack:
     def state(self) -> Path:
         return state_dir(self.root)
 
+    def check_ports(self, services: list[ServiceSpec]) -> None:
+        wanted = [("sandbox-bank", SANDBOX_BANK_PORT + self.port_offset)]
+        wanted += [(s.name, s.port + self.port_offset) for s in services]
+        if not os.environ.get("DATABASE_URL"):
+            wanted.append(("postgres", infra_port("COFFRE_DEV_PG_PORT", PG_PORT, self.port_offset)))
+        if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+            wanted.append(
+                ("kafka", infra_port("COFFRE_DEV_KAFKA_PORT", KAFKA_PORT, self.port_offset))
+            )
+        busy = [f"{name} ({port})" for name, port in wanted if port_in_use(port)]
+        if busy:
+            raise PortsBusy(
+                "ports already in use: "
+                + ", ".join(busy)
+                + "; stop what holds them or pass --port-offset N"
+            )
+
     def start_infrastructure(self) -> None:
         self.state.mkdir(parents=True, exist_ok=True)
         external_db = os.environ.get("DATABASE_URL")
@@ -67,7 +95,9 @@ class DevStack:
             self.database_url = external_db
             say("Postgres: external (DATABASE_URL)")
         else:
-            self.postgres = EmbeddedPostgres(self.state / "postgres", PG_PORT + self.port_offset)
+            self.postgres = EmbeddedPostgres(
+                self.state / "postgres", infra_port("COFFRE_DEV_PG_PORT", PG_PORT, self.port_offset)
+            )
             started = time.monotonic()
             self.postgres.start()
             self.database_url = self.postgres.url
@@ -79,7 +109,8 @@ class DevStack:
             say("Kafka: external (KAFKA_BOOTSTRAP_SERVERS)")
         else:
             self.kafka = EmbeddedKafka(
-                KAFKA_PORT + self.port_offset, log_file=self.state / "kafka.log"
+                infra_port("COFFRE_DEV_KAFKA_PORT", KAFKA_PORT, self.port_offset),
+                log_file=self.state / "kafka.log",
             )
             self.kafka.start()
             self.bootstrap_servers = self.kafka.bootstrap_servers
@@ -180,9 +211,14 @@ def run(root: Path, *, exit_when_ready: bool = False, port_offset: int = 0) -> i
     stack = DevStack(root, port_offset=port_offset)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    services = discover_services(root)
+    try:
+        stack.check_ports(services)
+    except PortsBusy as exc:
+        say(str(exc))
+        return 1
     try:
         stack.start_infrastructure()
-        services = discover_services(root)
         endpoints = stack.start_services(services)
         status = stack.wait_ready(endpoints)
         say("Coffre is up:" if all(status.values()) else "some services are not ready yet:")

@@ -10,6 +10,7 @@ data is deleted regardless. The `ErasureCompleted` part names counts, never data
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 
 from common.events.erasure import ErasureCompleted
 from common.logging import get_logger
@@ -26,17 +27,16 @@ SERVICE = "aggregation"
 async def erase_member(ctx: Context, store: Store, user_id: str, request_id: str) -> None:
     now = ctx.clock.now()
     await store.transactions.lock_feed(user_id)
-    revoked = queued = 0
+    outcomes: Counter[teardown.Outcome] = Counter()
     for connection in await store.connections.of_user(user_id):
         if connection.vault_ref is None:
             continue
         live = connection.status in (ConnectionStatus.ACTIVE, ConnectionStatus.PENDING)
         item = Teardown(uuid.uuid4(), user_id, connection.vault_ref, live, 0, now)
-        if await teardown.perform(ctx, item):
-            revoked += 1
-        else:
+        outcome = await teardown.perform(ctx, item)
+        outcomes[outcome] += 1
+        if outcome is teardown.Outcome.DEFERRED:
             await store.teardowns.add(item)
-            queued += 1
     transactions = await store.transactions.delete_of_user(user_id)
     await store.pulls.delete_of_user(user_id)
     accounts = await store.accounts.delete_of_user(user_id)
@@ -45,8 +45,10 @@ async def erase_member(ctx: Context, store: Store, user_id: str, request_id: str
         "connections_deleted": connections,
         "accounts_deleted": accounts,
         "transactions_deleted": transactions,
-        "consents_revoked": revoked,
-        "consent_teardowns_queued": queued,
+        "consents_revoked": outcomes[teardown.Outcome.TERMINATED],
+        "consent_tokens_deleted": outcomes[teardown.Outcome.DELETED],
+        "consent_tokens_already_gone": outcomes[teardown.Outcome.TOKEN_GONE],
+        "consent_teardowns_queued": outcomes[teardown.Outcome.DEFERRED],
     }
     store.record(
         ErasureCompleted(

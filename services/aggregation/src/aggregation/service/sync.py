@@ -81,13 +81,13 @@ async def refresh_connection(
     ctx: Context, user_id: str, connection_id: uuid.UUID, member_ip: str
 ) -> SyncReport:
     """A refresh the member asked for (attended)."""
-    now = ctx.clock.now()
     async with ctx.uow() as uow:
         connection = await owned(uow, user_id, connection_id, for_update=True)
         connection.ensure_active()
+        now = ctx.clock.now()
         last = connection.last_member_refresh_at
         interval = ctx.policy.member_refresh_interval
-        if last is not None and now - last < interval:
+        if interval and last is not None and now - last < interval:
             wait = max(1, math.ceil((last + interval - now).total_seconds()))
             raise RefreshTooSoon("try again in a moment", retry_after=wait)
         connection.last_member_refresh_at = now

@@ -9,6 +9,7 @@ never accept it, so the token is deleted anyway and the consent lapses at the ba
 from __future__ import annotations
 
 from dataclasses import replace
+from enum import StrEnum
 
 from common.logging import get_logger
 
@@ -28,38 +29,48 @@ log = get_logger(__name__)
 TRANSIENT = (AgentUnavailable, AgentRateLimited, VaultUnavailable)
 
 
-async def perform(ctx: Context, teardown: Teardown) -> bool:
-    """Do the teardown's remote work; False when it must be retried later."""
+class Outcome(StrEnum):
+    TERMINATED = "terminated"
+    DELETED = "deleted"
+    TOKEN_GONE = "token-gone"
+    DEFERRED = "deferred"
+
+
+async def perform(ctx: Context, teardown: Teardown) -> Outcome:
+    """Do the teardown's remote work; `DEFERRED` when it must be retried later."""
     try:
+        outcome = Outcome.DELETED
         if teardown.terminate_at_agent:
-            await _terminate_at_agent(ctx, teardown)
+            outcome = await _terminate_at_agent(ctx, teardown)
         try:
             await ctx.vault.delete(teardown.user_id, teardown.vault_ref)
         except ConsentSecretMissing:
-            pass
+            outcome = Outcome.TOKEN_GONE if outcome is Outcome.DELETED else outcome
     except TRANSIENT as exc:
         log.warning("teardown_deferred", teardown_id=str(teardown.teardown_id), error=exc.code)
-        return False
-    log.info("consent_torn_down", teardown_id=str(teardown.teardown_id))
-    return True
+        return Outcome.DEFERRED
+    log.info("consent_torn_down", teardown_id=str(teardown.teardown_id), outcome=outcome.value)
+    return outcome
 
 
-async def _terminate_at_agent(ctx: Context, teardown: Teardown) -> None:
+async def _terminate_at_agent(ctx: Context, teardown: Teardown) -> Outcome:
     try:
         token = await ctx.vault.read(teardown.user_id, teardown.vault_ref)
     except ConsentSecretMissing:
-        return
+        return Outcome.TOKEN_GONE
     try:
         await ctx.agent.delete_consent(token)
     except ConsentEnded:
         pass
     except AgentRefused:
         log.warning("consent_termination_refused", teardown_id=str(teardown.teardown_id))
+        return Outcome.DELETED
+    return Outcome.TERMINATED
 
 
 async def settle(ctx: Context, teardown: Teardown) -> bool:
     """Perform a queued teardown and record the outcome (row deleted, or retry scheduled)."""
-    done = await perform(ctx, teardown)
+    done = await perform(ctx, teardown) is not Outcome.DEFERRED
     async with ctx.uow() as uow:
         if done:
             await uow.teardowns.delete(teardown.teardown_id)

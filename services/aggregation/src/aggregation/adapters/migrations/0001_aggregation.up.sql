@@ -58,7 +58,7 @@ CREATE TABLE transactions (
     user_id         text NOT NULL,
     status          text NOT NULL CHECK (status IN ('booked', 'pending')),
     booking_date    date NOT NULL,
-    amount          numeric(19, 4) NOT NULL,
+    amount          numeric NOT NULL,
     currency        char(3) NOT NULL,
     label           text NOT NULL CHECK (length(label) <= 140),
     created_version bigint NOT NULL,

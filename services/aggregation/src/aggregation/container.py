@@ -1,0 +1,169 @@
+"""The one place that wires aggregation's use cases to their adapters.
+
+Rules: building a container does no I/O; `start` (in the app's lifespan) opens the agent and
+vault clients, the JWKS cache and the scheduler; `stop` closes them after in-flight background
+pulls end. Tests may hand in transports (in-process agent or vault), a vault, a clock or a
+JWKS source; nothing else differs from production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Coroutine
+from typing import Any
+
+import httpx
+from common.db.uow import UnitOfWork as CommonUnitOfWork
+from common.errors import ConfigurationError
+from common.events import Envelope, Event
+from common.events.erasure import ErasureRequested
+from common.logging import get_logger
+from common.runtime import Runtime
+from common.security.access_tokens import (
+    AccessTokenVerifier,
+    HttpJwksSource,
+    JwksCache,
+    JwksSource,
+    StaticJwksSource,
+)
+from common.security.service_identity import ServiceAuth, ServiceTokenIssuer
+
+from aggregation.adapters.berlin_group import BerlinGroupAgent, RetryPolicy
+from aggregation.adapters.clock import SystemClock
+from aggregation.adapters.memory_vault import InMemoryConsentVault
+from aggregation.adapters.pg_uow import PgStore, PgUnitOfWork
+from aggregation.adapters.vault_client import HttpVaultClient
+from aggregation.domain.refs import RefKeys
+from aggregation.entrypoints.members import MemberAuthenticator
+from aggregation.service.context import Context
+from aggregation.service.erasure import erase_member
+from aggregation.service.ports import Clock, ConsentVault
+from aggregation.service.scheduler import Scheduler
+from aggregation.settings import AggregationSettings
+
+log = get_logger(__name__)
+
+
+class Container:
+    def __init__(
+        self,
+        settings: AggregationSettings,
+        runtime: Runtime,
+        *,
+        agent_transport: httpx.AsyncBaseTransport | None = None,
+        vault_transport: httpx.AsyncBaseTransport | None = None,
+        vault: ConsentVault | None = None,
+        clock: Clock | None = None,
+        jwks_source: JwksSource | None = None,
+    ) -> None:
+        self.settings = settings
+        self.runtime = runtime
+        self._agent_transport = agent_transport
+        self._vault_transport = vault_transport
+        self._vault = vault
+        self._clock = clock or SystemClock()
+        self._jwks_source = jwks_source
+        self._clients: list[httpx.AsyncClient] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._ready = asyncio.Event()
+        self.scheduler: Scheduler | None = None
+        self._ctx: Context | None = None
+        self._members: MemberAuthenticator | None = None
+
+    @property
+    def ctx(self) -> Context:
+        if self._ctx is None:
+            raise RuntimeError("the container is not started")
+        return self._ctx
+
+    @property
+    def members(self) -> MemberAuthenticator:
+        if self._members is None:
+            raise RuntimeError("the container is not started")
+        return self._members
+
+    async def start(self, runtime: Runtime) -> None:
+        s = self.settings
+        agent_client = self._client(s.agent_base_url, self._agent_transport, s.agent_timeout_seconds + 5)
+        retry = RetryPolicy(
+            attempts=s.agent_attempts, base_delay=s.agent_backoff_seconds, timeout=s.agent_timeout_seconds
+        )
+        self._ctx = Context(
+            uow=lambda: PgUnitOfWork(runtime),
+            agent=BerlinGroupAgent(agent_client, retry),
+            vault=self._vault or self._consent_vault(),
+            clock=self._clock,
+            refs=RefKeys(s.ref_key.get_secret_value().encode()),
+            policy=s.policy(),
+        )
+        verifier = AccessTokenVerifier(
+            JwksCache(self._jwks_source or self._jwks()), issuer=s.token_issuer, audience=s.token_audience
+        )
+        self._members = MemberAuthenticator(verifier, frozenset(s.member_scopes))
+        if s.scheduler_enabled:
+            self.scheduler = Scheduler(self._ctx, s.scheduler_interval_seconds)
+            self.scheduler.start()
+        self._ready.set()
+
+    async def stop(self, runtime: Runtime) -> None:
+        if self.scheduler is not None:
+            await self.scheduler.stop()
+        if self._tasks:
+            with contextlib.suppress(Exception):
+                await asyncio.wait(self._tasks, timeout=30)
+        for client in self._clients:
+            await client.aclose()
+
+    def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> None:
+        """Run work after the response (an initial pull); failures are logged, never raised."""
+
+        async def guarded() -> None:
+            try:
+                await work
+            except Exception as exc:
+                log.warning("background_work_failed", work=name, error=getattr(exc, "code", type(exc).__name__))
+
+        task = asyncio.create_task(guarded(), name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def idle(self) -> None:
+        """Wait for background work to finish (tests)."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
+
+    async def on_erasure(self, event: Event, envelope: Envelope, uow: CommonUnitOfWork) -> None:
+        """Erase the member: revoke consents at the agent, delete tokens, delete their data."""
+        assert isinstance(event, ErasureRequested)
+        await self._ready.wait()
+        await erase_member(self.ctx, PgStore(uow), event.user_id, event.request_id)
+
+    def _client(
+        self, base_url: str, transport: httpx.AsyncBaseTransport | None, timeout: float, **kw: Any
+    ) -> httpx.AsyncClient:
+        client = httpx.AsyncClient(
+            base_url=base_url, transport=transport, timeout=timeout, follow_redirects=False, **kw
+        )
+        self._clients.append(client)
+        return client
+
+    def _consent_vault(self) -> ConsentVault:
+        s = self.settings
+        if s.consent_vault == "memory":
+            log.warning("consent_vault_in_memory", note="development only: tokens die with the process")
+            return InMemoryConsentVault()
+        if not s.service_identity_key_file:
+            raise ConfigurationError(
+                "SERVICE_IDENTITY_KEY_FILE is required to call the vault", settings=["service_identity_key_file"]
+            )
+        issuer = ServiceTokenIssuer.from_file(s.service_name, s.service_identity_key_file)
+        auth = ServiceAuth(issuer, "vault")
+        return HttpVaultClient(self._client(s.vault_url, self._vault_transport, s.vault_timeout_seconds, auth=auth))
+
+    def _jwks(self) -> JwksSource:
+        s = self.settings
+        if s.auth_jwks_json:
+            return StaticJwksSource(json.loads(s.auth_jwks_json))
+        return HttpJwksSource(s.auth_jwks_url, self._client(s.auth_jwks_url, None, 5.0))

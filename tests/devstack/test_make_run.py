@@ -1,0 +1,95 @@
+"""`make run` starts the whole platform on the embedded stack and every service becomes ready."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from devstack.layout import DEFAULT_PORTS, SANDBOX_BANK_PORT
+from devstack.ports import free_port, port_in_use
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def state_root() -> Iterator[Path]:
+    """A private folder (not pytest's shared tmp tree, which parallel runs may prune)."""
+    folder = Path(tempfile.mkdtemp(prefix="coffre-run-test-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_dev_runner_starts_every_service_and_stops_cleanly(state_root: Path) -> None:
+    tmp_path = state_root
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")
+    }
+    env |= {
+        "COFFRE_STATE_DIR": str(tmp_path / "state"),
+        "COFFRE_DEV_PG_PORT": str(free_port()),
+        "COFFRE_DEV_KAFKA_PORT": str(free_port()),
+    }
+    coffre_dev = Path(sys.executable).with_name("coffre-dev")
+    result = subprocess.run(
+        [str(coffre_dev), "run", "--exit-when-ready", "--port-offset", str(_free_service_offset())],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert "Coffre is up:" in output
+    assert "NOT READY" not in output
+    assert "[coffre-dev] stopped" in output
+    for service in ("auth", "vault", "fraud"):
+        if (ROOT / "services" / service / "src" / service / "entrypoints" / "main.py").exists():
+            assert f"{service:>12}  http://127.0.0.1:" in output
+    assert (tmp_path / "state" / "identity" / "vault.pub.pem").exists()
+    key_mode = (tmp_path / "state" / "identity" / "vault.key.pem").stat().st_mode & 0o777
+    assert key_mode == 0o600
+
+
+def _free_service_offset() -> int:
+    for offset in range(20_000, 40_000, 97):
+        ports = [p + offset for p in (*DEFAULT_PORTS.values(), SANDBOX_BANK_PORT)]
+        if not any(port_in_use(p) for p in ports):
+            return offset
+    raise RuntimeError("no free block of service ports")
+
+
+def test_runner_refuses_to_start_on_a_busy_port(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        busy = holder.getsockname()[1]
+        env = dict(os.environ) | {
+            "COFFRE_STATE_DIR": str(tmp_path / "state"),
+            "COFFRE_DEV_PG_PORT": str(busy),
+        }
+        env.pop("DATABASE_URL", None)
+        result = subprocess.run(
+            [str(Path(sys.executable).with_name("coffre-dev")), "run", "--exit-when-ready"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert f"postgres ({busy})" in result.stdout
