@@ -7,13 +7,14 @@ BOOTSTRAP := .bootstrap
 UV := $(shell command -v uv >/dev/null 2>&1 && uv --version 2>/dev/null | grep -q "$(UV_VERSION)" && command -v uv || echo $(BOOTSTRAP)/bin/uv)
 PYTEST_ARGS ?=
 
-.PHONY: help install run test lint typecheck unit integration bench system-deps clean
+.PHONY: help install run test lint typecheck unit integration bench docs system-deps clean
 
 help:
 	@echo "make run        start the whole platform on the embedded broker and Postgres"
 	@echo "make test       lint, type-check and run every test (unit + integration)"
 	@echo "make bench      print throughput and latency figures"
 	@echo "make unit       unit tests only (seconds, no servers)"
+	@echo "make docs       write the AsyncAPI document of every event to docs/asyncapi.json"
 
 $(BOOTSTRAP)/bin/uv:
 	python3 -m venv $(BOOTSTRAP)
@@ -50,6 +51,10 @@ test: lint typecheck
 
 bench: install
 	$(UV) run --frozen coffre-dev bench
+
+docs: install
+	mkdir -p docs
+	$(UV) run --frozen python -m common.asyncapi > docs/asyncapi.json
 
 clean:
 	rm -rf .state .bench .pytest_cache .mypy_cache .ruff_cache
