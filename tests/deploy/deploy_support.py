@@ -1,5 +1,6 @@
 """Loaders and small evaluators for the deployment tests: YAML files, Kubernetes objects, CRD
-schemas, label selectors and a literal-secret detector. No network, no cluster.
+schemas, label selectors, container environments, the event registry's topics, the services'
+settings and a literal-secret detector. No network, no cluster.
 
 Rules: deploy/secrets/ (real secrets on an operator's machine, git-ignored) and the vendored
 schemas are never scanned as manifests.
@@ -8,12 +9,15 @@ schemas are never scanned as manifests.
 from __future__ import annotations
 
 import copy
+import importlib
 import re
 from collections.abc import Iterator, Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
+from pydantic import AliasChoices
+from pydantic_settings import BaseSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -69,6 +73,97 @@ def of_kind(kind: str) -> list[Obj]:
 def compose_services(path: Path) -> dict[str, Obj]:
     services: dict[str, Obj] = load_one(path).get("services", {})
     return services
+
+
+# --- topics -----------------------------------------------------------------------------------
+
+TOPIC = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9-]+\.v[0-9]+$")
+
+
+def registered_topics() -> set[str]:
+    """Every topic of the event registry in libs/common: the source of truth."""
+    events = importlib.import_module("common.events")
+    return set(events.all_topics())
+
+
+def compose_init_topics() -> list[str]:
+    """The topics the compose `kafka-init` script creates (its `for topic in … do` list)."""
+    script: str = compose_services(COMPOSE_FILE)["kafka-init"]["command"][0]
+    found = re.search(r"^for topic in(.*?)^do$", script, re.MULTILINE | re.DOTALL)
+    assert found, "kafka-init should create its topics in a `for topic in … do` loop"
+    words = [w for w in found.group(1).split() if w != "\\"]
+    assert all(TOPIC.match(w) for w in words), f"not a topic name in kafka-init: {words}"
+    return words
+
+
+# --- services: containers and settings ---------------------------------------------------------
+
+SETTINGS = {
+    "auth": "auth.settings:AuthSettings",
+    "vault": "vault.settings:VaultSettings",
+    "aggregation": "aggregation.settings:AggregationSettings",
+    "fraud": "fraud.settings:FraudSettings",
+}
+
+
+def settings_class(service: str) -> type[BaseSettings]:
+    module, _, name = SETTINGS[service].partition(":")
+    cls: type[BaseSettings] = getattr(importlib.import_module(module), name)
+    return cls
+
+
+def settings_env_names(cls: type[BaseSettings]) -> dict[str, str]:
+    """Environment variable -> field name, as pydantic-settings reads them (upper-cased)."""
+    prefix = str(cls.model_config.get("env_prefix", ""))
+    names = {}
+    for field, info in cls.model_fields.items():
+        alias = info.validation_alias
+        if isinstance(alias, AliasChoices):
+            choices = [c for c in alias.choices if isinstance(c, str)]
+        else:
+            choices = [alias] if isinstance(alias, str) else [f"{prefix}{field}"]
+        names.update({choice.upper(): field for choice in choices})
+    return names
+
+
+def service_deployments() -> dict[str, Obj]:
+    """Coffre's own service Deployments (component=service), by name."""
+    return {
+        d["metadata"]["name"]: d
+        for d in of_kind("Deployment")
+        if d["spec"]["template"]["metadata"]["labels"].get("app.kubernetes.io/component")
+        == "service"
+    }
+
+
+def container_env(deployment: Obj) -> dict[str, Any]:
+    """The first container's environment: ConfigMap values (envFrom) overlaid by `env`, whose
+    items are the literal value or the `valueFrom` mapping. Keys of `secretRef`s are unknown."""
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    maps = {o["metadata"]["name"]: o.get("data", {}) for o in of_kind("ConfigMap")}
+    env: dict[str, Any] = {}
+    for source in container.get("envFrom", []):
+        if "configMapRef" in source:
+            env.update(maps[source["configMapRef"]["name"]])
+    for item in container.get("env", []):
+        env[item["name"]] = item["value"] if "value" in item else item["valueFrom"]
+    return env
+
+
+def volume_for(deployment: Obj, path: str) -> tuple[Obj, Obj]:
+    """(volumeMount, volume) of the first container that holds `path` (deepest mount wins)."""
+    pod = deployment["spec"]["template"]["spec"]
+    target = PurePosixPath(path)
+    mounts = [
+        m
+        for m in pod["containers"][0].get("volumeMounts", [])
+        if target == PurePosixPath(m["mountPath"])
+        or PurePosixPath(m["mountPath"]) in target.parents
+    ]
+    assert mounts, f"{path} is on no volume of {deployment['metadata']['name']}"
+    mount = max(mounts, key=lambda m: len(m["mountPath"]))
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    return mount, volume
 
 
 # --- CRD schemas ------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Coffre's Kubernetes rules: hardened, highly available Deployments; default-deny networking
-where only aggregation, payments and archive reach the vault; KRaft Kafka with the Coffre
-topics; a three-instance Postgres backed up every day.
+where only aggregation, payments and archive reach the vault; KRaft Kafka on three nodes; a
+three-instance Postgres backed up every day. Topics: test_deploy_topics; secrets, KMS and
+service identity: test_deploy_service_wiring.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from deploy_support import COMPOSE_FILE, K8S, compose_services, k8s_objects, of_kind, selects
+from deploy_support import K8S, k8s_objects, of_kind, selects
 
 pytestmark = pytest.mark.unit
 
@@ -19,21 +20,6 @@ Obj = dict[str, Any]
 DEPLOYMENTS = of_kind("Deployment")
 SERVICES = {"auth": 8001, "vault": 8002, "aggregation": 8003, "fraud": 8004}
 VAULT_CLIENTS = {"aggregation", "payments", "archive"}
-TOPICS = {
-    "auth.user-registered.v1",
-    "auth.audit.v1",
-    "erasure.erasure-requested.v1",
-    "erasure.erasure-completed.v1",
-    "aggregation.transaction-ingested.v1",
-    "aggregation.transaction-updated.v1",
-    "aggregation.consent-expiring.v1",
-    "fraud.transaction-scored.v1",
-    "fraud.fraud-alert-raised.v1",
-    "fraud.security-report-ready.v1",
-    "payments.payment-initiated.v1",
-    "vault.audit.v1",
-    "coffre.dead-letter.v1",
-}
 
 
 def _name(obj: Obj) -> str:
@@ -105,7 +91,9 @@ def test_service_deployment_follows_the_service_contract(name: str, port: int) -
     assert container["livenessProbe"]["httpGet"]["path"] == "/health/live"
     assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready"
     sources = {next(iter(ref)) for ref in container["envFrom"]}
-    assert sources == {"configMapRef", "secretRef"}
+    # auth reads each of its secrets by key (test_deploy_service_wiring); the others take
+    # their optional `<service>-secrets` whole.
+    assert sources == ({"configMapRef"} if name == "auth" else {"configMapRef", "secretRef"})
     assert service["spec"]["type"] == "ClusterIP"
     assert service["spec"]["ports"][0]["port"] == port
     assert selects({"matchLabels": service["spec"]["selector"]}, _pod_labels(deployment))
@@ -244,21 +232,6 @@ def test_kafka_runs_in_kraft_mode_on_three_nodes() -> None:
     assert {r for p in pools for r in p["spec"]["roles"]} == {"controller", "broker"}
     for pool in pools:
         assert pool["metadata"]["labels"]["strimzi.io/cluster"] == _name(kafka)
-
-
-def test_every_coffre_topic_is_declared_with_replication() -> None:
-    topics = of_kind("KafkaTopic")
-    assert {t["spec"].get("topicName", _name(t)) for t in topics} == TOPICS
-    for topic in topics:
-        assert topic["metadata"]["labels"]["strimzi.io/cluster"] == "coffre-kafka"
-        assert topic["spec"]["partitions"] == 6
-        assert topic["spec"]["replicas"] == 3
-        assert topic["spec"]["config"]["min.insync.replicas"] == 2
-
-
-def test_compose_creates_the_same_topics() -> None:
-    script = compose_services(COMPOSE_FILE)["kafka-init"]["command"][0]
-    assert {word for word in script.split() if word.endswith(".v1")} == TOPICS
 
 
 def test_postgres_has_three_instances_and_a_daily_backup() -> None:

@@ -31,7 +31,9 @@ def create_app(
     settings = settings or load_settings(AggregationSettings)
     holder: list[Container] = []
     runtime = Runtime(
-        settings, migrations=MIGRATIONS, register_consumers=lambda rt: consumers.register(rt, holder[0])
+        settings,
+        migrations=MIGRATIONS,
+        register_consumers=lambda rt: consumers.register(rt, holder[0]),
     )
     container = Container(settings, runtime, **overrides)
     holder.append(container)

@@ -16,7 +16,6 @@ from typing import Any
 
 import httpx
 from common.db.uow import UnitOfWork as CommonUnitOfWork
-from common.errors import ConfigurationError
 from common.events import Envelope, Event
 from common.events.erasure import ErasureRequested
 from common.logging import get_logger
@@ -86,9 +85,13 @@ class Container:
 
     async def start(self, runtime: Runtime) -> None:
         s = self.settings
-        agent_client = self._client(s.agent_base_url, self._agent_transport, s.agent_timeout_seconds + 5)
+        agent_client = self._client(
+            s.agent_base_url, self._agent_transport, s.agent_timeout_seconds + 5
+        )
         retry = RetryPolicy(
-            attempts=s.agent_attempts, base_delay=s.agent_backoff_seconds, timeout=s.agent_timeout_seconds
+            attempts=s.agent_attempts,
+            base_delay=s.agent_backoff_seconds,
+            timeout=s.agent_timeout_seconds,
         )
         self._ctx = Context(
             uow=lambda: PgUnitOfWork(runtime),
@@ -99,7 +102,9 @@ class Container:
             policy=s.policy(),
         )
         verifier = AccessTokenVerifier(
-            JwksCache(self._jwks_source or self._jwks()), issuer=s.token_issuer, audience=s.token_audience
+            JwksCache(self._jwks_source or self._jwks()),
+            issuer=s.token_issuer,
+            audience=s.token_audience,
         )
         self._members = MemberAuthenticator(verifier, frozenset(s.member_scopes))
         if s.scheduler_enabled:
@@ -123,7 +128,11 @@ class Container:
             try:
                 await work
             except Exception as exc:
-                log.warning("background_work_failed", work=name, error=getattr(exc, "code", type(exc).__name__))
+                log.warning(
+                    "background_work_failed",
+                    work=name,
+                    error=getattr(exc, "code", type(exc).__name__),
+                )
 
         task = asyncio.create_task(guarded(), name=name)
         self._tasks.add(task)
@@ -152,15 +161,16 @@ class Container:
     def _consent_vault(self) -> ConsentVault:
         s = self.settings
         if s.consent_vault == "memory":
-            log.warning("consent_vault_in_memory", note="development only: tokens die with the process")
-            return InMemoryConsentVault()
-        if not s.service_identity_key_file:
-            raise ConfigurationError(
-                "SERVICE_IDENTITY_KEY_FILE is required to call the vault", settings=["service_identity_key_file"]
+            log.warning(
+                "consent_vault_in_memory", note="development only: tokens die with the process"
             )
+            return InMemoryConsentVault()
+        assert s.service_identity_key_file is not None  # settings refuse http without it
         issuer = ServiceTokenIssuer.from_file(s.service_name, s.service_identity_key_file)
         auth = ServiceAuth(issuer, "vault")
-        return HttpVaultClient(self._client(s.vault_url, self._vault_transport, s.vault_timeout_seconds, auth=auth))
+        return HttpVaultClient(
+            self._client(s.vault_url, self._vault_transport, s.vault_timeout_seconds, auth=auth)
+        )
 
     def _jwks(self) -> JwksSource:
         s = self.settings

@@ -10,10 +10,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Literal
 
+from common.settings import ServiceSettings
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
-
-from common.settings import ServiceSettings
 
 from aggregation.service.context import Policy
 
@@ -70,6 +69,8 @@ class AggregationSettings(ServiceSettings):
     def _memory_vault_only_in_development(self) -> AggregationSettings:
         if self.consent_vault == "memory" and self.environment == "production":
             raise ValueError("consent_vault=memory is for development and tests only")
+        if self.consent_vault == "http" and not self.service_identity_key_file:
+            raise ValueError("service_identity_key_file is required to call the vault")
         if len(self.ref_key.get_secret_value().encode()) < 16:
             raise ValueError("ref_key must hold at least 16 bytes")
         return self

@@ -14,12 +14,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from aiokafka import AIOKafkaProducer
+from common.events import Envelope
+from common.events.erasure import ErasureRequested
 from devstack.ports import free_port, wait_for_port
 from joserfc import jwt
 from joserfc.jwk import OKPKey
-
-from common.events import Envelope
-from common.events.erasure import ErasureRequested
 
 ISSUER = "https://auth.coffre.local"
 AUDIENCE = "coffre-api"
@@ -37,7 +36,9 @@ class MemberTokens:
         public = self.key.as_dict(private=False)
         return json.dumps({"keys": [public]})
 
-    def token(self, user_id: str, *, scope: str = "member", key: OKPKey | None = None, **claims: Any) -> str:
+    def token(
+        self, user_id: str, *, scope: str = "member", key: OKPKey | None = None, **claims: Any
+    ) -> str:
         now = int(time.time())
         body = {
             "iss": ISSUER, "aud": AUDIENCE, "sub": user_id, "sid": str(uuid.uuid4()),
@@ -63,7 +64,7 @@ class SandboxServer:
         port = free_port()
         env = os.environ | {"SANDBOX_BANK_HOST": "127.0.0.1", "SANDBOX_BANK_PORT": str(port)}
         env |= {f"SANDBOX_BANK_{k.upper()}": v for k, v in settings.items()}
-        process = subprocess.Popen(  # noqa: S603
+        process = subprocess.Popen(
             [sys.executable, "-m", "sandbox_bank.main"],
             env=env,
             stdout=subprocess.DEVNULL,
@@ -104,7 +105,11 @@ class Bank:
         url: str | None = f"/v1/accounts/{resource_id}/transactions"
         params: dict[str, str] | None = {"bookingStatus": "both", "dateFrom": "2000-01-01"}
         while url:
-            headers = {"X-Request-ID": str(uuid.uuid4()), "Consent-ID": token, "PSU-IP-Address": "192.0.2.1"}
+            headers = {
+                "X-Request-ID": str(uuid.uuid4()),
+                "Consent-ID": token,
+                "PSU-IP-Address": "192.0.2.1",
+            }
             response = await self.client.get(url, params=params, headers=headers)
             response.raise_for_status()
             report = response.json()["transactions"]

@@ -19,16 +19,15 @@ from fastapi import FastAPI
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from aggregation_it_helpers import Bank, MemberTokens, SandboxServer  # noqa: E402
-from coffre_testing.app import LogCapture, running_app  # noqa: E402
-from common.logging import configure_logging  # noqa: E402
-from common.security.service_identity import generate_identity  # noqa: E402
-from vault.entrypoints.app import create_app as create_vault_app  # noqa: E402
-from vault.settings import VaultSettings  # noqa: E402
-
-from aggregation.app import create_app  # noqa: E402
-from aggregation.container import Container  # noqa: E402
-from aggregation.settings import AggregationSettings  # noqa: E402
+from aggregation.app import create_app
+from aggregation.container import Container
+from aggregation.settings import AggregationSettings
+from aggregation_it_helpers import Bank, MemberTokens, SandboxServer
+from coffre_testing.app import LogCapture, running_app
+from common.logging import configure_logging
+from common.security.service_identity import generate_identity
+from vault.entrypoints.app import create_app as create_vault_app
+from vault.settings import VaultSettings
 
 CALLBACK = "https://app.coffre.test/bank/callback"
 
@@ -93,12 +92,16 @@ class Stack:
         body: dict[str, Any] = done.json()
         return body
 
-    async def feed(self, user_id: str, cursor: str | None = None) -> tuple[dict[str, list[Any]], str]:
+    async def feed(
+        self, user_id: str, cursor: str | None = None
+    ) -> tuple[dict[str, list[Any]], str]:
         """Every change since `cursor`, following pages; returns (changes, last cursor)."""
         changes: dict[str, list[Any]] = {"added": [], "modified": [], "removed": []}
         while True:
             params = {"limit": "200"} | ({"cursor": cursor} if cursor else {})
-            page = await self.client.get("/v1/transactions/sync", params=params, headers=self.headers(user_id))
+            page = await self.client.get(
+                "/v1/transactions/sync", params=params, headers=self.headers(user_id)
+            )
             assert page.status_code == 200, page.text
             body = page.json()
             for kind in changes:
@@ -122,7 +125,14 @@ class Stack:
         return database
 
 
-def aggregation_settings(infra: Any, schema: str, sandbox: SandboxServer, identity_dir: Path, tokens: MemberTokens, **overrides: Any) -> AggregationSettings:
+def aggregation_settings(
+    infra: Any,
+    schema: str,
+    sandbox: SandboxServer,
+    identity_dir: Path,
+    tokens: MemberTokens,
+    **overrides: Any,
+) -> AggregationSettings:
     values: dict[str, Any] = {
         "ref_key": "integration-reference-key-0123456789",
         "agent_base_url": sandbox.base_url,
@@ -164,7 +174,9 @@ async def running_stack(
         service_trust_dir=str(identity_dir / "trust"),
         kms_key_file=str(tmp_path / "kms" / "master.key"),
     )
-    vault_app = create_vault_app(vault_settings, erasure_consumer=f"vault-erasure-{uuid.uuid4().hex[:8]}")
+    vault_app = create_vault_app(
+        vault_settings, erasure_consumer=f"vault-erasure-{uuid.uuid4().hex[:8]}"
+    )
     settings = aggregation_settings(infra, schema, sandbox, identity_dir, tokens, **overrides)
     async with running_app(vault_app) as vault_client:
         if log_capture is not None:
@@ -190,7 +202,9 @@ async def stack(
     tokens: MemberTokens,
     tmp_path: Path,
 ) -> AsyncIterator[Stack]:
-    async with running_stack(infra, schema_name, sandbox, bank, identity_dir, tokens, tmp_path) as found:
+    async with running_stack(
+        infra, schema_name, sandbox, bank, identity_dir, tokens, tmp_path
+    ) as found:
         yield found
 
 

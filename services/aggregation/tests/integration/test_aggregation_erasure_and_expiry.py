@@ -8,17 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aggregation_it_helpers import Bank, MemberTokens, SandboxServer, publish_erasure
-from coffre_testing.kafka import collect
-from coffre_testing.waiting import eventually
-from conftest import Stack, running_stack
-
 from aggregation.adapters.clock import ManualClock
 from aggregation.domain.errors import ConsentSecretMissing
 from aggregation.service import scheduler
+from aggregation_it_helpers import Bank, MemberTokens, SandboxServer, publish_erasure
+from coffre_testing.kafka import collect
+from coffre_testing.waiting import eventually
 from common.events import Envelope
 from common.events.aggregation import ConsentExpiring
 from common.events.erasure import ErasureCompleted
+from conftest import Stack, running_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 USER_TABLES = ("connections", "accounts", "transactions", "account_pulls", "member_feeds")
@@ -44,7 +43,7 @@ async def test_erasure_revokes_deletes_and_publishes_its_part(
     assert (payload["user_id"], payload["service"]) == (member, "aggregation")
     assert proof["transactions_deleted"] > 0
     for table in USER_TABLES:
-        count = await stack.db.fetchval(f"SELECT count(*) FROM {table} WHERE user_id = $1", member)  # noqa: S608
+        count = await stack.db.fetchval(f"SELECT count(*) FROM {table} WHERE user_id = $1", member)
         assert count == 0, table
     with pytest.raises(ConsentSecretMissing):
         await stack.container.ctx.vault.read(member, ref)

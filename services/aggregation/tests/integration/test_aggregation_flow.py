@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 from coffre_testing.kafka import collect
 from coffre_testing.waiting import eventually
-from conftest import Stack
-
 from common.events import Envelope
 from common.events.aggregation import TransactionIngested, TransactionUpdated
+from conftest import Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
@@ -61,7 +60,9 @@ async def test_pending_that_books_is_one_update_on_kafka_and_modified_in_the_fee
         "SELECT resource_id FROM accounts WHERE account_ref = $1", account["account_ref"]
     )
     body = {"amount": "-18.20", "counterpartyName": "Cafe Pending", "bookingStatus": "pending"}
-    await stack.bank.control("POST", f"/sandbox/accounts/{row['resource_id']}/transactions", json=body)
+    await stack.bank.control(
+        "POST", f"/sandbox/accounts/{row['resource_id']}/transactions", json=body
+    )
     refresh = f"/v1/connections/{connection['connection_id']}/refresh"
     first = await stack.client.post(refresh, headers=stack.headers(member))
     assert first.json()["added"] == 1
@@ -96,7 +97,9 @@ async def test_concurrent_pulls_never_duplicate_a_transaction_or_an_event(
     answers = await asyncio.gather(
         *[stack.client.post(refresh, headers=stack.headers(member)) for _ in range(4)]
     )
-    assert all(a.status_code == 200 for a in answers), [a.json() for a in answers if a.status_code != 200]
+    assert all(a.status_code == 200 for a in answers), [
+        a.json() for a in answers if a.status_code != 200
+    ]
     expected = await stack.bank.transaction_count(member)
     assert sum(a.json()["added"] for a in answers) == expected
     assert await stack.db.fetchval("SELECT count(*) FROM transactions") == expected
@@ -109,7 +112,10 @@ async def test_duplicate_and_replayed_callbacks_are_refused_cleanly(
     state = await stack.bank.approve(started.json()["redirect_url"])
     body = {"state": state}
     answers = await asyncio.gather(
-        *[stack.client.post("/v1/connections/callback", json=body, headers=stack.headers(member)) for _ in range(3)]
+        *[
+            stack.client.post("/v1/connections/callback", json=body, headers=stack.headers(member))
+            for _ in range(3)
+        ]
     )
     codes = sorted(a.status_code for a in answers)
     assert codes == [200, 409, 409], [a.text for a in answers]
@@ -118,7 +124,9 @@ async def test_duplicate_and_replayed_callbacks_are_refused_cleanly(
             assert answer.json()["code"] in (
                 "aggregation.state-already-used", "aggregation.callback-in-progress"
             )  # fmt: skip
-    replay = await stack.client.post("/v1/connections/callback", json=body, headers=stack.headers(member))
+    replay = await stack.client.post(
+        "/v1/connections/callback", json=body, headers=stack.headers(member)
+    )
     assert (replay.status_code, replay.json()["code"]) == (409, "aggregation.state-already-used")
     stranger = await stack.client.post(
         "/v1/connections/callback", json=body, headers=stack.headers("someone-else")
@@ -153,7 +161,11 @@ async def test_agent_down_is_a_503_problem_and_nothing_is_half_written(
     connection = await stack.connect(member)
     await stack.container.idle()
     before = await stack.db.fetchval("SELECT count(*) FROM transactions")
-    await stack.bank.control("POST", "/sandbox/faults", json={"kind": "error500", "count": 6, "pathPrefix": "/v1/accounts"})
+    await stack.bank.control(
+        "POST",
+        "/sandbox/faults",
+        json={"kind": "error500", "count": 6, "pathPrefix": "/v1/accounts"},
+    )
     try:
         refresh = f"/v1/connections/{connection['connection_id']}/refresh"
         answer = await stack.client.post(refresh, headers=stack.headers(member))
@@ -176,7 +188,9 @@ async def test_revoked_connection_ends_at_the_bank_and_leaves_the_vault(
     )
     assert revoked.status_code == 204
     status = await stack.bank.control(
-        "GET", f"/v1/consents/{token}/status", headers={"X-Request-ID": "6f1c4e0e-2b0c-4f69-9a0e-1d2c3b4a5f60"}
+        "GET",
+        f"/v1/consents/{token}/status",
+        headers={"X-Request-ID": "6f1c4e0e-2b0c-4f69-9a0e-1d2c3b4a5f60"},
     )
     assert status["consentStatus"] == "terminatedByTpp"
     ref = await stack.db.fetchval("SELECT vault_ref FROM connections")
@@ -191,7 +205,9 @@ async def test_revoked_connection_ends_at_the_bank_and_leaves_the_vault(
 async def test_member_never_sees_another_members_data(stack: Stack, member: str) -> None:
     connection = await _synced(stack, member)
     other = "another-member-0001"
-    shown = await stack.client.get(f"/v1/connections/{connection['connection_id']}", headers=stack.headers(other))
+    shown = await stack.client.get(
+        f"/v1/connections/{connection['connection_id']}", headers=stack.headers(other)
+    )
     assert (shown.status_code, shown.json()["code"]) == (404, "aggregation.connection-not-found")
     changes, _ = await stack.feed(other)
     assert changes == {"added": [], "modified": [], "removed": []}

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from aggregation.app import MIGRATIONS
 from common.db.database import Database
 from common.db.migrations import downgrade, migrate
-
-from aggregation.app import MIGRATIONS
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 

@@ -11,14 +11,15 @@ import pytest
 from aggregation_it_helpers import Bank, MemberTokens, SandboxServer
 from coffre_testing.app import LogCapture
 from coffre_testing.kafka import collect
-from conftest import Stack, running_stack
-
 from common.events.aggregation import TransactionIngested, TransactionUpdated
+from conftest import Stack, running_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
 
-def _forbidden(accounts: list[dict[str, Any]], raw: list[dict[str, Any]], token: str) -> tuple[set[str], set[str]]:
+def _forbidden(
+    accounts: list[dict[str, Any]], raw: list[dict[str, Any]], token: str
+) -> tuple[set[str], set[str]]:
     """(exact strings that must never appear, balance amounts that must never appear)."""
     exact = {token}
     for account in accounts:
@@ -52,14 +53,18 @@ async def _database_text(stack: Stack) -> str:
     chunks = []
     for row in tables:
         name = row["table_name"]
-        dumped = await stack.db.fetch(f'SELECT t::text AS line FROM "{name}" t')  # noqa: S608
+        dumped = await stack.db.fetch(f'SELECT t::text AS line FROM "{name}" t')
         chunks += [r["line"] for r in dumped]
     envelopes = await stack.db.fetch("SELECT convert_from(envelope, 'UTF8') AS e FROM outbox")
     chunks += [r["e"] for r in envelopes]
     columns = await stack.db.fetch(
         "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema()"
     )
-    assert not [c["column_name"] for c in columns if re.search("iban|balance|creditor|debtor", c["column_name"])]
+    assert not [
+        c["column_name"]
+        for c in columns
+        if re.search("iban|balance|creditor|debtor", c["column_name"])
+    ]
     return "\n".join(chunks)
 
 
@@ -82,8 +87,15 @@ async def test_no_iban_balance_counterparty_account_or_token_is_stored_published
         token = await stack.token_of(member)
         listed = await bank.control("GET", f"/sandbox/psus/{member}/accounts")
         accounts = listed["accounts"]
-        body = {"amount": "-9.90", "counterpartyName": "Kiosk", "counterpartyIban": "DE89370400440532013000", "bookingStatus": "pending"}
-        await bank.control("POST", f"/sandbox/accounts/{accounts[0]['resourceId']}/transactions", json=body)
+        body = {
+            "amount": "-9.90",
+            "counterpartyName": "Kiosk",
+            "counterpartyIban": "DE89370400440532013000",
+            "bookingStatus": "pending",
+        }
+        await bank.control(
+            "POST", f"/sandbox/accounts/{accounts[0]['resourceId']}/transactions", json=body
+        )
         refresh = f"/v1/connections/{connection['connection_id']}/refresh"
         assert (await stack.client.post(refresh, headers=stack.headers(member))).status_code == 200
         await bank.control("POST", f"/sandbox/accounts/{accounts[0]['resourceId']}/book-pending")
@@ -92,7 +104,9 @@ async def test_no_iban_balance_counterparty_account_or_token_is_stored_published
         for account in accounts:
             raw += await bank.raw_transactions(token, account["resourceId"])
         exact, balances = _forbidden(accounts, raw, token)
-        assert len(raw) > 100 and balances and any("DE89" in v for v in exact)
+        assert len(raw) > 100
+        assert balances
+        assert any("DE89" in v for v in exact)
         database = await _database_text(stack)
         feed, _ = await stack.feed(member)
     published = []

@@ -9,10 +9,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-from sandbox_bank import SandboxSettings, create_app
-from sandbox_bank.domain.clock import SandboxClock
-from sandbox_bank.testing import BASE_URL
-
 from aggregation.adapters.berlin_group import BerlinGroupAgent, RetryPolicy
 from aggregation.adapters.clock import ManualClock
 from aggregation.adapters.memory import MemoryState, MemoryUnitOfWorkFactory
@@ -22,6 +18,9 @@ from aggregation.service import connections
 from aggregation.service.connections import ConnectionView, StartedConnection
 from aggregation.service.context import Context, Policy
 from aggregation.service.ports import CreatedConsent
+from sandbox_bank import SandboxSettings, create_app
+from sandbox_bank.domain.clock import SandboxClock
+from sandbox_bank.testing import BASE_URL
 
 CALLBACK = "https://app.coffre.test/bank/callback"
 MEMBER_IP = "198.51.100.7"

@@ -1,4 +1,4 @@
-"""Unit-test wiring: use cases over in-memory storage, an in-memory vault, the sandbox in-process."""
+"""Unit-test wiring: use cases over in-memory storage and vault, the sandbox in-process."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 # Test modules import ``aggregation_unit_helpers`` by name, whatever pytest's import mode.
 sys.path.insert(0, str(Path(__file__).parent))
-from aggregation_unit_helpers import Harness  # noqa: E402
+from aggregation_unit_helpers import Harness
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from datetime import date
 
 import httpx
 import pytest
-
 from aggregation.adapters import berlin_group_parse as parse
 from aggregation.adapters.berlin_group import BerlinGroupAgent, RetryPolicy
 from aggregation.domain.errors import AgentRefused, AgentUnavailable, ConsentEnded
@@ -140,7 +139,9 @@ async def test_consent_request_never_asks_for_balances() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         bodies.append(request.content)
         links = {"scaRedirect": {"href": "https://bank.test/sca/1"}}
-        return httpx.Response(201, json={"consentId": "c1", "consentStatus": "received", "_links": links})
+        return httpx.Response(
+            201, json={"consentId": "c1", "consentStatus": "received", "_links": links}
+        )
 
     created = await _agent(handler).create_consent(
         psu_id="p", redirect_uri="https://a.test/cb", nok_redirect_uri="https://a.test/cb",

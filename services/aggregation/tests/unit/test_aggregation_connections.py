@@ -5,8 +5,6 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import pytest
-from aggregation_unit_helpers import MEMBER_IP, Harness
-
 from aggregation.domain.connections import ConnectionStatus
 from aggregation.domain.errors import (
     ConnectionNotFound,
@@ -17,6 +15,7 @@ from aggregation.domain.errors import (
     TooManyConnections,
 )
 from aggregation.service import connections, teardown
+from aggregation_unit_helpers import MEMBER_IP, Harness
 
 pytestmark = [pytest.mark.unit, pytest.mark.asyncio]
 

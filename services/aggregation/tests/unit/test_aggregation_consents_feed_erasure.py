@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from aggregation_unit_helpers import MEMBER_IP, Harness
-
 from aggregation.adapters.memory import MemoryUnitOfWork
 from aggregation.domain.connections import ConnectionStatus
 from aggregation.domain.errors import CursorInvalid
 from aggregation.service import consents, erasure, feed, scheduler, sync
+from aggregation_unit_helpers import MEMBER_IP, Harness
 from common.events.aggregation import ConsentExpiring
 from common.events.erasure import ErasureCompleted
 
@@ -35,7 +34,7 @@ async def test_consent_expiring_is_published_once_a_week_ahead(h: Harness) -> No
 async def test_consent_past_its_validity_expires_and_its_token_is_deleted(h: Harness) -> None:
     view = await h.connect(h.user())
     h.advance(days=181)
-    warned, expired = await consents.check_expiry(h.ctx)
+    _warned, expired = await consents.check_expiry(h.ctx)
     assert expired == 1
     assert h.state.connections[view.connection.connection_id].status is ConnectionStatus.EXPIRED
     assert h.vault.secrets == {}
@@ -83,7 +82,9 @@ async def test_feed_reports_a_booking_as_modified(h: Harness) -> None:
     page = await feed.changes_since(h.ctx, user, cursor, 500)
     assert page.modified
     assert all(row.facts.status.value == "booked" for row in page.modified)
-    assert {r.transaction_ref for r in page.modified}.isdisjoint(r.transaction_ref for r in page.added)
+    assert {r.transaction_ref for r in page.modified}.isdisjoint(
+        r.transaction_ref for r in page.added
+    )
 
 
 async def test_feed_of_another_member_is_empty(h: Harness) -> None:

@@ -6,7 +6,6 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-
 from aggregation.domain.feed import decode_cursor, encode_cursor
 from aggregation.domain.limits import next_unattended_slot, retry_delay, unattended_allowed
 from aggregation.domain.refs import RefKeys, state_digest
@@ -22,7 +21,9 @@ pytestmark = pytest.mark.unit
 DAY = date(2026, 3, 2)
 
 
-def tx(ref: str, status: TxStatus = TxStatus.BOOKED, amount: str = "-10.00", **kw: object) -> MinimalTransaction:
+def tx(
+    ref: str, status: TxStatus = TxStatus.BOOKED, amount: str = "-10.00", **kw: object
+) -> MinimalTransaction:
     values = {"booking_date": DAY, "currency": "EUR", "label": "CB SHOP"} | kw
     return MinimalTransaction(ref, status, amount=Decimal(amount), **values)  # type: ignore[arg-type]
 

@@ -6,9 +6,6 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from aggregation_unit_helpers import MEMBER_IP, Harness
-from sandbox_bank.testing import bg_headers
-
 from aggregation.domain.connections import ConnectionStatus
 from aggregation.domain.errors import (
     AgentUnavailable,
@@ -18,7 +15,9 @@ from aggregation.domain.errors import (
 )
 from aggregation.domain.transactions import TxStatus
 from aggregation.service import sync
+from aggregation_unit_helpers import MEMBER_IP, Harness
 from common.events.aggregation import TransactionIngested, TransactionUpdated
+from sandbox_bank.testing import bg_headers
 
 pytestmark = [pytest.mark.unit, pytest.mark.asyncio]
 
@@ -122,7 +121,7 @@ async def test_member_refresh_is_limited_to_one_a_minute(h: Harness) -> None:
 
 
 async def test_unattended_pulls_stop_at_four_per_account_per_day(h: Harness) -> None:
-    user, _, token = await _connected(h)
+    _user, _, token = await _connected(h)
     pulls = 0
     for _ in range(7):
         _all_due(h)
@@ -159,7 +158,7 @@ async def test_unattended_pulls_are_spread_over_the_day(h: Harness) -> None:
 
 
 async def test_bank_429_reschedules_after_retry_after(h: Harness) -> None:
-    user, _, token = await _connected(h)
+    _user, _, token = await _connected(h)
     account = next(iter(h.state.accounts.values()))
     path = f"/v1/accounts/{account.resource_id}/transactions"
     for _ in range(4):  # someone else spent the consent's budget at the bank
@@ -174,7 +173,7 @@ async def test_bank_429_reschedules_after_retry_after(h: Harness) -> None:
 
 
 async def test_server_errors_before_work_are_retried(h: Harness) -> None:
-    user, cid, _ = await _connected(h)
+    _user, _cid, _ = await _connected(h)
     await h.fault("error503", count=2, pathPrefix="/v1/accounts/")
     _all_due(h)
     report = await sync.run_due_syncs(h.ctx)

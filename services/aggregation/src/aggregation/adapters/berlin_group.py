@@ -37,7 +37,11 @@ from aggregation.domain.errors import (
 )
 from aggregation.service.ports import BankAccount, BankTransaction, ConsentInfo, CreatedConsent
 
-CONSENT_ENDED = {"CONSENT_INVALID": "revoked", "CONSENT_EXPIRED": "expired", "CONSENT_UNKNOWN": "unknown"}
+CONSENT_ENDED = {
+    "CONSENT_INVALID": "revoked",
+    "CONSENT_EXPIRED": "expired",
+    "CONSENT_UNKNOWN": "unknown",
+}
 RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
 MAX_PAGES = 5_000
 
@@ -135,9 +139,9 @@ class BerlinGroupAgent:
             return None
         parts = urlsplit(href)
         base = self._client.base_url
-        if parts.scheme or parts.netloc:
-            if (parts.scheme, parts.netloc) != (base.scheme, base.netloc.decode()):
-                raise parse.malformed("a next link to another host")
+        foreign = (parts.scheme, parts.netloc) != (base.scheme, base.netloc.decode())
+        if (parts.scheme or parts.netloc) and foreign:
+            raise parse.malformed("a next link to another host")
         if not parts.path.startswith("/") or parts.path.startswith("//"):
             raise parse.malformed("a next link that is not a path")
         return parts.path + (f"?{parts.query}" if parts.query else "")
@@ -190,7 +194,8 @@ class BerlinGroupAgent:
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         policy = self._retry
-        delay = min(policy.max_delay, policy.base_delay * 2 ** (attempt - 1))
+        factor: int = 2 ** (attempt - 1)
+        delay = min(policy.max_delay, policy.base_delay * factor)
         delay *= 0.5 + random.random() / 2
         if retry_after is not None and retry_after <= policy.max_delay:
             delay = max(delay, retry_after)
@@ -209,7 +214,9 @@ def _read(response: httpx.Response) -> dict[str, Any]:
     code = parse.error_code(response.content)
     retry_after = _retry_after(response)
     if status == 429:
-        raise AgentRateLimited("the bank's access limit is reached", retry_after=int(retry_after or 60))
+        raise AgentRateLimited(
+            "the bank's access limit is reached", retry_after=int(retry_after or 60)
+        )
     if status in (401, 403) and code in CONSENT_ENDED:
         raise ConsentEnded("the bank no longer accepts this consent", reason=CONSENT_ENDED[code])
     if status in RETRYABLE_STATUS:

@@ -62,13 +62,17 @@ class _Connections:
 
     async def count_open(self, user_id: str) -> int:
         live = (ConnectionStatus.PENDING, ConnectionStatus.ACTIVE)
-        return sum(1 for c in self.s.connections.values() if c.user_id == user_id and c.status in live)
+        return sum(
+            1 for c in self.s.connections.values() if c.user_id == user_id and c.status in live
+        )
 
-    async def expiring(self, until: date) -> list[Connection]:
+    async def expiring(self, today: date, until: date) -> list[Connection]:
         return [
             copy.deepcopy(c)
             for c in self.s.connections.values()
-            if c.is_active and c.consent_valid_until is not None and c.consent_valid_until <= until
+            if c.is_active
+            and (end := c.consent_valid_until) is not None
+            and (end < today or (end <= until and c.expiry_warned_at is None))
         ]
 
     async def stale_pending(self, now: datetime) -> list[Connection]:
@@ -112,7 +116,9 @@ class _Accounts:
         found = [a for a in self.s.accounts.values() if a.user_id == user_id]
         return copy.deepcopy(sorted(found, key=lambda a: a.account_ref))
 
-    async def claim_due(self, now: datetime, limit: int, lease_until: datetime) -> list[LinkedAccount]:
+    async def claim_due(
+        self, now: datetime, limit: int, lease_until: datetime
+    ) -> list[LinkedAccount]:
         due = [
             a
             for a in sorted(self.s.accounts.values(), key=lambda a: a.next_sync_at)
@@ -137,7 +143,11 @@ class _Pulls:
         self.s = s
 
     async def recent_unattended(self, account_ref: str, since: datetime) -> list[datetime]:
-        return [at for ref, _, at, attended in self.s.pulls if ref == account_ref and not attended and at > since]
+        return [
+            at
+            for ref, _, at, attended in self.s.pulls
+            if ref == account_ref and not attended and at > since
+        ]
 
     async def add(self, account_ref: str, user_id: str, at: datetime, attended: bool) -> None:
         self.s.pulls.append((account_ref, user_id, at, attended))
@@ -160,7 +170,9 @@ class _Transactions:
 
     async def held(self, account_ref: str, refs: Sequence[str]) -> dict[str, StoredTransaction]:
         rows = (self.s.transactions.get(ref) for ref in refs)
-        return {r.transaction_ref: r for r in rows if r is not None and r.account_ref == account_ref}
+        return {
+            r.transaction_ref: r for r in rows if r is not None and r.account_ref == account_ref
+        }
 
     async def pending_from(self, account_ref: str, since: date) -> list[StoredTransaction]:
         return [
@@ -176,8 +188,12 @@ class _Transactions:
         for row in rows:
             self.s.transactions[row.transaction_ref] = row
 
-    async def changes_since(self, user_id: str, version: int, limit: int) -> list[StoredTransaction]:
-        rows = [r for r in self.s.transactions.values() if r.user_id == user_id and r.version > version]
+    async def changes_since(
+        self, user_id: str, version: int, limit: int
+    ) -> list[StoredTransaction]:
+        rows = [
+            r for r in self.s.transactions.values() if r.user_id == user_id and r.version > version
+        ]
         return sorted(rows, key=lambda r: r.version)[:limit]
 
     async def delete_of_user(self, user_id: str) -> int:
@@ -196,7 +212,11 @@ class _Teardowns:
         self.s.teardowns[teardown.teardown_id] = teardown
 
     async def claim_due(self, now: datetime, limit: int, lease_until: datetime) -> list[Teardown]:
-        due = [t for t in self.s.teardowns.values() if t.next_attempt_at is None or t.next_attempt_at <= now]
+        due = [
+            t
+            for t in self.s.teardowns.values()
+            if t.next_attempt_at is None or t.next_attempt_at <= now
+        ]
         claimed = due[:limit]
         for t in claimed:
             self.s.teardowns[t.teardown_id] = replace(t, next_attempt_at=lease_until)

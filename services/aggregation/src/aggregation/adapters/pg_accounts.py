@@ -1,5 +1,7 @@
 """Linked accounts and the unattended-pull log in Postgres (all their SQL lives here)."""
 
+# ruff: noqa: S608  (queries interpolate this module's column lists only, never input)
+
 from __future__ import annotations
 
 import uuid
@@ -77,7 +79,9 @@ class PgAccounts:
         )
         return [_account(r) for r in rows]
 
-    async def claim_due(self, now: datetime, limit: int, lease_until: datetime) -> list[LinkedAccount]:
+    async def claim_due(
+        self, now: datetime, limit: int, lease_until: datetime
+    ) -> list[LinkedAccount]:
         rows = await self._conn.fetch(
             f"WITH due AS (SELECT {_COLUMNS} FROM accounts a WHERE a.next_sync_at <= $1"
             " AND EXISTS (SELECT 1 FROM connections c WHERE c.connection_id = a.connection_id"
@@ -90,7 +94,9 @@ class PgAccounts:
         return [_account(r) for r in rows]
 
     async def delete_of_user(self, user_id: str) -> int:
-        deleted = await self._conn.fetch("DELETE FROM accounts WHERE user_id = $1 RETURNING 1", user_id)
+        deleted = await self._conn.fetch(
+            "DELETE FROM accounts WHERE user_id = $1 RETURNING 1", user_id
+        )
         return len(deleted)
 
 

@@ -1,5 +1,7 @@
 """Connections and teardowns in Postgres (all their SQL lives here)."""
 
+# ruff: noqa: S608  (queries interpolate this module's column lists only, never input)
+
 from __future__ import annotations
 
 import uuid
@@ -89,16 +91,19 @@ class PgConnections:
 
     async def count_open(self, user_id: str) -> int:
         count: int = await self._conn.fetchval(
-            "SELECT count(*) FROM connections WHERE user_id = $1 AND status IN ('pending', 'active')",
+            "SELECT count(*) FROM connections "
+            "WHERE user_id = $1 AND status IN ('pending', 'active')",
             user_id,
         )
         return count
 
-    async def expiring(self, until: date) -> list[Connection]:
+    async def expiring(self, today: date, until: date) -> list[Connection]:
         rows = await self._conn.fetch(
-            f"SELECT {_COLUMNS} FROM connections WHERE status = 'active' "
-            "AND consent_valid_until <= $1 ORDER BY consent_valid_until LIMIT 500 "
-            "FOR UPDATE SKIP LOCKED",
+            f"SELECT {_COLUMNS} FROM connections WHERE status = 'active' AND "
+            "(consent_valid_until < $1 "
+            " OR (consent_valid_until <= $2 AND expiry_warned_at IS NULL)) "
+            "ORDER BY consent_valid_until LIMIT 500 FOR UPDATE SKIP LOCKED",
+            today,
             until,
         )
         return [_connection(r) for r in rows]

@@ -32,7 +32,8 @@ def next_unattended_slot(recent_pulls: Sequence[datetime], now: datetime, per_da
 def retry_delay(
     failures: int, base: timedelta, cap: timedelta, retry_after: timedelta | None = None
 ) -> timedelta:
-    delay = min(cap, base * (2 ** max(0, failures - 1)))
+    factor: int = 2 ** max(0, failures - 1)
+    delay = min(cap, base * factor)
     if retry_after is not None:
         delay = max(delay, retry_after)
     return delay

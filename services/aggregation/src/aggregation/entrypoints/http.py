@@ -92,9 +92,14 @@ async def refresh_connection(
     connection_id: uuid.UUID, member: CurrentMember, ip: MemberIp, request: Request
 ) -> s.RefreshOut:
     """Pull now, with the member present (not counted against the daily unattended limit)."""
-    report = await sync.refresh_connection(container(request).ctx, member.user_id, connection_id, ip)
+    report = await sync.refresh_connection(
+        container(request).ctx, member.user_id, connection_id, ip
+    )
     return s.RefreshOut(
-        accounts=report.accounts, added=report.added, modified=report.modified, removed=report.removed
+        accounts=report.accounts,
+        added=report.added,
+        modified=report.modified,
+        removed=report.removed,
     )
 
 
@@ -110,7 +115,10 @@ async def transactions_sync(
     return s.FeedOut(
         added=[s.TransactionOut.of(r) for r in page.added],
         modified=[s.TransactionOut.of(r) for r in page.modified],
-        removed=[s.RemovedOut(transaction_ref=r.transaction_ref, account_ref=r.account_ref) for r in page.removed],
+        removed=[
+            s.RemovedOut(transaction_ref=r.transaction_ref, account_ref=r.account_ref)
+            for r in page.removed
+        ],
         next_cursor=page.next_cursor,
         has_more=page.has_more,
     )

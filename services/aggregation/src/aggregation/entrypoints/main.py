@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from common.http.serve import run_service
+
 from aggregation.app import MIGRATIONS, create_app
 from aggregation.settings import AggregationSettings
-from common.http.serve import run_service
 
 
 def main() -> None:

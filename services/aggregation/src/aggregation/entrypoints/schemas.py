@@ -75,7 +75,9 @@ class ConnectionOut(BaseModel):
 
 
 def _account(a: LinkedAccount) -> AccountOut:
-    return AccountOut(account_ref=a.account_ref, currency=a.currency, last_synced_at=a.last_synced_at)
+    return AccountOut(
+        account_ref=a.account_ref, currency=a.currency, last_synced_at=a.last_synced_at
+    )
 
 
 class ConnectionsOut(BaseModel):

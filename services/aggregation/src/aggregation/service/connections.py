@@ -92,7 +92,9 @@ async def start_connection(
         await _quietly(ctx.vault.delete(user_id, vault_ref))
         raise
     log.info("connection_started", connection_id=str(connection.connection_id))
-    return StartedConnection(connection.connection_id, created.sca_redirect, connection.state_expires_at)
+    return StartedConnection(
+        connection.connection_id, created.sca_redirect, connection.state_expires_at
+    )
 
 
 async def complete_callback(

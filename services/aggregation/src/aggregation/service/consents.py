@@ -24,10 +24,11 @@ async def check_expiry(ctx: Context) -> tuple[int, int]:
     """Warn about consents expiring soon and expire lapsed ones; returns (warned, expired)."""
     now = ctx.clock.now()
     today = now.date()
-    warned, queued = 0, list[Teardown]()
+    warned = 0
+    queued: list[Teardown] = []
     async with ctx.uow() as uow:
         horizon = today + timedelta(days=ctx.policy.expiry_warning_days)
-        for connection in await uow.connections.expiring(horizon):
+        for connection in await uow.connections.expiring(today, horizon):
             valid_until = connection.consent_valid_until
             assert valid_until is not None
             if consent_lapsed(valid_until, today):

@@ -133,7 +133,9 @@ class ConnectionRepository(Protocol):
 
     async def count_open(self, user_id: str) -> int: ...
 
-    async def expiring(self, until: date) -> list[Connection]: ...
+    async def expiring(self, today: date, until: date) -> list[Connection]:
+        """Active connections lapsed before `today`, or ending by `until` and not yet warned."""
+        ...
 
     async def stale_pending(self, now: datetime) -> list[Connection]: ...
 
@@ -189,7 +191,9 @@ class TransactionRepository(Protocol):
 class TeardownRepository(Protocol):
     async def add(self, teardown: Teardown) -> None: ...
 
-    async def claim_due(self, now: datetime, limit: int, lease_until: datetime) -> list[Teardown]: ...
+    async def claim_due(
+        self, now: datetime, limit: int, lease_until: datetime
+    ) -> list[Teardown]: ...
 
     async def save(self, teardown: Teardown) -> None: ...
 
@@ -199,11 +203,20 @@ class TeardownRepository(Protocol):
 class Store(Protocol):
     """The repositories of one unit of work, and the events it will publish."""
 
-    connections: ConnectionRepository
-    accounts: AccountRepository
-    pulls: PullLog
-    transactions: TransactionRepository
-    teardowns: TeardownRepository
+    @property
+    def connections(self) -> ConnectionRepository: ...
+
+    @property
+    def accounts(self) -> AccountRepository: ...
+
+    @property
+    def pulls(self) -> PullLog: ...
+
+    @property
+    def transactions(self) -> TransactionRepository: ...
+
+    @property
+    def teardowns(self) -> TeardownRepository: ...
 
     def record(self, event: Event, *, subject: str, key: str | None = None) -> None: ...
 

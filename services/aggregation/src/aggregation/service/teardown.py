@@ -87,6 +87,8 @@ async def run_teardowns(ctx: Context) -> int:
     """Settle the teardowns that are due; returns how many completed."""
     now = ctx.clock.now()
     async with ctx.uow() as uow:
-        due = await uow.teardowns.claim_due(now, ctx.policy.batch_size, now + ctx.policy.claim_lease)
+        due = await uow.teardowns.claim_due(
+            now, ctx.policy.batch_size, now + ctx.policy.claim_lease
+        )
         await uow.commit()
     return sum([await settle(ctx, teardown) for teardown in due])
