@@ -97,7 +97,8 @@ async def connect(bank: httpx.AsyncClient, ctx: Context, member: str) -> uuid.UU
     answer = await bank.get(urlsplit(started.redirect_url).path)
     state = parse_qs(urlsplit(answer.headers["location"]).query)["state"][0]
     view = await connections.complete_callback(ctx, member, state, MEMBER_IP)
-    return view.connection.connection_id
+    connection_id: uuid.UUID = view.connection.connection_id
+    return connection_id
 
 
 async def consume_until(consumer: AIOKafkaConsumer, member: bytes, count: int) -> tuple[int, int]:
