@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from common.asyncapi import build_asyncapi
 from common.events import registered_events
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from fastapi import FastAPI
-
 from common.http.serve import run_service
 from common.settings import ServiceSettings
+from fastapi import FastAPI
 
 pytestmark = pytest.mark.unit
 

@@ -38,7 +38,7 @@ class UnitOfWork:
         self._max_event_bytes = max_event_bytes
         self._conn: asyncpg.Connection | None = None
         self._tx: Any = None
-        self._pending: list[tuple[Envelope, str]] = []
+        self._pending: list[tuple[Envelope, str, bytes]] = []
         self.committed = False
 
     @property
@@ -84,13 +84,12 @@ class UnitOfWork:
             correlation_id=correlation_id,
             trace=current_trace_carrier(),
         )
-        envelope.to_bytes(self._max_event_bytes)
-        self._pending.append((envelope, key or subject))
+        self._pending.append((envelope, key or subject, envelope.to_bytes(self._max_event_bytes)))
         return envelope
 
     @property
     def recorded(self) -> list[Envelope]:
-        return [envelope for envelope, _ in self._pending]
+        return [envelope for envelope, _, _ in self._pending]
 
     async def commit(self) -> None:
         conn = self.conn
@@ -103,10 +102,10 @@ class UnitOfWork:
                         env.event_id,
                         env.topic,
                         key,
-                        env.to_bytes(self._max_event_bytes),
+                        data,
                         json.dumps(env.trace.model_dump(exclude_none=True)),
                     )
-                    for env, key in self._pending
+                    for env, key, data in self._pending
                 ],
             )
             await conn.execute("SELECT pg_notify($1, '')", outbox_channel(self._db.schema))
