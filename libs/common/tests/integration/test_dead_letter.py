@@ -55,6 +55,10 @@ async def test_poison_messages_are_dead_lettered_and_consumption_continues(
         try:
             for value, _ in poison:
                 await producer.send_and_wait(NoteRecorded.topic(), value, key=owner.encode())
+            refused = _envelope(
+                owner, payload={"note_id": 2, "owner": owner, "seq": 1, "text": "reject-me"}
+            )
+            await producer.send_and_wait(NoteRecorded.topic(), refused, key=owner.encode())
             await producer.send_and_wait(NoteRecorded.topic(), _envelope(owner), key=owner.encode())
         finally:
             await producer.stop()
@@ -66,13 +70,18 @@ async def test_poison_messages_are_dead_lettered_and_consumption_continues(
             )
 
         await eventually(good_one_processed)
+        effects = await db.fetch("SELECT seq FROM note_effects WHERE owner = $1", owner)
+        assert [r["seq"] for r in effects] == [0]
     dead = await collect(
         infra.bootstrap_servers,
         DEAD_LETTER_TOPIC,
-        count=len(poison),
+        count=len(poison) + 1,
         where=lambda r: header(r, "x-dlq-consumer") == group,
     )
-    assert [header(r, "x-dlq-code") for r in dead] == [code for _, code in poison]
+    assert [header(r, "x-dlq-code") for r in dead] == [code for _, code in poison] + [
+        "note-refused"
+    ]
+    assert header(dead[-1], "x-dlq-reason") == "this note cannot be counted"
     assert all(header(r, "x-dlq-reason") for r in dead)
     assert all(header(r, "x-dlq-source-topic") == NoteRecorded.topic() for r in dead)
     assert dead[0].value == poison[0][0]

@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from coffre_testing.example.service import MIGRATIONS, ExampleSettings, NoteRecorded
 from common.db import MigrationSet, UnitOfWork
 from common.events import Envelope, Event
+from common.logging import configure_logging
 from common.messaging import subscribe
 from common.runtime import Runtime
 from common.security.service_identity import generate_identity
@@ -133,28 +134,36 @@ async def outbox_rate(database_url: str, bootstrap: str, count: int, writers: in
         await runtime.stop()
 
 
-def run_service_benches(root: Path, env: dict[str, str]) -> None:
+def backbone(database_url: str, bootstrap: str, count: int) -> None:
+    print(f"== backbone ({count:,} events of ~200 B, 2-core machine) ==", flush=True)
+    raw = asyncio.run(raw_kafka_rate(bootstrap, count))
+    line("raw aiokafka produce→consume", raw, "events/s")
+    coffre = asyncio.run(outbox_rate(database_url, bootstrap, count))
+    line("outbox → relay → consumer with inbox", coffre, "events/s")
+    print(f"ratio outbox/raw: {coffre / raw:.3f}", flush=True)
+
+
+def run_service_benches(root: Path, env: dict[str, str], only: str | None = None) -> None:
     for script in sorted(root.glob("services/*/bench/run.py")):
+        if only and script.parent.parent.name != only:
+            continue
         print(f"\n== {script.parent.parent.name} ==", flush=True)
         result = subprocess.run([sys.executable, str(script)], env=env, cwd=root, check=False)
         if result.returncode != 0:
             print(f"{script} failed with exit code {result.returncode}", flush=True)
 
 
-def run_benchmarks(root: Path, *, quick: bool = False) -> int:
+def run_benchmarks(root: Path, *, quick: bool = False, only: str | None = None) -> int:
     count = 5_000 if quick else 20_000
+    configure_logging("bench", level="WARNING")
     base = Path(tempfile.mkdtemp(prefix="coffre-bench-"))
     postgres = EmbeddedPostgres(base / "postgres", free_port())
     kafka = EmbeddedKafka(free_port(), log_file=base / "kafka.log")
     postgres.start()
     kafka.start()
     try:
-        print(f"== backbone ({count:,} events of ~200 B, 2-core machine) ==", flush=True)
-        raw = asyncio.run(raw_kafka_rate(kafka.bootstrap_servers, count))
-        line("raw aiokafka produce→consume", raw, "events/s")
-        coffre = asyncio.run(outbox_rate(postgres.url, kafka.bootstrap_servers, count))
-        line("outbox → relay → consumer with inbox", coffre, "events/s")
-        print(f"ratio outbox/raw: {coffre / raw:.3f}", flush=True)
+        if only in (None, "backbone"):
+            backbone(postgres.url, kafka.bootstrap_servers, count)
         for name in DEFAULT_PORTS:
             generate_identity(name, base / "identity")
         env = {
@@ -167,7 +176,8 @@ def run_benchmarks(root: Path, *, quick: bool = False) -> int:
             "COFFRE_BENCH_QUICK": "1" if quick else "0",
             "LOG_LEVEL": "WARNING",
         }
-        run_service_benches(root, env)
+        if only != "backbone":
+            run_service_benches(root, env, only)
     finally:
         kafka.stop()
         postgres.stop()

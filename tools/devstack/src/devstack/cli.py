@@ -15,6 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     run_cmd.add_argument("--port-offset", type=int, default=0, help="add this to every port")
     bench_cmd = sub.add_parser("bench", help="run the benchmarks on a fresh embedded stack")
     bench_cmd.add_argument("--quick", action="store_true", help="smaller volumes")
+    bench_cmd.add_argument("--only", help="'backbone' or one service name")
     args = parser.parse_args(argv)
     root = workspace_root()
     if args.command == "run":
@@ -23,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
         return run(root, exit_when_ready=args.exit_when_ready, port_offset=args.port_offset)
     from devstack.bench import run_benchmarks
 
-    return run_benchmarks(root, quick=args.quick)
+    return run_benchmarks(root, quick=args.quick, only=args.only)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ travels with it. Events are keyed (default: their subject) so order per key is k
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any
@@ -123,6 +124,20 @@ class UnitOfWork:
         except BaseException:
             del self._pending[mark:]
             raise
+
+    async def claim_inbox_many(
+        self, consumer: str, events: Sequence[tuple[uuid.UUID, str]]
+    ) -> set[uuid.UUID]:
+        """Record incoming events as processed; return the ids not seen before."""
+        rows = await self.conn.fetch(
+            "INSERT INTO inbox (consumer, event_id, topic) "
+            "SELECT $1, e.id, e.topic FROM unnest($2::uuid[], $3::text[]) AS e(id, topic) "
+            "ON CONFLICT DO NOTHING RETURNING event_id",
+            consumer,
+            [event_id for event_id, _ in events],
+            [topic for _, topic in events],
+        )
+        return {row["event_id"] for row in rows}
 
     async def claim_inbox(self, consumer: str, event_id: Any, topic: str) -> bool:
         """Record an incoming event as processed; False when it already was (a redelivery)."""

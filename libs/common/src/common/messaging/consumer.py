@@ -1,10 +1,11 @@
 """Idempotent event consumers: the inbox, retries, and the dead-letter topic.
 
 Rules:
-- Messages are handled in polled batches. Each event runs in its own savepoint inside one unit of
-  work that first claims the event id in the inbox; the batch's effects, inbox rows and recorded
-  events commit together, and the Kafka offset is committed only after that commit. A
-  redelivered event finds its id claimed and changes nothing.
+- Messages are handled in polled batches, in one unit of work that first claims the event ids in
+  the inbox; the batch's effects, inbox rows and recorded events commit together, and the Kafka
+  offset is committed only after that commit. A redelivered event finds its id claimed and
+  changes nothing. When an event of the batch fails, the batch is redone with one savepoint per
+  event, so only the failing event is set aside.
 - A message that is not a valid envelope of a type this consumer handles, or that its handler
   rejects (``EventRejected``), goes to the dead-letter topic with the reason; its savepoint is
   rolled back and the rest of the batch goes on.
@@ -159,17 +160,50 @@ class ConsumerBatch:
         self.outcomes[source.offset] = "dead-lettered"
 
     async def _process(self, deliveries: Sequence[Delivery]) -> None:
+        """Fast path first: the whole batch in one transaction; if any event fails, the batch
+        is rolled back and redone with one savepoint per event, isolating the failure."""
+        try:
+            await self._process_batch(deliveries)
+        except INFRASTRUCTURE_ERRORS:
+            raise
+        except Exception as exc:
+            log.info("event_batch_isolating", error=type(exc).__name__, size=len(deliveries))
+            await self._process_isolated(deliveries)
+
+    def _span(self, delivery: Delivery) -> Any:
+        parent = context_from_carrier(kafka_headers_to_carrier(delivery.source.headers))
+        return _tracer.start_as_current_span(
+            f"{delivery.source.topic} process",
+            context=parent,
+            kind=SpanKind.CONSUMER,
+            attributes={"messaging.consumer.group.name": self._consumer},
+        )
+
+    async def _process_batch(self, deliveries: Sequence[Delivery]) -> None:
+        async with self._runtime.uow() as uow:
+            fresh = await uow.claim_inbox_many(
+                self._consumer, [(d.envelope.event_id, d.source.topic) for d in deliveries]
+            )
+            outcomes: dict[int, str] = {}
+            for delivery in deliveries:
+                if delivery.envelope.event_id not in fresh:
+                    outcomes[delivery.source.offset] = "duplicate"
+                    continue
+                fresh.discard(
+                    delivery.envelope.event_id
+                )  # a twin later in the batch is a duplicate
+                with self._span(delivery):
+                    await self._handler(delivery.event, delivery.envelope, uow)
+                outcomes[delivery.source.offset] = "processed"
+            await uow.commit()
+        self.outcomes.update(outcomes)
+
+    async def _process_isolated(self, deliveries: Sequence[Delivery]) -> None:
         rejected: list[tuple[SourceMessage, str, str]] = []
         outcomes: dict[int, str] = {}
         async with self._runtime.uow() as uow:
             for delivery in deliveries:
-                parent = context_from_carrier(kafka_headers_to_carrier(delivery.source.headers))
-                with _tracer.start_as_current_span(
-                    f"{delivery.source.topic} process",
-                    context=parent,
-                    kind=SpanKind.CONSUMER,
-                    attributes={"messaging.consumer.group.name": self._consumer},
-                ):
+                with self._span(delivery):
                     outcome = await self._process_one(uow, delivery, rejected)
                 outcomes[delivery.source.offset] = outcome
             await uow.commit()
@@ -193,7 +227,8 @@ class ConsumerBatch:
                 log.debug("event_processed", event_type=env.type, event_id=str(env.event_id))
                 return "processed"
             except EventRejected as exc:
-                rejected.append((delivery.source, exc.code, exc.message))
+                code = str(exc.extensions.get("reason", exc.code))
+                rejected.append((delivery.source, code, exc.message))
                 return "dead-lettered"
             except INFRASTRUCTURE_ERRORS:
                 raise

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from common.db import MigrationSet, UnitOfWork
+from common.errors import EventRejected
 from common.events import Envelope, Event, event
 from common.http import create_service_app, get_runtime
 from common.logging import get_logger
@@ -62,6 +63,8 @@ async def record_note(uow: UnitOfWork, note: NoteIn) -> int:
 async def count_note(event: Event, envelope: Envelope, uow: UnitOfWork) -> None:
     """Count each note once per owner, remembering the order seen."""
     assert isinstance(event, NoteRecorded)
+    if event.text == "reject-me":
+        raise EventRejected("this note cannot be counted", reason="note-refused")
     log.info("note_counted", owner=event.owner, seq=event.seq)
     await uow.conn.execute(
         "INSERT INTO note_effects (owner, seq, event_id) VALUES ($1, $2, $3)",
