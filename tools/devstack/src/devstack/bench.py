@@ -67,7 +67,9 @@ async def raw_kafka_rate(bootstrap: str, count: int, size: int = 200) -> float:
         await consumer.stop()
 
 
-async def outbox_rate(database_url: str, bootstrap: str, count: int, writers: int = 8) -> float:
+async def outbox_rate(
+    database_url: str, bootstrap: str, count: int, writers: int = 8, per_tx: int = 1
+) -> float:
     settings = ExampleSettings.model_validate(
         {
             "service_name": "bench",
@@ -128,6 +130,8 @@ async def outbox_rate(database_url: str, bootstrap: str, count: int, writers: in
     try:
         started = time.perf_counter()
         await asyncio.gather(*(writer(i) for i in range(writers)))
+        written = time.perf_counter() - started
+        line(f"  outbox writes ({per_tx} event(s) per transaction)", count / written, "events/s")
         await asyncio.wait_for(done.wait(), timeout=600)
         return count / (time.perf_counter() - started)
     finally:
@@ -139,8 +143,11 @@ def backbone(database_url: str, bootstrap: str, count: int) -> None:
     raw = asyncio.run(raw_kafka_rate(bootstrap, count))
     line("raw aiokafka produce→consume", raw, "events/s")
     coffre = asyncio.run(outbox_rate(database_url, bootstrap, count))
-    line("outbox → relay → consumer with inbox", coffre, "events/s")
+    line("outbox → relay → consumer with inbox, one event per transaction", coffre, "events/s")
     print(f"ratio outbox/raw: {coffre / raw:.3f}", flush=True)
+    batched = asyncio.run(outbox_rate(database_url, bootstrap, count, per_tx=50))
+    line("outbox → relay → consumer with inbox, 50 events per transaction", batched, "events/s")
+    print(f"ratio batched outbox/raw: {batched / raw:.3f}", flush=True)
 
 
 def run_service_benches(root: Path, env: dict[str, str], only: str | None = None) -> None:
