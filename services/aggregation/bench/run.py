@@ -28,10 +28,11 @@ from aggregation.app import create_app
 from aggregation.service import connections, sync
 from aggregation.service.context import Context
 from aggregation.settings import AggregationSettings
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from common.events.aggregation import TransactionIngested
 from common.logging import configure_logging
 from common.runtime import Runtime
+from devstack.baseline import raw_kafka_rate
 from devstack.ports import free_port, wait_for_port
 
 QUICK = os.environ.get("COFFRE_BENCH_QUICK") == "1"
@@ -58,37 +59,6 @@ def start_sandbox() -> tuple[subprocess.Popen[bytes], str]:
     )
     wait_for_port(port, timeout=30)
     return process, f"http://127.0.0.1:{port}"
-
-
-async def raw_kafka_rate(bootstrap: str, count: int, size: int) -> float:
-    """Raw aiokafka produce (acks=all) → consume of `count` messages of `size` bytes."""
-    topic = f"bench.raw-aggregation-{uuid.uuid4().hex[:6]}"
-    payload = b"x" * size
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id=f"bench-{topic}",
-        auto_offset_reset="earliest",
-        session_timeout_ms=2000,
-        heartbeat_interval_ms=300,
-    )
-    await producer.start()
-    await consumer.start()
-    try:
-        started = time.perf_counter()
-        futures = [
-            await producer.send(topic, payload, key=str(i % 16).encode()) for i in range(count)
-        ]
-        await asyncio.gather(*futures)
-        seen = 0
-        while seen < count:
-            batches = await consumer.getmany(timeout_ms=500)
-            seen += sum(len(records) for records in batches.values())
-        return count / (time.perf_counter() - started)
-    finally:
-        await producer.stop()
-        await consumer.stop()
 
 
 async def connect(bank: httpx.AsyncClient, ctx: Context, member: str) -> uuid.UUID:

@@ -18,7 +18,6 @@ import time
 import uuid
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from coffre_testing.example.service import MIGRATIONS, ExampleSettings, NoteRecorded
 from common.db import MigrationSet, UnitOfWork
 from common.events import Envelope, Event
@@ -27,6 +26,7 @@ from common.messaging import subscribe
 from common.runtime import Runtime
 from common.security.service_identity import generate_identity
 
+from devstack.baseline import raw_kafka_rate
 from devstack.kafka import EmbeddedKafka
 from devstack.layout import DEFAULT_PORTS
 from devstack.ports import free_port
@@ -35,36 +35,6 @@ from devstack.postgres import EmbeddedPostgres
 
 def line(name: str, value: float, unit: str) -> None:
     print(f"{name}: {value:,.1f} {unit}", flush=True)
-
-
-async def raw_kafka_rate(bootstrap: str, count: int, size: int = 200) -> float:
-    topic = f"bench.raw-{uuid.uuid4().hex[:6]}"
-    payload = b"x" * size
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id=f"bench-{topic}",
-        auto_offset_reset="earliest",
-        session_timeout_ms=2000,
-        heartbeat_interval_ms=300,
-    )
-    await producer.start()
-    await consumer.start()
-    try:
-        started = time.perf_counter()
-        futures = [
-            await producer.send(topic, payload, key=str(i % 16).encode()) for i in range(count)
-        ]
-        await asyncio.gather(*futures)
-        seen = 0
-        while seen < count:
-            batches = await consumer.getmany(timeout_ms=500)
-            seen += sum(len(records) for records in batches.values())
-        return count / (time.perf_counter() - started)
-    finally:
-        await producer.stop()
-        await consumer.stop()
 
 
 async def outbox_rate(

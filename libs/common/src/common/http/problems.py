@@ -71,6 +71,11 @@ async def _coffre_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    return validation_problem(request, exc)
+
+
+def validation_problem(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """422 naming each bad field and why, never the submitted values."""
     errors = [
         {
             "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from types import TracebackType
 from typing import Any, Protocol
 
+from common.db.ports import TransactionPort
 from common.events.base import Event
 
 from auth.domain.accounts import Account, PendingRegistration
@@ -112,7 +112,7 @@ class TenantRepository(Protocol):
         ...
 
 
-class AuthUnitOfWork(Protocol):
+class AuthUnitOfWork(TransactionPort, Protocol):
     """One transaction over auth's tables; events recorded are published only on commit."""
 
     @property
@@ -134,18 +134,7 @@ class AuthUnitOfWork(Protocol):
     @property
     def tenants(self) -> TenantRepository: ...
 
-    async def __aenter__(self) -> AuthUnitOfWork: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
     def record(self, payload: Event, *, subject: str) -> Any: ...
-
-    async def commit(self) -> None: ...
 
 
 class UnitOfWorkFactory(Protocol):

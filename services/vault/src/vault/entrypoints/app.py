@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from common.errors import ValidationFailed
 from common.http import create_service_app
-from common.http.problems import problem_response
+from common.http.problems import validation_problem
 from common.runtime import Runtime
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -59,21 +59,7 @@ async def _audited_validation_error(request: Request, exc: Exception) -> JSONRes
     """Malformed requests are refused with 422 like everywhere, and audited like every refusal."""
     assert isinstance(exc, RequestValidationError)
     await audit_failure(request, ValidationFailed())
-    errors = [
-        {
-            "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body",
-            "message": err.get("msg", "invalid"),
-        }
-        for err in exc.errors()[:20]
-    ]
-    return problem_response(
-        422,
-        "request.invalid",
-        "The request is not valid",
-        "One or more fields are missing or malformed.",
-        instance=request.url.path,
-        errors=errors,
-    )
+    return validation_problem(request, exc)
 
 
 class _NoStore:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 
+from common.db.ports import TransactionPort
 from common.events.base import Event
 
 from vault.domain.audit import AuditDraft, AuditEntry, Head
@@ -110,7 +110,7 @@ class AuditLog(Protocol):
     def entries(self, after_seq: int = 0) -> AsyncIterator[AuditEntry]: ...
 
 
-class UnitOfWork(Protocol):
+class UnitOfWork(TransactionPort, Protocol):
     @property
     def master_keys(self) -> MasterKeyRepo: ...
     @property
@@ -125,17 +125,6 @@ class UnitOfWork(Protocol):
     def sealing_keys(self) -> SealingKeyRepo: ...
     @property
     def audit(self) -> AuditLog: ...
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-    async def commit(self) -> None: ...
 
     def publish(self, event: Event, *, subject: str) -> None:
         """Queue an event in the outbox; it is written with the commit."""
