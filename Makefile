@@ -36,9 +36,11 @@ run: install
 lint: install
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen lint-imports
 
 typecheck: install
-	$(UV) run --frozen mypy --strict libs/common/src libs/testing/src tools/devstack/src
+	$(UV) run --frozen mypy --strict libs/common/src libs/testing/src tools/devstack/src \
+	  tools/sandbox-bank/src $(wildcard services/*/src)
 
 unit: install
 	$(UV) run --frozen pytest -m unit -q $(PYTEST_ARGS)
