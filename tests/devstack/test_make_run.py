@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -27,39 +28,48 @@ def state_root() -> Iterator[Path]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def test_dev_runner_starts_every_service_and_stops_cleanly(state_root: Path) -> None:
-    tmp_path = state_root
+def test_dev_runner_starts_every_service_and_stops_cleanly_on_ctrl_c(state_root: Path) -> None:
     env = {
         key: value
         for key, value in os.environ.items()
         if key not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")
     }
+    pg_port, kafka_port, offset = free_port(), free_port(), _free_service_offset()
     env |= {
-        "COFFRE_STATE_DIR": str(tmp_path / "state"),
-        "COFFRE_DEV_PG_PORT": str(free_port()),
-        "COFFRE_DEV_KAFKA_PORT": str(free_port()),
+        "COFFRE_STATE_DIR": str(state_root / "state"),
+        "COFFRE_DEV_PG_PORT": str(pg_port),
+        "COFFRE_DEV_KAFKA_PORT": str(kafka_port),
     }
     coffre_dev = Path(sys.executable).with_name("coffre-dev")
-    result = subprocess.run(
-        [str(coffre_dev), "run", "--exit-when-ready", "--port-offset", str(_free_service_offset())],
+    process = subprocess.Popen(
+        [str(coffre_dev), "run", "--port-offset", str(offset)],
         cwd=ROOT,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
-        timeout=240,
-        check=False,
     )
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-3000:]
+    assert process.stdout is not None
+    lines: list[str] = []
+    for line in process.stdout:
+        lines.append(line)
+        if "press Ctrl-C" in line or process.poll() is not None:
+            break
+    process.send_signal(signal.SIGINT)
+    rest, _ = process.communicate(timeout=90)
+    output = "".join(lines) + rest
+    assert process.returncode == 0, output[-3000:]
     assert "Coffre is up:" in output
     assert "NOT READY" not in output
     assert "[coffre-dev] stopped" in output
-    for service in ("auth", "vault", "fraud"):
+    for service in ("auth", "vault", "aggregation", "fraud"):
         if (ROOT / "services" / service / "src" / service / "entrypoints" / "main.py").exists():
-            assert f"{service:>12}  http://127.0.0.1:" in output
-    assert (tmp_path / "state" / "identity" / "vault.pub.pem").exists()
-    key_mode = (tmp_path / "state" / "identity" / "vault.key.pem").stat().st_mode & 0o777
-    assert key_mode == 0o600
+            assert f"{service:>12}  http://127.0.0.1:{DEFAULT_PORTS[service] + offset}" in output
+    ports = [pg_port, kafka_port, *(p + offset for p in DEFAULT_PORTS.values())]
+    assert not [p for p in ports if port_in_use(p)], "everything must be stopped"
+    identity = state_root / "state" / "identity"
+    assert (identity / "vault.pub.pem").exists()
+    assert (identity / "vault.key.pem").stat().st_mode & 0o777 == 0o600
 
 
 def _free_service_offset() -> int:

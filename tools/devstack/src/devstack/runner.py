@@ -144,13 +144,25 @@ class DevStack:
             env = {**os.environ, "SANDBOX_BANK_PORT": str(sandbox_port)}
             self._spawn("sandbox-bank", [venv_bin("coffre-sandbox-bank")], env)
             endpoints.append(("sandbox-bank", f"http://127.0.0.1:{sandbox_port}"))
+        envs = {}
         for spec in services:
             port = spec.port + self.port_offset
             env = self.service_env(spec.name, port)
             env.setdefault("AGGREGATION_AGENT_URL", f"http://127.0.0.1:{sandbox_port}")
-            subprocess.run([spec.command, "migrate"], env=env, check=True, cwd=self.root)
-            self._spawn(spec.name, [spec.command], env)
+            envs[spec.name] = env
             endpoints.append((spec.name, f"http://127.0.0.1:{port}"))
+        migrations = {
+            spec.name: subprocess.Popen(
+                [spec.command, "migrate"], env=envs[spec.name], cwd=self.root
+            )
+            for spec in services
+        }
+        failed = [name for name, proc in migrations.items() if proc.wait() != 0]
+        if failed:
+            raise RuntimeError(f"migrations failed for: {', '.join(failed)}")
+        say(f"migrations applied for {len(services)} services")
+        for spec in services:
+            self._spawn(spec.name, [spec.command], envs[spec.name])
         return endpoints
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
