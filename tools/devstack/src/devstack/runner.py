@@ -133,6 +133,18 @@ class DevStack:
             "LOG_JSON": os.environ.get("LOG_JSON", "true"),
         }
 
+    def peer_urls(self, service: str, sandbox_port: int) -> dict[str, str]:
+        """Where a service finds its peers when ports are shifted (unknown names are ignored)."""
+        prefix = service.upper()
+        auth = f"http://127.0.0.1:{DEFAULT_PORTS['auth'] + self.port_offset}"
+        own = f"http://127.0.0.1:{DEFAULT_PORTS[service] + self.port_offset}"
+        return {
+            f"{prefix}_AUTH_JWKS_URL": f"{auth}/.well-known/jwks.json",
+            f"{prefix}_VAULT_URL": f"http://127.0.0.1:{DEFAULT_PORTS['vault'] + self.port_offset}",
+            f"{prefix}_AGENT_BASE_URL": f"http://127.0.0.1:{sandbox_port}",
+            f"{prefix}_PUBLIC_BASE_URL": own,
+        }
+
     def start_services(self, services: list[ServiceSpec]) -> list[tuple[str, str]]:
         for name in DEFAULT_PORTS:
             generate_identity(name, self.state / "identity")
@@ -148,7 +160,7 @@ class DevStack:
         for spec in services:
             port = spec.port + self.port_offset
             env = self.service_env(spec.name, port)
-            env.setdefault("AGGREGATION_AGENT_URL", f"http://127.0.0.1:{sandbox_port}")
+            env |= self.peer_urls(spec.name, sandbox_port)
             envs[spec.name] = env
             endpoints.append((spec.name, f"http://127.0.0.1:{port}"))
         migrations = {
