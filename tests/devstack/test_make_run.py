@@ -1,8 +1,11 @@
-"""`make run` starts the whole platform on the embedded stack and every service becomes ready."""
+"""`make run` starts the whole platform on the embedded stack, the services work together as
+real processes over real HTTP and Kafka, and Ctrl-C stops everything."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -11,7 +14,9 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from coffre_testing.kafka import collect
 from devstack.layout import DEFAULT_PORTS, SANDBOX_BANK_PORT
 from devstack.ports import free_port, port_in_use
 
@@ -55,8 +60,12 @@ def test_dev_runner_starts_every_service_and_stops_cleanly_on_ctrl_c(state_root:
         lines.append(line)
         if "press Ctrl-C" in line or process.poll() is not None:
             break
-    process.send_signal(signal.SIGINT)
-    rest, _ = process.communicate(timeout=90)
+    try:
+        if "press Ctrl-C" in lines[-1]:
+            asyncio.run(member_journey(offset, f"127.0.0.1:{kafka_port}"))
+    finally:
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=90)
     output = "".join(lines) + rest
     assert process.returncode == 0, output[-3000:]
     assert "Coffre is up:" in output
@@ -103,3 +112,58 @@ def test_runner_refuses_to_start_on_a_busy_port(tmp_path: Path) -> None:
         )
     assert result.returncode == 1
     assert f"postgres ({busy})" in result.stdout
+
+
+async def member_journey(offset: int, bootstrap: str) -> None:
+    """Register and log in at auth, connect a bank through aggregation (consent token kept by
+    the vault), sync transactions, and see fraud score them on Kafka."""
+    auth = f"http://127.0.0.1:{DEFAULT_PORTS['auth'] + offset}"
+    aggregation = f"http://127.0.0.1:{DEFAULT_PORTS['aggregation'] + offset}"
+    email, password = "journey@example.org", "correct horse battery staple 42!"
+    async with httpx.AsyncClient(timeout=30) as http:
+        assert (
+            await http.post(f"{auth}/v1/accounts", json={"email": email, "password": password})
+        ).status_code == 202
+        mail = (await http.get(f"{auth}/v1/dev/mail", params={"to": email})).text
+        token = re.search(r"valid 24 hours\): ([A-Za-z0-9_-]+)", mail)
+        assert token, mail
+        verified = await http.post(f"{auth}/v1/accounts/verify", json={"token": token.group(1)})
+        assert verified.status_code == 201
+        login = await http.post(f"{auth}/v1/login", json={"email": email, "password": password})
+        bearer = {"Authorization": f"Bearer {login.json()['tokens']['access_token']}"}
+        started = await http.post(f"{aggregation}/v1/connections", headers=bearer, json={})
+        assert started.status_code == 201, started.text
+        sca = await http.get(started.json()["redirect_url"])
+        state = httpx.URL(sca.headers["location"]).params["state"]
+        callback = await http.post(
+            f"{aggregation}/v1/connections/callback", headers=bearer, json={"state": state}
+        )
+        assert callback.json()["status"] == "active", callback.text
+        connection = callback.json()["connection_id"]
+        refreshed = await http.post(
+            f"{aggregation}/v1/connections/{connection}/refresh", headers=bearer
+        )
+        assert refreshed.status_code == 200, refreshed.text
+        refs: set[str] = set()
+        cursor: str | None = None
+        while True:
+            page = await http.get(
+                f"{aggregation}/v1/transactions/sync",
+                headers=bearer,
+                params={"cursor": cursor} if cursor else {},
+            )
+            refs |= {t["transaction_ref"] for t in page.json()["added"]}
+            cursor = page.json()["next_cursor"]
+            if not page.json()["has_more"]:
+                break
+        assert refs, "the sandbox bank must have given transactions"
+        accounts = {a["account_ref"].encode() for a in callback.json()["accounts"]}
+    scored = await collect(
+        bootstrap,
+        "fraud.transaction-scored.v1",
+        count=len(refs),
+        timeout=60,
+        where=lambda record: any(ref in record.value for ref in accounts),
+    )
+    scored_refs = {ref for ref in refs for record in scored if ref.encode() in record.value}
+    assert scored_refs == refs, "fraud must score every ingested transaction"

@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -199,8 +198,7 @@ async def raw_baseline(bootstrap: str, size: int, count: int, rate: float) -> tu
     reader = asyncio.create_task(read())
     try:
         await producer.send_and_wait(topic, b"warm-up", key=b"warm-up")
-        while "warm-up" not in arrived:
-            await asyncio.sleep(0.05)
+        await _until(lambda: "warm-up" in arrived)
         body = b"x" * size
         fixed = [(topic, body, f"f{i}".encode(), f"f{i}") for i in range(int(rate * SECONDS))]
         sent = await offer(producer, fixed, rate)
@@ -278,10 +276,8 @@ async def fraud_service(database_url: str, bootstrap: str) -> AsyncIterator[None
         "LOG_LEVEL": os.environ.get("FRAUD_BENCH_LOG_LEVEL", "WARNING"),
         "LOG_JSON": "true",
     }
-    log = open(Path(tempfile.gettempdir()) / f"fraud-bench-{tag}.log", "w")  # noqa: SIM115
-    process = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "fraud.entrypoints.main"], env=env, stdout=log, stderr=log
-    )
+    log_path = Path(tempfile.gettempdir()) / f"fraud-bench-{tag}.log"
+    log, process = await asyncio.to_thread(_spawn, env, log_path)
     try:
         await _ready(port, process)
         yield
@@ -292,6 +288,12 @@ async def fraud_service(database_url: str, bootstrap: str) -> AsyncIterator[None
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+def _spawn(env: dict[str, str], log_path: Path) -> tuple[IO[bytes], subprocess.Popen[bytes]]:
+    log = log_path.open("wb")
+    command = [sys.executable, "-m", "fraud.entrypoints.main"]
+    return log, subprocess.Popen(command, env=env, stdout=log, stderr=log)
 
 
 async def _ready(port: int, process: subprocess.Popen[bytes]) -> None:

@@ -138,28 +138,35 @@ class Container:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _maintain(self, runtime: Runtime) -> None:
-        """Purge expired rows and rotate the signing key when it is old enough."""
-        assert self.deps is not None
-        every = timedelta(days=self.settings.key_rotation_days)
         while True:
-            try:
-                now = self.deps.clock.now()
-                async with runtime.db.pool.acquire() as conn:
-                    purged = await purge_expired(conn, now)
-                jwks = await self.deps.tokens.jwks()
-                if jwks["keys"] and await self._newest_key_age() >= every:
-                    await self.deps.tokens.rotate()
-                    log.info("signing_key_rotated")
-                log.info("auth_maintenance", purged=purged)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("auth_maintenance_failed", error=type(exc).__name__)
+            await self.maintain_once(runtime)
             await asyncio.sleep(MAINTENANCE_EVERY_SECONDS)
+
+    async def maintain_once(self, runtime: Runtime) -> None:
+        """Purge expired rows, and rotate the signing key when it is old enough.
+
+        Each step fails on its own: a failed purge never stops a due key rotation.
+        """
+        assert self.deps is not None
+        try:
+            async with runtime.db.pool.acquire() as conn:
+                purged = await purge_expired(conn, self.deps.clock.now())
+            log.info("auth_maintenance", purged=purged)
+        except Exception as exc:
+            log.warning("auth_purge_failed", error=type(exc).__name__)
+        try:
+            every = timedelta(days=self.settings.key_rotation_days)
+            if await self._newest_key_age() >= every:
+                await self.deps.tokens.rotate()
+                log.info("signing_key_rotated")
+        except Exception as exc:
+            log.warning("signing_key_rotation_failed", error=type(exc).__name__)
 
     async def _newest_key_age(self) -> timedelta:
         assert self.deps is not None
         async with self.deps.uow() as uow:
             keys = await uow.keys.all()
+        if not keys:
+            return timedelta(0)
         newest = max(k.created_at for k in keys)
         return self.deps.clock.now() - newest

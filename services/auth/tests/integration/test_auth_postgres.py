@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -149,3 +150,36 @@ async def test_migrations_go_up_down_and_up_again(infra: Infra, schema_name: str
         assert await db.fetchval("SELECT count(*) FROM signing_keys") == 0
     finally:
         await db.close()
+
+
+async def test_maintenance_purges_expired_rows_and_rotates_an_old_signing_key(
+    infra: Infra, schema_name: str
+) -> None:
+    async with instance(infra, schema_name, key_rotation_days=1) as a:
+        email = f"purge-{uuid.uuid4().hex[:6]}@example.org"
+        await register(a.client, a.mailer, email)
+        live = (await login(a.client, email))["tokens"]
+        stale = (await login(a.client, email))["tokens"]
+        old = datetime.now(UTC) - timedelta(days=3)
+        async with a.runtime.db.pool.acquire() as conn:
+            await conn.execute(
+                "UPDATE sessions SET absolute_expires_at = $1 WHERE id = $2",
+                old, uuid.UUID(stale["session_id"]),
+            )  # fmt: skip
+            await conn.execute(
+                "INSERT INTO rate_counters VALUES ('t', 'gone', $1, 1, $1), "
+                "('t', 'kept', now(), 1, now() + interval '1 hour')",
+                old,
+            )
+            await conn.execute("UPDATE signing_keys SET created_at = $1", old)
+        assert a.container.deps is not None
+        await a.container.maintain_once(a.runtime)
+        db: Database = a.runtime.db
+        sessions = {str(r["id"]) for r in await db.fetch("SELECT id FROM sessions")}
+        assert sessions == {live["session_id"]}
+        assert [r["key"] for r in await db.fetch("SELECT key FROM rate_counters WHERE rule='t'")] == [
+            "kept"
+        ]
+        assert await db.fetchval("SELECT count(*) FROM signing_keys") == 2
+        keys = (await a.client.get("/.well-known/jwks.json")).json()["keys"]
+        assert len(keys) == 2

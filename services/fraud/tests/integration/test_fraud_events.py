@@ -98,12 +98,10 @@ async def test_poison_events_are_dead_lettered_while_scoring_goes_on(
         infra.bootstrap_servers,
         DEAD_LETTER_TOPIC,
         count=4,
-        where=lambda r: header(r, "x-dlq-consumer") == f"{group}.transactions",
+        where=lambda r: header(r, "x-dlq-consumer") == f"{group}.activity",
     )
     codes = sorted(header(r, "x-dlq-code") or "" for r in dead)
-    assert codes == sorted(
-        ["fraud.bad-currency", "fraud.absurd-amount", "fraud.unknown-account", "invalid-payload"]
-    )
+    assert codes == sorted(["bad-currency", "absurd-amount", "unknown-account", "invalid-payload"])
 
 
 async def test_initiated_payments_are_scored_and_alerts_published(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from vault.adapters.clock import SystemClock
 from vault.domain.policy import DEFAULT_POLICY, Policy
 from vault.service.cache import DataKeyCache
@@ -20,6 +22,7 @@ def build_context(
     cache_max_uses: int = 10_000,
     cache_max_entries: int = 10_000,
     max_secret_bytes: int = 16 * 1024,
+    erasure_hold: timedelta = timedelta(0),
 ) -> VaultContext:
     clock = clock or SystemClock()
     cache = DataKeyCache(
@@ -31,4 +34,5 @@ def build_context(
         policy=policy,
         clock=clock,
         max_secret_bytes=max_secret_bytes,
+        erasure_hold=erasure_hold,
     )

@@ -2,7 +2,7 @@
 
 Rule: constructing a container does no I/O; ``start`` (in the app lifespan, once the runtime's
 pool is open) makes sure a master key and the sealing keys exist and starts the sweeper that
-ends expired grants.
+ends expired grants and releases erasure holds past their deadline.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 from common.db.migrations import MigrationSet
@@ -23,7 +24,7 @@ from vault.adapters.pg_uow import pg_uow_factory
 from vault.bootstrap import build_context
 from vault.domain.errors import ConcurrentUpdate, RotationConflict
 from vault.domain.policy import DEFAULT_POLICY, Policy
-from vault.service import grants, sealing
+from vault.service import erasure, grants, sealing
 from vault.service.context import VaultContext
 from vault.service.ports import Kms
 from vault.settings import VaultSettings
@@ -59,6 +60,7 @@ def make_context(
         cache_max_uses=settings.cache_max_uses,
         cache_max_entries=settings.cache_max_entries,
         max_secret_bytes=settings.max_secret_bytes,
+        erasure_hold=timedelta(seconds=settings.erasure_hold_seconds),
     )
 
 
@@ -107,5 +109,8 @@ class Container:
                 ended = await grants.end_expired_grants(self.ctx)
                 if ended:
                     log.info("grants_expired", count=ended)
+                released = await erasure.release_due_holds(self.ctx)
+                if released:
+                    log.info("erasure_holds_released", count=released, reason="deadline")
             except Exception as exc:  # keep sweeping; the next round retries
                 log.warning("grant_sweep_failed", error=type(exc).__name__)

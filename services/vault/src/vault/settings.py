@@ -36,6 +36,13 @@ class VaultSettings(ServiceSettings):
     cache_max_entries: int = Field(10_000, ge=0, le=1_000_000)
     grant_sweep_seconds: float = Field(30.0, gt=0, le=3600)
     max_secret_bytes: int = Field(16 * 1024, ge=256, le=64 * 1024)
+    erasure_hold_seconds: float = Field(
+        86_400.0,
+        ge=0,
+        le=7 * 86_400,
+        description="Longest wait of an erasure for the member's bank consents to be revoked "
+        "(everything but the consent tokens is shredded at once); 0 shreds them at once too.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> VaultSettings:

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from common.events.vault import MasterKeyRetired, RotationProgressed
 from vault.adapters.clock import ManualClock
 from vault.adapters.memory import FakeKms, MemoryStore
 from vault.bootstrap import build_context
-from vault.domain.keys import MasterKeyState
+from vault.domain import crypto
+from vault.domain.keys import DataKey, MasterKeyState
 from vault.domain.rotation import Progress
 from vault.service import rotation
 from vault.service.context import VaultContext
@@ -154,3 +157,29 @@ async def test_every_rotation_step_is_audited(ctx: VaultContext, store: MemorySt
     await rotation.rotate(ctx, batch_size=2)
     actions = [e.action for e in store.state.audit if e.action.startswith("rotation")]
     assert actions == ["rotation.start", "rotation.batch", "rotation.batch", "rotation.finish"]
+
+
+async def test_a_key_wrapped_under_the_old_version_behind_the_cursor_is_still_rewrapped(
+    ctx: VaultContext, store: MemoryStore
+) -> None:
+    """A write that read the old active version just before the rotation started may commit a
+    key under it after the cursor has passed its id; the rotation must still finish."""
+    refs = await _members(ctx, 4)
+    partial = await rotation.rotate(ctx, batch_size=4, max_batches=1)
+    assert partial.cursor is not None
+    old = next(iter(store.state.data_keys.values()))
+    straggler = DataKey(
+        "00000000-0000-4000-8000-000000000000", "straggler", 1, 1, None, old.created_at
+    )
+    master_v1 = await ctx.keyring.master_plaintext(store.uow(), 1)
+    plaintext = crypto.new_key()
+    wrapped = crypto.seal(
+        master_v1, plaintext, crypto.data_key_aad("straggler", straggler.key_id, 1, 1)
+    )
+    store.state.data_keys[straggler.key_id] = replace(straggler, wrapped=wrapped)
+    done = await rotation.rotate(ctx, batch_size=4)
+    assert not done.running
+    assert store.state.data_keys[straggler.key_id].master_version == 2
+    assert store.state.masters[1].state is MasterKeyState.RETIRED
+    for ref in refs:
+        await read_secret(ctx, PAYMENTS, ref)

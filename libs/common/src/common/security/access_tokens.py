@@ -157,7 +157,7 @@ def _b64json(segment: str) -> dict[str, Any]:
     padded = segment + "=" * (-len(segment) % 4)
     try:
         value = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-    except (ValueError, UnicodeError):
+    except (ValueError, UnicodeError, RecursionError):
         raise InvalidToken("malformed token") from None
     if not isinstance(value, dict):
         raise InvalidToken("malformed token")
@@ -184,7 +184,7 @@ async def verify_signed_jwt(
         raise InvalidToken("malformed token")
     header = _b64json(token.split(".", 1)[0])
     alg = header.get("alg")
-    if alg in FORBIDDEN_ALGORITHMS or alg not in rules.algorithms:
+    if not isinstance(alg, str) or alg in FORBIDDEN_ALGORITHMS or alg not in rules.algorithms:
         raise InvalidToken("algorithm not allowed")
     if header.get("typ") != rules.token_type or "crit" in header:
         raise InvalidToken("unexpected token type")
@@ -208,7 +208,7 @@ async def verify_signed_jwt(
 def _claims_from(payload: bytes | None) -> dict[str, Any]:
     try:
         claims = json.loads(payload or b"")
-    except ValueError:
+    except (ValueError, RecursionError):
         raise InvalidToken("malformed claims") from None
     if not isinstance(claims, dict):
         raise InvalidToken("malformed claims")

@@ -116,10 +116,10 @@ PURGES = (
     "DELETE FROM pending_registrations WHERE expires_at < $1",
     "DELETE FROM saml_requests WHERE expires_at < $1",
     "DELETE FROM saml_assertions WHERE expires_at < $1",
-    "DELETE FROM challenges WHERE expires_at < $1 - interval '1 day'",
-    "DELETE FROM sessions WHERE absolute_expires_at < $1 - interval '1 day'",
+    "DELETE FROM challenges WHERE expires_at < $1::timestamptz - interval '1 day'",
+    "DELETE FROM sessions WHERE absolute_expires_at < $1::timestamptz - interval '1 day'",
     "DELETE FROM failure_counts WHERE failures = 0 "
-    "OR (locked_until IS NOT NULL AND locked_until < $1 - interval '1 day')",
+    "OR (locked_until IS NOT NULL AND locked_until < $1::timestamptz - interval '1 day')",
 )
 
 

@@ -2,7 +2,8 @@
 
 All SQL for these tables lives here. Rows read for a change are locked (``FOR UPDATE``) so two
 instances cannot both use one code, one refresh token or one failure count; a failure count row
-is created before it is locked, so even the first failures of an address are never lost.
+is created and locked in one statement (an upsert), so even the first failures of an address
+are never lost and a concurrent purge cannot remove it under a reader.
 """
 
 # ruff: noqa: S608 -- column lists are module constants, every value is a bound parameter
@@ -165,11 +166,10 @@ class PgFailures:
         self.conn = conn
 
     async def get(self, key: str) -> FailureCount:
-        await self.conn.execute(
-            "INSERT INTO failure_counts (key) VALUES ($1) ON CONFLICT DO NOTHING", key
-        )
         row = await self.conn.fetchrow(
-            "SELECT failures, locked_until FROM failure_counts WHERE key = $1 FOR UPDATE", key
+            "INSERT INTO failure_counts AS f (key) VALUES ($1) ON CONFLICT (key) "
+            "DO UPDATE SET key = f.key RETURNING f.failures, f.locked_until",
+            key,
         )
         return FailureCount(key, row["failures"], row["locked_until"])
 

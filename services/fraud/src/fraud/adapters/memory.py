@@ -17,10 +17,12 @@ from typing import Any, Self
 from common.events import Event
 
 from fraud.adapters.memory_facts import MemoryReportSource
-from fraud.domain.activity import ActivityKind, SecuritySignal
+from fraud.domain.activity import Activity, ActivityKind, SecuritySignal
+from fraud.domain.errors import StaleState
 from fraud.domain.records import Alert, AlertStatus, AuditEntry, PaymentDecision, ScoreRecord
 from fraud.domain.report import Week, WeeklyReport
 from fraud.domain.state import AccountState, OwnerSecurityState
+from fraud.service.ports import ScoringContext, ScoringOutcome
 
 
 @dataclass
@@ -74,17 +76,40 @@ class _Repo:
         self.journal = journal
 
 
-class MemoryAccountStates(_Repo):
-    async def get(self, account_ref: str) -> AccountState | None:
-        row = self.store.accounts.get(account_ref)
-        return AccountState.from_row(row) if row else None
+class MemoryScoring(_Repo):
+    async def load(self, activity: Activity) -> ScoringContext:
+        s = self.store
+        owner = s.directory.get(activity.account_ref)
+        row = s.accounts.get(activity.account_ref)
+        security_owner = owner or activity.owner_ref
+        security_row = s.owners.get(security_owner) if security_owner else None
+        decision = s.decisions.get(activity.ref) if activity.kind is ActivityKind.PAYMENT else None
+        return ScoringContext(
+            owner=owner,
+            member=activity.owner_ref in s.members,
+            account=AccountState.from_row(row) if row else None,
+            security=OwnerSecurityState.from_row(security_row) if security_row else None,
+            score=s.score_index.get((activity.kind, activity.ref)),
+            decision=copy.copy(decision) if decision else None,
+        )
 
-    async def save(self, state: AccountState) -> None:
-        self.journal.put(self.store.accounts, state.account_ref, copy.deepcopy(state.to_row()))
+    async def record(self, outcome: ScoringOutcome) -> None:
+        s, j, record = self.store, self.journal, outcome.score
+        if (record.kind, record.activity_ref) in s.score_index:
+            raise StaleState("activity was scored concurrently")
+        if outcome.register_owner is not None:
+            j.put(s.directory, record.account_ref, outcome.register_owner)
+        j.put(s.accounts, record.account_ref, copy.deepcopy(outcome.account.to_row()))
+        j.put(s.scores, record.score_id, record)
+        j.put(s.score_index, (record.kind, record.activity_ref), record)
+        if outcome.alert is not None:
+            j.put(s.alerts, outcome.alert.alert_id, copy.copy(outcome.alert))
+        if outcome.decision is not None:
+            j.put(s.decisions, outcome.decision.payment_id, copy.copy(outcome.decision))
 
 
 class MemorySecurityStates(_Repo):
-    async def get(self, owner_ref: str) -> OwnerSecurityState | None:
+    async def get(self, owner_ref: str, *, for_update: bool = False) -> OwnerSecurityState | None:
         row = self.store.owners.get(owner_ref)
         return OwnerSecurityState.from_row(row) if row else None
 
@@ -234,7 +259,7 @@ class MemoryUnitOfWork:
         self.store = store
         self._journal = Journal()
         j = self._journal
-        self.account_states = MemoryAccountStates(store, j)
+        self.scoring = MemoryScoring(store, j)
         self.security_states = MemorySecurityStates(store, j)
         self.directory = MemoryDirectory(store, j)
         self.scores = MemoryScores(store, j)

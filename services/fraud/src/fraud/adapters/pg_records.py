@@ -8,6 +8,7 @@ features a score was computed from are kept with it; alerts and held payments ar
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -27,7 +28,7 @@ from fraud.domain.records import (
 from fraud.domain.scoring import Decision, Reason
 
 
-def _reasons_json(reasons: tuple[Reason, ...]) -> str:
+def reasons_json(reasons: tuple[Reason, ...]) -> str:
     return json.dumps([[r.code, r.feature, r.value, r.contribution] for r in reasons])
 
 
@@ -52,7 +53,7 @@ class PgScores:
                 record.owner_ref,
                 record.value,
                 record.decision.value,
-                _reasons_json(record.reasons),
+                reasons_json(record.reasons),
                 json.dumps(record.features),
                 record.model_version,
                 record.scored_at,
@@ -63,16 +64,16 @@ class PgScores:
 
     async def get(self, score_id: str) -> ScoreRecord | None:
         row = await self.conn.fetchrow("SELECT * FROM scores WHERE score_id = $1", score_id)
-        return _score(row) if row else None
+        return score_from_row(row) if row else None
 
     async def find(self, kind: ActivityKind, activity_ref: str) -> ScoreRecord | None:
         row = await self.conn.fetchrow(
             "SELECT * FROM scores WHERE kind = $1 AND activity_ref = $2", kind.value, activity_ref
         )
-        return _score(row) if row else None
+        return score_from_row(row) if row else None
 
 
-def _score(row: asyncpg.Record) -> ScoreRecord:
+def score_from_row(row: Mapping[str, Any]) -> ScoreRecord:
     return ScoreRecord(
         score_id=row["score_id"],
         kind=ActivityKind(row["kind"]),
@@ -103,7 +104,7 @@ class PgAlerts:
         await self.conn.execute(
             f"INSERT INTO alerts ({_ALERT_COLUMNS}) VALUES "  # noqa: S608
             "($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13, $14)",
-            *_alert_values(alert),
+            *alert_values(alert),
         )
 
     async def get(self, alert_id: str, *, for_update: bool = False) -> Alert | None:
@@ -140,7 +141,7 @@ class PgAlerts:
         return [_alert(row) for row in rows]
 
 
-def _alert_values(alert: Alert) -> tuple[Any, ...]:
+def alert_values(alert: Alert) -> tuple[Any, ...]:
     return (
         alert.alert_id,
         alert.score_id,
@@ -150,7 +151,7 @@ def _alert_values(alert: Alert) -> tuple[Any, ...]:
         alert.owner_ref,
         alert.decision.value,
         alert.value,
-        _reasons_json(alert.reasons),
+        reasons_json(alert.reasons),
         alert.raised_at,
         alert.status.value,
         alert.verdict.value if alert.verdict else None,
@@ -188,7 +189,7 @@ class PgDecisions:
             f"SELECT * FROM payment_decisions WHERE payment_id = $1{lock}",  # noqa: S608
             payment_id,
         )
-        return _decision(row) if row else None
+        return decision_from_row(row) if row else None
 
     async def add(self, decision: PaymentDecision) -> None:
         try:
@@ -222,7 +223,7 @@ class PgDecisions:
         )
 
 
-def _decision(row: asyncpg.Record) -> PaymentDecision:
+def decision_from_row(row: Mapping[str, Any]) -> PaymentDecision:
     decision = PaymentDecision(
         payment_id=row["payment_id"],
         account_ref=row["account_ref"],

@@ -1,8 +1,9 @@
-"""Postgres repositories for streaming state: account and owner state, members and accounts.
+"""Postgres repositories for owners' security state, members and the account directory.
 
-Rules: a state row is read ``FOR UPDATE`` so two transactions never fold events into the same
-account at once; creating a row that another transaction created first raises ``StaleState``
-(the use case is retried); an account's owner is written once.
+Rules: an owner's state row is read ``FOR UPDATE`` only when a signal changes it (scoring just
+reads it, so a batch of signals and a batch of scores never wait on each other); creating a row
+that another transaction created first raises ``StaleState`` (the use case is retried); an
+account's owner is written once.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 import asyncpg
 
 from fraud.domain.errors import StaleState
-from fraud.domain.state import AccountState, OwnerSecurityState
+from fraud.domain.state import OwnerSecurityState
 
 
 class _StateRows:
@@ -23,9 +24,10 @@ class _StateRows:
         self.conn = conn
         self._loaded: set[str] = set()
 
-    async def _get(self, ref: str) -> dict[str, object] | None:
+    async def _get(self, ref: str, *, for_update: bool = True) -> dict[str, object] | None:
+        lock = " FOR UPDATE" if for_update else ""
         raw = await self.conn.fetchval(
-            f"SELECT state FROM {self.table} WHERE {self.key} = $1 FOR UPDATE",  # noqa: S608
+            f"SELECT state FROM {self.table} WHERE {self.key} = $1{lock}",  # noqa: S608
             ref,
         )
         if raw is None:
@@ -57,24 +59,12 @@ class _StateRows:
         self._loaded.add(ref)
 
 
-class PgAccountStates(_StateRows):
-    table = "account_state"
-    key = "account_ref"
-
-    async def get(self, account_ref: str) -> AccountState | None:
-        row = await self._get(account_ref)
-        return AccountState.from_row(row) if row is not None else None
-
-    async def save(self, state: AccountState) -> None:
-        await self._save(state.account_ref, state.to_row(), state.revision)
-
-
 class PgSecurityStates(_StateRows):
     table = "owner_state"
     key = "owner_ref"
 
-    async def get(self, owner_ref: str) -> OwnerSecurityState | None:
-        row = await self._get(owner_ref)
+    async def get(self, owner_ref: str, *, for_update: bool = False) -> OwnerSecurityState | None:
+        row = await self._get(owner_ref, for_update=for_update)
         return OwnerSecurityState.from_row(row) if row is not None else None
 
     async def save(self, state: OwnerSecurityState) -> None:

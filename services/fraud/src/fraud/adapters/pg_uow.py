@@ -17,8 +17,9 @@ from common.events import Event
 from fraud.adapters.pg_erasure import PgErasure, PgReportRuns
 from fraud.adapters.pg_records import PgAlerts, PgAudit, PgDecisions, PgScores
 from fraud.adapters.pg_reports import PgReports, PgReportSource
+from fraud.adapters.pg_scoring import PgScoring
 from fraud.adapters.pg_signals import PgConsents, PgModelStore, PgSecurityLog
-from fraud.adapters.pg_state import PgAccountStates, PgDirectory, PgSecurityStates
+from fraud.adapters.pg_state import PgDirectory, PgSecurityStates
 
 
 class PgUnitOfWork:
@@ -59,7 +60,7 @@ class PgUnitOfWork:
 
     def _bind(self, uow: CommonUnitOfWork) -> None:
         conn = uow.conn
-        self.account_states = PgAccountStates(conn)
+        self.scoring = PgScoring(conn)
         self.security_states = PgSecurityStates(conn)
         self.directory = PgDirectory(conn)
         self.scores = PgScores(conn)

@@ -1,9 +1,10 @@
 """Kafka edge: the events fraud consumes, each ending in one use case.
 
 Rules: every handler runs in the consumer's unit of work (inbox claim, effects and outbox
-commit together); an event fraud cannot score raises ``EventRejected`` with a reason and goes to
-the dead-letter topic while the consumer goes on; the envelope's subject is never trusted over
-the payload's member id.
+commit together, a polled batch at a time); payments and transactions share one consumer, so
+two batches never lock the same accounts in different orders; an event fraud cannot score
+raises ``EventRejected`` with a reason and goes to the dead-letter topic while the consumer goes
+on; the payload's member id is preferred over the envelope's subject when both exist.
 """
 
 from __future__ import annotations
@@ -42,18 +43,18 @@ AUTH_SIGNALS: dict[type[Event], SignalKind] = {
 def consumers(container: Container) -> Callable[[Runtime], None]:
     """Subscribe fraud's handlers (called by the runtime when it starts)."""
 
-    async def on_payment(event: Event, envelope: Envelope, uow: UnitOfWork) -> None:
-        """Score each initiated payment and decide on it (once, even if payments asked first)."""
-        assert isinstance(event, PaymentInitiated)
-        activity = parse_payment(_payload(event), **_context(container, envelope))
-        await decide_payment(activity, PgUnitOfWork.borrow(uow), container.engine)
-
-    async def on_transaction(event: Event, envelope: Envelope, uow: UnitOfWork) -> None:
-        """Score each new bank transaction of a member's linked account."""
+    async def on_activity(event: Event, envelope: Envelope, uow: UnitOfWork) -> None:
+        """Score each initiated payment (and decide on it, once, even if payments asked first)
+        and each new bank transaction of a member's linked account."""
+        borrowed = PgUnitOfWork.borrow(uow)
+        if isinstance(event, PaymentInitiated):
+            activity = parse_payment(_payload(event), **_context(container, envelope))
+            await decide_payment(activity, borrowed, container.engine)
+            return
         assert isinstance(event, TransactionIngested)
         context = _context(container, envelope) | {"owner_ref": event.user_id}
         activity = parse_transaction(_payload(event), **context)
-        await score_transaction(activity, PgUnitOfWork.borrow(uow), container.engine)
+        await score_transaction(activity, borrowed, container.engine)
 
     async def on_security(event: Event, envelope: Envelope, uow: UnitOfWork) -> None:
         """Remember members, their sign-ins, step-ups, factor changes and expiring consents."""
@@ -74,15 +75,8 @@ def consumers(container: Container) -> Callable[[Runtime], None]:
 
     def register(runtime: Runtime) -> None:
         group = container.settings.consumer_group_prefix
-        subscribe(
-            runtime, consumer=f"{group}.payments", events=[PaymentInitiated], handler=on_payment
-        )
-        subscribe(
-            runtime,
-            consumer=f"{group}.transactions",
-            events=[TransactionIngested],
-            handler=on_transaction,
-        )
+        activity: list[type[Event]] = [PaymentInitiated, TransactionIngested]
+        subscribe(runtime, consumer=f"{group}.activity", events=activity, handler=on_activity)
         security: list[type[Event]] = [auth_events.UserRegistered, *AUTH_SIGNALS, ConsentExpiring]
         subscribe(runtime, consumer=f"{group}.security", events=security, handler=on_security)
         subscribe(

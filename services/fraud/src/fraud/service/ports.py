@@ -6,25 +6,56 @@ events to the outbox in the same transaction as the state they describe.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 
 from common.events import Event
 
-from fraud.domain.activity import ActivityKind, SecuritySignal
+from fraud.domain.activity import Activity, ActivityKind, SecuritySignal
 from fraud.domain.records import Alert, AlertStatus, AuditEntry, PaymentDecision, ScoreRecord
 from fraud.domain.report import ReportFacts, Week, WeeklyReport
 from fraud.domain.state import AccountState, OwnerSecurityState
 
 
-class AccountStates(Protocol):
-    async def get(self, account_ref: str) -> AccountState | None: ...
-    async def save(self, state: AccountState) -> None: ...
+@dataclass(frozen=True, slots=True)
+class ScoringContext:
+    """What scoring one activity needs, read once the account is locked."""
+
+    owner: str | None
+    member: bool
+    account: AccountState | None
+    security: OwnerSecurityState | None
+    score: ScoreRecord | None
+    decision: PaymentDecision | None
+
+
+@dataclass(frozen=True, slots=True)
+class ScoringOutcome:
+    """What scoring one activity writes, in one go."""
+
+    account: AccountState
+    score: ScoreRecord
+    register_owner: str | None = None
+    alert: Alert | None = None
+    decision: PaymentDecision | None = None
+
+
+class ScoringStore(Protocol):
+    async def load(self, activity: Activity) -> ScoringContext:
+        """Lock the activity's account for the transaction, then read its context (the owner's
+        security state is that of the account's owner, or of the activity's subject)."""
+
+    async def record(self, outcome: ScoringOutcome) -> None:
+        """Write the new account state, the score, its alert and decision, and register the
+        account when ``register_owner`` is set; a concurrent duplicate raises ``StaleState``."""
 
 
 class SecurityStates(Protocol):
-    async def get(self, owner_ref: str) -> OwnerSecurityState | None: ...
+    async def get(
+        self, owner_ref: str, *, for_update: bool = False
+    ) -> OwnerSecurityState | None: ...
     async def save(self, state: OwnerSecurityState) -> None: ...
 
 
@@ -106,7 +137,7 @@ class UnitOfWork(Protocol):
     """One transaction over every repository (read-only attributes, so adapters may narrow)."""
 
     @property
-    def account_states(self) -> AccountStates: ...
+    def scoring(self) -> ScoringStore: ...
     @property
     def security_states(self) -> SecurityStates: ...
     @property

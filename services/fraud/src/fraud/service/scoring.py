@@ -1,12 +1,12 @@
 """Use cases that score activity: bank transactions, and payments before they execute.
 
-Rules: scoring is idempotent per activity (a transaction or payment scored twice keeps its
-first score and does not feed the account's history twice); the account must be known and owned
-by the event's subject: an account seen for the first time is taken as its subject's when the
-subject is a registered member (or when configured to accept any subject), and is unknown
-otherwise; the score, the new state, the alert and their events are
-committed together; a payment gets exactly one decision, and asking again with other details
-is a conflict.
+Rules: scoring locks the account first, so one account's activities are scored one at a time;
+scoring is idempotent per activity (a transaction or payment scored twice keeps its first score
+and does not feed the account's history twice); the account must be known and owned by the
+event's subject: an account seen for the first time is taken as its subject's when the subject
+is a registered member (or when configured to accept any subject), and is unknown otherwise;
+the score, the new state, the alert and their events are committed together; a payment gets
+exactly one decision, and asking again with other details is a conflict.
 """
 
 from __future__ import annotations
@@ -26,18 +26,7 @@ from fraud.domain.scoring import Decision, score
 from fraud.domain.state import AccountState
 from fraud.service import events
 from fraud.service.engine import Engine
-from fraud.service.ports import UnitOfWork
-
-
-async def score_transaction(activity: Activity, uow: UnitOfWork, engine: Engine) -> ScoreRecord:
-    """Score a booked bank transaction (once)."""
-    async with uow:
-        existing = await uow.scores.find(activity.kind, activity.ref)
-        if existing is not None:
-            return existing
-        record, _ = await _score_and_record(activity, uow, engine)
-        await uow.commit()
-    return record
+from fraud.service.ports import ScoringContext, ScoringOutcome, UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,30 +35,29 @@ class DecidedPayment:
     score: ScoreRecord
 
 
+async def score_transaction(activity: Activity, uow: UnitOfWork, engine: Engine) -> ScoreRecord:
+    """Score a booked bank transaction (once)."""
+    async with uow:
+        context = await uow.scoring.load(activity)
+        if context.score is not None:
+            return context.score
+        record, _ = await _score_and_record(activity, context, uow, engine)
+        await uow.commit()
+    return record
+
+
 async def decide_payment(activity: Activity, uow: UnitOfWork, engine: Engine) -> DecidedPayment:
     """Score a payment and decide whether it may execute (once per payment)."""
     if activity.kind is not ActivityKind.PAYMENT or activity.payee_ref is None:
         raise ValueError("decide_payment needs a payment")
     async with uow:
-        existing = await uow.decisions.get(activity.ref)
-        if existing is not None:
-            _check_same(existing, activity)
-            return await _view(existing, uow)
-        record, alert = await _score_and_record(activity, uow, engine)
-        decision = PaymentDecision(
-            payment_id=activity.ref,
-            account_ref=activity.account_ref,
-            owner_ref=record.owner_ref,
-            amount=-activity.amount,
-            currency=activity.currency,
-            payee_ref=activity.payee_ref,
-            score_id=record.score_id,
-            decision=record.decision,
-            decided_at=record.scored_at,
-            alert_id=alert.alert_id if alert else None,
-        )
-        await uow.decisions.add(decision)
+        context = await uow.scoring.load(activity)
+        if context.decision is not None and context.score is not None:
+            _check_same(context.decision, activity)
+            return DecidedPayment(context.decision, context.score)
+        record, decision = await _score_and_record(activity, context, uow, engine)
         await uow.commit()
+    assert decision is not None
     return DecidedPayment(decision, record)
 
 
@@ -77,14 +65,9 @@ async def payment_decision(payment_id: str, uow: UnitOfWork) -> DecidedPayment:
     """The decision made for a payment, with its score."""
     async with uow:
         decision = await uow.decisions.get(payment_id)
-        if decision is None:
-            raise DecisionNotFound("no decision for this payment")
-        return await _view(decision, uow)
-
-
-async def _view(decision: PaymentDecision, uow: UnitOfWork) -> DecidedPayment:
-    record = await uow.scores.get(decision.score_id)
-    assert record is not None, "a decision always has its score"
+        record = await uow.scores.get(decision.score_id) if decision else None
+    if decision is None or record is None:
+        raise DecisionNotFound("no decision for this payment")
     return DecidedPayment(decision, record)
 
 
@@ -95,13 +78,11 @@ def _check_same(existing: PaymentDecision, activity: Activity) -> None:
 
 
 async def _score_and_record(
-    activity: Activity, uow: UnitOfWork, engine: Engine
-) -> tuple[ScoreRecord, Alert | None]:
-    owner = await _owner(activity, uow, engine)
-    account = await uow.account_states.get(activity.account_ref)
-    account = account or AccountState(activity.account_ref)
-    security = await uow.security_states.get(owner) if owner else None
-    features = extract(account, security, activity)
+    activity: Activity, context: ScoringContext, uow: UnitOfWork, engine: Engine
+) -> tuple[ScoreRecord, PaymentDecision | None]:
+    owner, register = _owner(activity, context, engine)
+    account = context.account or AccountState(activity.account_ref)
+    features = extract(account, context.security, activity)
     result = score(features, engine.policy, engine.models.current, is_outflow=activity.is_outflow)
     record = ScoreRecord(
         score_id=engine.new_id(),
@@ -118,36 +99,32 @@ async def _score_and_record(
         source_event_id=activity.source_event_id,
     )
     account.observe(activity)
-    await uow.account_states.save(account)
-    await uow.scores.add(record)
-    uow.publish(
-        events.transaction_scored(record),
-        subject=owner or activity.account_ref,
-        key=activity.account_ref,
+    alert = _alert(record, engine)
+    decision = _decision(activity, record, alert)
+    await uow.scoring.record(
+        ScoringOutcome(account, record, owner if register else None, alert, decision)
     )
-    alert = await _raise_alert(record, uow, engine)
-    return record, alert
+    _publish(record, alert, uow)
+    return record, decision
 
 
-async def _owner(activity: Activity, uow: UnitOfWork, engine: Engine) -> str | None:
-    known = await uow.directory.owner_of(activity.account_ref)
-    if known is None:
-        owner = activity.owner_ref
-        if owner is None:
-            raise UnknownAccount()
-        if not engine.auto_register_accounts and not await uow.directory.is_member(owner):
-            raise UnknownAccount()
-        await uow.directory.register(activity.account_ref, owner)
-        return owner
-    if activity.owner_ref is not None and activity.owner_ref != known:
-        raise OwnerMismatch()
-    return known
+def _owner(activity: Activity, context: ScoringContext, engine: Engine) -> tuple[str, bool]:
+    """The account's owner, and whether the account is to be registered to them now."""
+    if context.owner is not None:
+        if activity.owner_ref is not None and activity.owner_ref != context.owner:
+            raise OwnerMismatch()
+        return context.owner, False
+    if activity.owner_ref is None:
+        raise UnknownAccount()
+    if not engine.auto_register_accounts and not context.member:
+        raise UnknownAccount()
+    return activity.owner_ref, True
 
 
-async def _raise_alert(record: ScoreRecord, uow: UnitOfWork, engine: Engine) -> Alert | None:
+def _alert(record: ScoreRecord, engine: Engine) -> Alert | None:
     if record.decision is Decision.PASS:
         return None
-    alert = Alert(
+    return Alert(
         alert_id=engine.new_id(),
         score_id=record.score_id,
         kind=record.kind,
@@ -159,10 +136,29 @@ async def _raise_alert(record: ScoreRecord, uow: UnitOfWork, engine: Engine) -> 
         reasons=record.reasons,
         raised_at=record.scored_at,
     )
-    await uow.alerts.add(alert)
-    uow.publish(
-        events.alert_raised(alert),
-        subject=record.owner_ref or record.account_ref,
-        key=record.account_ref,
+
+
+def _decision(
+    activity: Activity, record: ScoreRecord, alert: Alert | None
+) -> PaymentDecision | None:
+    if activity.kind is not ActivityKind.PAYMENT or activity.payee_ref is None:
+        return None
+    return PaymentDecision(
+        payment_id=activity.ref,
+        account_ref=activity.account_ref,
+        owner_ref=record.owner_ref,
+        amount=-activity.amount,
+        currency=activity.currency,
+        payee_ref=activity.payee_ref,
+        score_id=record.score_id,
+        decision=record.decision,
+        decided_at=record.scored_at,
+        alert_id=alert.alert_id if alert else None,
     )
-    return alert
+
+
+def _publish(record: ScoreRecord, alert: Alert | None, uow: UnitOfWork) -> None:
+    subject = record.owner_ref or record.account_ref
+    uow.publish(events.transaction_scored(record), subject=subject, key=record.account_ref)
+    if alert is not None:
+        uow.publish(events.alert_raised(alert), subject=subject, key=record.account_ref)

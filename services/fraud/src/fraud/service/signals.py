@@ -17,7 +17,7 @@ from fraud.service.ports import UnitOfWork
 async def record_signal(signal: SecuritySignal, uow: UnitOfWork) -> bool:
     """Fold a security signal into the owner's state; True when it was a new device."""
     async with uow:
-        state = await uow.security_states.get(signal.owner_ref)
+        state = await uow.security_states.get(signal.owner_ref, for_update=True)
         state = state or OwnerSecurityState(signal.owner_ref)
         new_device = state.observe(signal)
         await uow.security_states.save(state)

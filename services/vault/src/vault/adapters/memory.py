@@ -18,6 +18,7 @@ from common.events.base import Event
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from vault.domain.audit import AuditDraft, AuditEntry, Head, chain
+from vault.domain.erasure import ErasureHold
 from vault.domain.errors import KmsUnavailable, RotationConflict
 from vault.domain.grants import Grant
 from vault.domain.keys import DataKey, MasterKey, MasterKeyState, SecretRecord
@@ -35,6 +36,7 @@ class MemoryState:
     sealing: dict[str, SealingKey] = field(default_factory=dict)
     audit: list[AuditEntry] = field(default_factory=list)
     outbox: list[tuple[Event, str]] = field(default_factory=list)
+    holds: dict[str, ErasureHold] = field(default_factory=dict)
 
     def copy(self) -> MemoryState:
         return MemoryState(
@@ -46,6 +48,7 @@ class MemoryState:
             dict(self.sealing),
             list(self.audit),
             list(self.outbox),
+            dict(self.holds),
         )
 
 
@@ -148,6 +151,12 @@ class MemorySecrets(_Repo):
             del self.s.secrets[key]
         return len(doomed)
 
+    async def of_subject(self, subject: str, purpose: str) -> list[SecretRecord]:
+        return sorted(
+            (r for k, r in self.s.secrets.items() if k[:2] == (subject, purpose)),
+            key=lambda r: r.secret_id,
+        )
+
 
 class MemoryGrants(_Repo):
     async def get(self, grant_id: str) -> Grant | None:
@@ -191,6 +200,20 @@ class MemorySealingKeys(_Repo):
         self.s.sealing[key.kid] = key
 
 
+class MemoryErasureHolds(_Repo):
+    async def get(self, subject: str) -> ErasureHold | None:
+        return self.s.holds.get(subject)
+
+    async def add(self, hold: ErasureHold) -> None:
+        self.s.holds[hold.subject] = hold
+
+    async def delete(self, subject: str) -> None:
+        self.s.holds.pop(subject, None)
+
+    async def due(self, now: datetime, limit: int) -> list[ErasureHold]:
+        return [h for h in self.s.holds.values() if h.due(now)][:limit]
+
+
 class MemoryAudit(_Repo):
     async def append(self, draft: AuditDraft, at: datetime) -> AuditEntry:
         entry = chain(self.s.audit[-1] if self.s.audit else None, draft, at)
@@ -217,6 +240,7 @@ class MemoryUnitOfWork:
         self.rotations = MemoryRotations(self)
         self.sealing_keys = MemorySealingKeys(self)
         self.audit = MemoryAudit(self)
+        self.erasure_holds = MemoryErasureHolds(self)
 
     async def __aenter__(self) -> Self:
         await self.store.lock.acquire()

@@ -76,6 +76,15 @@ class PgSecrets:
         status: str = await self.conn.execute("DELETE FROM secrets WHERE subject = $1", subject)
         return int(status.split()[-1])
 
+    async def of_subject(self, subject: str, purpose: str) -> list[SecretRecord]:
+        rows = await self.conn.fetch(
+            f"SELECT {_SECRET} FROM secrets WHERE subject = $1 AND purpose = $2"  # noqa: S608
+            " ORDER BY secret_id FOR UPDATE",
+            subject,
+            purpose,
+        )
+        return [SecretRecord(*r.values()) for r in rows]
+
 
 def _grant(row: Any) -> Grant:
     values = dict(row)

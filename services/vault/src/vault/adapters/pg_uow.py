@@ -15,6 +15,7 @@ from common.db.uow import UnitOfWork as CommonUnitOfWork
 from common.events.base import Event
 
 from vault.adapters.pg_audit import PgAuditLog
+from vault.adapters.pg_holds import PgErasureHolds
 from vault.adapters.pg_keys import PgDataKeys, PgMasterKeys
 from vault.adapters.pg_records import PgGrants, PgRotations, PgSealingKeys, PgSecrets
 
@@ -27,6 +28,7 @@ class PgVaultUnitOfWork:
     rotations: PgRotations
     sealing_keys: PgSealingKeys
     audit: PgAuditLog
+    erasure_holds: PgErasureHolds
 
     def __init__(
         self,
@@ -60,6 +62,7 @@ class PgVaultUnitOfWork:
         self.rotations = PgRotations(conn)
         self.sealing_keys = PgSealingKeys(conn)
         self.audit = PgAuditLog(conn)
+        self.erasure_holds = PgErasureHolds(conn)
         return self
 
     async def __aexit__(

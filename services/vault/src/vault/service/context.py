@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from common.errors import CoffreError, Forbidden, Unauthenticated
 
@@ -29,6 +30,8 @@ class VaultContext:
     policy: Policy
     clock: Clock
     max_secret_bytes: int = 16 * 1024
+    erasure_hold: timedelta = timedelta(0)
+    """How long an erasure may wait for the member's consents to be revoked; 0: never."""
 
 
 def draft_for(

@@ -18,6 +18,7 @@ from vault.domain.caller import Caller
 from vault.domain.document_keys import WrappedDocumentKey
 from vault.domain.errors import CiphertextRejected
 from vault.domain.policy import Action
+from vault.service import erasure
 from vault.service.context import VaultContext, draft_for, guarded, record
 
 
@@ -34,6 +35,7 @@ async def generate_data_key(
     draft = draft_for(caller, Action.GENERATE_DATA_KEY, subject=subject, purpose=purpose)
     async with guarded(ctx, draft) as uow:
         ctx.policy.check(caller.service, _names(subject, purpose), Action.GENERATE_DATA_KEY)
+        await erasure.refuse_if_held(ctx, uow, caller, subject, purpose, Action.GENERATE_DATA_KEY)
         key, data_key = await ctx.keyring.for_write(uow, subject)
         document_key, document_key_id = crypto.new_key(), str(uuid.uuid4())
         aad = crypto.secret_aad(subject, purpose, document_key_id, key.version)
@@ -54,6 +56,7 @@ async def unwrap_data_key(
     draft = draft_for(caller, Action.UNWRAP_DATA_KEY, subject=subject, purpose=purpose)
     async with guarded(ctx, draft) as uow:
         ctx.policy.check(caller.service, _names(subject, purpose), Action.UNWRAP_DATA_KEY)
+        await erasure.refuse_if_held(ctx, uow, caller, subject, purpose, Action.UNWRAP_DATA_KEY)
         token = WrappedDocumentKey.parse(wrapped)
         draft = draft_for(
             caller,

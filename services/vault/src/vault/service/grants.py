@@ -18,6 +18,7 @@ from vault.domain.caller import VAULT, Caller
 from vault.domain.errors import GrantNotFound, InvalidName
 from vault.domain.grants import EndReason, Grant, GrantRequest
 from vault.domain.policy import Action
+from vault.service import erasure
 from vault.service.context import VaultContext, draft_for, guarded, record
 from vault.service.ports import UnitOfWork
 from vault.service.secrets import SecretRef, open_secret
@@ -33,6 +34,9 @@ async def request_grant(ctx: VaultContext, caller: Caller, request: GrantRequest
     )
     async with guarded(ctx, draft) as uow:
         ctx.policy.check(caller.service, request.validated().purpose, Action.REQUEST_GRANT)
+        await erasure.refuse_if_held(
+            ctx, uow, caller, request.subject, request.purpose, Action.REQUEST_GRANT
+        )
         ref = SecretRef(request.subject, request.purpose, request.secret_id)
         plaintext, key_id = await open_secret(ctx, uow, ref)
         key = await ctx.keyring.load(uow, key_id)

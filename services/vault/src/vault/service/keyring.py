@@ -10,6 +10,7 @@ Rules:
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 from common.security.client_encryption import PrivateKey
 
@@ -77,17 +78,16 @@ class Keyring:
         current = await uow.data_keys.current(subject)
         if current is not None:
             return current, await self.open(uow, current)
+        return await self.create_data_key(uow, subject, 1)
+
+    async def create_data_key(
+        self, uow: UnitOfWork, subject: str, version: int
+    ) -> tuple[DataKey, bytes]:
+        """A new data key of the subject, wrapped under the active master version."""
         master = await self.active_master(uow)
         plaintext = crypto.new_key()
-        draft = DataKey(str(uuid.uuid4()), subject, 1, master.version, None, self.clock.now())
-        key = DataKey(
-            draft.key_id,
-            subject,
-            draft.version,
-            master.version,
-            await self.wrap(uow, draft, plaintext, master.version),
-            draft.created_at,
-        )
+        draft = DataKey(str(uuid.uuid4()), subject, version, master.version, None, self.clock.now())
+        key = replace(draft, wrapped=await self.wrap(uow, draft, plaintext, master.version))
         await uow.data_keys.add(key)
         return key, plaintext
 

@@ -14,6 +14,7 @@ from common.db.ports import TransactionPort
 from common.events.base import Event
 
 from vault.domain.audit import AuditDraft, AuditEntry, Head
+from vault.domain.erasure import ErasureHold
 from vault.domain.grants import Grant
 from vault.domain.keys import DataKey, MasterKey, SecretRecord
 from vault.domain.rotation import Rotation
@@ -75,6 +76,9 @@ class SecretRepo(Protocol):
     async def put(self, record: SecretRecord) -> None: ...
     async def delete(self, subject: str, purpose: str, secret_id: str) -> bool: ...
     async def delete_for_subject(self, subject: str) -> int: ...
+    async def of_subject(self, subject: str, purpose: str) -> list[SecretRecord]:
+        """The subject's secrets of one purpose, locked."""
+        ...
 
 
 class GrantRepo(Protocol):
@@ -91,6 +95,16 @@ class RotationRepo(Protocol):
         ...
 
     async def save(self, rotation: Rotation) -> None: ...
+
+
+class ErasureHoldRepo(Protocol):
+    async def get(self, subject: str) -> ErasureHold | None:
+        """The subject's held erasure, locked."""
+        ...
+
+    async def add(self, hold: ErasureHold) -> None: ...
+    async def delete(self, subject: str) -> None: ...
+    async def due(self, now: datetime, limit: int) -> list[ErasureHold]: ...
 
 
 class SealingKeyRepo(Protocol):
@@ -125,6 +139,8 @@ class UnitOfWork(TransactionPort, Protocol):
     def sealing_keys(self) -> SealingKeyRepo: ...
     @property
     def audit(self) -> AuditLog: ...
+    @property
+    def erasure_holds(self) -> ErasureHoldRepo: ...
 
     def publish(self, event: Event, *, subject: str) -> None:
         """Queue an event in the outbox; it is written with the commit."""

@@ -5,6 +5,9 @@ Rules:
   a rotation record, or picks up the rotation that is already running.
 - Each batch re-wraps up to ``batch_size`` data keys and commits them together with the cursor,
   an audit entry and a ``RotationProgressed`` event; a crash loses at most the batch in flight.
+- Once the cursor reaches the end, the scan starts over while any live key is still under an
+  old version (a write that read the old active version just before the rotation began may
+  commit its key behind the cursor), so a rotation can always finish.
 - When nothing is left to re-wrap, every decrypt-only version no data key uses is retired.
 - Data is never re-encrypted: only wrapped data keys change.
 """
@@ -59,6 +62,8 @@ async def run_batch(ctx: VaultContext, rotation: Rotation, batch_size: int) -> t
         if current is None or current.rotation_id != rotation.rotation_id:
             raise RotationConflict("the rotation is no longer running")
         keys = await uow.data_keys.batch_not_under(current.to_version, current.cursor, batch_size)
+        if not keys and current.cursor is not None:
+            keys = await uow.data_keys.batch_not_under(current.to_version, None, batch_size)
         if not keys:
             return replace(current, total=rotation.total), 0
         rewrapped = []

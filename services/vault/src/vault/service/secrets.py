@@ -5,7 +5,9 @@ Rules:
 - A secret is encrypted under its subject's data key with AAD ``subject|purpose|secret_id|version``.
 - Purposes in ``PURPOSES_SEALED_ONLY`` accept only values sealed with the vault's public key;
   the seal is opened inside the vault and the value re-encrypted under the subject's data key.
-- Reading or writing for an erased subject raises ``Erased``.
+- Reading or writing for an erased subject raises ``Erased``; so does anything but the consent
+  owner's reading and deleting of consent tokens while the subject's erasure is held, and the
+  deletion of the last held token completes the erasure (``vault.service.erasure``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from vault.domain.caller import Caller
 from vault.domain.errors import Erased, InvalidInput, SealRequired, SecretNotFound
 from vault.domain.keys import SecretRecord
 from vault.domain.policy import Action
-from vault.service import sealing
+from vault.service import erasure, sealing
 from vault.service.context import VaultContext, draft_for, guarded, record
 from vault.service.ports import UnitOfWork
 
@@ -57,6 +59,7 @@ async def put_secret(
     )
     async with guarded(ctx, draft) as uow:
         ctx.policy.check(caller.service, ref.validated().purpose, Action.WRITE)
+        await erasure.refuse_if_held(ctx, uow, caller, ref.subject, ref.purpose, Action.WRITE)
         plaintext = await _incoming_plaintext(ctx, uow, ref, value)
         key, data_key = await ctx.keyring.for_write(uow, ref.subject)
         key.ensure_live()
@@ -102,6 +105,7 @@ async def read_secret(ctx: VaultContext, caller: Caller, ref: SecretRef) -> byte
     )
     async with guarded(ctx, draft) as uow:
         ctx.policy.check(caller.service, ref.validated().purpose, Action.READ)
+        await erasure.refuse_if_held(ctx, uow, caller, ref.subject, ref.purpose, Action.READ)
         plaintext, key_id = await open_secret(ctx, uow, ref)
         await record(uow, ctx, draft, key_id=key_id)
         await uow.commit()
@@ -132,8 +136,13 @@ async def delete_secret(ctx: VaultContext, caller: Caller, ref: SecretRef) -> No
     )
     async with guarded(ctx, draft) as uow:
         ctx.policy.check(caller.service, ref.validated().purpose, Action.DELETE)
+        hold = await erasure.refuse_if_held(
+            ctx, uow, caller, ref.subject, ref.purpose, Action.DELETE
+        )
         if not await uow.secrets.delete(ref.subject, ref.purpose, ref.secret_id):
             await ensure_not_erased(uow, ref.subject)
             raise SecretNotFound()
         await record(uow, ctx, draft)
+        if hold is not None:
+            await erasure.release_if_done(ctx, uow, hold)
         await uow.commit()

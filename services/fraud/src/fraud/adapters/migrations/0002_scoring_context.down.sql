@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS scoring_context(text, text, text, text, text);
