@@ -207,7 +207,7 @@ class DevStack:
         return status
 
     def stop(self) -> None:
-        """Stop services first, then the broker and Postgres; a second Ctrl-C cannot cut it short."""
+        """Stop services, then the broker and Postgres; a second Ctrl-C cannot cut it short."""
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         for process in reversed(list(self.processes.values())):
             if process.poll() is None:
