@@ -17,6 +17,7 @@ from saml2.config import IdPConfig
 from saml2.metadata import entity_descriptor
 from saml2.saml import NAMEID_FORMAT_PERSISTENT, NameID
 from saml2.server import Server
+from saml2.xmldsig import DIGEST_SHA1, DIGEST_SHA256, SIG_RSA_SHA1, SIG_RSA_SHA256
 
 ENTITY_ID = "https://idp.example.test/metadata"
 SSO_URL = "https://idp.example.test/sso"
@@ -51,12 +52,19 @@ def make_key_and_cert(folder: Path, name: str) -> tuple[Path, Path]:
 class TestIdp:
     __test__ = False
 
-    def __init__(self, folder: Path, name: str = "idp", entity_id: str = ENTITY_ID) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        name: str = "idp",
+        entity_id: str = ENTITY_ID,
+        lifetime_minutes: int = 5,
+    ) -> None:
         self.key_file, self.cert_file = make_key_and_cert(folder, name)
         self.entity_id = entity_id
+        self.lifetime_minutes = lifetime_minutes
         self.server: Server | None = None
 
-    def _config(self, sp_metadata: str | None) -> IdPConfig:
+    def _config(self, *sp_metadata: str) -> IdPConfig:
         conf: dict[str, Any] = {
             "entityid": self.entity_id,
             "xmlsec_binary": "/usr/bin/xmlsec1",
@@ -67,26 +75,36 @@ class TestIdp:
                     "name": "Test IdP",
                     "endpoints": {"single_sign_on_service": [(SSO_URL, BINDING_HTTP_REDIRECT)]},
                     "name_id_format": [NAMEID_FORMAT_PERSISTENT],
-                    "policy": {"default": {"lifetime": {"minutes": 5}}},
+                    "policy": {"default": {"lifetime": {"minutes": self.lifetime_minutes}}},
                 }
             },
         }
         if sp_metadata:
-            conf["metadata"] = {"inline": [sp_metadata]}
+            conf["metadata"] = {"inline": list(sp_metadata)}
         config = IdPConfig()
         config.load(conf)
         return config
 
     def metadata(self) -> str:
-        return str(entity_descriptor(self._config(None)))
+        return str(entity_descriptor(self._config()))
 
-    def trust_sp(self, sp_metadata: str) -> None:
-        self.server = Server(config=self._config(sp_metadata))
+    def trust_sp(self, *sp_metadata: str) -> None:
+        self.server = Server(config=self._config(*sp_metadata))
 
     def respond(
-        self, redirect_url: str, *, name_id: str, email: str, sign_assertion: bool = True
+        self,
+        redirect_url: str,
+        *,
+        name_id: str,
+        email: str,
+        sign_assertion: bool = True,
+        sha1: bool = False,
+        sp_entity_id: str | None = None,
+        destination: str | None = None,
     ) -> str:
-        """Answer the AuthnRequest in ``redirect_url``; return the base64 SAMLResponse."""
+        """Answer the AuthnRequest in ``redirect_url``; return the base64 SAMLResponse.
+
+        ``sp_entity_id`` / ``destination`` address the answer to another SP than the asker."""
         assert self.server is not None
         query = parse_qs(urlparse(redirect_url).query)
         request = self.server.parse_authn_request(query["SAMLRequest"][0], BINDING_HTTP_REDIRECT)
@@ -94,11 +112,13 @@ class TestIdp:
         response = self.server.create_authn_response(
             identity={"email": [email]},
             in_response_to=message.id,
-            destination=message.assertion_consumer_service_url,
-            sp_entity_id=message.issuer.text,
+            destination=destination or message.assertion_consumer_service_url,
+            sp_entity_id=sp_entity_id or message.issuer.text,
             name_id=NameID(format=NAMEID_FORMAT_PERSISTENT, text=name_id),
             sign_assertion=sign_assertion,
             sign_response=False,
+            sign_alg=SIG_RSA_SHA1 if sha1 else SIG_RSA_SHA256,
+            digest_alg=DIGEST_SHA1 if sha1 else DIGEST_SHA256,
             userid=name_id,
             authn={
                 "class_ref": "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"

@@ -132,3 +132,46 @@ async def test_unsolicited_and_garbage_responses_are_refused(
         assert body["code"] == "auth.sso-refused"
     status, body = await _post(auth, "no-such-tenant", "PHg+")
     assert status in (401, 404)
+
+
+async def test_assertion_signed_with_sha1_is_refused(auth: RunningAuth, tmp_path: Path) -> None:
+    idp = TestIdp(tmp_path)
+    slug = await _tenant(auth, idp)
+    weak = idp.respond(await _start(auth, slug), name_id="emp-7", email="gi@acme.test", sha1=True)
+    status, body = await _post(auth, slug, weak)
+    assert status == 401
+    assert body["code"] == "auth.sso-refused"
+    strong = idp.respond(await _start(auth, slug), name_id="emp-7", email="gi@acme.test")
+    assert (await _post(auth, slug, strong))[0] == 200
+
+
+async def test_assertion_meant_for_another_service_provider_is_refused(
+    auth: RunningAuth, tmp_path: Path
+) -> None:
+    idp = TestIdp(tmp_path)
+    slug = await _tenant(auth, idp)
+    other = await _tenant(auth, idp)
+    ours = (await auth.client.get(f"/v1/sso/{slug}/metadata")).text
+    theirs = (await auth.client.get(f"/v1/sso/{other}/metadata")).text
+    idp.trust_sp(ours, theirs)
+    base = "http://testserver/v1/sso"
+    for audience, destination in (
+        (f"{base}/{other}/metadata", f"{base}/{other}/acs"),
+        (f"{base}/{other}/metadata", f"{base}/{slug}/acs"),
+    ):
+        response = idp.respond(
+            await _start(auth, slug), name_id="emp-8", email="ha@acme.test",
+            sp_entity_id=audience, destination=destination,
+        )  # fmt: skip
+        status, body = await _post(auth, slug, response)
+        assert status == 401, (audience, destination)
+        assert body["code"] == "auth.sso-refused"
+
+
+async def test_expired_assertion_is_refused(auth: RunningAuth, tmp_path: Path) -> None:
+    idp = TestIdp(tmp_path, lifetime_minutes=-2)
+    slug = await _tenant(auth, idp)
+    response = idp.respond(await _start(auth, slug), name_id="emp-9", email="io@acme.test")
+    status, body = await _post(auth, slug, response)
+    assert status == 401
+    assert body["code"] == "auth.sso-refused"

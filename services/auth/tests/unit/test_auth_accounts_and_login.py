@@ -12,6 +12,7 @@ from auth.domain.errors import (
     AccountLocked as Locked,
 )
 from auth.domain.errors import (
+    ChallengeExpired,
     InvalidCredentials,
     RateLimited,
     SecondFactorRequired,
@@ -217,13 +218,15 @@ async def test_login_ticket_is_single_use_and_expires(h: Harness) -> None:
     assert result.ticket is not None
     await login.complete_login(h.deps, result.ticket, Method.TOTP, totp.at(h.clock.now()), CTX)
     h.clock.advance(seconds=30)
-    with pytest.raises(Exception, match="expired"):
+    with pytest.raises(ChallengeExpired):
         await login.complete_login(h.deps, result.ticket, Method.TOTP, totp.at(h.clock.now()), CTX)
     late = await login.login(h.deps, "ada@example.org", PASSWORD, CTX)
     assert late.ticket is not None
     h.clock.advance(minutes=5)
-    with pytest.raises(Exception, match="expired"):
+    with pytest.raises(ChallengeExpired):
         await login.complete_login(h.deps, late.ticket, Method.TOTP, totp.at(h.clock.now()), CTX)
+    refused = [e for e in h.state.of_type(LoginFailed) if e.stage == "second-factor"]
+    assert [(e.user_id, e.reason) for e in refused] == [(user_id, "challenge-expired")] * 2
 
 
 async def test_login_by_sms_code(h: Harness) -> None:

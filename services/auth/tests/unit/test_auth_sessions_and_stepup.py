@@ -253,6 +253,7 @@ async def test_sms_text_never_reaches_events(h: Harness) -> None:
     assert code not in dumped
     assert PASSWORD not in dumped
     assert "+33612345678" not in dumped
+    assert IBAN.replace(" ", "") not in dumped.replace(" ", "")
 
 
 async def test_erasure_publishes_request_deletes_own_data_and_reports_completion(

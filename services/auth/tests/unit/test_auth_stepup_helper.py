@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from auth.domain.keys import SigningKey
+from auth.service.stepup import display_payee
 from common.security.access_tokens import JwksCache, StaticJwksSource
 from common.security.stepup import (
     InvalidOperationDetails,
@@ -85,6 +86,10 @@ def test_any_change_of_the_operation_changes_the_digest(changed: Operation) -> N
         Operation("payment", "1", "EURO", "x", "o"),
         Operation("payment", "1", "EUR", " ", "o"),
         Operation("payment", "1", "EUR", "x", ""),
+        Operation("payment", "1", "EUR", "x\x00y", "o"),
+        Operation("payment", "1", "EUR", "ACME\u202eEVIL", "o"),
+        Operation("payment", "1", "EUR", "x", "o\u200b"),
+        Operation("payment", "1", "EUR", "x", "o\x1b[2J"),
     ],
 )
 def test_malformed_operations_are_refused(bad: Operation) -> None:
@@ -166,3 +171,16 @@ async def test_second_use_is_refused_by_the_consumers_ledger(kit: Any) -> None:
     await verifier.verify_and_consume(token, OP, subject=USER, ledger=ledger)
     with pytest.raises(StepUpReused):
         await verifier.verify_and_consume(token, OP, subject=USER, ledger=ledger)
+
+
+@pytest.mark.parametrize(
+    ("payee", "shown"),
+    [
+        ("FR76 3000 6000 0112 3456 7890 189", "FR76…0189"),
+        ("fr7630006000011234567890189", "FR76…0189"),
+        ("IBAN: FR76 3000 6000 0112 3456 7890 189 (rent)", "FR76…0189"),
+        ("  Boulangerie   du  Coin ", "Boulangerie du Coin"),
+    ],
+)
+def test_payee_is_shown_and_stored_without_a_full_account_number(payee: str, shown: str) -> None:
+    assert display_payee(payee) == shown

@@ -1,10 +1,12 @@
 """Step-up authorisations: one strong-authentication code authorises exactly one operation.
 
 Rules (dynamic linking, PSD2 SCA):
-- An operation is (kind, amount, currency, payee, operation id). Its digest is SHA-256 over a
-  canonical JSON form: the amount as a plain decimal with no trailing zeros (``10.50`` and
-  ``10.5`` are the same amount), the currency upper-cased, the payee with spaces removed and
-  upper-cased. Auth and every consumer compute it with ``operation_digest`` here.
+- An operation is (kind, amount, currency, payee, operation id); payee and operation id are
+  printable text (no control, format or bidi-override characters that could make what the
+  member reads differ from what is signed). Its digest is SHA-256 over a canonical JSON form:
+  the amount as a plain decimal with no trailing zeros (``10.50`` and ``10.5`` are the same
+  amount), the currency upper-cased, the payee with spaces removed and upper-cased. Auth and
+  every consumer compute it with ``operation_digest`` here.
 - Auth signs an authorisation (JWT, ``typ`` ``stepup+jwt``, same JWKS as access tokens) that
   carries that digest in ``opd``, the member in ``sub`` and its own id in ``jti``; it lives for
   a short time (``exp``, at most ``max_lifetime_seconds``).
@@ -25,6 +27,7 @@ import hashlib
 import hmac
 import json
 import time
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -86,6 +89,11 @@ def _canonical_amount(amount: Decimal | str | int) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+def _printable(text: str) -> bool:
+    """No control, format (bidi overrides, zero-width), surrogate or unassigned characters."""
+    return not any(unicodedata.category(ch).startswith("C") for ch in text)
+
+
 @dataclass(frozen=True)
 class Operation:
     """One sensitive operation a member authorises with a step-up code."""
@@ -106,6 +114,8 @@ class Operation:
         operation_id = self.operation_id.strip()
         if not payee or len(payee) > 128 or not operation_id or len(operation_id) > 128:
             raise InvalidOperationDetails("payee and operation id are required")
+        if not (_printable(payee) and _printable(operation_id)):
+            raise InvalidOperationDetails("payee and operation id must be printable text")
         return {
             "v": DIGEST_VERSION,
             "kind": self.kind,

@@ -4,14 +4,17 @@ Rules: one SP configuration per tenant, trusting only that tenant's IdP metadata
 AuthnRequest goes by HTTP-Redirect, the Response comes back by HTTP-POST to the tenant's ACS;
 the assertion must be signed by the IdP, addressed to our ACS (recipient/destination), meant for
 our entity id (audience), within its validity window (30 s of clock skew), issued by the tenant's
-IdP and in response to a request we sent (unsolicited responses are refused). Any failure is a
-refusal whose reason is logged by exception type only — never the XML.
+IdP and in response to a request we sent (unsolicited responses are refused); every XML
+signature and digest in it uses SHA-256 or stronger (SHA-1 and MD5 are refused). Any failure is
+a refusal whose reason is logged by exception type only — never the XML (pysaml2's own logger is
+kept at WARNING so its debug output, which holds assertions, never reaches the logs).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,8 +30,39 @@ from auth.domain.errors import SsoRefused
 from auth.domain.sso import SsoIdentity, Tenant
 
 log = get_logger(__name__)
+logging.getLogger("saml2").setLevel(logging.WARNING)
 MAX_RESPONSE_BYTES = 256_000
 CLOCK_SKEW_SECONDS = 30
+DS = "{http://www.w3.org/2000/09/xmldsig#}"
+STRONG_ALGORITHMS = frozenset(
+    {
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
+        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
+        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
+        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
+        "http://www.w3.org/2001/04/xmlenc#sha256",
+        "http://www.w3.org/2001/04/xmldsig-more#sha384",
+        "http://www.w3.org/2001/04/xmlenc#sha512",
+    }
+)
+
+
+def _parse(saml_response: str) -> Any:
+    if len(saml_response) > MAX_RESPONSE_BYTES:
+        raise SsoRefused("the SAML response is too large")
+    try:
+        return ElementTree.fromstring(base64.b64decode(saml_response, validate=False))
+    except (binascii.Error, ValueError, ElementTree.ParseError, Exception):
+        raise SsoRefused("the SAML response is malformed") from None
+
+
+def _strong_signatures_only(root: Any) -> None:
+    for tag in ("SignatureMethod", "DigestMethod"):
+        for element in root.iter(DS + tag):
+            if element.attrib.get("Algorithm") not in STRONG_ALGORITHMS:
+                raise SsoRefused("the response is signed with a weak algorithm")
 
 
 def _parse_time(value: str | None, default: datetime) -> datetime:
@@ -87,17 +121,11 @@ class Pysaml2ServiceProvider:
 
     def in_response_to(self, saml_response: str) -> str | None:
         """The (not yet verified) InResponseTo of a posted response, to find our request."""
-        if len(saml_response) > MAX_RESPONSE_BYTES:
-            raise SsoRefused("the SAML response is too large")
-        try:
-            xml = base64.b64decode(saml_response, validate=False)
-            root = ElementTree.fromstring(xml)
-        except (binascii.Error, ValueError, ElementTree.ParseError, Exception):
-            raise SsoRefused("the SAML response is malformed") from None
-        value = root.attrib.get("InResponseTo")
+        value = _parse(saml_response).attrib.get("InResponseTo")
         return str(value) if value else None
 
     def verify(self, tenant: Tenant, saml_response: str, request_id: str) -> SsoIdentity:
+        _strong_signatures_only(_parse(saml_response))
         client = Saml2Client(config=self._config(tenant))
         try:
             response = client.parse_authn_request_response(

@@ -89,6 +89,11 @@ class SecondFactorRequired(Forbidden):
     title = "A second factor is required for this scope"
 
 
+class ProofRequired(Forbidden):
+    code = "auth.proof-required"
+    title = "A current code from an enrolled factor, or a recovery code, is required"
+
+
 class SessionExpired(Unauthenticated):
     code = "auth.session-expired"
     title = "The session has expired; sign in again"

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from auth.bootstrap import MIGRATIONS, Container
 from auth.entrypoints.http import router
+from auth.entrypoints.limits import BodySizeLimit
 from auth.entrypoints.public import dev, public, sso_router
 from auth.service.ports import Mailer, SmsSender
 from auth.settings import AuthSettings
@@ -36,5 +37,6 @@ def create_app(
         on_startup=[container.start],
         on_shutdown=[container.stop],
     )
+    app.add_middleware(BodySizeLimit)
     app.state.container = container
     return app

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import uuid
 from dataclasses import dataclass
 
@@ -37,13 +39,24 @@ def get_deps(request: Request) -> Deps:
     return deps
 
 
-def context(request: Request) -> RequestContext:
-    settings = container(request).settings
+def client_ip(request: Request, trust_forwarded_for: bool) -> str | None:
+    """The client's address: the socket peer, or (behind a trusted proxy) the last
+    ``X-Forwarded-For`` entry — the one that proxy appended; earlier entries are the client's
+    own claims and would let it pick its address (and dodge per-IP limits)."""
     ip = request.client.host if request.client else None
     forwarded = request.headers.get("x-forwarded-for")
-    if settings.trust_forwarded_for and forwarded:
-        ip = forwarded.split(",")[0].strip()[:64] or ip
-    return RequestContext(ip=ip, user_agent=request.headers.get("user-agent"))
+    if trust_forwarded_for and forwarded:
+        with contextlib.suppress(ValueError):
+            ip = str(ipaddress.ip_address(forwarded.split(",")[-1].strip()))
+    return ip
+
+
+def context(request: Request) -> RequestContext:
+    settings = container(request).settings
+    agent = request.headers.get("user-agent")
+    if agent is not None:
+        agent = "".join(ch for ch in agent if ch.isprintable())
+    return RequestContext(ip=client_ip(request, settings.trust_forwarded_for), user_agent=agent)
 
 
 async def any_session(request: Request, authorization: str | None = Header(None)) -> Caller:
@@ -54,7 +67,8 @@ async def any_session(request: Request, authorization: str | None = Header(None)
     try:
         claims = await c.verifier.verify(bearer_token(authorization))
     except CoffreError as exc:
-        log.warning("access_token_refused", error_code=exc.code, path=request.url.path)
+        ip = client_ip(request, c.settings.trust_forwarded_for)
+        log.warning("access_token_refused", error_code=exc.code, path=request.url.path, ip=ip)
         raise
     try:
         user_id, session_id = uuid.UUID(claims.subject), uuid.UUID(claims.session_id)

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from auth.domain.accounts import mask_phone
 from auth.domain.challenges import Method
+from auth.domain.errors import SessionExpired
 from auth.domain.sessions import Scope
 from auth.entrypoints.deps_http import Caller, any_session, context, get_deps, member
 from auth.entrypoints.schemas import (
@@ -21,12 +22,13 @@ from auth.entrypoints.schemas import (
     LoginIn,
     LoginOut,
     MeOut,
+    OptionalProofIn,
     PhoneConfirmIn,
     PhoneIn,
+    ProofIn,
     RecoveryCodesOut,
     RefreshIn,
     RegisterIn,
-    RemoveFactorIn,
     SecondFactorIn,
     StepUpIn,
     StepUpOut,
@@ -121,7 +123,8 @@ async def revoke_all(caller: Caller = M, deps: Deps = D, ctx: RequestContext = C
 async def me(caller: Caller = A, deps: Deps = D) -> MeOut:
     async with deps.uow() as uow:
         account = await uow.accounts.get(caller.user_id)
-    assert account is not None
+    if account is None:
+        raise SessionExpired()
     return MeOut(
         user_id=account.id,
         email=account.email,
@@ -133,8 +136,12 @@ async def me(caller: Caller = A, deps: Deps = D) -> MeOut:
 
 
 @router.post("/factors/totp", status_code=201, response_model=TotpOut)
-async def totp_start(caller: Caller = A, deps: Deps = D, ctx: RequestContext = C) -> Any:
-    enrolment = await factors.start_totp(deps, caller.user_id, ctx)
+async def totp_start(
+    body: OptionalProofIn | None = None, caller: Caller = A, deps: Deps = D,
+    ctx: RequestContext = C,
+) -> Any:  # fmt: skip
+    proof = body.proof if body else None
+    enrolment = await factors.start_totp(deps, caller.user_id, ctx, proof)
     out = TotpOut(
         secret=enrolment.secret,
         otpauth_uri=enrolment.otpauth_uri,
@@ -155,7 +162,7 @@ async def totp_confirm(
 async def sms_start(
     body: PhoneIn, caller: Caller = A, deps: Deps = D, ctx: RequestContext = C
 ) -> dict[str, str]:
-    challenge = await factors.start_phone(deps, caller.user_id, body.phone, ctx)
+    challenge = await factors.start_phone(deps, caller.user_id, body.phone, ctx, body.proof)
     return {"challenge_id": str(challenge.id), "expires_at": challenge.expires_at.isoformat()}
 
 
@@ -169,15 +176,17 @@ async def sms_confirm(
 
 @router.post("/factors/{factor}/remove", status_code=204)
 async def remove_factor(
-    factor: str, body: RemoveFactorIn, caller: Caller = M, deps: Deps = D, ctx: RequestContext = C
+    factor: str, body: ProofIn, caller: Caller = M, deps: Deps = D, ctx: RequestContext = C
 ) -> Response:
     await factors.remove_factor(deps, caller.user_id, caller.session_id, factor, body.proof, ctx)
     return Response(status_code=204)
 
 
 @router.post("/factors/recovery-codes", response_model=RecoveryCodesOut)
-async def recovery_codes(caller: Caller = M, deps: Deps = D, ctx: RequestContext = C) -> Any:
-    codes = await factors.regenerate_recovery_codes(deps, caller.user_id, ctx)
+async def recovery_codes(
+    body: ProofIn, caller: Caller = M, deps: Deps = D, ctx: RequestContext = C
+) -> Any:
+    codes = await factors.regenerate_recovery_codes(deps, caller.user_id, body.proof, ctx)
     return JSONResponse({"recovery_codes": codes}, headers=NO_STORE)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs
 
+from common.errors import NotFound
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
@@ -14,6 +15,7 @@ from auth.bootstrap import Container
 from auth.domain.errors import SsoRefused
 from auth.entrypoints.deps_http import container, context, get_deps
 from auth.entrypoints.http import NO_STORE, _tokens
+from auth.entrypoints.limits import MAX_SAML_FORM_BYTES
 from auth.service import sso
 from auth.service.context import RequestContext
 from auth.service.deps import Deps
@@ -21,7 +23,6 @@ from auth.service.deps import Deps
 public = APIRouter(tags=["keys"])
 sso_router = APIRouter(prefix="/v1/sso", tags=["sso"])
 dev = APIRouter(prefix="/v1/dev", tags=["development"])
-MAX_FORM_BYTES = 300_000
 
 
 @public.get("/.well-known/jwks.json")
@@ -61,7 +62,7 @@ async def acs(
 ) -> JSONResponse:
     """Assertion consumer service (HTTP-POST binding, form field ``SAMLResponse``)."""
     body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
+    if len(body) > MAX_SAML_FORM_BYTES:
         raise SsoRefused("the SAML response is too large")
     fields = parse_qs(body.decode("latin-1"), max_num_fields=10)
     response = (fields.get("SAMLResponse") or [""])[0]
@@ -76,7 +77,7 @@ async def dev_sms(request: Request, phone: str) -> JSONResponse:
     """Recorded text messages to one phone (development mode only)."""
     c = container(request)
     if c.settings.environment != "development" or not isinstance(c.sms, RecordingSmsSender):
-        return JSONResponse({"title": "Not found", "status": 404}, status_code=404)
+        raise NotFound("no such resource")
     found = [m.text for m in c.sms.messages if m.phone == phone][-10:]
     return JSONResponse({"messages": found}, headers=NO_STORE)
 
@@ -86,6 +87,6 @@ async def dev_mail(request: Request, to: str) -> JSONResponse:
     """Recorded e-mails to one address (development mode only)."""
     c = container(request)
     if c.settings.environment != "development" or not isinstance(c.mailer, RecordingMailer):
-        return JSONResponse({"title": "Not found", "status": 404}, status_code=404)
+        raise NotFound("no such resource")
     found = [{"subject": m.subject, "body": m.body} for m in c.mailer.messages if m.to == to]
     return JSONResponse({"messages": found[-10:]}, headers=NO_STORE)

@@ -1,16 +1,32 @@
-"""HTTP request and response bodies (bounded sizes: nothing unbounded reaches a use case)."""
+"""HTTP request and response bodies.
+
+Rules: every string is bounded; every string but a password is printable text (no control,
+format or surrogate characters), so nothing a database or a text message cannot hold reaches a
+use case; unknown fields are refused.
+"""
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+FREE_TEXT_FIELDS = frozenset({"password"})
 
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _printable(cls, value: object, info: ValidationInfo) -> object:
+        checked = isinstance(value, str) and info.field_name not in FREE_TEXT_FIELDS
+        if checked and any(unicodedata.category(ch).startswith("C") for ch in str(value)):
+            raise ValueError("must not contain control or format characters")
+        return value
 
 
 class RegisterIn(Body):
@@ -45,16 +61,24 @@ class CodeIn(Body):
     code: str = Field(min_length=1, max_length=64)
 
 
+PROOF = "A current TOTP code or an unused recovery code"
+
+
 class PhoneIn(Body):
     phone: str = Field(min_length=5, max_length=32, description="International form, +33…")
+    proof: str | None = Field(None, max_length=64, description=PROOF + " (once a factor exists)")
 
 
 class PhoneConfirmIn(CodeIn):
     challenge_id: uuid.UUID
 
 
-class RemoveFactorIn(Body):
-    proof: str = Field(min_length=1, max_length=64, description="A current TOTP or recovery code")
+class ProofIn(Body):
+    proof: str = Field(min_length=1, max_length=64, description=PROOF)
+
+
+class OptionalProofIn(Body):
+    proof: str | None = Field(None, max_length=64, description=PROOF + " (once a factor exists)")
 
 
 class OperationIn(Body):

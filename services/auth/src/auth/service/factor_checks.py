@@ -2,7 +2,9 @@
 
 Rules: a wrong or replayed code counts against the challenge (5 lock it) and against the
 account (5 consecutive failures lock sign-in for 30 minutes); both raise alert events; while the
-account is locked no code is checked at all.
+account is locked no code is checked at all. Changing the factors of an account that has one
+(adding, replacing, removing, new recovery codes) needs a proof from it: a current TOTP code or
+an unused recovery code — a session alone is not enough.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from common.events.auth import AccountLocked, ChallengeLocked
 
 from auth.domain.accounts import Account
 from auth.domain.challenges import Challenge, Method
-from auth.domain.errors import FactorNotEnrolled, InvalidCode
+from auth.domain.errors import CodeAlreadyUsed, FactorNotEnrolled, InvalidCode, ProofRequired
 from auth.domain.lockout import FailureCount
 from auth.service.context import RequestContext
 from auth.service.deps import Deps
@@ -106,3 +108,40 @@ async def count_account_failure(
             subject=str(account.id),
         )
     await uow.failures.save(counter)
+
+
+async def require_proof(
+    deps: Deps,
+    uow: AuthUnitOfWork,
+    account: Account,
+    proof: str | None,
+    ctx: RequestContext,
+    now: datetime,
+) -> None:
+    """Accept a current TOTP code or a recovery code (each used up); a wrong one is counted
+    (committed at once) and raises InvalidCode; none at all raises ProofRequired."""
+    counter = await unlocked_counter(deps, uow, account, now)
+    if not proof:
+        raise ProofRequired()
+    if not await _proof_ok(deps, uow, account, proof, now):
+        await record_failure(deps, uow, account, None, counter, ctx, now)
+        await uow.commit()
+        raise InvalidCode()
+
+
+async def _proof_ok(
+    deps: Deps, uow: AuthUnitOfWork, account: Account, proof: str, now: datetime
+) -> bool:
+    totp = await uow.factors.get_totp(account.id)
+    if totp is not None and totp.confirmed and totp.matching_step(proof.strip(), now) is not None:
+        try:
+            totp.use(proof.strip(), now)
+        except CodeAlreadyUsed:
+            return False
+        await uow.factors.save_totp(totp)
+        return True
+    codes = await uow.factors.get_recovery(account.id)
+    if codes is not None and codes.consume(proof, deps.pepper):
+        await uow.factors.save_recovery(codes)
+        return True
+    return False

@@ -3,14 +3,15 @@
 Rules: a TOTP secret counts only once confirmed with a first valid code, and is shown only
 while enrolment is pending; a phone counts only once a code sent to it is entered; the first
 confirmed factor comes with ten recovery codes, shown once; wrong codes count towards lockout;
-removing a factor needs a current code from it (or a recovery code) and revokes other sessions.
+once a factor is enrolled, adding or replacing one, removing one or getting new recovery codes
+needs a current TOTP code or a recovery code (a stolen session alone cannot redirect codes to
+another phone or app); removing a factor revokes the other sessions.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 
 from common.events.auth import FactorEnrolled, FactorRemoved
 
@@ -29,7 +30,12 @@ from auth.domain.recovery import RecoveryCodes
 from auth.domain.totp import TotpFactor, new_secret, qr_png
 from auth.service.context import RequestContext
 from auth.service.deps import Deps
-from auth.service.factor_checks import check_code, record_failure, unlocked_counter
+from auth.service.factor_checks import (
+    check_code,
+    record_failure,
+    require_proof,
+    unlocked_counter,
+)
 from auth.service.ports import AuthUnitOfWork
 from auth.service.sessions import revoke_all_in
 from auth.service.throttle import limit
@@ -67,12 +73,17 @@ async def _first_recovery_codes(
     return shown
 
 
-async def start_totp(deps: Deps, user_id: uuid.UUID, ctx: RequestContext) -> TotpEnrolment:
+async def start_totp(
+    deps: Deps, user_id: uuid.UUID, ctx: RequestContext, proof: str | None = None
+) -> TotpEnrolment:
+    await limit(deps, deps.policy.rates.code_per_ip, ctx.ip)
     async with deps.uow() as uow:
         account = await _account(uow, user_id)
         existing = await uow.factors.get_totp(user_id)
         if existing is not None and existing.confirmed:
             raise FactorAlreadyEnrolled()
+        if account.has_second_factor:
+            await require_proof(deps, uow, account, proof, ctx, deps.clock.now())
         factor = TotpFactor(user_id, new_secret(), deps.clock.now())
         await uow.factors.save_totp(factor)
         await uow.commit()
@@ -105,7 +116,10 @@ async def confirm_totp(deps: Deps, user_id: uuid.UUID, code: str, ctx: RequestCo
     return shown
 
 
-async def start_phone(deps: Deps, user_id: uuid.UUID, phone: str, ctx: RequestContext) -> Challenge:
+async def start_phone(
+    deps: Deps, user_id: uuid.UUID, phone: str, ctx: RequestContext, proof: str | None = None
+) -> Challenge:
+    """Send a code to a new phone; replacing an enrolled one needs a proof first."""
     number = normalise_phone(phone)
     await limit(deps, deps.policy.rates.sms_per_account, str(user_id))
     code = new_sms_code()
@@ -114,6 +128,8 @@ async def start_phone(deps: Deps, user_id: uuid.UUID, phone: str, ctx: RequestCo
         account = await _account(uow, user_id)
         if "sms" in account.factors and account.phone == number:
             raise FactorAlreadyEnrolled()
+        if account.has_second_factor:
+            await require_proof(deps, uow, account, proof, ctx, now)
         challenge = Challenge.open(user_id, Purpose.PHONE, now, deps.policy.stepup_challenge_ttl)
         challenge.operation = {"phone": number}
         challenge.set_sms_code(code, deps.pepper, now)
@@ -169,11 +185,7 @@ async def remove_factor(
         account = await _account(uow, user_id)
         if factor not in account.factors:
             raise FactorNotEnrolled()
-        counter = await unlocked_counter(deps, uow, account, now)
-        if not await _proof_ok(deps, uow, account, proof, now):
-            await record_failure(deps, uow, account, None, counter, ctx, now)
-            await uow.commit()
-            raise InvalidCode()
+        await require_proof(deps, uow, account, proof, ctx, now)
         account.factors.discard(factor)
         if factor == "totp":
             await uow.factors.delete_totp(user_id)
@@ -190,31 +202,16 @@ async def remove_factor(
         await uow.commit()
 
 
-async def _proof_ok(
-    deps: Deps, uow: AuthUnitOfWork, account: Account, proof: str, now: datetime
-) -> bool:
-    totp = await uow.factors.get_totp(account.id)
-    if totp is not None and totp.confirmed and totp.matching_step(proof.strip(), now) is not None:
-        try:
-            totp.use(proof.strip(), now)
-        except CodeAlreadyUsed:
-            return False
-        await uow.factors.save_totp(totp)
-        return True
-    codes = await uow.factors.get_recovery(account.id)
-    if codes is not None and codes.consume(proof, deps.pepper):
-        await uow.factors.save_recovery(codes)
-        return True
-    return False
-
-
 async def regenerate_recovery_codes(
-    deps: Deps, user_id: uuid.UUID, ctx: RequestContext
+    deps: Deps, user_id: uuid.UUID, proof: str | None, ctx: RequestContext
 ) -> list[str]:
+    """Replace every recovery code; ``proof`` is a current TOTP code or an unused recovery code."""
+    await limit(deps, deps.policy.rates.code_per_ip, ctx.ip)
     async with deps.uow() as uow:
         account = await _account(uow, user_id)
         if not account.has_second_factor:
             raise FactorNotEnrolled()
+        await require_proof(deps, uow, account, proof, ctx, deps.clock.now())
         codes, shown = RecoveryCodes.issue(user_id, deps.pepper)
         await uow.factors.save_recovery(codes)
         _enrolled(uow, account, "recovery-codes", ctx)

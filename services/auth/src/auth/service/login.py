@@ -180,24 +180,21 @@ async def complete_login(
     async with deps.uow() as uow:
         now = deps.clock.now()
         challenge = await _ticket_challenge(deps, uow, ticket)
-        challenge.ensure_open(now)
         account = await uow.accounts.get(challenge.user_id)
         if account is None:
             raise ChallengeExpired()
-        counter = await unlocked_counter(deps, uow, account, now)
+        try:
+            challenge.ensure_open(now)
+            counter = await unlocked_counter(deps, uow, account, now)
+        except CoffreError as exc:
+            _second_factor_failed(uow, account, exc, ctx)
+            await uow.commit()
+            raise
         try:
             amr = await check_code(deps, uow, account, challenge, method, code, now)
         except (InvalidCode, CodeAlreadyUsed) as exc:
             await record_failure(deps, uow, account, challenge, counter, ctx, now)
-            uow.record(
-                LoginFailed(
-                    user_id=account.id,
-                    reason=exc.code.split(".")[-1],
-                    stage="second-factor",
-                    **ctx.acting(account.id).audit(),
-                ),
-                subject=str(account.id),
-            )
+            _second_factor_failed(uow, account, exc, ctx)
             await uow.commit()
             raise
         challenge.consume(now)
@@ -208,3 +205,18 @@ async def complete_login(
         tokens = await start_session(deps, uow, account, scope, ("pwd", amr), ctx)
         await uow.commit()
     return tokens
+
+
+def _second_factor_failed(
+    uow: AuthUnitOfWork, account: Account, exc: CoffreError, ctx: RequestContext
+) -> None:
+    """Audit a refused second factor: wrong or replayed code, expired or locked challenge."""
+    uow.record(
+        LoginFailed(
+            user_id=account.id,
+            reason=exc.code.split(".")[-1],
+            stage="second-factor",
+            **ctx.acting(account.id).audit(),
+        ),
+        subject=str(account.id),
+    )

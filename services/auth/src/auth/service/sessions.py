@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from common.events.auth import LoginSucceeded, SessionRevoked
+from common.logging import get_logger
 
 from auth.domain.accounts import Account
 from auth.domain.codes import new_token
@@ -23,6 +24,7 @@ from auth.service.ports import AuthUnitOfWork
 from auth.service.throttle import limit
 
 REFRESH_PURPOSE = "refresh-token"
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ async def refresh(deps: Deps, refresh_token: str, ctx: RequestContext) -> TokenP
         token = await uow.sessions.refresh_token(digest)
         session = await uow.sessions.get(token.session_id) if token else None
         if token is None or session is None:
+            log.warning("refresh_token_refused", reason="unknown", ip=ctx.ip)
             raise InvalidToken()
         was_revoked = session.revoked_at is not None
         try:

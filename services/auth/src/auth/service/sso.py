@@ -18,7 +18,7 @@ from defusedxml import ElementTree
 from auth.domain.accounts import Account, normalise_email
 from auth.domain.errors import SsoRefused, TenantNotFound
 from auth.domain.sessions import Scope
-from auth.domain.sso import SsoIdentity, Tenant
+from auth.domain.sso import SLUG, SsoIdentity, Tenant
 from auth.service.context import RequestContext
 from auth.service.deps import Deps
 from auth.service.ports import AuthUnitOfWork
@@ -55,6 +55,8 @@ async def create_tenant(deps: Deps, slug: str, name: str, metadata_xml: str) -> 
 
 
 async def _tenant(uow: AuthUnitOfWork, slug: str) -> Tenant:
+    if not SLUG.match(slug):
+        raise TenantNotFound()
     tenant = await uow.tenants.by_slug(slug)
     if tenant is None:
         raise TenantNotFound()

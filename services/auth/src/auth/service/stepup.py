@@ -4,11 +4,12 @@ Rules: a step-up challenge describes one operation (kind, amount, currency, paye
 id) and is bound to its digest; the SMS sent for it shows the amount and the payee; a right code
 within 5 minutes yields a signed authorisation for that digest only, valid 2 minutes, single use
 (the consumer records its id); wrong codes count against the challenge and the account, and
-every issue, success and failure is audited.
+every issue, success and failure is audited; each SMS counts against the member's SMS limit.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,6 +37,7 @@ from auth.service.factor_checks import check_code, record_failure, unlocked_coun
 from auth.service.ports import AuthUnitOfWork
 from auth.service.throttle import limit
 
+IBAN_LIKE = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{9,30}")
 KIND_WORDS = {"payment": "payment", "deposit": "deposit", "withdrawal": "withdrawal"}
 
 
@@ -57,11 +59,12 @@ class StepUpGranted:
 
 
 def display_payee(payee: str) -> str:
-    """Payee as shown to the member: an IBAN as its first and last four characters."""
-    compact = "".join(payee.split()).upper()
-    if len(compact) > 12 and compact[:2].isalpha() and compact[2:4].isdigit():
-        return f"{compact[:4]}…{compact[-4:]}"
-    return payee.strip()[:40]
+    """Payee as shown to the member and stored: an account number (IBAN-shaped run, even inside
+    other text) as its first and last four characters, never in full."""
+    found = IBAN_LIKE.search("".join(payee.split()).upper())
+    if found:
+        return f"{found[0][:4]}…{found[0][-4:]}"
+    return " ".join(payee.split())[:40]
 
 
 def sms_text(code: str, operation: dict[str, str]) -> str:
@@ -78,6 +81,8 @@ async def start_stepup(
     canonical = operation.canonical()
     digest = operation_digest(operation)
     await limit(deps, deps.policy.rates.stepup_per_account, str(user_id))
+    if method is Method.SMS:
+        await limit(deps, deps.policy.rates.sms_per_account, str(user_id))
     code = new_sms_code() if method is Method.SMS else None
     async with deps.uow() as uow:
         now = deps.clock.now()
