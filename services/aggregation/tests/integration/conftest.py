@@ -71,6 +71,7 @@ class Stack:
     vault_client: httpx.AsyncClient
     tokens: MemberTokens
     bank: Bank
+    vault_app: FastAPI
 
     @property
     def container(self) -> Container:
@@ -189,7 +190,7 @@ async def running_stack(
             **(container_overrides or {}),
         )
         async with running_app(app) as client:
-            yield Stack(app, client, settings, vault_client, tokens, bank)
+            yield Stack(app, client, settings, vault_client, tokens, bank, vault_app)
 
 
 @pytest_asyncio.fixture

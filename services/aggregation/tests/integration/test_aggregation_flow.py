@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -203,14 +204,37 @@ async def test_revoked_connection_ends_at_the_bank_and_leaves_the_vault(
 
 
 async def test_member_never_sees_another_members_data(stack: Stack, member: str) -> None:
-    connection = await _synced(stack, member)
-    other = "another-member-0001"
-    shown = await stack.client.get(
-        f"/v1/connections/{connection['connection_id']}", headers=stack.headers(other)
-    )
-    assert (shown.status_code, shown.json()["code"]) == (404, "aggregation.connection-not-found")
-    changes, _ = await stack.feed(other)
-    assert changes == {"added": [], "modified": [], "removed": []}
+    """Two members with data: each sees only their own connections and transactions, and
+    cannot show, refresh or revoke the other's connection (it is simply not found)."""
+    mine = await _synced(stack, member)
+    other = f"other-{uuid.uuid4()}"
+    theirs = await _synced(stack, other)
+    my_accounts = {a["account_ref"] for a in mine["accounts"]}
+    their_accounts = {a["account_ref"] for a in theirs["accounts"]}
+    assert my_accounts.isdisjoint(their_accounts)
+    for viewer, own, foreign in ((member, mine, theirs), (other, theirs, mine)):
+        listed = await stack.client.get("/v1/connections", headers=stack.headers(viewer))
+        assert [c["connection_id"] for c in listed.json()["connections"]] == [own["connection_id"]]
+        changes, _ = await stack.feed(viewer)
+        assert changes["added"]
+        seen = {t["account_ref"] for t in changes["added"]}
+        assert seen == {a["account_ref"] for a in own["accounts"]}
+        url = f"/v1/connections/{foreign['connection_id']}"
+        for method, path in (("GET", url), ("POST", f"{url}/refresh"), ("DELETE", url)):
+            answer = await stack.client.request(method, path, headers=stack.headers(viewer))
+            assert (answer.status_code, answer.json()["code"]) == (
+                404, "aggregation.connection-not-found"
+            ), (method, path)  # fmt: skip
+    for connection in (mine, theirs):
+        assert (
+            await stack.db.fetchval(
+                "SELECT status FROM connections WHERE connection_id = $1",
+                uuid.UUID(connection["connection_id"]),
+            )
+            == "active"
+        )
+    nobody, _ = await stack.feed("another-member-0001")
+    assert nobody == {"added": [], "modified": [], "removed": []}
 
 
 async def test_events_are_valid_minimised_payloads(stack: Stack, member: str, infra: Any) -> None:

@@ -13,6 +13,7 @@ import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 from coffre_testing.app import running_app
 from coffre_testing.kafka import collect
+from coffre_testing.waiting import eventually
 from common.events.base import Envelope, decode_envelope
 from common.events.erasure import ErasureCompleted, ErasureRequested
 from common.security import client_encryption as ce
@@ -235,15 +236,20 @@ async def test_document_keys_over_http(
     assert bad.json()["code"] == "vault.ciphertext-invalid"
 
 
-async def test_erasure_requested_destroys_keys_and_publishes_proof(
+async def test_erasure_requested_holds_consents_for_aggregation_then_publishes_proof(
     client: httpx.AsyncClient,
     headers: Headers,
     member: str,
     vault_settings: VaultSettings,
 ) -> None:
+    """Everything is shredded at once but the consent token, which only aggregation may still
+    read (to end the consent at the bank) and delete; its deletion completes the erasure."""
     url = f"/v1/subjects/{member}/secrets/psd2-consent/consent-1"
     stored = await client.put(url, json={"value": b64(b"token")}, headers=headers("aggregation"))
     key_id = stored.json()["key_id"]
+    document = await client.post(
+        f"/v1/subjects/{member}/data-keys", json={"purpose": "document"}, headers=headers("archive")
+    )
     request_id = f"req-{uuid.uuid4().hex[:8]}"
     envelope = Envelope.wrap(
         ErasureRequested(user_id=member, requested_at=datetime.now(UTC), request_id=request_id),
@@ -256,6 +262,26 @@ async def test_erasure_requested_destroys_keys_and_publishes_proof(
         await producer.send_and_wait(envelope.topic, envelope.to_bytes(), key=member.encode())
     finally:
         await producer.stop()
+
+    async def refused_to_payments() -> bool:
+        return (await client.get(url, headers=headers("payments"))).status_code == 410
+
+    await eventually(refused_to_payments)
+    unwrap = await client.post(
+        f"/v1/subjects/{member}/data-keys/unwrap",
+        json={"purpose": "document", "wrapped": document.json()["wrapped"]},
+        headers=headers("archive"),
+    )
+    assert (unwrap.status_code, unwrap.json()["code"]) == (410, "vault.subject-erased")
+    held = await client.get(url, headers=headers("aggregation"))
+    assert held.status_code == 200
+    assert unb64(held.json()["value"]) == b"token"
+    early = await collect(
+        vault_settings.kafka_bootstrap_servers, ErasureCompleted.topic(), count=1, timeout=2,
+        where=lambda r: member.encode() in (r.value or b""),
+    )  # fmt: skip
+    assert early == []
+    assert (await client.delete(url, headers=headers("aggregation"))).status_code == 204
     records = await collect(
         vault_settings.kafka_bootstrap_servers,
         ErasureCompleted.topic(),
@@ -268,10 +294,16 @@ async def test_erasure_requested_destroys_keys_and_publishes_proof(
     assert isinstance(completed, ErasureCompleted)
     assert completed.service == "vault"
     assert completed.request_id == request_id
-    assert completed.proof["destroyed_key_ids"] == [key_id]
+    assert completed.proof["released"] == "consents-revoked"
+    destroyed = completed.proof["destroyed_key_ids"]
+    assert isinstance(destroyed, list)
+    assert key_id in destroyed
+    assert len(destroyed) == 2
     rows = await _audit_rows(vault_settings, own=True)
     erasure = next(r for r in rows if r["seq"] == completed.proof["audit_seq"])
     assert erasure["action"] == "erasure"
-    gone = await client.get(url, headers=headers("payments"))
-    assert gone.status_code == 410
-    assert gone.json()["code"] == "vault.subject-erased"
+    assert [r["action"] for r in rows].count("erasure.hold") == 1
+    for caller in ("aggregation", "payments"):
+        gone = await client.get(url, headers=headers(caller))
+        assert gone.status_code == 410
+        assert gone.json()["code"] == "vault.subject-erased"

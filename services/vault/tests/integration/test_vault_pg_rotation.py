@@ -19,7 +19,13 @@ from vault.service import audit, rotation
 from vault.service.context import VaultContext
 from vault.service.datakeys import generate_data_key, unwrap_data_key
 from vault.service.erasure import erase_subject
-from vault.service.secrets import SecretRef, SecretValue, put_secret, read_secret
+from vault.service.secrets import (
+    SecretRef,
+    SecretValue,
+    delete_secret,
+    put_secret,
+    read_secret,
+)
 from vault.settings import VaultSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
@@ -39,6 +45,7 @@ async def test_rotation_survives_a_crash_and_retires_the_old_version(
     refs = await _members(ctx, 45)
     document = await generate_data_key(ctx, Caller("archive"), "member-000", "document")
     await erase_subject(ctx, "member-044", "req-1")
+    await delete_secret(ctx, Caller("aggregation"), refs[-1])  # ends the erasure's hold
     before = await db.pool.fetch("SELECT subject, ciphertext FROM secrets ORDER BY subject")
     partial = await rotation.rotate(ctx, batch_size=10, max_batches=2)
     assert partial.running

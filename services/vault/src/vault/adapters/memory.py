@@ -145,8 +145,8 @@ class MemorySecrets(_Repo):
     async def delete(self, subject: str, purpose: str, secret_id: str) -> bool:
         return self.s.secrets.pop((subject, purpose, secret_id), None) is not None
 
-    async def delete_for_subject(self, subject: str) -> int:
-        doomed = [k for k in self.s.secrets if k[0] == subject]
+    async def delete_for_subject(self, subject: str, keep_purpose: str | None = None) -> int:
+        doomed = [k for k in self.s.secrets if k[0] == subject and k[1] != keep_purpose]
         for key in doomed:
             del self.s.secrets[key]
         return len(doomed)

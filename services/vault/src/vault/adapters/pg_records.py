@@ -72,8 +72,12 @@ class PgSecrets:
         )
         return status != "DELETE 0"
 
-    async def delete_for_subject(self, subject: str) -> int:
-        status: str = await self.conn.execute("DELETE FROM secrets WHERE subject = $1", subject)
+    async def delete_for_subject(self, subject: str, keep_purpose: str | None = None) -> int:
+        status: str = await self.conn.execute(
+            "DELETE FROM secrets WHERE subject = $1 AND ($2::text IS NULL OR purpose <> $2)",
+            subject,
+            keep_purpose,
+        )
         return int(status.split()[-1])
 
     async def of_subject(self, subject: str, purpose: str) -> list[SecretRecord]:

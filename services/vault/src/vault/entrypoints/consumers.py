@@ -2,6 +2,8 @@
 
 Rule: the erasure runs in the consumer's unit of work, so the destroyed keys, the audit entry,
 the outbox row of ``ErasureCompleted`` and the inbox row commit together; a redelivery is skipped.
+A member who still has consent tokens is held (``vault.service.erasure``): ``ErasureCompleted``
+then follows when aggregation deletes the last token, or at the hold's deadline.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ def erasure_handler(ctx: VaultContext) -> EventHandler:
         except ValidationFailed as exc:
             raise EventRejected(exc.message, reason=exc.code) from None
         log.info(
-            "subject_erased",
+            "subject_erased" if proof.held_until is None else "subject_erasure_held",
             request_id=event.request_id,
             destroyed_keys=len(proof.destroyed_key_ids),
             audit_seq=proof.audit_seq,

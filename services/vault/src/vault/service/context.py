@@ -5,10 +5,14 @@ Rules:
   is no decrypt without its entry.
 - A refused or failed operation is rolled back, then its audit entry (outcome ``denied`` for a
   policy or identity refusal, ``failed`` otherwise, with the error code) is committed on its own.
+- What a caller names (subject, purpose, reference) is recorded as sent, even when invalid, but
+  as one printable line of at most 128 characters: control characters (NUL included, which
+  Postgres cannot store) become ``?``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -34,6 +38,17 @@ class VaultContext:
     """How long an erasure may wait for the member's consents to be revoked; 0: never."""
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_NAME_IN_AUDIT = 128
+
+
+def printable(value: str | None) -> str | None:
+    """A caller-supplied name as it may go into the audit log."""
+    if value is None:
+        return None
+    return _CONTROL.sub("?", value[:MAX_NAME_IN_AUDIT])
+
+
 def draft_for(
     caller: Caller,
     action: Action | str,
@@ -46,9 +61,9 @@ def draft_for(
         actor=caller.service,
         action=str(action),
         outcome=Outcome.ALLOWED,
-        subject=subject,
-        purpose=purpose,
-        ref=ref,
+        subject=printable(subject),
+        purpose=printable(purpose),
+        ref=printable(ref),
         operator=caller.operator,
     )
 

@@ -31,7 +31,7 @@ from vault.domain.errors import CiphertextRejected, Erased
 from vault.domain.grants import EndReason
 from vault.domain.keys import DataKey, SecretRecord
 from vault.domain.policy import Action
-from vault.service.context import VaultContext, draft_for, record
+from vault.service.context import VaultContext, draft_for, printable, record
 from vault.service.ports import UnitOfWork
 
 SERVICE = "vault"
@@ -83,9 +83,15 @@ async def refuse_if_held(
     return hold
 
 
-async def release_if_done(ctx: VaultContext, uow: UnitOfWork, hold: ErasureHold) -> None:
-    """After a consent token was deleted: release the hold once none is left."""
-    if not await uow.secrets.of_subject(hold.subject, HELD_PURPOSE):
+async def release_if_done(ctx: VaultContext, uow: UnitOfWork, subject: str, purpose: str) -> None:
+    """After a secret was deleted: a held erasure whose last consent token it was completes.
+
+    The hold is read again here, not taken from before the deletion: a hold committed while the
+    deletion waited on its row must still be released."""
+    if purpose != HELD_PURPOSE:
+        return
+    hold = await uow.erasure_holds.get(subject)
+    if hold is not None and not await uow.secrets.of_subject(subject, HELD_PURPOSE):
         await release_in(ctx, uow, hold, "consents-revoked")
 
 
@@ -154,10 +160,11 @@ async def _hold(
     consents: Sequence[tuple[SecretRecord, bytes]],
     now: datetime,
 ) -> ErasureProof:
-    """Shred everything but the consent tokens, which move under a fresh escrow key."""
+    """Shred everything but the consent tokens, which move under a fresh escrow key (updated in
+    place, so a deletion waiting on the same row still finds it)."""
     keys = await _destroy_keys(ctx, uow, subject, now)
     grants_ended = await _end_grants(uow, subject, now)
-    deleted = await uow.secrets.delete_for_subject(subject) - len(consents)
+    deleted = await uow.secrets.delete_for_subject(subject, keep_purpose=HELD_PURPOSE)
     escrow, escrow_key = await ctx.keyring.create_data_key(
         uow, subject, max(k.version for k in keys) + 1
     )
@@ -167,7 +174,8 @@ async def _hold(
         await uow.secrets.put(
             replace(stored, key_id=escrow.key_id, key_version=escrow.version, ciphertext=sealed)
         )
-    hold = ErasureHold(subject, request_id, escrow.key_id, now, now + ctx.erasure_hold)
+    held_for = printable(request_id) or ""
+    hold = ErasureHold(subject, held_for, escrow.key_id, now, now + ctx.erasure_hold)
     await uow.erasure_holds.add(hold)
     key_ids = sorted(k.key_id for k in keys)
     draft = draft_for(Caller(VAULT), "erasure.hold", subject=subject, ref=request_id)

@@ -136,13 +136,10 @@ async def delete_secret(ctx: VaultContext, caller: Caller, ref: SecretRef) -> No
     )
     async with guarded(ctx, draft) as uow:
         ctx.policy.check(caller.service, ref.validated().purpose, Action.DELETE)
-        hold = await erasure.refuse_if_held(
-            ctx, uow, caller, ref.subject, ref.purpose, Action.DELETE
-        )
+        await erasure.refuse_if_held(ctx, uow, caller, ref.subject, ref.purpose, Action.DELETE)
         if not await uow.secrets.delete(ref.subject, ref.purpose, ref.secret_id):
             await ensure_not_erased(uow, ref.subject)
             raise SecretNotFound()
         await record(uow, ctx, draft)
-        if hold is not None:
-            await erasure.release_if_done(ctx, uow, hold)
+        await erasure.release_if_done(ctx, uow, ref.subject, ref.purpose)
         await uow.commit()
