@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 
+from common.db.ports import TransactionPort
 from common.events import Event
 
 from fraud.domain.activity import Activity, ActivityKind, SecuritySignal
@@ -133,7 +133,7 @@ class ReportRenderer(Protocol):
     def render(self, report: WeeklyReport) -> bytes: ...
 
 
-class UnitOfWork(Protocol):
+class UnitOfWork(TransactionPort, Protocol):
     """One transaction over every repository (read-only attributes, so adapters may narrow)."""
 
     @property
@@ -165,16 +165,6 @@ class UnitOfWork(Protocol):
     @property
     def report_runs(self) -> ReportRuns: ...
 
-    async def __aenter__(self) -> Self: ...
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
     def publish(self, event: Event, *, subject: str, key: str | None = None) -> None:
         """Queue an event for the outbox (``key`` orders it, default the subject); it is
         written by ``commit``."""
-
-    async def commit(self) -> None: ...
