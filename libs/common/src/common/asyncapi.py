@@ -15,7 +15,7 @@ from faststream.specification import AsyncAPI
 from pydantic import Field, create_model
 
 import common.events
-from common.events.base import DEAD_LETTER_TOPIC, Envelope, Event, registered_events
+from common.events.base import DEAD_LETTER_TOPIC, Envelope, Event, is_contract, registered_events
 
 
 def envelope_model(event_cls: type[Event]) -> type[Any]:
@@ -31,7 +31,7 @@ def build_asyncapi(title: str = "Coffre events", version: str = "1.0.0") -> dict
     common.events.load_all()
     broker = KafkaBroker()
     for (event_type, event_version), cls in sorted(registered_events().items()):
-        if event_type.startswith(("unittest.", "example.")):
+        if not is_contract(cls):
             continue
         broker.publisher(
             cls.topic(),

@@ -30,6 +30,7 @@ def test_topic_carries_domain_event_and_version() -> None:
     assert ThingHappenedV2.topic() == "unittest.thing-happened.v2"
     assert "erasure.erasure-requested.v1" in all_topics()
     assert "coffre.dead-letter.v1" in all_topics()
+    assert "unittest.thing-happened.v1" not in all_topics(), "test events are not the contract"
 
 
 def test_envelope_round_trips_to_the_typed_payload() -> None:

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 
 from common.settings import ServiceSettings
 from devstack.kafka import EmbeddedKafka
-from devstack.ports import free_port
 from devstack.postgres import EmbeddedPostgres
 
 S = TypeVar("S", bound=ServiceSettings)
@@ -39,24 +35,3 @@ class Infra:
         }
         values.update(overrides)
         return cls.model_validate(values)
-
-
-@contextlib.contextmanager
-def start_embedded_infra(base: Path) -> Iterator[Infra]:
-    postgres = EmbeddedPostgres(base / "postgres", free_port(), fsync=False)
-    kafka = EmbeddedKafka(free_port(), log_file=base / "kafka.log")
-    postgres.start()
-    try:
-        kafka.start()
-        try:
-            yield Infra(
-                database_url=postgres.url,
-                bootstrap_servers=kafka.bootstrap_servers,
-                idempotent_producer=False,
-                kafka=kafka,
-                postgres=postgres,
-            )
-        finally:
-            kafka.stop()
-    finally:
-        postgres.stop()

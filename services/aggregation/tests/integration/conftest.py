@@ -212,3 +212,8 @@ async def stack(
 @pytest.fixture
 def member() -> str:
     return str(uuid.uuid4())
+
+
+# Test modules import this conftest's helpers as `aggregation_it_conftest`: a plain `conftest`
+# would resolve to whichever service's conftest came first on sys.path.
+sys.modules.setdefault("aggregation_it_conftest", sys.modules[__name__])

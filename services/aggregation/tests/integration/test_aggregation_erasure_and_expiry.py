@@ -11,6 +11,7 @@ import pytest
 from aggregation.adapters.clock import ManualClock
 from aggregation.domain.errors import ConsentSecretMissing
 from aggregation.service import scheduler
+from aggregation_it_conftest import Stack, running_stack
 from aggregation_it_helpers import Bank, MemberTokens, SandboxServer, publish_erasure
 from coffre_testing.kafka import collect
 from coffre_testing.waiting import eventually
@@ -18,7 +19,6 @@ from common.events import Envelope
 from common.events.aggregation import ConsentExpiring
 from common.events.erasure import ErasureCompleted
 from common.security.service_identity import ServiceTokenIssuer
-from conftest import Stack, running_stack
 from vault.service.erasure import erase_subject
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]

@@ -8,11 +8,11 @@ import uuid
 from typing import Any
 
 import pytest
+from aggregation_it_conftest import Stack
 from coffre_testing.kafka import collect
 from coffre_testing.waiting import eventually
 from common.events import Envelope
 from common.events.aggregation import TransactionIngested, TransactionUpdated
-from conftest import Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 

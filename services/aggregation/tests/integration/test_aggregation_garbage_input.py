@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aggregation_it_conftest import Stack, running_stack
 from aggregation_it_helpers import Bank, MemberTokens, SandboxServer
-from conftest import Stack, running_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 

@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 import pytest
-from conftest import Stack
+from aggregation_it_conftest import Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 

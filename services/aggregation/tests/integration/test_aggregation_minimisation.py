@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aggregation_it_conftest import Stack, running_stack
 from aggregation_it_helpers import Bank, MemberTokens, SandboxServer
 from coffre_testing.app import LogCapture
 from coffre_testing.kafka import collect
 from common.events.aggregation import TransactionIngested, TransactionUpdated
-from conftest import Stack, running_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 

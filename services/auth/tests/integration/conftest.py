@@ -61,3 +61,8 @@ async def auth(infra: Infra, schema_name: str) -> AsyncIterator[RunningAuth]:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+# Test modules import this conftest's helpers as `auth_it_conftest`: a plain `conftest`
+# would resolve to whichever service's conftest came first on sys.path.
+sys.modules.setdefault("auth_it_conftest", sys.modules[__name__])

@@ -18,9 +18,9 @@ import httpx
 import pyotp
 import pytest
 import pytest_asyncio
+from auth_it_conftest import RunningAuth
 from auth_it_helpers import PASSWORD, bearer, last_code, login, register
 from coffre_testing.infra import Infra
-from conftest import RunningAuth
 from test_auth_postgres import instance
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]

@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 import pytest
+from auth_it_conftest import RunningAuth
 from auth_it_helpers import PASSWORD, UA, register
-from conftest import RunningAuth
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 

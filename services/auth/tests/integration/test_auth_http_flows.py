@@ -7,6 +7,7 @@ import uuid
 
 import pyotp
 import pytest
+from auth_it_conftest import RunningAuth
 from auth_it_helpers import PASSWORD, UA, bearer, last_code, login, register
 from coffre_testing.kafka import collect
 from common.security.access_tokens import (
@@ -16,7 +17,6 @@ from common.security.access_tokens import (
     JwksCache,
 )
 from common.security.stepup import Operation, StepUpMismatch, StepUpVerifier
-from conftest import RunningAuth
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 

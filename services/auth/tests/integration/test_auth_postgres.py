@@ -15,12 +15,12 @@ from auth.adapters.mail import RecordingMailer
 from auth.adapters.sms import RecordingSmsSender
 from auth.bootstrap import MIGRATIONS
 from auth.entrypoints.app import create_app
+from auth_it_conftest import RunningAuth, auth_settings
 from auth_it_helpers import PASSWORD, UA, bearer, login, register
 from coffre_testing.app import running_app
 from coffre_testing.infra import Infra
 from common.db import Database
 from common.db.migrations import downgrade, migrate
-from conftest import RunningAuth, auth_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from auth.service import sso
+from auth_it_conftest import RunningAuth
 from auth_it_helpers import UA
-from conftest import RunningAuth
 from saml_idp import TestIdp, tamper
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]

@@ -10,6 +10,7 @@ from decimal import Decimal
 import asyncpg
 import pytest
 from auth.adapters.clock import FakeClock
+from auth_it_conftest import RunningAuth
 from auth_it_helpers import bearer, last_code, login, register
 from coffre_testing.kafka import collect
 from common.security.access_tokens import HttpJwksSource, JwksCache
@@ -19,7 +20,6 @@ from common.security.stepup import (
     StepUpReused,
     StepUpVerifier,
 )
-from conftest import RunningAuth
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 

@@ -96,3 +96,8 @@ class _running:
 async def fraud(fraud_settings: FraudSettings, start_fraud: Starter) -> AsyncIterator[RunningFraud]:
     async with start_fraud(fraud_settings) as running:
         yield running
+
+
+# Test modules import this conftest's helpers as `fraud_it_conftest`: a plain `conftest`
+# would resolve to whichever service's conftest came first on sys.path.
+sys.modules.setdefault("fraud_it_conftest", sys.modules[__name__])

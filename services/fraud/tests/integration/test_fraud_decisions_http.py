@@ -4,9 +4,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import ANALYST, RunningFraud
 from fraud.adapters.pg_uow import PgUnitOfWork
 from fraud_harness import decide, payment_body
+from fraud_it_conftest import ANALYST, RunningFraud
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 

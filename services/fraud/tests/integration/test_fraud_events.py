@@ -13,9 +13,9 @@ from common.events.auth import LoginSucceeded, UserRegistered
 from common.events.erasure import ErasureCompleted, ErasureRequested
 from common.events.fraud import FraudAlertRaised, SecurityReportReady, TransactionScored
 from common.events.payments import PaymentInitiated
-from conftest import RunningFraud, Starter
 from fraud.settings import FraudSettings
 from fraud_harness import Events, decide, payment_body
+from fraud_it_conftest import RunningFraud, Starter
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 

@@ -83,8 +83,15 @@ def event_class(event_type: str, version: int) -> type[Event]:
         ) from None
 
 
+def is_contract(cls: type[Event]) -> bool:
+    """Part of the platform's contract: defined in ``common.events``, not in a test or example."""
+    return cls.__module__.startswith("common.events.")
+
+
 def all_topics() -> list[str]:
-    return sorted({cls.topic() for cls in _REGISTRY.values()} | {DEAD_LETTER_TOPIC})
+    """Every topic of the platform's contract, and the dead-letter topic."""
+    contract = {cls.topic() for cls in _REGISTRY.values() if is_contract(cls)}
+    return sorted(contract | {DEAD_LETTER_TOPIC})
 
 
 class TraceContext(BaseModel):
