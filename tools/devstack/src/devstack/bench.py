@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -133,6 +134,7 @@ def run_service_benches(root: Path, env: dict[str, str], only: str | None = None
 def run_benchmarks(root: Path, *, quick: bool = False, only: str | None = None) -> int:
     count = 5_000 if quick else 20_000
     configure_logging("bench", level="WARNING")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally: stop the stack
     base = Path(tempfile.mkdtemp(prefix="coffre-bench-"))
     postgres = EmbeddedPostgres(base / "postgres", free_port())
     kafka = EmbeddedKafka(free_port(), log_file=base / "kafka.log")
