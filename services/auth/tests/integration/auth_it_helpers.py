@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 import httpx
+import pyotp
 
 PASSWORD = "violet-harbour-tundra-42"
 UA = {"user-agent": "coffre-it/1.0"}
@@ -37,3 +38,27 @@ def last_code(sms: Any, phone: str) -> str:
     found = re.search(r"\b(\d{6})\b", sms.last_to(phone).text)
     assert found is not None
     return found.group(1)
+
+
+async def enrol_totp_then_sms(
+    client: httpx.AsyncClient, sms: Any, auth: dict[str, str], phone: str
+) -> tuple[str, list[str], str]:
+    """Enrol an authenticator app, then a phone (proved with a recovery code).
+
+    Returns the TOTP secret, the recovery codes and the SMS code that confirmed the phone.
+    """
+    secret = str((await client.post("/v1/factors/totp", headers=auth)).json()["secret"])
+    r = await client.post(
+        "/v1/factors/totp/confirm", json={"code": pyotp.TOTP(secret).now()}, headers=auth
+    )
+    recovery: list[str] = r.json()["recovery_codes"]
+    r = await client.post(
+        "/v1/factors/sms", json={"phone": phone, "proof": recovery[0]}, headers=auth
+    )
+    code = last_code(sms, phone)
+    await client.post(
+        "/v1/factors/sms/confirm",
+        json={"challenge_id": r.json()["challenge_id"], "code": code},
+        headers=auth,
+    )
+    return secret, recovery, code

@@ -7,9 +7,8 @@ import re
 import uuid
 from typing import Any
 
-import pyotp
 import pytest
-from auth_it_helpers import PASSWORD, UA, bearer, last_code, login, register
+from auth_it_helpers import PASSWORD, UA, bearer, enrol_totp_then_sms, last_code, login, register
 from coffre_testing.infra import Infra
 from test_auth_postgres import instance
 
@@ -47,20 +46,8 @@ async def test_no_secret_code_token_or_full_iban_is_stored_in_clear(
         link = a.mailer.last_to("pending@example.org").body.rsplit(" ", 1)[-1]
         tokens = (await login(c, email))["tokens"]
         auth = bearer(tokens)
-        secret = (await c.post("/v1/factors/totp", headers=auth)).json()["secret"]
-        r = await c.post(
-            "/v1/factors/totp/confirm", json={"code": pyotp.TOTP(secret).now()}, headers=auth
-        )
-        recovery = r.json()["recovery_codes"]
-        r = await c.post(
-            "/v1/factors/sms", json={"phone": PHONE, "proof": recovery[0]}, headers=auth
-        )
-        codes = [last_code(a.sms, PHONE)]
-        await c.post(
-            "/v1/factors/sms/confirm",
-            json={"challenge_id": r.json()["challenge_id"], "code": codes[0]},
-            headers=auth,
-        )
+        secret, recovery, sms_code = await enrol_totp_then_sms(c, a.sms, auth, PHONE)
+        codes = [sms_code]
         r = await c.post("/v1/step-up/challenges", json={"operation": OPERATION}, headers=auth)
         codes.append(last_code(a.sms, PHONE))
         assert IBAN not in a.sms.last_to(PHONE).text
