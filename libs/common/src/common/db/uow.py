@@ -49,9 +49,17 @@ class UnitOfWork:
         return self._conn
 
     async def __aenter__(self) -> UnitOfWork:
-        self._conn = await self._db.pool.acquire()
-        self._tx = self._conn.transaction()
-        await self._tx.start()
+        conn = await self._db.pool.acquire()
+        try:
+            self._tx = conn.transaction()
+            await self._tx.start()
+        except BaseException:
+            # ``__aexit__`` does not run when entering fails (a cancelled BEGIN included):
+            # the connection goes back to the pool here, or the pool never closes.
+            self._tx = None
+            await self._db.pool.release(conn)
+            raise
+        self._conn = conn
         return self
 
     async def __aexit__(
