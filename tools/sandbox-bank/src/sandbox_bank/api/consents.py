@@ -55,10 +55,10 @@ async def sca_redirect(
     authorisation_id: str, bank: Bank, decision: Decision = "approve"
 ) -> Response:
     """The member approves (or denies) at the bank, then goes back to the TPP."""
-    consent = bank.sca(authorisation_id, approve=decision == "approve")
-    target = consent.redirect_uri
-    if consent.status == ConsentStatus.REJECTED:
-        target = consent.nok_redirect_uri or consent.redirect_uri
+    outcome = bank.sca(authorisation_id, approve=decision == "approve")
+    target = outcome.redirect_uri
+    if not outcome.approved:
+        target = outcome.nok_redirect_uri or outcome.redirect_uri
     return RedirectResponse(target, status_code=302)
 
 
