@@ -101,7 +101,7 @@ class SandboxBank:
         """A consent for the PSU; listed IBANs must be the PSU's own."""
         with self._lock:
             ibans = {a.iban for a in self._ensure_psu(psu_id)}
-            if not (access.account_ibans | access.transaction_ibans) <= ibans:
+            if not access.named <= ibans:
                 raise FormatError("an account reference is not an account of this PSU")
             consent = self._consents.create(
                 psu_id=psu_id, access=access, terms=terms, now=self.clock.now()
@@ -123,7 +123,7 @@ class SandboxBank:
                 if target is None:
                     raise
                 return _outcome(target)
-            rules.decide(consent, approve)
+            self._decide(consent, approve)
             approved = consent.status == ConsentStatus.VALID
             return ScaOutcome(approved, consent.redirect_uri, consent.nok_redirect_uri)
 
@@ -131,7 +131,7 @@ class SandboxBank:
         """Headless SCA, for tests."""
         with self._lock:
             consent = self._consents.get(consent_id, self.clock.today())
-            return copy.copy(rules.decide(consent, approve))
+            return copy.copy(self._decide(consent, approve))
 
     def end_consent(self, consent_id: str, status: ConsentStatus) -> Consent:
         """End a consent: terminated by the TPP, revoked by the PSU, or expired."""
@@ -236,6 +236,14 @@ class SandboxBank:
                 ):
                     self._file(account, draft)
         return self._ledger.accounts_of(psu_id)
+
+    def _decide(self, consent: Consent, approve: bool) -> Consent:
+        """Record the SCA; an approved consent's bank-offered lists get the member's accounts."""
+        rules.decide(consent, approve)
+        if consent.status == ConsentStatus.VALID:
+            ibans = frozenset(a.iban for a in self._ledger.accounts_of(consent.psu_id))
+            consent.access = consent.access.resolved(ibans)
+        return consent
 
     def _file(self, account: Account, draft: TransactionDraft) -> Transaction:
         return self._ledger.file(account, draft, self.clock.now(), self._delay)
