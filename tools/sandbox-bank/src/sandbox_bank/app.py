@@ -10,6 +10,7 @@ from sandbox_bank.api import (
     accounts,
     consents,
     controls,
+    embedded,
     errors,
     middleware,
     payment_consents,
@@ -38,6 +39,7 @@ def create_app(
     errors.install(app)
     middleware.install(app, app.state.faults)
     app.include_router(consents.router)
+    app.include_router(embedded.router)
     app.include_router(accounts.router)
     app.include_router(payment_consents.router)
     app.include_router(payments.router)

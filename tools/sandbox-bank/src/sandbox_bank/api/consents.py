@@ -27,26 +27,42 @@ async def create_consent(
     bank: Bank,
     _: RequestId,
     psu_id: Annotated[str, Header(alias="PSU-ID", min_length=1)],
-    tpp_redirect: Annotated[str, Header(alias="TPP-Redirect-URI")],
+    tpp_redirect: Annotated[str | None, Header(alias="TPP-Redirect-URI")] = None,
     tpp_nok_redirect: Annotated[str | None, Header(alias="TPP-Nok-Redirect-URI")] = None,
+    redirect_preferred: Annotated[
+        Literal["true", "false"], Header(alias="TPP-Redirect-Preferred")
+    ] = "true",
 ) -> JSONResponse:
-    """Create a consent in status `received` and hand back the member's SCA link."""
+    """Create a consent in status `received`: redirect SCA link, or embedded SCA (credentials)."""
+    embedded = redirect_preferred == "false"
+    if not embedded and tpp_redirect is None:
+        raise FormatError("TPP-Redirect-URI is required for the redirect approach")
     terms = ConsentTerms(
         recurring=body.recurring_indicator,
         valid_until=body.valid_until,
         frequency_per_day=body.frequency_per_day,
-        redirect_uri=redirect_uri(tpp_redirect, "TPP-Redirect-URI"),
+        redirect_uri=tpp_redirect and redirect_uri(tpp_redirect, "TPP-Redirect-URI"),
         nok_redirect_uri=tpp_nok_redirect
         and redirect_uri(tpp_nok_redirect, "TPP-Nok-Redirect-URI"),
+        embedded=embedded,
     )
     consent = bank.create_consent(psu_id, _access(body.access), terms)
-    base = bank.settings.public_base_url or str(request.base_url)
     links = present.consent_links(consent)
-    links["scaRedirect"] = wire.Href(href=f"{base.rstrip('/')}/sca/{consent.authorisation_id}")
+    if embedded:
+        href = f"{links['self'].href}/authorisations"
+        links["startAuthorisationWithEncryptedPsuAuthentication"] = wire.Href(href=href)
+    else:
+        base = bank.settings.public_base_url or str(request.base_url)
+        href = f"{base.rstrip('/')}/sca/{consent.authorisation_id}"
+        links["scaRedirect"] = wire.Href(href=href)
     created = wire.ConsentCreated(
-        consent_status=consent.status.value, consent_id=consent.consent_id, links=links
+        consent_status=consent.status.value,
+        consent_id=consent.consent_id,
+        authorisation_id=consent.authorisation_id if embedded else None,
+        links=links,
     )
-    headers = {"Location": links["self"].href, "ASPSP-SCA-Approach": "REDIRECT"}
+    approach = "EMBEDDED" if embedded else "REDIRECT"
+    headers = {"Location": links["self"].href, "ASPSP-SCA-Approach": approach}
     return wire.json_response(created, 201, headers)
 
 

@@ -18,9 +18,10 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from sandbox_bank.domain import consents as rules
-from sandbox_bank.domain import generator
+from sandbox_bank.domain import embedded, generator
 from sandbox_bank.domain.clock import SandboxClock
 from sandbox_bank.domain.consents import ConsentRegistry
+from sandbox_bank.domain.credentials import AgentKey, test_password
 from sandbox_bank.domain.errors import ConsentInvalid, FormatError, ResourceUnknown
 from sandbox_bank.domain.ledger import Ledger
 from sandbox_bank.domain.model import (
@@ -84,6 +85,8 @@ class SandboxBank:
         self._consents = ConsentRegistry(settings.max_consent_days, settings.max_frequency_per_day)
         self._tokens = PageTokens()
         self._delay = timedelta(seconds=settings.pending_booking_delay_seconds)
+        key = settings.credential_key
+        self.agent_key = AgentKey.from_b64u(key.get_secret_value()) if key else AgentKey()
         self.pis = PaymentInitiation(
             lock=self._lock,
             ledger=self._ledger,
@@ -123,6 +126,8 @@ class SandboxBank:
                 if target is None:
                     raise
                 return _outcome(target)
+            if consent.embedded or consent.redirect_uri is None:
+                raise ResourceUnknown("no authorisation with this id")
             self._decide(consent, approve)
             approved = consent.status == ConsentStatus.VALID
             return ScaOutcome(approved, consent.redirect_uri, consent.nok_redirect_uri)
@@ -131,7 +136,18 @@ class SandboxBank:
         """Headless SCA, for tests."""
         with self._lock:
             consent = self._consents.get(consent_id, self.clock.today())
+            if consent.embedded:
+                raise FormatError("this consent is authorised with the PSU's credentials")
             return copy.copy(self._decide(consent, approve))
+
+    def authorise_with_credentials(self, consent_id: str, envelope: str) -> Consent:
+        """Embedded SCA: the PSU's credentials, sealed for the agent, authorise the consent."""
+        with self._lock:
+            consent = self._consents.get(consent_id, self.clock.today())
+            password = test_password(self.settings.seed, consent.psu_id)
+            attempts = self.settings.max_credential_attempts
+            embedded.authorise(consent, self.agent_key, envelope, password, attempts)
+            return copy.copy(self._grant(consent))
 
     def end_consent(self, consent_id: str, status: ConsentStatus) -> Consent:
         """End a consent: terminated by the TPP, revoked by the PSU, or expired."""
@@ -239,7 +255,9 @@ class SandboxBank:
 
     def _decide(self, consent: Consent, approve: bool) -> Consent:
         """Record the SCA; an approved consent's bank-offered lists get the member's accounts."""
-        rules.decide(consent, approve)
+        return self._grant(rules.decide(consent, approve))
+
+    def _grant(self, consent: Consent) -> Consent:
         if consent.status == ConsentStatus.VALID:
             ibans = frozenset(a.iban for a in self._ledger.accounts_of(consent.psu_id))
             consent.access = consent.access.resolved(ibans)

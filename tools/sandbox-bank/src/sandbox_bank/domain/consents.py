@@ -72,6 +72,7 @@ class ConsentRegistry:
             redirect_uri=terms.redirect_uri,
             nok_redirect_uri=terms.nok_redirect_uri,
             created_at=now,
+            embedded=terms.embedded,
         )
         self._by_id[consent.consent_id] = consent
         self._by_authorisation[consent.authorisation_id] = consent

@@ -135,8 +135,9 @@ class ConsentTerms:
     recurring: bool
     valid_until: date
     frequency_per_day: int
-    redirect_uri: str
+    redirect_uri: str | None
     nok_redirect_uri: str | None = None
+    embedded: bool = False
 
 
 @dataclass
@@ -150,9 +151,11 @@ class Consent:
     recurring: bool
     valid_until: date
     frequency_per_day: int
-    redirect_uri: str
+    redirect_uri: str | None
     nok_redirect_uri: str | None
     created_at: datetime
     status: ConsentStatus = ConsentStatus.RECEIVED
+    embedded: bool = False
+    credential_failures: int = 0
     last_action_date: date | None = None
     unattended_calls: dict[str, list[datetime]] = field(default_factory=dict)
