@@ -17,6 +17,7 @@ pytestmark = pytest.mark.unit
         ("archive", "document", Action.UNWRAP_DATA_KEY),
         ("aggregation", "bank-credentials", Action.WRITE),
         ("aggregation", "bank-credentials", Action.RESEAL),
+        ("aggregation", "bank-credentials", Action.DELETE),
         ("backoffice", "bank-credentials", Action.REQUEST_GRANT),
         ("backoffice", "bank-credentials", Action.USE_GRANT),
     ],
