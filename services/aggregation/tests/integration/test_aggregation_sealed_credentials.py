@@ -155,6 +155,24 @@ async def test_credentials_sealed_for_another_member_or_missing_are_clear_proble
     assert (missing.status_code, missing.json()["code"]) == (409, "aggregation.credentials-missing")
 
 
+async def test_deleted_credentials_can_no_longer_connect(
+    sealed_stack: tuple[Stack, LogCapture], bank: Bank, member: str
+) -> None:
+    stack, _ = sealed_stack
+    password = (await bank.control("GET", f"/sandbox/psus/{member}/credentials"))["password"]
+    assert await store(stack, member, await seal_on_device(stack, member, password)) == 204
+
+    deleted = await stack.client.delete("/v1/bank-credentials", headers=stack.headers(member))
+    again = await stack.client.delete("/v1/bank-credentials", headers=stack.headers(member))
+    refused = await stack.client.post(
+        "/v1/connections/embedded", json={}, headers=stack.headers(member)
+    )
+
+    assert deleted.status_code == 204
+    assert (again.status_code, again.json()["code"]) == (409, "aggregation.credentials-missing")
+    assert (refused.status_code, refused.json()["code"]) == (409, "aggregation.credentials-missing")
+
+
 async def test_the_public_key_is_fetched_from_the_vault_once_and_cached(
     sealed_stack: tuple[Stack, LogCapture], member: str
 ) -> None:
