@@ -14,7 +14,7 @@ from aggregation.adapters.berlin_group import RetryPolicy
 from aggregation.adapters.berlin_group_embedded import EmbeddedBerlinGroupAgent
 from aggregation.adapters.memory_credentials import InMemoryCredentialVault
 from aggregation.domain.credential_errors import CredentialsMissing, CredentialsRejected
-from aggregation.service import embedded
+from aggregation.service import embedded, teardown
 from aggregation.service.credential_ports import EmbeddedConsent
 from aggregation.service.embedded import CredentialContext
 from aggregation_unit_helpers import MEMBER_IP, Harness, no_sleep
@@ -112,3 +112,39 @@ async def test_missing_credentials_end_the_consent_and_leave_nothing_behind(
 
     assert await consent_status(harness, side.tokens[-1]) == "terminatedByTpp"
     assert harness.vault.secrets == {}
+
+
+async def test_a_crash_while_authorising_is_cleaned_up_by_the_scheduler(
+    setup: tuple[Harness, Embedded], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness, side = setup
+    user = harness.user()
+    await store(harness, side, user, password="wrong")
+
+    async def died_before_cleanup(*_: Any) -> bool:
+        return False
+
+    monkeypatch.setattr(embedded.teardown, "settle", died_before_cleanup)
+    with pytest.raises(CredentialsRejected):
+        await embedded.connect_embedded(harness.ctx, side.creds, user, None, MEMBER_IP)
+    monkeypatch.undo()
+    assert len(harness.vault.secrets) == 1
+    harness.advance(seconds=harness.ctx.policy.state_ttl.total_seconds() + 1)
+
+    assert await teardown.run_teardowns(harness.ctx) == 1
+    assert await consent_status(harness, side.tokens[-1]) == "terminatedByTpp"
+    assert harness.vault.secrets == {}
+
+
+async def test_a_recorded_connection_drops_its_armed_teardown(
+    setup: tuple[Harness, Embedded],
+) -> None:
+    harness, side = setup
+    user = harness.user()
+    await store(harness, side, user)
+
+    await embedded.connect_embedded(harness.ctx, side.creds, user, None, MEMBER_IP)
+    harness.advance(hours=1)
+
+    assert await teardown.run_teardowns(harness.ctx) == 0
+    assert await consent_status(harness, side.tokens[-1]) == "valid"

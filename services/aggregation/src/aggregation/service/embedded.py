@@ -10,7 +10,9 @@ Rules:
   goes to the agent. Only the agent can open it.
 - If any step fails, nothing is left behind: the consent is ended at the agent and its token
   deleted from the vault; the member gets the step's problem (wrong credentials:
-  `credentials-rejected`; none stored: `credentials-missing`).
+  `credentials-rejected`; none stored: `credentials-missing`). The teardown is queued before
+  the consent is authorised and dropped in the transaction that records the connection, so a
+  crash in between is cleaned up by the scheduler too.
 - A connection made this way is active at once, its accounts linked, like a redirect callback.
 """
 
@@ -24,10 +26,10 @@ from typing import Any, TypeVar
 
 from common.logging import get_logger
 
-from aggregation.domain.connections import Connection
+from aggregation.domain.connections import Connection, Teardown
 from aggregation.domain.errors import TooManyConnections
 from aggregation.domain.refs import new_state, state_digest
-from aggregation.service import sync
+from aggregation.service import sync, teardown
 from aggregation.service.connections import ConnectionView, _link_accounts
 from aggregation.service.context import Context, save_connection
 from aggregation.service.credential_ports import CredentialVault, EmbeddedAgent, EmbeddedConsent
@@ -81,17 +83,37 @@ async def connect_embedded(
         valid_until=now.date() + timedelta(days=ctx.policy.consent_validity_days),
         frequency_per_day=ctx.policy.unattended_per_day,
     )
-    vault_ref = await _guarded(ctx, consent.token, None, ctx.vault.store(user_id, consent.token))
-    view = await _guarded(
-        ctx, consent.token, (user_id, vault_ref),
-        _authorise_and_record(ctx, creds, user_id, consent, vault_ref, member_ip),
-    )  # fmt: skip
+    fallback = await _store_and_arm(ctx, user_id, consent.token)
+    try:
+        view = await _authorise_and_record(ctx, creds, user_id, consent, fallback, member_ip)
+    except BaseException:
+        await _quietly(teardown.settle(ctx, fallback))
+        raise
     log.info(
         "connection_embedded",
         connection_id=str(view.connection.connection_id),
         accounts=len(view.accounts),
     )
     return view
+
+
+async def _store_and_arm(ctx: Context, user_id: str, token: str) -> Teardown:
+    """Store the token, then queue the consent's teardown, due after the state's lifetime, so a
+    crash before the connection is recorded leaves no valid consent nor token behind."""
+    vault_ref: str | None = None
+    try:
+        vault_ref = await ctx.vault.store(user_id, token)
+        due = ctx.clock.now() + ctx.policy.state_ttl
+        armed = Teardown(uuid.uuid4(), user_id, vault_ref, True, 0, due)
+        async with ctx.uow() as uow:
+            await uow.teardowns.add(armed)
+            await uow.commit()
+        return armed
+    except BaseException:
+        await _quietly(ctx.agent.delete_consent(token))
+        if vault_ref is not None:
+            await _quietly(ctx.vault.delete(user_id, vault_ref))
+        raise
 
 
 def first_pull(ctx: Context, connection: Connection, member_ip: str) -> Coroutine[Any, Any, object]:
@@ -104,7 +126,7 @@ async def _authorise_and_record(
     creds: CredentialContext,
     user_id: str,
     consent: EmbeddedConsent,
-    vault_ref: str,
+    fallback: Teardown,
     member_ip: str,
 ) -> ConnectionView:
     sealed = await creds.vault.reseal_for_agent(user_id, consent.authorisation_id)
@@ -116,7 +138,7 @@ async def _authorise_and_record(
         connection_id=uuid.uuid4(),
         user_id=user_id,
         state_digest=state_digest(new_state()),
-        vault_ref=vault_ref,
+        vault_ref=fallback.vault_ref,
         frequency_per_day=ctx.policy.unattended_per_day,
         now=now,
         state_ttl=ctx.policy.state_ttl,
@@ -127,21 +149,9 @@ async def _authorise_and_record(
         await uow.connections.add(connection)
         accounts = await _link_accounts(ctx, uow, connection, listed, now)
         await save_connection(uow, connection)
+        await uow.teardowns.delete(fallback.teardown_id)
         await uow.commit()
     return ConnectionView(connection, accounts)
-
-
-async def _guarded(
-    ctx: Context, token: str, stored: tuple[str, str] | None, step: Awaitable[T]
-) -> T:
-    """Run a step; on failure end the consent at the agent (and delete its stored token)."""
-    try:
-        return await step
-    except BaseException:
-        await _quietly(ctx.agent.delete_consent(token))
-        if stored is not None:
-            await _quietly(ctx.vault.delete(*stored))
-        raise
 
 
 async def _quietly(awaitable: Awaitable[object]) -> None:
