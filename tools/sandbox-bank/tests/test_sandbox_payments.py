@@ -1,5 +1,6 @@
 """SEPA credit transfers: lifecycle, rejection reasons, duplicates, booking, visibility."""
 
+import asyncio
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -310,3 +311,21 @@ async def test_amount_available_for_payments_is_never_served_to_ais(
 
     assert "4321" not in listed.text + detail.text
     assert not re.search(r"balance|available", listed.text + detail.text, re.IGNORECASE)
+
+
+@pytest.mark.unit
+@pytest.mark.asyncio
+async def test_concurrent_duplicates_of_one_request_make_one_payment(
+    client: httpx.AsyncClient,
+) -> None:
+    consent_id, iban = await grant_payment_consent(client, PSU)
+    body = payment_request(iban, "11.00", creditor_name="Concurrent Co")
+    headers = pis_headers(PSU, consent_id)
+
+    answers = await asyncio.gather(
+        *(client.post(PAYMENTS, json=body, headers=headers) for _ in range(8))
+    )
+
+    assert {a.status_code for a in answers} == {201}
+    assert len({a.json()["paymentId"] for a in answers}) == 1
+    assert len(await paid_to(client, "Concurrent Co")) == 1
