@@ -29,14 +29,18 @@ from common.security.access_tokens import (
 )
 from common.security.service_identity import ServiceAuth, ServiceTokenIssuer
 
-from aggregation.adapters.berlin_group import BerlinGroupAgent, RetryPolicy
+from aggregation.adapters.berlin_group import RetryPolicy
+from aggregation.adapters.berlin_group_embedded import EmbeddedBerlinGroupAgent
 from aggregation.adapters.clock import SystemClock
 from aggregation.adapters.memory_vault import InMemoryConsentVault
 from aggregation.adapters.pg_uow import PgStore, PgUnitOfWork
 from aggregation.adapters.vault_client import HttpVaultClient
+from aggregation.adapters.vault_credentials import HttpCredentialVault
 from aggregation.domain.refs import RefKeys
 from aggregation.entrypoints.members import MemberAuthenticator
 from aggregation.service.context import Context
+from aggregation.service.credential_ports import CredentialVault
+from aggregation.service.embedded import CredentialContext
 from aggregation.service.erasure import erase_member
 from aggregation.service.ports import Clock, ConsentVault
 from aggregation.service.scheduler import Scheduler
@@ -54,6 +58,7 @@ class Container:
         agent_transport: httpx.AsyncBaseTransport | None = None,
         vault_transport: httpx.AsyncBaseTransport | None = None,
         vault: ConsentVault | None = None,
+        credential_vault: CredentialVault | None = None,
         clock: Clock | None = None,
         jwks_source: JwksSource | None = None,
     ) -> None:
@@ -62,6 +67,7 @@ class Container:
         self._agent_transport = agent_transport
         self._vault_transport = vault_transport
         self._vault = vault
+        self._credential_vault = credential_vault
         self._clock = clock or SystemClock()
         self._jwks_source = jwks_source
         self._clients: list[httpx.AsyncClient] = []
@@ -69,6 +75,7 @@ class Container:
         self._ready = asyncio.Event()
         self.scheduler: Scheduler | None = None
         self._ctx: Context | None = None
+        self._credentials: CredentialContext | None = None
         self._members: MemberAuthenticator | None = None
 
     @property
@@ -76,6 +83,12 @@ class Container:
         if self._ctx is None:
             raise RuntimeError("the container is not started")
         return self._ctx
+
+    @property
+    def credentials(self) -> CredentialContext:
+        if self._credentials is None:
+            raise RuntimeError("the container is not started")
+        return self._credentials
 
     @property
     def members(self) -> MemberAuthenticator:
@@ -93,13 +106,17 @@ class Container:
             base_delay=s.agent_backoff_seconds,
             timeout=s.agent_timeout_seconds,
         )
+        agent = EmbeddedBerlinGroupAgent(agent_client, retry)
         self._ctx = Context(
             uow=lambda: PgUnitOfWork(runtime),
-            agent=BerlinGroupAgent(agent_client, retry),
+            agent=agent,
             vault=self._vault or self._consent_vault(),
             clock=self._clock,
             refs=RefKeys(s.ref_key.get_secret_value().encode()),
             policy=s.policy(),
+        )
+        self._credentials = CredentialContext(
+            vault=self._credential_vault or self._http_credential_vault(), agent=agent
         )
         verifier = AccessTokenVerifier(
             JwksCache(self._jwks_source or self._jwks()),
@@ -171,6 +188,19 @@ class Container:
         return HttpVaultClient(
             self._client(s.vault_url, self._vault_transport, s.vault_timeout_seconds, auth=auth)
         )
+
+    def _http_credential_vault(self) -> CredentialVault:
+        s = self.settings
+        if s.service_identity_key_file is None:
+            raise RuntimeError(
+                "sealed bank credentials need the vault: set service_identity_key_file"
+            )
+        issuer = ServiceTokenIssuer.from_file(s.service_name, s.service_identity_key_file)
+        client = self._client(
+            s.vault_url, self._vault_transport, s.vault_timeout_seconds,
+            auth=ServiceAuth(issuer, "vault"),
+        )  # fmt: skip
+        return HttpCredentialVault(client, s.agent_name, s.sealing_keys_cache_seconds)
 
     def _jwks(self) -> JwksSource:
         s = self.settings

@@ -34,6 +34,13 @@ class AggregationSettings(ServiceSettings):
     agent_timeout_seconds: float = Field(10.0, gt=0, le=120)
     agent_attempts: int = Field(3, ge=1, le=10)
     agent_backoff_seconds: float = Field(0.5, ge=0, le=30)
+    agent_name: str = Field(
+        "sandbox-bank",
+        description="The agent's name at the vault (VAULT_AGENT_KEYS) for re-sealed credentials.",
+    )
+    sealing_keys_cache_seconds: float = Field(
+        300.0, ge=0, le=86_400, description="How long the vault's public sealing keys are cached."
+    )
     callback_url: str = Field(
         "http://localhost:3000/bank/callback",
         description="Where the bank sends the member back (the app), with ?state=…",

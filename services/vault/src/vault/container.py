@@ -24,7 +24,7 @@ from vault.adapters.pg_uow import pg_uow_factory
 from vault.bootstrap import build_context
 from vault.domain.errors import ConcurrentUpdate, RotationConflict
 from vault.domain.policy import DEFAULT_POLICY, Policy
-from vault.service import erasure, grants, sealing
+from vault.service import erasure, grants, reseal, sealing
 from vault.service.context import VaultContext
 from vault.service.ports import Kms
 from vault.settings import VaultSettings
@@ -85,6 +85,7 @@ class Container:
     ) -> None:
         self.settings = settings
         self.ctx = make_context(settings, runtime.uow, kms)
+        self.agent_keys = reseal.parse_agent_keys(settings.agent_keys)
         self.verifier = ServiceTokenVerifier("vault", {})
         self._sweeper: asyncio.Task[None] | None = None
 

@@ -36,6 +36,11 @@ class VaultSettings(ServiceSettings):
     cache_max_entries: int = Field(10_000, ge=0, le=1_000_000)
     grant_sweep_seconds: float = Field(30.0, gt=0, le=3600)
     max_secret_bytes: int = Field(16 * 1024, ge=256, le=64 * 1024)
+    agent_keys: str | None = Field(
+        None,
+        description="Pinned public keys of PSD2 agents that may receive re-sealed credentials: "
+        'JSON {"<agent name>": <X25519 or RSA JWK>}; none: nothing can be re-sealed.',
+    )
     erasure_hold_seconds: float = Field(
         86_400.0,
         ge=0,

@@ -25,6 +25,7 @@ from common.events import all_topics
 from common.messaging.kafka import ensure_topics
 from common.security.service_identity import generate_identity
 
+from devstack.agent_keys import agent_credential_env
 from devstack.kafka import EmbeddedKafka
 from devstack.layout import (
     DEFAULT_PORTS,
@@ -152,8 +153,9 @@ class DevStack:
         (self.state / "objects").mkdir(exist_ok=True)
         endpoints: list[tuple[str, str]] = []
         sandbox_port = SANDBOX_BANK_PORT + self.port_offset
+        agent_env, vault_pin = agent_credential_env(self.state)
         if Path(venv_bin("coffre-sandbox-bank")).exists():
-            env = {**os.environ, "SANDBOX_BANK_PORT": str(sandbox_port)}
+            env = {**os.environ, "SANDBOX_BANK_PORT": str(sandbox_port), **agent_env}
             self._spawn("sandbox-bank", [venv_bin("coffre-sandbox-bank")], env)
             endpoints.append(("sandbox-bank", f"http://127.0.0.1:{sandbox_port}"))
         envs = {}
@@ -161,6 +163,7 @@ class DevStack:
             port = spec.port + self.port_offset
             env = self.service_env(spec.name, port)
             env |= self.peer_urls(spec.name, sandbox_port)
+            env |= vault_pin if spec.name == "vault" else {}
             envs[spec.name] = env
             endpoints.append((spec.name, f"http://127.0.0.1:{port}"))
         migrations = {

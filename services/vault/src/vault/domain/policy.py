@@ -4,7 +4,8 @@ Rules:
 - Default deny: anything not listed is refused.
 - The default policy: aggregation and payments read ``psd2-consent``; aggregation writes and
   deletes it; aggregation stores ``bank-credentials`` sealed on the member's device (it can
-  never read them back); archive generates and unwraps ``document`` data keys; backoffice asks
+  never read them back), deletes them, and has them re-sealed for the pinned PSD2 agent (only
+  the agent opens that); archive generates and unwraps ``document`` data keys; backoffice asks
   for and uses time-boxed operator grants on ``bank-credentials``. Nobody else does anything.
 - A policy can be written as text, one ``service:purpose:action`` per comma-separated item.
 """
@@ -22,6 +23,7 @@ class Action(StrEnum):
     READ = "secret.read"
     WRITE = "secret.write"
     DELETE = "secret.delete"
+    RESEAL = "secret.reseal"
     GENERATE_DATA_KEY = "datakey.generate"
     UNWRAP_DATA_KEY = "datakey.unwrap"
     REQUEST_GRANT = "grant.request"
@@ -74,6 +76,8 @@ DEFAULT_POLICY = Policy.parse(
             "aggregation:psd2-consent:secret.delete",
             "payments:psd2-consent:secret.read",
             "aggregation:bank-credentials:secret.write",
+            "aggregation:bank-credentials:secret.reseal",
+            "aggregation:bank-credentials:secret.delete",
             "archive:document:datakey.generate",
             "archive:document:datakey.unwrap",
             "backoffice:bank-credentials:grant.request",

@@ -15,7 +15,7 @@ from vault.domain.caller import Caller
 from vault.domain.grants import Grant, GrantRequest
 from vault.entrypoints import schemas as s
 from vault.entrypoints.deps import audit_failure, caller, container
-from vault.service import audit, datakeys, grants, sealing, secrets
+from vault.service import audit, datakeys, grants, reseal, sealing, secrets
 from vault.service.secrets import SecretRef, SecretValue
 
 router = APIRouter(prefix="/v1", tags=["vault"])
@@ -72,6 +72,18 @@ async def delete_secret(
 ) -> Response:
     await secrets.delete_secret(container(request).ctx, who, SecretRef(subject, purpose, secret_id))
     return Response(status_code=204)
+
+
+@router.post(SECRET_PATH + "/reseal", response_model=s.SealedOut)
+async def reseal_secret(
+    subject: str, purpose: str, secret_id: str, body: s.ResealIn, request: Request,
+    who: Caller = Depends(caller),
+) -> s.SealedOut:  # fmt: skip
+    """A client-sealed credential sealed again for a pinned PSD2 agent (only it can open it)."""
+    c = container(request)
+    ref = SecretRef(subject, purpose, secret_id)
+    sealed = await reseal.reseal_secret(c.ctx, who, ref, c.agent_keys, body.agent, body.bind)
+    return s.SealedOut(sealed=s.b64u(sealed), kid=c.agent_keys[body.agent].kid)
 
 
 @router.post("/subjects/{subject}/data-keys", response_model=s.DataKeyOut, status_code=201)

@@ -94,3 +94,15 @@ class HeadOut(BaseModel):
 
 class PublicKeysOut(BaseModel):
     keys: list[dict[str, str]] = Field(description="JWKs of the active sealing keys.")
+
+
+class ResealIn(_In):
+    agent: str = Field(max_length=64, description="Name of a pinned agent key (VAULT_AGENT_KEYS).")
+    bind: str = Field(
+        max_length=128, description="What the new seal is bound to (the agent's authorisation id)."
+    )
+
+
+class SealedOut(BaseModel):
+    sealed: str = Field(description="The envelope sealed for the agent, base64url.")
+    kid: str = Field(description="The agent key it is sealed to.")
