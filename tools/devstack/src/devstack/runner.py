@@ -201,9 +201,8 @@ class DevStack:
             for name, url in endpoints:
                 if status[name]:
                     continue
-                path = "/health/ready" if name != "sandbox-bank" else "/sandbox/health"
                 with contextlib.suppress(httpx.HTTPError):
-                    status[name] = httpx.get(url + path, timeout=1).status_code < 500
+                    status[name] = httpx.get(url + "/health/ready", timeout=1).status_code == 200
                 if self.processes[name].poll() is not None:
                     raise RuntimeError(f"{name} exited with code {self.processes[name].returncode}")
             time.sleep(0.3)

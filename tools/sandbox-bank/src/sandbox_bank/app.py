@@ -46,4 +46,11 @@ def create_app(
     if settings.enable_controls:
         app.include_router(controls.router)
         app.include_router(pis_controls.router)
+
+    @app.get("/health/live", tags=["health"])
+    @app.get("/health/ready", tags=["health"])
+    async def health() -> dict[str, str]:
+        """The bank lives in memory: serving requests is being ready."""
+        return {"status": "ok"}
+
     return app
