@@ -46,6 +46,7 @@ def policy_from(settings: AuthSettings) -> AuthPolicy:
     return AuthPolicy(
         rates=rates,
         require_second_factor=settings.require_second_factor,
+        link_base_url=settings.app_base_url,
         sessions=SessionPolicy(
             idle_member=timedelta(minutes=settings.idle_member_minutes),
             idle_payment=timedelta(minutes=settings.idle_payment_minutes),

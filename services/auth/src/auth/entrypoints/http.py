@@ -19,6 +19,7 @@ from auth.entrypoints.schemas import (
     AuthorisationOut,
     CodeIn,
     DeleteAccountIn,
+    EmailIn,
     LoginIn,
     LoginOut,
     MeOut,
@@ -28,7 +29,6 @@ from auth.entrypoints.schemas import (
     ProofIn,
     RecoveryCodesOut,
     RefreshIn,
-    RegisterIn,
     SecondFactorIn,
     StepUpIn,
     StepUpOut,
@@ -65,15 +65,16 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 @router.post("/accounts", status_code=202)
-async def register(body: RegisterIn, deps: Deps = D, ctx: RequestContext = C) -> dict[str, str]:
-    """Start a registration; the same answer whether or not the address is taken."""
-    await registration.register(deps, body.email, body.password, ctx)
+async def register(body: EmailIn, deps: Deps = D, ctx: RequestContext = C) -> dict[str, str]:
+    """Start a registration (address only); the same answer whether or not it is taken."""
+    await registration.register(deps, body.email, ctx)
     return {"status": "check-your-email"}
 
 
 @router.post("/accounts/verify", status_code=201)
 async def verify(body: VerifyIn, deps: Deps = D, ctx: RequestContext = C) -> dict[str, str]:
-    user_id = await registration.verify_email(deps, body.token, ctx)
+    """Redeem the e-mailed link and choose the password: this creates the account."""
+    user_id = await registration.complete(deps, body.token, body.password, ctx)
     return {"user_id": str(user_id)}
 
 

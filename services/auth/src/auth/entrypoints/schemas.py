@@ -29,13 +29,15 @@ class Body(BaseModel):
         return value
 
 
-class RegisterIn(Body):
+class EmailIn(Body):
     email: str = Field(min_length=3, max_length=254, description="Member's e-mail address")
-    password: str = Field(min_length=1, max_length=1024, description="At least 12 characters")
 
 
 class VerifyIn(Body):
-    token: str = Field(min_length=10, max_length=256, description="Token from the e-mail")
+    token: str = Field(min_length=10, max_length=256, description="Token from the e-mail's link")
+    password: str = Field(
+        min_length=1, max_length=1024, description="The password to set (at least 12 characters)"
+    )
 
 
 class LoginIn(Body):
