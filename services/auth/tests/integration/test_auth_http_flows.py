@@ -280,3 +280,26 @@ async def test_five_wrong_sms_codes_lock_the_step_up_and_raise_an_alert(
     )
     assert found
     assert json.loads(found[0].value)["payload"]["purpose"] == "step-up"
+
+
+async def test_every_401_names_the_bearer_scheme_and_a_refused_token_says_invalid_token(
+    auth: RunningAuth,
+) -> None:
+    c = auth.client
+    email = f"www-{uuid.uuid4().hex[:6]}@example.org"
+    await register(c, auth.mailer, email)
+    tokens = (await login(c, email))["tokens"]
+    await c.post("/v1/logout", headers=bearer(tokens))
+    bare = [
+        await c.get("/v1/me"),
+        await c.get("/v1/me", headers={"authorization": "Basic Zm9vOmJhcg=="}),
+        await c.post("/v1/login", json={"email": email, "password": "wrong-" + PASSWORD}),
+    ]
+    refused = [
+        await c.get("/v1/me", headers={"authorization": "Bearer a.b.c"}),
+        await c.get("/v1/me", headers=bearer(tokens)),  # its session was logged out
+    ]
+    assert [r.status_code for r in bare + refused] == [401] * 5
+    assert [r.headers["www-authenticate"] for r in bare] == ["Bearer"] * 3
+    for r in refused:
+        assert r.headers["www-authenticate"].startswith('Bearer error="invalid_token"'), r.text

@@ -36,6 +36,13 @@ Clock = Callable[[], float]
 class InvalidToken(Unauthenticated):
     code = "auth.token-invalid"
     title = "The token is not valid"
+    bearer_error: str | None = "invalid_token"
+
+
+class MissingToken(InvalidToken):
+    """No bearer token at all: RFC 6750 §3.1 wants the bare challenge, without an error code."""
+
+    bearer_error = None
 
 
 class ExpiredToken(InvalidToken):
@@ -47,6 +54,7 @@ class InsufficientScope(CoffreError):
     code = "auth.insufficient-scope"
     status = 403
     title = "The token does not grant this scope"
+    bearer_error: str | None = "insufficient_scope"
 
 
 class JwksUnavailable(CoffreError):
@@ -311,8 +319,8 @@ class AccessTokenVerifier:
 def bearer_token(authorization: str | None) -> str:
     """Extract the token of an ``Authorization: Bearer …`` header, or refuse."""
     if not authorization:
-        raise InvalidToken("no bearer token")
+        raise MissingToken("no bearer token")
     scheme, _, value = authorization.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
-        raise InvalidToken("no bearer token")
+        raise MissingToken("no bearer token")
     return value.strip()

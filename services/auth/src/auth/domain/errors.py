@@ -99,6 +99,7 @@ class ProofRequired(Forbidden):
 class SessionExpired(Unauthenticated):
     code = "auth.session-expired"
     title = "The session has expired; sign in again"
+    bearer_error: str | None = "invalid_token"
 
 
 class RefreshTokenReused(Unauthenticated):
@@ -109,6 +110,7 @@ class RefreshTokenReused(Unauthenticated):
 class InvalidToken(Unauthenticated):
     code = "auth.token-invalid"
     title = "The token is not valid"
+    bearer_error: str | None = "invalid_token"
 
 
 class RateLimited(TooManyRequests):
