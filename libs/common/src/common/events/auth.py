@@ -108,7 +108,15 @@ class StepUpFailed(AuthEvent):
 class SessionRevoked(AuthEvent):
     user_id: UUID = Field(description="The session's member")
     session_id: UUID = Field(description="The revoked session")
-    reason: str = Field(description="logout, revoke-all, refresh-reuse, factor-change, erasure")
+    reason: str = Field(
+        description="logout, revoke-all, refresh-reuse, factor-change, password-reset, erasure"
+    )
+    revoked_at: datetime | None = Field(None, description="When auth revoked the session")
+    tokens_expire_by: datetime | None = Field(
+        None,
+        description="No access token of this session is valid after this instant: a consumer "
+        "refuses the session's tokens until then and may forget the session afterwards",
+    )
 
 
 AUTH_EVENTS: tuple[type[AuthEvent], ...] = (
