@@ -34,6 +34,8 @@ OPERATION = {
 JSON_ROUTES: list[tuple[str, dict[str, Any]]] = [
     ("/v1/accounts", {"email": "new@example.org"}),
     ("/v1/accounts/verify", {"token": "t" * 20, "password": PASSWORD}),
+    ("/v1/password-reset", {"email": "who@example.org"}),
+    ("/v1/password-reset/complete", {"token": "t" * 20, "password": PASSWORD, "proof": "123456"}),
     ("/v1/login", {"email": "who@example.org", "password": PASSWORD, "scope": "member"}),
     ("/v1/login/sms", {"ticket": "t" * 20}),
     ("/v1/login/second-factor", {"ticket": "t" * 20, "method": "sms", "code": "123456"}),
@@ -58,6 +60,7 @@ RAW_BODIES: list[bytes] = [
 ]  # fmt: skip
 MAY_SUCCEED = {  # still well-formed: register needs no session
     "/v1/accounts": ("anonymous",),
+    "/v1/password-reset": ("anonymous",),
     "/v1/step-up/challenges": ("method missing",),
     "/v1/logout": ("after",),
 }

@@ -119,6 +119,24 @@ class SessionRevoked(AuthEvent):
     )
 
 
+@event("auth.password-reset-requested", 1)
+class PasswordResetRequested(AuthEvent):
+    """A reset link was e-mailed to an account's address (asked by anyone who knows it)."""
+
+    user_id: UUID = Field(description="The account whose address got the link")
+
+
+@event("auth.password-reset-completed", 1)
+class PasswordResetCompleted(AuthEvent):
+    """An account's password was replaced through a reset link; its sessions were revoked."""
+
+    user_id: UUID = Field(description="The account whose password changed")
+    second_factor: str | None = Field(
+        None, description="The second factor proved with it: totp or recovery; None if none"
+    )
+    sessions_revoked: int = Field(description="Sessions revoked (each also as SessionRevoked)")
+
+
 AUTH_EVENTS: tuple[type[AuthEvent], ...] = (
     UserRegistered,
     LoginSucceeded,
@@ -131,4 +149,6 @@ AUTH_EVENTS: tuple[type[AuthEvent], ...] = (
     StepUpVerified,
     StepUpFailed,
     SessionRevoked,
+    PasswordResetRequested,
+    PasswordResetCompleted,
 )

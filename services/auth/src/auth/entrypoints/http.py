@@ -29,6 +29,7 @@ from auth.entrypoints.schemas import (
     ProofIn,
     RecoveryCodesOut,
     RefreshIn,
+    ResetIn,
     SecondFactorIn,
     StepUpIn,
     StepUpOut,
@@ -37,7 +38,15 @@ from auth.entrypoints.schemas import (
     TotpOut,
     VerifyIn,
 )
-from auth.service import erasure, factors, login, registration, sessions, stepup
+from auth.service import (
+    erasure,
+    factors,
+    login,
+    password_reset,
+    registration,
+    sessions,
+    stepup,
+)
 from auth.service.context import RequestContext
 from auth.service.deps import Deps
 from auth.service.sessions import TokenPair
@@ -76,6 +85,20 @@ async def verify(body: VerifyIn, deps: Deps = D, ctx: RequestContext = C) -> dic
     """Redeem the e-mailed link and choose the password: this creates the account."""
     user_id = await registration.complete(deps, body.token, body.password, ctx)
     return {"user_id": str(user_id)}
+
+
+@router.post("/password-reset", status_code=202)
+async def reset_request(body: EmailIn, deps: Deps = D, ctx: RequestContext = C) -> dict[str, str]:
+    """Ask for a reset link; the same answer whether or not the address has an account."""
+    await password_reset.request_reset(deps, body.email, ctx)
+    return {"status": "check-your-email"}
+
+
+@router.post("/password-reset/complete")
+async def reset_complete(body: ResetIn, deps: Deps = D, ctx: RequestContext = C) -> dict[str, int]:
+    """Redeem a reset link with the new password (and a second-factor proof when enrolled)."""
+    revoked = await password_reset.complete_reset(deps, body.token, body.password, body.proof, ctx)
+    return {"sessions_revoked": revoked}
 
 
 @router.post("/login", response_model=LoginOut)

@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 FREE_TEXT_FIELDS = frozenset({"password"})
+PROOF_TEXT = "A current TOTP code or an unused recovery code"
 
 
 class Body(BaseModel):
@@ -37,6 +38,14 @@ class VerifyIn(Body):
     token: str = Field(min_length=10, max_length=256, description="Token from the e-mail's link")
     password: str = Field(
         min_length=1, max_length=1024, description="The password to set (at least 12 characters)"
+    )
+
+
+class ResetIn(Body):
+    token: str = Field(min_length=10, max_length=256, description="Token from the e-mail's link")
+    password: str = Field(min_length=1, max_length=1024, description="The new password")
+    proof: str | None = Field(
+        None, max_length=64, description=PROOF_TEXT + " (required once a factor is enrolled)"
     )
 
 
