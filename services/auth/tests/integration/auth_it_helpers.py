@@ -65,3 +65,18 @@ async def enrol_totp_then_sms(
         headers=auth,
     )
     return secret, recovery, code
+
+
+async def pool_is_whole(runtime: Any, wait: float = 10.0) -> bool:
+    """Every connection of the service's pool but the one the outbox relay keeps for its
+    whole run can be held at once (waiting at most ``wait`` for borrowers to give them back)."""
+    pool, held = runtime.db.pool, []
+    try:
+        for _ in range(pool.get_max_size() - 1):
+            held.append(await pool.acquire(timeout=wait))
+    except TimeoutError:
+        return False
+    finally:
+        for conn in held:
+            await pool.release(conn)
+    return True
