@@ -36,6 +36,8 @@ JSON_ROUTES: list[tuple[str, dict[str, Any]]] = [
     ("/v1/accounts/verify", {"token": "t" * 20, "password": PASSWORD}),
     ("/v1/password-reset", {"email": "who@example.org"}),
     ("/v1/password-reset/complete", {"token": "t" * 20, "password": PASSWORD, "proof": "123456"}),
+    ("/v1/password-reset/complete", {"token": "t" * 20, "password": PASSWORD, "method": "sms"}),
+    ("/v1/password-reset/sms", {"token": "t" * 20}),
     ("/v1/login", {"email": "who@example.org", "password": PASSWORD, "scope": "member"}),
     ("/v1/login/sms", {"ticket": "t" * 20}),
     ("/v1/login/second-factor", {"ticket": "t" * 20, "method": "sms", "code": "123456"}),

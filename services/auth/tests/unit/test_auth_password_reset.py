@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from auth.domain.challenges import Method
 from auth.domain.errors import (
     InvalidCode,
     InvalidCredentials,
@@ -12,7 +13,7 @@ from auth.domain.errors import (
     SessionExpired,
     WeakPassword,
 )
-from auth.service import login, password_reset, registration, sessions
+from auth.service import login, password_reset, registration, reset_factor, sessions
 from auth_unit_helpers import CTX, PASSWORD, Harness
 from common.events.auth import PasswordResetCompleted, PasswordResetRequested, SessionRevoked
 
@@ -121,3 +122,25 @@ async def test_asking_for_resets_is_limited_per_address(h: Harness) -> None:
         await password_reset.request_reset(h.deps, ADA, CTX)
     with pytest.raises(RateLimited):
         await password_reset.request_reset(h.deps, ADA, CTX)
+
+
+async def test_a_member_with_only_a_phone_resets_with_a_code_texted_for_the_link(
+    h: Harness,
+) -> None:
+    user_id = await h.account()
+    await h.with_phone(user_id)
+    await password_reset.request_reset(h.deps, ADA, CTX)
+    token = h.mailer.last_link_token(ADA)
+    sent_to, _ = await reset_factor.send_reset_sms(h.deps, token, CTX)
+    assert sent_to.endswith("78")
+    code = h.last_code()
+    texted = h.sms.last_to("+33612345678")
+    assert texted is not None
+    assert "password reset" in texted.text
+    wrong = "000000" if code != "000000" else "111111"
+    with pytest.raises(InvalidCode):
+        await password_reset.complete_reset(h.deps, token, NEW_PASSWORD, wrong, CTX, Method.SMS)
+    assert h.state.failures[f"acct:{user_id}"].failures == 1
+    await password_reset.complete_reset(h.deps, token, NEW_PASSWORD, code, CTX, Method.SMS)
+    assert h.state.of_type(PasswordResetCompleted)[0].second_factor == "sms"
+    assert (await login.login(h.deps, ADA, NEW_PASSWORD, CTX)).ticket

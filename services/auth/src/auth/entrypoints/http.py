@@ -20,6 +20,7 @@ from auth.entrypoints.schemas import (
     CodeIn,
     DeleteAccountIn,
     EmailIn,
+    LinkIn,
     LoginIn,
     LoginOut,
     MeOut,
@@ -44,6 +45,7 @@ from auth.service import (
     login,
     password_reset,
     registration,
+    reset_factor,
     sessions,
     stepup,
 )
@@ -97,8 +99,18 @@ async def reset_request(body: EmailIn, deps: Deps = D, ctx: RequestContext = C) 
 @router.post("/password-reset/complete")
 async def reset_complete(body: ResetIn, deps: Deps = D, ctx: RequestContext = C) -> dict[str, int]:
     """Redeem a reset link with the new password (and a second-factor proof when enrolled)."""
-    revoked = await password_reset.complete_reset(deps, body.token, body.password, body.proof, ctx)
+    method = Method(body.method) if body.method else None
+    revoked = await password_reset.complete_reset(
+        deps, body.token, body.password, body.proof, ctx, method
+    )
     return {"sessions_revoked": revoked}
+
+
+@router.post("/password-reset/sms", status_code=202)
+async def reset_sms(body: LinkIn, deps: Deps = D, ctx: RequestContext = C) -> dict[str, str]:
+    """Text a code to the enrolled phone, as the reset's second factor."""
+    sent_to, expires_at = await reset_factor.send_reset_sms(deps, body.token, ctx)
+    return {"sent_to": sent_to, "expires_at": expires_at.isoformat()}
 
 
 @router.post("/login", response_model=LoginOut)

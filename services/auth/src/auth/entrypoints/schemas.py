@@ -45,8 +45,18 @@ class ResetIn(Body):
     token: str = Field(min_length=10, max_length=256, description="Token from the e-mail's link")
     password: str = Field(min_length=1, max_length=1024, description="The new password")
     proof: str | None = Field(
-        None, max_length=64, description=PROOF_TEXT + " (required once a factor is enrolled)"
+        None,
+        max_length=64,
+        description=PROOF_TEXT + ", or the SMS code sent for this link (required once a factor "
+        "is enrolled)",
     )
+    method: Literal["totp", "recovery", "sms"] | None = Field(
+        None, description="sms for an SMS code; otherwise a TOTP or recovery code"
+    )
+
+
+class LinkIn(Body):
+    token: str = Field(min_length=10, max_length=256, description="Token from the e-mail's link")
 
 
 class LoginIn(Body):

@@ -3,11 +3,11 @@
 Rules: asking for a reset takes an e-mail address and answers the same whether or not it has an
 account; an account that signs in with a password gets a one-time link (30 minutes), any other
 address a notice; asking is limited per client address and per e-mail address, and audited. The
-new password is chosen when the link is redeemed; when the account has a second factor, a
-current TOTP code or an unused recovery code must come with it (a wrong one counts towards the
-lockout and leaves the link usable; a locked account waits). A reset revokes every session of
-the account (each published as ``SessionRevoked``), clears its failure count, is audited, and
-is announced to the address by e-mail.
+new password is chosen when the link is redeemed; when the account has a second factor, a proof
+of it must come too (a current TOTP code, an unused recovery code, or an SMS code sent for this
+link: see ``reset_factor``; a wrong one counts towards the lockout and leaves the link usable).
+A reset revokes every session of the account (each published as ``SessionRevoked``), clears its
+failure count, is audited, and is announced to the address by e-mail.
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ from __future__ import annotations
 from common.events.auth import PasswordResetCompleted, PasswordResetRequested
 
 from auth.domain.accounts import Account, normalise_email
+from auth.domain.challenges import Method
 from auth.domain.errors import LinkInvalid
 from auth.domain.links import LinkPurpose
 from auth.service import links
 from auth.service.context import RequestContext
 from auth.service.deps import Deps
-from auth.service.factor_checks import require_proof
 from auth.service.ports import AuthUnitOfWork
+from auth.service.reset_factor import prove
 from auth.service.sessions import revoke_all_in
 from auth.service.throttle import account_key, in_thread, limit
 
@@ -68,7 +69,12 @@ DONE = (
 
 
 async def complete_reset(
-    deps: Deps, token: str, password: str, proof: str | None, ctx: RequestContext
+    deps: Deps,
+    token: str,
+    password: str,
+    proof: str | None,
+    ctx: RequestContext,
+    method: Method | None = None,
 ) -> int:
     """Redeem a reset link with the new password (and a proof when a factor is enrolled);
     return how many sessions were revoked."""
@@ -79,8 +85,9 @@ async def complete_reset(
     password_hash = await in_thread(deps.hasher.hash, password)
     async with deps.uow() as uow:
         account = await _account(deps, uow, token)
+        factor = None
         if account.has_second_factor:
-            await require_proof(deps, uow, account, proof, ctx, deps.clock.now())
+            factor = await prove(deps, uow, account, token, proof, method, ctx)
         await links.redeem(deps, uow, PURPOSE, token)
         account.password_hash = password_hash
         await uow.accounts.update(account)
@@ -92,7 +99,7 @@ async def complete_reset(
         uow.record(
             PasswordResetCompleted(
                 user_id=account.id,
-                second_factor=_proof_kind(proof) if account.has_second_factor else None,
+                second_factor=factor,
                 sessions_revoked=revoked,
                 **audit.audit(),
             ),
@@ -109,8 +116,3 @@ async def _account(deps: Deps, uow: AuthUnitOfWork, token: str) -> Account:
     if account is None or account.email != link.email or account.tenant_id is not None:
         raise LinkInvalid()
     return account
-
-
-def _proof_kind(proof: str | None) -> str:
-    text = (proof or "").strip()
-    return "totp" if len(text) == 6 and text.isdigit() else "recovery"
