@@ -132,6 +132,7 @@ class Container:
         self.saml = Pysaml2ServiceProvider(
             self.settings.public_base_url, self.settings.saml_xmlsec_binary
         )
+        self._stopping.clear()
         self._tasks.append(asyncio.create_task(self._maintain(runtime), name="auth-maintenance"))
 
     async def stop(self, runtime: Runtime) -> None:
