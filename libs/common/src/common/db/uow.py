@@ -49,17 +49,16 @@ class UnitOfWork:
         return self._conn
 
     async def __aenter__(self) -> UnitOfWork:
+        """Acquire a connection and begin; if beginning fails or is cancelled, the connection
+        goes back to the pool at once (``__aexit__`` never runs for a failed ``__aenter__``)."""
         conn = await self._db.pool.acquire()
         try:
-            self._tx = conn.transaction()
-            await self._tx.start()
+            tx = conn.transaction()
+            await tx.start()
         except BaseException:
-            # ``__aexit__`` does not run when entering fails (a cancelled BEGIN included):
-            # the connection goes back to the pool here, or the pool never closes.
-            self._tx = None
             await self._db.pool.release(conn)
             raise
-        self._conn = conn
+        self._conn, self._tx = conn, tx
         return self
 
     async def __aexit__(

@@ -88,5 +88,9 @@ async def dev_mail(request: Request, to: str) -> JSONResponse:
     c = container(request)
     if c.settings.environment != "development" or not isinstance(c.mailer, RecordingMailer):
         raise NotFound("no such resource")
-    found = [{"subject": m.subject, "body": m.body} for m in c.mailer.messages if m.to == to]
+    found = [
+        {"subject": m.subject, "body": m.body, "link_token": m.link_token}
+        for m in c.mailer.messages
+        if m.to == to
+    ]
     return JSONResponse({"messages": found[-10:]}, headers=NO_STORE)
