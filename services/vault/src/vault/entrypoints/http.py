@@ -107,9 +107,15 @@ def _grant_out(grant: Grant) -> s.GrantOut:
     )  # fmt: skip
 
 
+async def grant_requester(request: Request, who: Caller = Depends(caller)) -> Caller:
+    """The caller, refused with 403 before its body is read unless it may request grants."""
+    await grants.may_request_grants(container(request).ctx, who)
+    return who
+
+
 @router.post("/grants", response_model=s.GrantOut, status_code=201)
 async def request_grant(
-    body: s.GrantIn, request: Request, who: Caller = Depends(caller)
+    body: s.GrantIn, request: Request, who: Caller = Depends(grant_requester)
 ) -> s.GrantOut:
     """Time-boxed access to one secret for one named operator, with the member's consent."""
     grant_request = GrantRequest(

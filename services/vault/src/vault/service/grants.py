@@ -1,6 +1,9 @@
 """Time-boxed operator grants: one named operator, one secret, limited time and uses.
 
 Rules:
+- Permission comes first: a caller that may not request grants is refused (``denied``) before
+  anything it sent is validated, and one that may is checked for the named purpose before the
+  names, reason, lifetime and uses are.
 - Asking for a grant needs ``grant.request`` for the secret's purpose, a reason and the member's
   consent reference; the grant holds its own copy of the secret under the subject's data key.
 - Using it needs ``grant.use``, the named operator and an open grant; each use is audited and
@@ -14,14 +17,25 @@ import uuid
 from dataclasses import replace
 
 from vault.domain import crypto, names
+from vault.domain.audit import Outcome
 from vault.domain.caller import VAULT, Caller
-from vault.domain.errors import GrantNotFound, InvalidName
+from vault.domain.errors import GrantNotFound, InvalidName, PolicyDenied
 from vault.domain.grants import EndReason, Grant, GrantRequest
 from vault.domain.policy import Action
 from vault.service import erasure
-from vault.service.context import VaultContext, draft_for, guarded, record
+from vault.service.context import VaultContext, audit_now, draft_for, guarded, record
 from vault.service.ports import UnitOfWork
 from vault.service.secrets import SecretRef, open_secret
+
+
+async def may_request_grants(ctx: VaultContext, caller: Caller) -> None:
+    """Refuse (audited as ``denied``) a caller that may never request a grant."""
+    try:
+        ctx.policy.check_any(caller.service, Action.REQUEST_GRANT)
+    except PolicyDenied as exc:
+        draft = draft_for(caller, Action.REQUEST_GRANT)
+        await audit_now(ctx, replace(draft, outcome=Outcome.DENIED, detail={"error": exc.code}))
+        raise
 
 
 async def request_grant(ctx: VaultContext, caller: Caller, request: GrantRequest) -> Grant:
@@ -33,7 +47,9 @@ async def request_grant(ctx: VaultContext, caller: Caller, request: GrantRequest
         ref=request.secret_id,
     )
     async with guarded(ctx, draft) as uow:
-        ctx.policy.check(caller.service, request.validated().purpose, Action.REQUEST_GRANT)
+        ctx.policy.check_any(caller.service, Action.REQUEST_GRANT)
+        ctx.policy.check(caller.service, request.purpose, Action.REQUEST_GRANT)
+        request.validated()
         await erasure.refuse_if_held(
             ctx, uow, caller, request.subject, request.purpose, Action.REQUEST_GRANT
         )
