@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+from common.db.database import Database
 from common.db.migrations import MigrationSet
 from common.db.uow import UnitOfWork as CommonUnitOfWork
 from common.logging import get_logger
@@ -20,6 +21,7 @@ from common.runtime import Runtime
 from common.security.service_identity import ServiceTokenVerifier
 
 from vault.adapters.kms import AwsKms, LocalFileKms
+from vault.adapters.pg_audit_batches import PgAuditBatches
 from vault.adapters.pg_uow import pg_uow_factory
 from vault.bootstrap import build_context
 from vault.domain.errors import ConcurrentUpdate, RotationConflict
@@ -50,8 +52,12 @@ def make_kms(settings: VaultSettings) -> Kms:
 
 
 def make_context(
-    settings: VaultSettings, open_common: Callable[[], CommonUnitOfWork], kms: Kms | None = None
+    settings: VaultSettings,
+    open_common: Callable[[], CommonUnitOfWork],
+    database: Callable[[], Database],
+    kms: Kms | None = None,
 ) -> VaultContext:
+    """The use cases over Postgres; ``database`` gives the open pool (called after start-up)."""
     return build_context(
         pg_uow_factory(open_common),
         kms or make_kms(settings),
@@ -61,6 +67,7 @@ def make_context(
         cache_max_entries=settings.cache_max_entries,
         max_secret_bytes=settings.max_secret_bytes,
         erasure_hold=timedelta(seconds=settings.erasure_hold_seconds),
+        audit_batches=PgAuditBatches(database),
     )
 
 
@@ -84,7 +91,7 @@ class Container:
         self, settings: VaultSettings, runtime: Runtime, *, kms: Kms | None = None
     ) -> None:
         self.settings = settings
-        self.ctx = make_context(settings, runtime.uow, kms)
+        self.ctx = make_context(settings, runtime.uow, lambda: runtime.db, kms)
         self.verifier = ServiceTokenVerifier("vault", {})
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -101,6 +108,7 @@ class Container:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
+        await self.ctx.appender.close()
 
     async def _sweep(self) -> None:
         while True:

@@ -67,9 +67,11 @@ async def pg(vault_settings: VaultSettings) -> AsyncIterator[tuple[Database, Vau
         vault_settings.database_url.get_secret_value(), vault_settings.schema_name
     )
     await migrate(db, migrations())
+    ctx = make_context(vault_settings, lambda: CommonUnitOfWork(db, producer="vault"), lambda: db)
     try:
-        yield db, make_context(vault_settings, lambda: CommonUnitOfWork(db, producer="vault"))
+        yield db, ctx
     finally:
+        await ctx.appender.close()
         await db.close()
 
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping, Sequence, Set
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -76,8 +76,16 @@ class AuditEntry:
         return entry_hash(self.prev_hash, self.body())
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(body: Mapping[str, object]) -> bytes:
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _CANONICAL.encode(body).encode()
+
+
+def canonical_json_list(items: Sequence[Mapping[str, object]]) -> str:
+    """Several bodies as one JSON array text, encoded the canonical way."""
+    return _CANONICAL.encode(items)
 
 
 def entry_hash(prev_hash: str, body: Mapping[str, object]) -> str:
@@ -88,21 +96,61 @@ def chain(previous: AuditEntry | Head | None, draft: AuditDraft, at: datetime) -
     """The entry that follows ``previous`` (the head, or None for the first) for ``draft``."""
     seq = previous.seq + 1 if previous else 1
     prev_hash = previous.hash if previous else GENESIS_HASH
-    unsealed = AuditEntry(
-        seq=seq,
-        at=at.astimezone(UTC),
-        actor=draft.actor,
-        action=draft.action,
-        outcome=draft.outcome,
-        subject=draft.subject,
-        purpose=draft.purpose,
-        ref=draft.ref,
-        operator=draft.operator,
-        detail=dict(draft.detail),
-        prev_hash=prev_hash,
-        hash="",
-    )
-    return replace(unsealed, hash=unsealed.computed_hash())
+    at = at.astimezone(UTC)
+    detail = dict(draft.detail)
+    body = {
+        "seq": seq,
+        "at": _iso(at),
+        "actor": draft.actor,
+        "action": draft.action,
+        "outcome": str(draft.outcome),
+        "subject": draft.subject,
+        "purpose": draft.purpose,
+        "ref": draft.ref,
+        "operator": draft.operator,
+        "detail": detail,
+    }
+    return AuditEntry(
+        seq, at, draft.actor, draft.action, draft.outcome, draft.subject, draft.purpose,
+        draft.ref, draft.operator, detail, prev_hash, entry_hash(prev_hash, body),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRequest:
+    """A draft waiting for the group-commit appender, and what it was decided on.
+
+    ``subject_epoch`` names the subject state (subject, epoch) an answer was computed from; the
+    entry is written only while that subject's epoch is still current."""
+
+    draft: AuditDraft
+    at: datetime
+    subject_epoch: tuple[str, int] | None = None
+
+
+def chain_batch(
+    head: Head | None, requests: Sequence[AuditRequest], skip: Set[int] = frozenset()
+) -> list[AuditEntry | None]:
+    """Chain the requests after ``head`` in order; those whose index is in ``skip`` get None."""
+    entries: list[AuditEntry | None] = []
+    previous: AuditEntry | Head | None = head
+    for index, request in enumerate(requests):
+        if index in skip:
+            entries.append(None)
+            continue
+        previous = chain(previous, request.draft, request.at)
+        entries.append(previous)
+    return entries
+
+
+def stale_requests(requests: Sequence[AuditRequest], epochs: Mapping[str, int]) -> set[int]:
+    """Indexes of requests decided on a subject state that has moved since (0: never moved)."""
+    return {
+        index
+        for index, request in enumerate(requests)
+        if request.subject_epoch is not None
+        and epochs.get(request.subject_epoch[0], 0) != request.subject_epoch[1]
+    }
 
 
 def _iso(at: datetime) -> str:

@@ -17,25 +17,19 @@ import uuid
 from dataclasses import replace
 
 from vault.domain import crypto, names
-from vault.domain.audit import Outcome
 from vault.domain.caller import VAULT, Caller
-from vault.domain.errors import GrantNotFound, InvalidName, PolicyDenied
+from vault.domain.errors import GrantNotFound, InvalidName
 from vault.domain.grants import EndReason, Grant, GrantRequest
 from vault.domain.policy import Action
 from vault.service import erasure
-from vault.service.context import VaultContext, audit_now, draft_for, guarded, record
+from vault.service.context import VaultContext, draft_for, guarded, record, require_any
 from vault.service.ports import UnitOfWork
 from vault.service.secrets import SecretRef, open_secret
 
 
 async def may_request_grants(ctx: VaultContext, caller: Caller) -> None:
     """Refuse (audited as ``denied``) a caller that may never request a grant."""
-    try:
-        ctx.policy.check_any(caller.service, Action.REQUEST_GRANT)
-    except PolicyDenied as exc:
-        draft = draft_for(caller, Action.REQUEST_GRANT)
-        await audit_now(ctx, replace(draft, outcome=Outcome.DENIED, detail={"error": exc.code}))
-        raise
+    await require_any(ctx, caller, Action.REQUEST_GRANT)
 
 
 async def request_grant(ctx: VaultContext, caller: Caller, request: GrantRequest) -> Grant:
