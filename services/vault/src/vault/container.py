@@ -1,8 +1,9 @@
 """The vault's wiring for one process: KMS, use-case context, identity verifier, grant sweeper.
 
 Rule: constructing a container does no I/O; ``start`` (in the app lifespan, once the runtime's
-pool is open) makes sure a master key and the sealing keys exist and starts the sweeper that
-ends expired grants and releases erasure holds past their deadline.
+pool is open) makes sure a master key and the sealing keys exist, starts the sweeper that ends
+expired grants and releases erasure holds past their deadline, and the task that anchors the
+audit head outside the database every ``anchor_seconds`` (and once more on the way out).
 """
 
 from __future__ import annotations
@@ -19,14 +20,18 @@ from common.db.uow import UnitOfWork as CommonUnitOfWork
 from common.logging import get_logger
 from common.runtime import Runtime
 from common.security.service_identity import ServiceTokenVerifier
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from vault.adapters.anchors import FileAnchorStore, load_or_create_anchor_key
 from vault.adapters.kms import AwsKms, LocalFileKms
 from vault.adapters.pg_audit_batches import PgAuditBatches
 from vault.adapters.pg_uow import pg_uow_factory
 from vault.bootstrap import build_context
+from vault.domain.anchor import Checkpoint
+from vault.domain.audit import Head
 from vault.domain.errors import ConcurrentUpdate, RotationConflict
 from vault.domain.policy import DEFAULT_POLICY, Policy
-from vault.service import erasure, grants, sealing
+from vault.service import anchoring, erasure, grants, sealing
 from vault.service.context import VaultContext
 from vault.service.ports import Kms
 from vault.settings import VaultSettings
@@ -94,6 +99,10 @@ class Container:
         self.ctx = make_context(settings, runtime.uow, lambda: runtime.db, kms)
         self.verifier = ServiceTokenVerifier("vault", {})
         self._sweeper: asyncio.Task[None] | None = None
+        self._anchorer: asyncio.Task[None] | None = None
+        self.anchors = FileAnchorStore(settings.anchor_dir)
+        self.anchor_key: Ed25519PrivateKey | None = None
+        self.last_anchor: Head | None = None
 
     async def start(self, runtime: Runtime) -> None:
         if self.settings.service_trust_dir:
@@ -102,13 +111,44 @@ class Container:
             )
         await ensure_keys(self.ctx)
         self._sweeper = asyncio.create_task(self._sweep(), name="vault-grant-sweeper")
+        try:
+            self.anchor_key = load_or_create_anchor_key(self.settings.anchor_key_file)
+        except (OSError, ValueError) as exc:  # the vault serves on; the gap is logged loudly
+            log.error("audit_anchoring_disabled", error=type(exc).__name__)
+            return
+        self._anchorer = asyncio.create_task(self._anchor_loop(), name="vault-audit-anchor")
 
     async def stop(self, runtime: Runtime) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+        for task in (self._sweeper, self._anchorer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.ctx.appender.close()
+        await self._anchor_once()  # the last head of this process, anchored on the way out
+
+    async def anchor_now(self) -> Checkpoint | None:
+        """Anchor the head now if it moved since the last checkpoint of this process."""
+        assert self.anchor_key is not None, "the container is not started"
+        checkpoint = await anchoring.anchor_head(
+            self.ctx, self.anchor_key, self.anchors, self.last_anchor
+        )
+        if checkpoint is not None:
+            self.last_anchor = checkpoint.head
+        return checkpoint
+
+    async def _anchor_once(self) -> None:
+        if self.anchor_key is None:
+            return
+        try:
+            await self.anchor_now()
+        except Exception as exc:  # the next round (or the next start) anchors it
+            log.warning("audit_anchor_failed", error=type(exc).__name__)
+
+    async def _anchor_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.anchor_seconds)
+            await self._anchor_once()
 
     async def _sweep(self) -> None:
         while True:

@@ -55,6 +55,8 @@ def vault_settings(
         schema=schema_name,
         service_trust_dir=str(identity_dir / "trust"),
         kms_key_file=str(tmp_path / "kms" / "master.key"),
+        anchor_key_file=str(tmp_path / "anchor" / "anchor.key"),
+        anchor_dir=str(tmp_path / "anchor" / "checkpoints"),
         grant_sweep_seconds=0.2,
     )
     return settings

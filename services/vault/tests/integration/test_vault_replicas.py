@@ -1,5 +1,6 @@
-"""Two vault replicas on one database: one audit chain, and an erasure on one replica stops
-unwraps from the other's cache at once (its very next call, no waiting)."""
+"""Two vault replicas on one database: one audit chain, an erasure on one replica stops unwraps
+from the other's cache at once (its very next call, no waiting), batch unwraps, and the signed
+anchors of the audit head (file and event)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,12 @@ import httpx
 import pytest
 import pytest_asyncio
 from coffre_testing.app import running_app
+from coffre_testing.kafka import collect
+from common.events.base import decode_envelope
+from common.events.vault import AuditAnchored
 from fastapi import FastAPI
+from vault.adapters.anchors import FileAnchorStore, load_anchor_public_key, public_key_file
+from vault.domain.anchor import Checkpoint
 from vault.entrypoints.app import create_app
 from vault.service import audit
 from vault.service.context import VaultContext
@@ -149,3 +155,31 @@ async def test_batch_unwrap_from_a_service_that_may_not_unwrap_is_403_before_its
         "/v1/data-keys/unwrap-batch", json={"batch_input": too_many}, headers=headers("archive")
     )
     assert response.status_code == 422
+
+
+async def test_the_running_vault_anchors_its_head_in_a_signed_file_and_an_event(
+    replicas: tuple[Replica, Replica],
+    headers: Headers,
+    member: str,
+    vault_settings: VaultSettings,
+    infra: object,
+) -> None:
+    a, _ = replicas
+    await _document_key(a, headers, member)
+    container = a.app.state.container
+    checkpoint = await container.anchor_now()
+    assert checkpoint is not None
+    assert await container.anchor_now() is None, "an unmoved head is not anchored again"
+    public_key = load_anchor_public_key(public_key_file(vault_settings.anchor_key_file))
+    saved, rejected = FileAnchorStore(vault_settings.anchor_dir).latest(public_key)
+    assert (saved, rejected) == (checkpoint, [])
+    records = await collect(
+        infra.bootstrap_servers,  # type: ignore[attr-defined]
+        "vault.audit-anchored.v1",
+        count=1,
+        where=lambda r: decode_envelope(r.value).payload.get("hash") == checkpoint.hash,
+    )
+    event = decode_envelope(records[0].value).parse()
+    assert isinstance(event, AuditAnchored)
+    published = Checkpoint(event.seq, event.hash, event.anchored_at, event.key_id, event.signature)
+    assert published.verifies(public_key)

@@ -12,7 +12,9 @@ from typing import Protocol
 
 from common.db.ports import TransactionPort
 from common.events.base import Event
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from vault.domain.anchor import Checkpoint
 from vault.domain.audit import AuditDraft, AuditEntry, AuditRequest, Head
 from vault.domain.erasure import ErasureHold
 from vault.domain.grants import Grant
@@ -150,6 +152,16 @@ class AuditBatchWriter(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class AnchorStore(Protocol):
+    """Where signed checkpoints of the audit head are kept, outside the database."""
+
+    def save(self, checkpoint: Checkpoint) -> object: ...
+
+    def latest(self, public_key: Ed25519PublicKey) -> tuple[Checkpoint | None, list[str]]:
+        """The newest checkpoint that verifies, and the names of those that did not."""
+        ...
 
 
 class AuditLog(Protocol):
