@@ -4,9 +4,10 @@ Rules:
 - One replica leads (a session advisory lock, like the outbox relay) and writes on the very
   connection that holds the lock: a batch is one statement that moves ``audit_head`` from the
   head it last wrote to the new one — only if the head is still there and no subject epoch the
-  batch relies on moved — and inserts every entry with one ``INSERT … unnest``. If anything
-  else wrote meanwhile (a unit of work's own entry, another replica, a lost lease) the statement
-  writes nothing and the batch is written the locked way instead.
+  batch relies on moved — and inserts every entry with one
+  ``INSERT … SELECT FROM jsonb_to_recordset``. If anything else wrote meanwhile (a unit of
+  work's own entry, another replica, a lost lease) the statement writes nothing and the batch
+  is written the locked way instead.
 - The locked way (standby replicas, and the leader's fallback): one transaction that locks the
   head row, reads the epochs, chains, inserts and moves the head. The head row lock keeps one
   unbroken chain whoever writes.
@@ -29,7 +30,7 @@ from vault.domain.audit import (
     AuditEntry,
     AuditRequest,
     Head,
-    canonical_json_list,
+    canonical_json,
     chain_batch,
     stale_requests,
 )
@@ -54,17 +55,15 @@ _FENCED = (
 _INSERT = f"INSERT INTO audit_log ({_COLUMNS}) {_SELECT}"
 
 
-def _rows(entries: Sequence[AuditEntry]) -> str:
-    """The entries as one JSON array (one parameter: no per-value encoding on the way)."""
-    return canonical_json_list([_row(e) for e in entries])
+def batch_rows(entries: Sequence[AuditEntry]) -> str:
+    """The entries as one JSON array (one parameter: no per-value encoding on the way): each
+    row is the canonical body its hash was computed over, plus the two hashes."""
+    return "[" + ",".join(_row(e) for e in entries) + "]"
 
 
-def _row(e: AuditEntry) -> dict[str, object]:
-    return {
-        "seq": e.seq, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
-        "outcome": str(e.outcome), "subject": e.subject, "purpose": e.purpose, "ref": e.ref,
-        "operator": e.operator, "detail": e.detail, "prev_hash": e.prev_hash, "hash": e.hash,
-    }  # fmt: skip
+def _row(e: AuditEntry) -> str:
+    body = e.canonical.decode() if e.canonical else canonical_json(e.body()).decode()
+    return f'{body[:-1]},"prev_hash":"{e.prev_hash}","hash":"{e.hash}"}}'
 
 
 def _epochs(requests: Sequence[AuditRequest]) -> tuple[list[str], list[int]]:
@@ -107,7 +106,7 @@ class PgAuditBatches:
         subjects, epochs = _epochs(requests)
         status: str = await conn.execute(
             _FENCED,
-            _rows(written),
+            batch_rows(written),
             written[-1].seq,
             written[-1].hash,
             head.seq if head else 0,
@@ -132,7 +131,7 @@ class PgAuditBatches:
             entries = chain_batch(head, requests, stale)
             written = [e for e in entries if e is not None]
             if written:
-                await conn.execute(_INSERT, _rows(written))
+                await conn.execute(_INSERT, batch_rows(written))
                 head = Head(written[-1].seq, written[-1].hash)
                 await conn.execute(
                     "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1", head.seq, head.hash

@@ -57,6 +57,8 @@ class AuditEntry:
     detail: Mapping[str, DetailValue]
     prev_hash: str
     hash: str
+    canonical: bytes = field(default=b"", compare=False, repr=False)
+    """The canonical JSON of the body the hash was computed over (set by ``chain``)."""
 
     def body(self) -> dict[str, object]:
         return {
@@ -83,24 +85,22 @@ def canonical_json(body: Mapping[str, object]) -> bytes:
     return _CANONICAL.encode(body).encode()
 
 
-def canonical_json_list(items: Sequence[Mapping[str, object]]) -> str:
-    """Several bodies as one JSON array text, encoded the canonical way."""
-    return _CANONICAL.encode(items)
-
-
 def entry_hash(prev_hash: str, body: Mapping[str, object]) -> str:
     return hashlib.sha256(bytes.fromhex(prev_hash) + canonical_json(body)).hexdigest()
 
 
-def chain(previous: AuditEntry | Head | None, draft: AuditDraft, at: datetime) -> AuditEntry:
-    """The entry that follows ``previous`` (the head, or None for the first) for ``draft``."""
+def chain(
+    previous: AuditEntry | Head | None, draft: AuditDraft, at: datetime, at_text: str = ""
+) -> AuditEntry:
+    """The entry that follows ``previous`` (the head, or None for the first) for ``draft``;
+    ``at_text`` is ``at`` already formatted, when the caller has it."""
     seq = previous.seq + 1 if previous else 1
     prev_hash = previous.hash if previous else GENESIS_HASH
     at = at.astimezone(UTC)
     detail = dict(draft.detail)
     body = {
         "seq": seq,
-        "at": _iso(at),
+        "at": at_text or _iso(at),
         "actor": draft.actor,
         "action": draft.action,
         "outcome": str(draft.outcome),
@@ -110,9 +110,11 @@ def chain(previous: AuditEntry | Head | None, draft: AuditDraft, at: datetime) -
         "operator": draft.operator,
         "detail": detail,
     }
+    canonical = canonical_json(body)
+    digest = hashlib.sha256(bytes.fromhex(prev_hash) + canonical).hexdigest()
     return AuditEntry(
         seq, at, draft.actor, draft.action, draft.outcome, draft.subject, draft.purpose,
-        draft.ref, draft.operator, detail, prev_hash, entry_hash(prev_hash, body),
+        draft.ref, draft.operator, detail, prev_hash, digest, canonical,
     )  # fmt: skip
 
 
@@ -134,11 +136,14 @@ def chain_batch(
     """Chain the requests after ``head`` in order; those whose index is in ``skip`` get None."""
     entries: list[AuditEntry | None] = []
     previous: AuditEntry | Head | None = head
+    last_at, at_text = None, ""
     for index, request in enumerate(requests):
         if index in skip:
             entries.append(None)
             continue
-        previous = chain(previous, request.draft, request.at)
+        if request.at is not last_at:
+            last_at, at_text = request.at, _iso(request.at)
+        previous = chain(previous, request.draft, request.at, at_text)
         entries.append(previous)
     return entries
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from common.errors import CoffreError
 
@@ -67,6 +67,7 @@ class UnwrapItem:
 
 
 Unwrapped = GeneratedKey | CoffreError
+_UNWRAP = str(Action.UNWRAP_DATA_KEY)
 
 
 async def unwrap_data_key(
@@ -88,7 +89,7 @@ async def unwrap_many(
     results: list[Unwrapped | None] = [None] * len(items)
     todo = list(range(len(items)))
     for attempt in range(3):
-        decided = [await _decide(ctx, caller, items[i], fresh=attempt > 0) for i in todo]
+        decided = [await decide_one(ctx, caller, items[i], fresh=attempt > 0) for i in todo]
         futures = ctx.appender.submit([(draft, epoch) for draft, epoch, _ in decided])
         stale = []
         for index, future, (_, _, result) in zip(todo, futures, decided, strict=True):
@@ -107,11 +108,12 @@ async def unwrap_many(
     return [r for r in results if r is not None]
 
 
-async def _decide(
+async def decide_one(
     ctx: VaultContext, caller: Caller, item: UnwrapItem, *, fresh: bool
 ) -> tuple[AuditDraft, tuple[str, int] | None, Unwrapped]:
-    """Open one token from the cached subject state: the entry to write, its epoch, the result."""
-    draft = draft_for(caller, Action.UNWRAP_DATA_KEY, subject=item.subject, purpose=item.purpose)
+    """Open one token from the cached subject state: the entry to write, its epoch, the result.
+
+    Nothing of the result may leave before the entry is durable (``unwrap_many`` waits)."""
     token: WrappedDocumentKey | None = None
     try:
         ctx.policy.check(caller.service, _names(item.subject, item.purpose), Action.UNWRAP_DATA_KEY)
@@ -130,12 +132,12 @@ async def _decide(
         aad = crypto.secret_aad(item.subject, item.purpose, token.document_key_id, key.version)
         document_key = crypto.open_sealed(data_key, token.envelope, aad)
     except CoffreError as exc:
-        if token is not None:
-            draft = replace(draft, ref=token.document_key_id)
+        ref = token.document_key_id if token else None
+        draft = draft_for(caller, _UNWRAP, subject=item.subject, purpose=item.purpose, ref=ref)
         return failed(draft, exc), None, exc
     allowed = AuditDraft(
-        draft.actor, draft.action, Outcome.ALLOWED, draft.subject, draft.purpose,
-        token.document_key_id, draft.operator, {"key_id": key.key_id},
+        caller.service, _UNWRAP, Outcome.ALLOWED, item.subject, item.purpose,
+        token.document_key_id, caller.operator, {"key_id": key.key_id},
     )  # fmt: skip
     result = GeneratedKey(token.document_key_id, document_key, item.wrapped)
     return allowed, (state.subject, state.epoch), result
