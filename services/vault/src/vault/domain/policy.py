@@ -44,6 +44,17 @@ class Policy:
     def allows(self, service: str, purpose: str, action: Action) -> bool:
         return Rule(service, purpose, action) in self.rules
 
+    def allows_any(self, service: str, action: Action) -> bool:
+        """Whether the service may do ``action`` for at least one purpose."""
+        return any(r.service == service and r.action is action for r in self.rules)
+
+    def check_any(self, service: str, action: Action) -> None:
+        """Refuse a service that may never do ``action``, before looking at what it asks for."""
+        if not self.allows_any(service, action):
+            raise PolicyDenied(
+                f"{service} may not {action.value}", service=service, action=action.value
+            )
+
     def check(self, service: str, purpose: str, action: Action) -> None:
         if not self.allows(service, purpose, action):
             raise PolicyDenied(

@@ -56,6 +56,37 @@ class UnwrapIn(_In):
     wrapped: str = Field(max_length=1024, description="The wrapped key token, base64url.")
 
 
+class UnwrapItemIn(_In):
+    subject: str = Field(max_length=128)
+    purpose: str = Field(max_length=64)
+    wrapped: str = Field(max_length=1024, description="The wrapped key token, base64url.")
+
+
+MAX_BATCH = 1000
+
+
+class UnwrapBatchIn(_In):
+    batch_input: list[UnwrapItemIn] = Field(
+        min_length=1, max_length=MAX_BATCH, description="Wrapped keys to open, each audited."
+    )
+
+
+class ItemError(BaseModel):
+    code: str = Field(description="The stable problem code, as a single call would answer.")
+    status: int
+    title: str
+
+
+class UnwrapResult(BaseModel):
+    document_key_id: str | None = None
+    plaintext: str | None = Field(None, description="The AES-256 key, base64url.")
+    error: ItemError | None = Field(None, description="Set instead when this item failed.")
+
+
+class UnwrapBatchOut(BaseModel):
+    batch_results: list[UnwrapResult] = Field(description="One result per input, in order.")
+
+
 class DataKeyOut(BaseModel):
     document_key_id: str
     plaintext: str = Field(description="The AES-256 key, base64url: use it once and forget it.")
