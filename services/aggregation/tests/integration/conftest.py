@@ -175,6 +175,8 @@ async def running_stack(
         schema=f"{schema}_vault",
         service_trust_dir=str(identity_dir / "trust"),
         kms_key_file=str(tmp_path / "kms" / "master.key"),
+        anchor_key_file=str(tmp_path / "vault" / "anchor.key"),
+        anchor_dir=str(tmp_path / "vault" / "anchors"),
         **(vault_overrides or {}),
     )
     vault_app = create_vault_app(
