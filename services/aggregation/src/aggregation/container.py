@@ -15,6 +15,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 import httpx
+from common.db.erasure import ErasurePurgeLoop
 from common.db.uow import UnitOfWork as CommonUnitOfWork
 from common.events import Envelope, Event
 from common.events.erasure import ErasureRequested
@@ -68,6 +69,7 @@ class Container:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ready = asyncio.Event()
         self.scheduler: Scheduler | None = None
+        self._purge: ErasurePurgeLoop | None = None
         self._ctx: Context | None = None
         self._members: MemberAuthenticator | None = None
 
@@ -110,9 +112,13 @@ class Container:
         if s.scheduler_enabled:
             self.scheduler = Scheduler(self._ctx, s.scheduler_interval_seconds)
             self.scheduler.start()
+        self._purge = ErasurePurgeLoop(runtime.db)
+        self._purge.start()
         self._ready.set()
 
     async def stop(self, runtime: Runtime) -> None:
+        if self._purge is not None:
+            await self._purge.stop()
         if self.scheduler is not None:
             await self.scheduler.stop()
         if self._tasks:

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from common.db import MigrationSet
+from common.db.erasure import ErasurePurgeLoop
 from common.logging import get_logger
 from common.runtime import Runtime
 from common.security.access_tokens import AccessTokenVerifier, JwksCache
@@ -114,6 +115,7 @@ class Container:
     verifier: AccessTokenVerifier | None = None
     saml: Pysaml2ServiceProvider | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _purge: ErasurePurgeLoop | None = None
 
     async def start(self, runtime: Runtime) -> None:
         box = SecretBox(self.settings.key_encryption_key.get_secret_value().encode())
@@ -130,8 +132,12 @@ class Container:
             self.settings.public_base_url, self.settings.saml_xmlsec_binary
         )
         self._tasks.append(asyncio.create_task(self._maintain(runtime), name="auth-maintenance"))
+        self._purge = ErasurePurgeLoop(runtime.db)
+        self._purge.start()
 
     async def stop(self, runtime: Runtime) -> None:
+        if self._purge is not None:
+            await self._purge.stop()
         for task in self._tasks:
             task.cancel()
         with contextlib.suppress(BaseException):

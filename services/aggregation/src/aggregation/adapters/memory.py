@@ -29,6 +29,7 @@ class MemoryState:
     transactions: dict[str, StoredTransaction] = field(default_factory=dict)
     feeds: dict[str, int] = field(default_factory=dict)
     teardowns: dict[uuid.UUID, Teardown] = field(default_factory=dict)
+    erased: set[str] = field(default_factory=set)
     published: list[tuple[Event, str, str]] = field(default_factory=list)
 
     def snapshot(self) -> MemoryState:
@@ -229,6 +230,26 @@ class _Teardowns:
         self.s.teardowns.pop(teardown_id, None)
 
 
+@dataclass(frozen=True)
+class _Forgotten:
+    deleted: int
+    pending: int
+
+
+class _Erasure:
+    """The tombstones (no outbox here: recorded events are the state's ``published``)."""
+
+    def __init__(self, state: MemoryState) -> None:
+        self.s = state
+
+    async def forget(self, user_id: str, account_refs: Sequence[str], now: datetime) -> _Forgotten:
+        self.s.erased.add(user_id)
+        return _Forgotten(0, 0)
+
+    async def is_erased(self, user_id: str) -> bool:
+        return user_id in self.s.erased
+
+
 class MemoryStore:
     """Repositories over a state, recording events (the consumer-side view: no commit)."""
 
@@ -243,6 +264,7 @@ class MemoryStore:
         self.pulls = _Pulls(state)
         self.transactions = _Transactions(state)
         self.teardowns = _Teardowns(state)
+        self.erasure = _Erasure(state)
 
     def record(self, event: Event, *, subject: str, key: str | None = None) -> None:
         self.recorded.append((event, subject, key or subject))
@@ -266,7 +288,8 @@ class MemoryUnitOfWork(MemoryStore):
         self.recorded.clear()
 
     async def commit(self) -> None:
-        for name in ("connections", "accounts", "pulls", "transactions", "feeds", "teardowns"):
+        names = ("connections", "accounts", "pulls", "transactions", "feeds", "teardowns", "erased")
+        for name in names:
             setattr(self._origin, name, getattr(self.state, name))
         self._origin.published.extend(self.recorded)
         self.recorded = []
