@@ -1,9 +1,10 @@
 """The one place that wires aggregation's use cases to their adapters.
 
 Rules: building a container does no I/O; `start` (in the app's lifespan) opens the agent and
-vault clients, the JWKS cache and the scheduler; `stop` closes them after in-flight background
-pulls end. Tests may hand in transports (in-process agent or vault), a vault, a clock or a
-JWKS source; nothing else differs from production.
+vault clients, the JWKS cache and the scheduler, and resumes first pulls a crash cut short;
+`stop` closes them after in-flight background pulls end. Tests may hand in transports
+(in-process agent or vault), a vault, a clock or a JWKS source; nothing else differs from
+production.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from aggregation.service.context import Context
 from aggregation.service.erasure import erase_member
 from aggregation.service.ports import Clock, ConsentVault
 from aggregation.service.scheduler import Scheduler
+from aggregation.service.sync import resume_first_pulls
 from aggregation.settings import AggregationSettings
 
 log = get_logger(__name__)
@@ -115,6 +117,8 @@ class Container:
         self._purge = ErasurePurgeLoop(runtime.db)
         self._purge.start()
         self._ready.set()
+        if s.initial_sync:
+            self.spawn(resume_first_pulls(self._ctx), name="resume-first-pulls")
 
     async def stop(self, runtime: Runtime) -> None:
         if self._purge is not None:

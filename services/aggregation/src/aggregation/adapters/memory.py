@@ -132,6 +132,20 @@ class _Accounts:
             account.next_sync_at = lease_until
         return claimed
 
+    async def claim_never_synced(self, limit: int, lease_until: datetime) -> list[LinkedAccount]:
+        never = [
+            a
+            for a in sorted(self.s.accounts.values(), key=lambda a: a.account_ref)
+            if a.synced_through is None
+            and a.failures == 0
+            and (c := self.s.connections.get(a.connection_id)) is not None
+            and c.is_active
+        ][:limit]
+        claimed = copy.deepcopy(never)
+        for account in never:
+            account.next_sync_at = lease_until
+        return claimed
+
     async def delete_of_user(self, user_id: str) -> int:
         gone = [k for k, a in self.s.accounts.items() if a.user_id == user_id]
         for key in gone:

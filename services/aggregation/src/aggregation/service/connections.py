@@ -156,7 +156,7 @@ async def _link_accounts(
                 connection_id=connection.connection_id,
                 resource_id=bank_account.resource_id,
                 currency=bank_account.currency,
-                next_sync_at=now + timedelta(hours=24) / max(1, connection.frequency_per_day),
+                next_sync_at=now + ctx.policy.first_pull_lease,
             )
         )
     return await store.accounts.of_connection(connection.connection_id)

@@ -157,6 +157,10 @@ class AccountRepository(Protocol):
         self, now: datetime, limit: int, lease_until: datetime
     ) -> list[LinkedAccount]: ...
 
+    async def claim_never_synced(self, limit: int, lease_until: datetime) -> list[LinkedAccount]:
+        """Accounts of active connections whose first pull never completed nor failed."""
+        ...
+
     async def delete_of_user(self, user_id: str) -> int: ...
 
 
