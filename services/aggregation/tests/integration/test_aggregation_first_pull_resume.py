@@ -9,6 +9,7 @@ missing transactions arrive without the scheduler, each once.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,16 @@ class DiesOnSecondAccount(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
+async def _member_with_two_accounts(bank: Bank) -> str:
+    """The sandbox derives each member's accounts from their id: find one with two."""
+    for _ in range(100):
+        member = str(uuid.uuid4())
+        listed = await bank.control("GET", f"/sandbox/psus/{member}/accounts")
+        if len(listed["accounts"]) == 2:
+            return member
+    raise AssertionError("the sandbox gave no member two accounts")
+
+
 async def test_a_first_pull_cut_short_by_a_crash_resumes_at_start_without_duplicates(
     infra: Any,
     schema_name: str,
@@ -53,8 +64,8 @@ async def test_a_first_pull_cut_short_by_a_crash_resumes_at_start_without_duplic
     identity_dir: Path,
     tokens: MemberTokens,
     tmp_path: Path,
-    member: str,
 ) -> None:
+    member = await _member_with_two_accounts(bank)
     wiring = (infra, schema_name, sandbox, bank, identity_dir, tokens, tmp_path)
     dying = DiesOnSecondAccount()
     async with running_stack(

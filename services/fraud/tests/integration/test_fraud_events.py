@@ -259,3 +259,31 @@ async def test_erasure_request_is_answered_with_proof(fraud: RunningFraud, infra
     assert (proof["service"], proof["proof"]["accounts"]) == ("fraud", 1)
     db = fraud.container.runtime.db  # type: ignore[union-attr]
     assert await db.fetchval("SELECT count(*) FROM scores WHERE owner_ref = $1", str(user)) == 0
+
+
+async def test_a_late_transaction_of_an_erased_member_is_dropped_not_stored(
+    fraud: RunningFraud, infra
+) -> None:
+    user, account = _member()
+    other, other_account = _member()
+    async with Events(infra.bootstrap_servers) as events:
+        await _register(events, user, fraud)
+        await _register(events, other, fraud)
+        await events.send(_transaction(user, account, 1), subject=str(user), key=account)
+        await _scored(fraud, 1, user)
+        request = ErasureRequested(
+            user_id=str(user), requested_at=datetime.now(UTC), request_id="req-late"
+        )
+        await events.send(request, subject=str(user))
+        await collect(
+            infra.bootstrap_servers, ErasureCompleted.topic(), count=1, where=_mine(str(user))
+        )
+        await events.send(_transaction(user, account, 2), subject=str(user), key=account)
+        late_marker = _transaction(other, other_account, 1)
+        await events.send(late_marker, subject=str(other), key=account)  # same partition
+    await _scored(fraud, 1, other)  # sent after the late one: that one was handled
+    db = fraud.container.runtime.db  # type: ignore[union-attr]
+    for table in ("scores", "parked_events", "accounts"):
+        query = f"SELECT count(*) FROM {table} WHERE account_ref = $1"
+        assert await db.fetchval(query, account) == 0, table
+    assert await db.fetchval("SELECT count(*) FROM scores WHERE owner_ref = $1", str(user)) == 0
