@@ -2,12 +2,14 @@
 
 Rules:
 - ``forget_subject`` (in the erasing transaction) deletes every *sent* outbox row about the
-  member at once: rows whose envelope subject or payload ``user_id``/``owner_ref`` is the member,
-  or whose message key is one of their other references (e.g. account refs).
+  member at once: rows whose envelope names the member's id anywhere (as a JSON string), or
+  whose message key is one of their other references (e.g. account refs).
 - An *unsent* row is never deleted: it must still be published (the erasure's own
   ``ErasureCompleted`` is one). The member stays "purge pending" and ``purge_sent_rows`` (the
   re-check, run every few seconds by ``ErasurePurgeLoop``) deletes their rows once the relay
-  marked them sent; the purge closes when none of their rows is left in the outbox.
+  marked them sent; the purge closes when none of their rows is left in the outbox. Knowing the
+  member only by digest, it matches the envelope's subject, payload ``user_id``/``owner_ref``
+  and the message key, and reads only rows from the first one pending at the erasure on.
 - The member is remembered only as the SHA-256 digest of their id and references (a tombstone,
   ``erased_subjects``), never in clear: ``is_erased`` tells a consumer to drop a late or
   redelivered event about them instead of storing their data again. The ids are random, so the
@@ -21,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,12 +46,13 @@ _SUBJECT = _digest_sql(_ENVELOPE + "->>'subject'")
 _USER = _digest_sql(_ENVELOPE + "->'payload'->>'user_id'")
 _OWNER = _digest_sql(_ENVELOPE + "->'payload'->>'owner_ref'")
 _KEY = _digest_sql("o.message_key")
-_ABOUT = (
-    f"({_SUBJECT} = ANY($1::text[]) OR {_USER} = ANY($1::text[])"
+_ABOUT_DIGESTS = (
+    f"o.id >= $3 AND ({_SUBJECT} = ANY($1::text[]) OR {_USER} = ANY($1::text[])"
     f" OR {_OWNER} = ANY($1::text[]) OR {_KEY} = ANY($2::text[]))"
 )
-_DELETE_SENT = f"DELETE FROM outbox o WHERE o.sent_at IS NOT NULL AND {_ABOUT}"  # noqa: S608
-_COUNT_UNSENT = f"SELECT count(*) FROM outbox o WHERE o.sent_at IS NULL AND {_ABOUT}"  # noqa: S608
+_ABOUT_CLEAR = "(position($1::bytea in o.envelope) > 0 OR o.message_key = ANY($2::text[]))"
+_SENT = "DELETE FROM outbox o WHERE o.sent_at IS NOT NULL AND "
+_UNSENT = "FROM outbox o WHERE o.sent_at IS NULL AND "
 
 
 def digest(value: str) -> str:
@@ -68,19 +72,27 @@ async def forget_subject(
     conn: asyncpg.Connection, subject: str, *, keys: Iterable[str] = (), now: datetime
 ) -> OutboxPurge:
     """Tombstone ``subject`` and purge their sent outbox rows, in the caller's transaction."""
-    key_digests = sorted({digest(k) for k in keys})
-    await conn.execute(
-        "INSERT INTO erased_subjects (digest, key_digests, erased_at) VALUES ($1, $2, $3) "
-        "ON CONFLICT (digest) DO UPDATE SET purged_at = NULL, key_digests = ARRAY("
-        "SELECT DISTINCT unnest(erased_subjects.key_digests || EXCLUDED.key_digests))",
-        digest(subject),
-        key_digests,
-        now,
+    refs = sorted(set(keys))
+    quoted = json.dumps(subject, ensure_ascii=False).encode()  # as in the envelope's JSON
+    deleted = _count(await conn.execute(_SENT + _ABOUT_CLEAR, quoted, refs))
+    pending = await conn.fetchrow(
+        f"SELECT count(*) AS n, min(o.id) AS first {_UNSENT}{_ABOUT_CLEAR}", quoted, refs
     )
-    subjects = [digest(subject)]
-    deleted = _count(await conn.execute(_DELETE_SENT, subjects, key_digests))
-    pending = int(await conn.fetchval(_COUNT_UNSENT, subjects, key_digests))
-    return OutboxPurge(deleted, pending)
+    newest = await conn.fetchval("SELECT coalesce(max(id), 0) FROM outbox")
+    from_id = min(pending["first"] or newest + 1, newest + 1)
+    await conn.execute(
+        "INSERT INTO erased_subjects (digest, key_digests, erased_at, purge_from_id) "
+        "VALUES ($1, $2, $3, $4) ON CONFLICT (digest) DO UPDATE SET purged_at = NULL, "
+        "purge_from_id = CASE WHEN erased_subjects.purged_at IS NULL THEN least("
+        "erased_subjects.purge_from_id, EXCLUDED.purge_from_id) ELSE EXCLUDED.purge_from_id END, "
+        "key_digests = ARRAY(SELECT DISTINCT unnest("
+        "erased_subjects.key_digests || EXCLUDED.key_digests))",
+        digest(subject),
+        sorted({digest(k) for k in refs}),
+        now,
+        from_id,
+    )
+    return OutboxPurge(deleted, int(pending["n"]))
 
 
 async def is_erased(conn: asyncpg.Connection, *subjects: str | None) -> bool:
@@ -111,14 +123,14 @@ async def purge_sent_rows(db: Database, now: datetime) -> int:
     """The re-check: delete sent rows of members whose purge is pending; close finished purges."""
     async with db.pool.acquire() as conn, conn.transaction():
         pending = await conn.fetch(
-            "SELECT digest, key_digests FROM erased_subjects WHERE purged_at IS NULL "
-            "ORDER BY erased_at LIMIT 500 FOR UPDATE SKIP LOCKED"
+            "SELECT digest, key_digests, purge_from_id FROM erased_subjects "
+            "WHERE purged_at IS NULL ORDER BY erased_at LIMIT 500 FOR UPDATE SKIP LOCKED"
         )
         deleted = 0
         for row in pending:
-            subjects, keys = [row["digest"]], list(row["key_digests"])
-            deleted += _count(await conn.execute(_DELETE_SENT, subjects, keys))
-            if not await conn.fetchval(_COUNT_UNSENT, subjects, keys):
+            about = ([row["digest"]], list(row["key_digests"]), row["purge_from_id"])
+            deleted += _count(await conn.execute(_SENT + _ABOUT_DIGESTS, *about))
+            if not await conn.fetchval(f"SELECT count(*) {_UNSENT}{_ABOUT_DIGESTS}", *about):
                 await conn.execute(
                     "UPDATE erased_subjects SET purged_at = $2 WHERE digest = $1",
                     row["digest"],
