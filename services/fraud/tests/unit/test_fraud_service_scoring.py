@@ -84,6 +84,18 @@ async def test_a_parked_transaction_past_its_wait_is_scored_as_of_an_unknown_own
     assert _types(store) == [TransactionScored]
 
 
+async def test_a_parked_transaction_of_an_account_owned_by_another_is_dropped_not_failing(
+    store: MemoryStore, uow: Uow, engine: Engine
+) -> None:
+    await score_transaction(transaction(account="acct-new", owner="user-late"), uow(), engine)
+    await register_member("user-7", uow(), engine)
+    await score_transaction(transaction("txn-7", account="acct-new", owner="user-7"), uow(), engine)
+    assert await register_member("user-late", uow(), engine) == 1
+    assert store.members["user-late"]
+    assert [r.activity_ref for r in store.scores.values()] == ["txn-7"]
+    assert not store.parked
+
+
 async def test_a_parked_transaction_is_released_once_its_owner_is_known(
     store: MemoryStore, uow: Uow, engine: Engine
 ) -> None:
