@@ -96,6 +96,16 @@ async def test_a_parked_transaction_of_an_account_owned_by_another_is_dropped_no
     assert not store.parked
 
 
+async def test_a_transaction_of_an_erased_member_is_dropped_not_stored(
+    store: MemoryStore, uow: Uow, engine: Engine
+) -> None:
+    store.erased.add("user-1")
+    assert await score_transaction(transaction(), uow(), engine) is None
+    assert not store.scores
+    assert not store.parked
+    assert not store.outbox
+
+
 async def test_a_parked_transaction_is_released_once_its_owner_is_known(
     store: MemoryStore, uow: Uow, engine: Engine
 ) -> None:

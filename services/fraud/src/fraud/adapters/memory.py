@@ -94,6 +94,7 @@ class MemoryScoring(_Repo):
             security=OwnerSecurityState.from_row(security_row) if security_row else None,
             score=s.score_index.get((activity.kind, activity.ref)),
             decision=copy.copy(decision) if decision else None,
+            erased=activity.owner_ref in s.erased,
         )
 
     async def record(self, outcome: ScoringOutcome) -> None:

@@ -50,9 +50,9 @@ def consumers(container: Container) -> Callable[[Runtime], None]:
         """Score each initiated payment (and decide on it, once, even if payments asked first)
         and each new bank transaction of a member's linked account."""
         borrowed = PgUnitOfWork.borrow(uow)
-        if await _about_erased_member(event, envelope, borrowed):
-            return
         if isinstance(event, PaymentInitiated):
+            if await _about_erased_member(event, envelope, borrowed):
+                return
             activity = parse_payment(_payload(event), **_context(container, envelope))
             await decide_payment(activity, borrowed, container.engine)
             return

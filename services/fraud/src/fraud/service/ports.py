@@ -29,6 +29,8 @@ class ScoringContext:
     security: OwnerSecurityState | None
     score: ScoreRecord | None
     decision: PaymentDecision | None
+    erased: bool = False
+    """The activity's subject is an erased member: nothing about them is stored again."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,9 @@ and does not feed the account's history twice); the account must be known and ow
 event's subject: an account seen for the first time is taken as its subject's when the subject
 is a registered member (or when configured to accept any subject); a transaction whose subject
 is not a member *yet* is parked (``fraud.service.parking``), never rejected for that ordering
-race; the score, the new state, the alert and their events are committed together; a payment gets
-exactly one decision, and asking again with other details is a conflict.
+race; a transaction of an erased member is dropped; the score, the new state, the alert and their
+events are committed together; a payment gets exactly one decision, and asking again with other
+details is a conflict.
 """
 
 from __future__ import annotations
@@ -54,11 +55,14 @@ async def score_in(
     park: bool = False,
     unknown_owner: bool = False,
 ) -> ScoreRecord | None:
-    """Score a transaction inside an open unit of work. ``park``: park it when its subject is
-    not a member yet; ``unknown_owner``: score it linked to no one, registering no account."""
+    """Score a transaction inside an open unit of work (None: dropped or parked). ``park``: park
+    it when its subject is not a member yet; ``unknown_owner``: score it linked to no one,
+    registering no account. A transaction of an erased member is dropped, never stored."""
     context = await uow.scoring.load(activity)
     if context.score is not None:
         return context.score
+    if context.erased:
+        return None
     if park and _awaits_registration(activity, context, engine):
         now = engine.clock()
         await uow.parked.park(activity, now, now + engine.park_timeout)
