@@ -16,6 +16,7 @@ from types import TracebackType
 
 from common.events import Event
 
+from aggregation.adapters.memory_erasure import MemoryErasure
 from aggregation.domain.accounts import LinkedAccount
 from aggregation.domain.connections import Connection, ConnectionStatus, Teardown
 from aggregation.domain.transactions import StoredTransaction, TxStatus
@@ -244,26 +245,6 @@ class _Teardowns:
         self.s.teardowns.pop(teardown_id, None)
 
 
-@dataclass(frozen=True)
-class _Forgotten:
-    deleted: int
-    pending: int
-
-
-class _Erasure:
-    """The tombstones (no outbox here: recorded events are the state's ``published``)."""
-
-    def __init__(self, state: MemoryState) -> None:
-        self.s = state
-
-    async def forget(self, user_id: str, account_refs: Sequence[str], now: datetime) -> _Forgotten:
-        self.s.erased.add(user_id)
-        return _Forgotten(0, 0)
-
-    async def is_erased(self, user_id: str) -> bool:
-        return user_id in self.s.erased
-
-
 class MemoryStore:
     """Repositories over a state, recording events (the consumer-side view: no commit)."""
 
@@ -278,7 +259,7 @@ class MemoryStore:
         self.pulls = _Pulls(state)
         self.transactions = _Transactions(state)
         self.teardowns = _Teardowns(state)
-        self.erasure = _Erasure(state)
+        self.erasure = MemoryErasure(state)
 
     def record(self, event: Event, *, subject: str, key: str | None = None) -> None:
         self.recorded.append((event, subject, key or subject))
