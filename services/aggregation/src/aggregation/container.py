@@ -1,9 +1,10 @@
 """The one place that wires aggregation's use cases to their adapters.
 
 Rules: building a container does no I/O; `start` (in the app's lifespan) opens the agent and
-vault clients, the JWKS cache and the scheduler; `stop` closes them after in-flight background
-pulls end. Tests may hand in transports (in-process agent or vault), a vault, a clock or a
-JWKS source; nothing else differs from production.
+vault clients, the JWKS cache and the scheduler, and resumes first pulls a crash cut short;
+`stop` closes them after in-flight background pulls end. Tests may hand in transports
+(in-process agent or vault), a vault, a clock or a JWKS source; nothing else differs from
+production.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 import httpx
+from common.db.erasure import ErasurePurgeLoop
 from common.db.uow import UnitOfWork as CommonUnitOfWork
 from common.events import Envelope, Event
 from common.events.erasure import ErasureRequested
@@ -44,6 +46,7 @@ from aggregation.service.embedded import CredentialContext
 from aggregation.service.erasure import erase_member
 from aggregation.service.ports import Clock, ConsentVault
 from aggregation.service.scheduler import Scheduler
+from aggregation.service.sync import resume_first_pulls
 from aggregation.settings import AggregationSettings
 
 log = get_logger(__name__)
@@ -74,6 +77,7 @@ class Container:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ready = asyncio.Event()
         self.scheduler: Scheduler | None = None
+        self._purge: ErasurePurgeLoop | None = None
         self._ctx: Context | None = None
         self._credentials: CredentialContext | None = None
         self._members: MemberAuthenticator | None = None
@@ -127,9 +131,15 @@ class Container:
         if s.scheduler_enabled:
             self.scheduler = Scheduler(self._ctx, s.scheduler_interval_seconds)
             self.scheduler.start()
+        self._purge = ErasurePurgeLoop(runtime.db)
+        self._purge.start()
         self._ready.set()
+        if s.initial_sync:
+            self.spawn(resume_first_pulls(self._ctx), name="resume-first-pulls")
 
     async def stop(self, runtime: Runtime) -> None:
+        if self._purge is not None:
+            await self._purge.stop()
         if self.scheduler is not None:
             await self.scheduler.stop()
         if self._tasks:

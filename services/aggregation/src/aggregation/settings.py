@@ -70,6 +70,13 @@ class AggregationSettings(ServiceSettings):
     scheduler_interval_seconds: float = Field(30.0, gt=0)
     scheduler_batch_size: int = Field(50, ge=1, le=1000)
     initial_sync: bool = Field(True, description="Pull at once after a successful callback.")
+    first_pull_lease_seconds: int = Field(
+        120,
+        ge=1,
+        le=3600,
+        description="A new account is due this long after it is linked, unless its first pull "
+        "completed: a first pull a crash cut short is taken over by the scheduler then.",
+    )
     erasure_consumer_group: str = "aggregation.erasure"
 
     @model_validator(mode="after")
@@ -96,4 +103,5 @@ class AggregationSettings(ServiceSettings):
             retry_base=timedelta(seconds=self.sync_retry_base_seconds),
             retry_cap=timedelta(seconds=self.sync_retry_cap_seconds),
             batch_size=self.scheduler_batch_size,
+            first_pull_lease=timedelta(seconds=self.first_pull_lease_seconds),
         )

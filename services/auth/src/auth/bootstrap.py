@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from common.db import MigrationSet
+from common.db.erasure import ErasurePurgeLoop
 from common.logging import get_logger
 from common.runtime import Runtime
 from common.security.access_tokens import AccessTokenVerifier, JwksCache
@@ -117,6 +118,7 @@ class Container:
     saml: Pysaml2ServiceProvider | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    _purge: ErasurePurgeLoop | None = None
 
     async def start(self, runtime: Runtime) -> None:
         box = SecretBox(self.settings.key_encryption_key.get_secret_value().encode())
@@ -134,10 +136,14 @@ class Container:
         )
         self._stopping.clear()
         self._tasks.append(asyncio.create_task(self._maintain(runtime), name="auth-maintenance"))
+        self._purge = ErasurePurgeLoop(runtime.db)
+        self._purge.start()
 
     async def stop(self, runtime: Runtime) -> None:
         """Let a maintenance pass in flight finish (bounded) rather than cut it mid-transaction,
         so the pool it borrows from closes whole; cancel only what overruns the grace."""
+        if self._purge is not None:
+            await self._purge.stop()
         self._stopping.set()
         if not self._tasks:
             return

@@ -54,6 +54,7 @@ class MemoryState:
     assertions: dict[str, datetime] = field(default_factory=dict)
     saml_requests: dict[str, tuple[uuid.UUID, datetime]] = field(default_factory=dict)
     events: list[RecordedEvent] = field(default_factory=list)
+    erased: set[str] = field(default_factory=set)
 
     def of_type(self, cls: type[Event]) -> list[Any]:
         return [e.payload for e in self.events if isinstance(e.payload, cls)]
@@ -236,6 +237,20 @@ class MemoryTenants(_Repo):
         return found is not None and found[0] == tenant_id and found[1] > now
 
 
+@dataclass(frozen=True)
+class Forgotten:
+    deleted: int
+    pending: int
+
+
+class MemoryErasure(_Repo):
+    async def forget(self, user_id: str, now: datetime) -> Forgotten:
+        for key in [k for k in self.s.rates if k[1] == user_id]:
+            del self.s.rates[key]
+        self.s.erased.add(user_id)
+        return Forgotten(0, 0)
+
+
 class InMemoryUnitOfWork:
     def __init__(self, state: MemoryState) -> None:
         self.state = state
@@ -248,6 +263,7 @@ class InMemoryUnitOfWork:
         self.rates = MemoryRates(state)
         self.keys = MemoryKeys(state)
         self.tenants = MemoryTenants(state)
+        self.erasure = MemoryErasure(state)
         self._pending: list[RecordedEvent] = []
         self._snapshot: MemoryState | None = None
 

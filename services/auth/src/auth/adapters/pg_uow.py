@@ -11,6 +11,7 @@ from common.events.base import Envelope, Event
 from common.runtime import Runtime
 
 from auth.adapters.pg_accounts import PgAccounts, PgFactors, PgLinks
+from auth.adapters.pg_erasure import PgErasureLog
 from auth.adapters.pg_keys import PgKeys, PgTenants
 from auth.adapters.pg_security import PgChallenges, PgFailures, PgRates, PgSessions
 from auth.adapters.sealing import SecretBox
@@ -26,6 +27,7 @@ class PgAuthUnitOfWork:
     rates: PgRates
     keys: PgKeys
     tenants: PgTenants
+    erasure: PgErasureLog
 
     def __init__(self, inner: UnitOfWork, box: SecretBox) -> None:
         self.inner = inner
@@ -43,6 +45,7 @@ class PgAuthUnitOfWork:
         self.rates = PgRates(conn)
         self.keys = PgKeys(conn, self.box)
         self.tenants = PgTenants(conn)
+        self.erasure = PgErasureLog(conn)
         return self
 
     async def __aexit__(

@@ -114,6 +114,20 @@ class TenantRepository(Protocol):
         ...
 
 
+class OutboxForgetting(Protocol):
+    @property
+    def deleted(self) -> int: ...
+    @property
+    def pending(self) -> int: ...
+
+
+class ErasureLog(Protocol):
+    async def forget(self, user_id: str, now: datetime) -> OutboxForgetting:
+        """Delete what else names the member (rate counters, *sent* outbox rows), remember them
+        as erased by digest; rows not sent yet are purged once sent."""
+        ...
+
+
 class AuthUnitOfWork(TransactionPort, Protocol):
     """One transaction over auth's tables; events recorded are published only on commit."""
 
@@ -135,6 +149,8 @@ class AuthUnitOfWork(TransactionPort, Protocol):
     def keys(self) -> SigningKeyRepository: ...
     @property
     def tenants(self) -> TenantRepository: ...
+    @property
+    def erasure(self) -> ErasureLog: ...
 
     def record(self, payload: Event, *, subject: str) -> Any: ...
 

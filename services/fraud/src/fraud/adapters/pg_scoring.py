@@ -3,8 +3,9 @@
 Rules: the account is held by a transaction-scoped advisory lock before anything is read
 (``scoring_context``, migration 0002), so events of one account (from the consumer or the
 decision endpoint) are scored one at a time and the read that follows sees the latest committed
-state; everything scoring writes (account,
-state, score, alert, decision) goes in one statement; a duplicate score raises ``StaleState``.
+state; the same round trip tells whether the subject is an erased member (``erased_subjects``);
+everything scoring writes (account, state, score, alert, decision) goes in one statement; a
+duplicate score raises ``StaleState``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
+from common.db.erasure import digest
 
 from fraud.adapters.pg_records import alert_values, decision_from_row, reasons_json, score_from_row
 from fraud.domain.activity import Activity, ActivityKind
@@ -22,7 +24,10 @@ from fraud.domain.errors import StaleState
 from fraud.domain.state import AccountState, OwnerSecurityState
 from fraud.service.ports import ScoringContext, ScoringOutcome
 
-_LOAD = "SELECT * FROM scoring_context($1, $2, $3, $4, $5)"
+_LOAD = (
+    "SELECT c.*, EXISTS (SELECT 1 FROM erased_subjects e WHERE e.digest = $6) AS erased "
+    "FROM scoring_context($1, $2, $3, $4, $5) c"
+)
 
 _RECORD = """
 WITH registered AS (
@@ -68,6 +73,7 @@ class PgScoring:
             activity.kind.value,
             activity.ref,
             payment,
+            digest(activity.owner_ref) if activity.owner_ref else None,
         )
         return ScoringContext(
             owner=row["owner"],
@@ -76,6 +82,7 @@ class PgScoring:
             security=_security(row["security"]),
             score=score_from_row(_json_row(row["score"])) if row["score"] else None,
             decision=decision_from_row(_json_row(row["decision"])) if row["decision"] else None,
+            erased=row["erased"],
         )
 
     async def record(self, outcome: ScoringOutcome) -> None:

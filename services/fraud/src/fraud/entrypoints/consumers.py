@@ -19,6 +19,7 @@ from common.events import auth as auth_events
 from common.events.aggregation import ConsentExpiring, TransactionIngested
 from common.events.erasure import ErasureRequested
 from common.events.payments import PaymentInitiated
+from common.logging import get_logger
 from common.messaging import subscribe
 from common.runtime import Runtime
 
@@ -26,9 +27,11 @@ from fraud.adapters.pg_uow import PgUnitOfWork
 from fraud.bootstrap import Container
 from fraud.domain.activity import SecuritySignal, SignalKind
 from fraud.domain.validation import parse_payment, parse_transaction
-from fraud.service.erasure import erase_member
+from fraud.service.erasure import erase_member, is_erased
 from fraud.service.scoring import decide_payment, score_transaction
 from fraud.service.signals import record_signal, register_member
+
+log = get_logger(__name__)
 
 AUTH_SIGNALS: dict[type[Event], SignalKind] = {
     auth_events.LoginSucceeded: SignalKind.LOGIN,
@@ -48,6 +51,8 @@ def consumers(container: Container) -> Callable[[Runtime], None]:
         and each new bank transaction of a member's linked account."""
         borrowed = PgUnitOfWork.borrow(uow)
         if isinstance(event, PaymentInitiated):
+            if await _about_erased_member(event, envelope, borrowed):
+                return
             activity = parse_payment(_payload(event), **_context(container, envelope))
             await decide_payment(activity, borrowed, container.engine)
             return
@@ -59,8 +64,10 @@ def consumers(container: Container) -> Callable[[Runtime], None]:
     async def on_security(event: Event, envelope: Envelope, uow: UnitOfWork) -> None:
         """Remember members, their sign-ins, step-ups, factor changes and expiring consents."""
         borrowed = PgUnitOfWork.borrow(uow)
+        if await _about_erased_member(event, envelope, borrowed):
+            return
         if isinstance(event, auth_events.UserRegistered):
-            await register_member(str(event.user_id), borrowed)
+            await register_member(str(event.user_id), borrowed, container.engine)
             return
         signal = to_signal(event, envelope)
         if signal is not None:
@@ -84,6 +91,15 @@ def consumers(container: Container) -> Callable[[Runtime], None]:
         )
 
     return register
+
+
+async def _about_erased_member(event: Event, envelope: Envelope, uow: PgUnitOfWork) -> bool:
+    """A late or redelivered event about an erased member is dropped, never stored."""
+    member = getattr(event, "user_id", None)
+    if not await is_erased(str(member) if member else envelope.subject, uow):
+        return False
+    log.info("event_of_erased_member_dropped", event_type=envelope.type)
+    return True
 
 
 def _payload(event: Event) -> dict[str, Any]:

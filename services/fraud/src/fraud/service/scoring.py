@@ -4,14 +4,16 @@ Rules: scoring locks the account first, so one account's activities are scored o
 scoring is idempotent per activity (a transaction or payment scored twice keeps its first score
 and does not feed the account's history twice); the account must be known and owned by the
 event's subject: an account seen for the first time is taken as its subject's when the subject
-is a registered member (or when configured to accept any subject), and is unknown otherwise;
-the score, the new state, the alert and their events are committed together; a payment gets
-exactly one decision, and asking again with other details is a conflict.
+is a registered member (or when configured to accept any subject); a transaction whose subject
+is not a member *yet* is parked (``fraud.service.parking``), never rejected for that ordering
+race; a transaction of an erased member is dropped; the score, the new state, the alert and their
+events are committed together; a payment gets exactly one decision, and asking again with other
+details is a conflict.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from fraud.domain.activity import Activity, ActivityKind
 from fraud.domain.errors import (
@@ -35,15 +37,49 @@ class DecidedPayment:
     score: ScoreRecord
 
 
-async def score_transaction(activity: Activity, uow: UnitOfWork, engine: Engine) -> ScoreRecord:
-    """Score a booked bank transaction (once)."""
+async def score_transaction(
+    activity: Activity, uow: UnitOfWork, engine: Engine
+) -> ScoreRecord | None:
+    """Score a booked bank transaction (once); None when it is parked until its owner is known."""
     async with uow:
-        context = await uow.scoring.load(activity)
-        if context.score is not None:
-            return context.score
-        record, _ = await _score_and_record(activity, context, uow, engine)
+        record = await score_in(activity, uow, engine, park=True)
         await uow.commit()
     return record
+
+
+async def score_in(
+    activity: Activity,
+    uow: UnitOfWork,
+    engine: Engine,
+    *,
+    park: bool = False,
+    unknown_owner: bool = False,
+) -> ScoreRecord | None:
+    """Score a transaction inside an open unit of work (None: dropped or parked). ``park``: park
+    it when its subject is not a member yet; ``unknown_owner``: score it linked to no one,
+    registering no account. A transaction of an erased member is dropped, never stored."""
+    context = await uow.scoring.load(activity)
+    if context.score is not None:
+        return context.score
+    if context.erased:
+        return None
+    if park and _awaits_registration(activity, context, engine):
+        now = engine.clock()
+        await uow.parked.park(activity, now, now + engine.park_timeout)
+        return None
+    if unknown_owner and context.owner is None:
+        activity = replace(activity, owner_ref=None)
+    record, _ = await _score_and_record(activity, context, uow, engine, unknown_owner)
+    return record
+
+
+def _awaits_registration(activity: Activity, context: ScoringContext, engine: Engine) -> bool:
+    return (
+        context.owner is None
+        and activity.owner_ref is not None
+        and not context.member
+        and not engine.auto_register_accounts
+    )
 
 
 async def decide_payment(activity: Activity, uow: UnitOfWork, engine: Engine) -> DecidedPayment:
@@ -78,9 +114,13 @@ def _check_same(existing: PaymentDecision, activity: Activity) -> None:
 
 
 async def _score_and_record(
-    activity: Activity, context: ScoringContext, uow: UnitOfWork, engine: Engine
+    activity: Activity,
+    context: ScoringContext,
+    uow: UnitOfWork,
+    engine: Engine,
+    unknown_owner: bool = False,
 ) -> tuple[ScoreRecord, PaymentDecision | None]:
-    owner, register = _owner(activity, context, engine)
+    owner, register = _owner(activity, context, engine, unknown_owner)
     account = context.account or AccountState(activity.account_ref)
     features = extract(account, context.security, activity)
     result = score(features, engine.policy, engine.models.current, is_outflow=activity.is_outflow)
@@ -108,12 +148,16 @@ async def _score_and_record(
     return record, decision
 
 
-def _owner(activity: Activity, context: ScoringContext, engine: Engine) -> tuple[str, bool]:
+def _owner(
+    activity: Activity, context: ScoringContext, engine: Engine, unknown_owner: bool
+) -> tuple[str | None, bool]:
     """The account's owner, and whether the account is to be registered to them now."""
     if context.owner is not None:
         if activity.owner_ref is not None and activity.owner_ref != context.owner:
             raise OwnerMismatch()
         return context.owner, False
+    if unknown_owner:
+        return None, False
     if activity.owner_ref is None:
         raise UnknownAccount()
     if not engine.auto_register_accounts and not context.member:
