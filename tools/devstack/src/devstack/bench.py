@@ -84,18 +84,20 @@ async def outbox_rate(
     await asyncio.sleep(3)
 
     async def writer(index: int) -> None:
-        for seq in range(index, count, writers):
+        for first in range(index * per_tx, count, writers * per_tx):
             async with runtime.uow() as uow:
-                owner = f"{owner_prefix}-{seq % 16}"
-                await uow.conn.execute(
-                    "INSERT INTO notes (owner, seq, text) VALUES ($1, $2, $3)",
-                    owner,
-                    seq,
-                    "x" * 100,
-                )
-                uow.record(
-                    NoteRecorded(note_id=seq, owner=owner, seq=seq, text="x" * 100), subject=owner
-                )
+                for seq in range(first, min(first + per_tx, count)):
+                    owner = f"{owner_prefix}-{seq % 16}"
+                    await uow.conn.execute(
+                        "INSERT INTO notes (owner, seq, text) VALUES ($1, $2, $3)",
+                        owner,
+                        seq,
+                        "x" * 100,
+                    )
+                    uow.record(
+                        NoteRecorded(note_id=seq, owner=owner, seq=seq, text="x" * 100),
+                        subject=owner,
+                    )
                 await uow.commit()
 
     try:
