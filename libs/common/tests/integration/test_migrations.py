@@ -21,8 +21,14 @@ async def test_up_down_up(infra, schema_name):
     example = MigrationSet.from_folder("example", MIGRATIONS)
     try:
         applied = await migrate(db, example)
-        assert applied == ["common:0001_outbox_inbox", "example:0001_notes"]
-        assert {"outbox", "inbox", "notes", "note_effects"} <= await _tables(db)
+        assert applied == [
+            "common:0001_outbox_inbox",
+            "common:0002_relay_lease_and_purge",
+            "example:0001_notes",
+        ]
+        assert {"outbox", "inbox", "outbox_relay_lease", "notes", "note_effects"} <= await _tables(
+            db
+        )
         assert await migrate(db, example) == []
         assert await downgrade(db, example) == ["example:0001_notes"]
         assert "notes" not in await _tables(db)
