@@ -191,7 +191,10 @@ def encode_envelope(
             "producer": producer,
             "subject": subject,
             "correlation_id": correlation_id,
-            "trace": trace or {},
+            "trace": {
+                "traceparent": (trace or {}).get("traceparent"),
+                "tracestate": (trace or {}).get("tracestate"),
+            },
         },
         separators=(",", ":"),
     )

@@ -127,13 +127,13 @@ class Partitioner:
 def _links(rows: list[OutboxRow]) -> list[Link]:
     links = []
     for row in rows[:MAX_LINKS]:
-        context = _span_context(row.traceparent)
+        context = span_context(row.traceparent)
         if context is not None:
             links.append(Link(context))
     return links
 
 
-def _span_context(traceparent: str | None) -> SpanContext | None:
+def span_context(traceparent: str | None) -> SpanContext | None:
     """A remote span context from a W3C traceparent, or None when it is malformed."""
     parts = (traceparent or "").split("-")
     if len(parts) != 4 or len(parts[1]) != 32 or len(parts[2]) != 16:
