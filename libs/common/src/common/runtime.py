@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 
 from common.db.database import Database
+from common.db.group_commit import GroupCommitter, SharedCommitUnitOfWork
 from common.db.migrations import MigrationSet, migrate
 from common.db.uow import UnitOfWork
 from common.events.base import DEAD_LETTER_TOPIC
@@ -49,6 +50,7 @@ class Runtime:
         self._producer: AIOKafkaProducer | None = None
         self.relay: OutboxRelay | None = None
         self.wakeup: RelayWakeup | None = None
+        self._committer: GroupCommitter | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self.kafka_connected = asyncio.Event()
         self.extras: dict[str, Any] = {}
@@ -59,7 +61,19 @@ class Runtime:
             raise RuntimeError("the runtime is not started")
         return self._db
 
-    def uow(self) -> UnitOfWork:
+    def uow(self, *, shared_commit: bool = False) -> UnitOfWork:
+        """A unit of work; with ``shared_commit`` it shares its commit with concurrent ones
+        (``common.db.group_commit``: for short, database-only units of work)."""
+        if shared_commit:
+            if self._committer is None:
+                self._committer = GroupCommitter(self.db)
+            return SharedCommitUnitOfWork(
+                self.db,
+                self._committer,
+                producer=self.settings.service_name,
+                max_event_bytes=self.settings.max_event_bytes,
+                on_commit=self.wakeup,
+            )
         return UnitOfWork(
             self.db,
             producer=self.settings.service_name,
@@ -145,6 +159,8 @@ class Runtime:
             await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True), 10)
         with contextlib.suppress(Exception):
             await self.broker.stop()
+        if self._committer is not None:
+            await self._committer.close()
         if self.wakeup is not None:
             await self.wakeup.close()
         if self._producer is not None:

@@ -106,26 +106,27 @@ async def test_killing_the_leaders_connection_never_leaves_two_leaders(infra, sc
 
     watcher = asyncio.create_task(watch())
     try:
-        async with running(a), running(b):
+        async with running(a):
 
             async def a_leads() -> bool:
                 return a.is_leader
 
             await eventually(a_leads)
-            await write_notes(db_a, owners, per_owner=5)
-            await eventually(lambda: _all_sent(db_a))
-            attempts = b.lease_attempts
-            await db_b.fetchval(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE application_name = 'relay-a'"
-            )
+            async with running(b):
+                await write_notes(db_a, owners, per_owner=5)
+                await eventually(lambda: _all_sent(db_a))
+                attempts = b.lease_attempts
+                await db_b.fetchval(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE application_name = 'relay-a'"
+                )
 
-            async def b_contested_the_lease() -> bool:
-                return b.lease_attempts >= attempts + 3 and (a.is_leader or b.is_leader)
+                async def b_contested_the_lease() -> bool:
+                    return b.lease_attempts >= attempts + 3 and (a.is_leader or b.is_leader)
 
-            await eventually(b_contested_the_lease)
-            await write_notes(db_b, owners, per_owner=5, start=5)
-            await eventually(lambda: _all_sent(db_b))
+                await eventually(b_contested_the_lease)
+                await write_notes(db_b, owners, per_owner=5, start=5)
+                await eventually(lambda: _all_sent(db_b))
         applied = await applied_order(infra.bootstrap_servers, owners, expected=20)
         assert not both_led, "two relays led at the same time"
         assert applied == {owner: list(range(10)) for owner in owners}

@@ -27,8 +27,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from aiokafka import ConsumerRecord
@@ -39,12 +38,15 @@ from opentelemetry.trace import Link, SpanKind
 
 from common.db.uow import UnitOfWork
 from common.errors import EventRejected
-from common.events.base import Envelope, Event
+from common.events.base import Event
 from common.logging import get_logger
 from common.messaging.dead_letter import DeadLetterPublisher, SourceMessage
 from common.messaging.decoding import EventDecoder
+from common.messaging.handlers import BatchHandler, Delivery, EventHandler, Received
 from common.messaging.lanes import MAX_LINKS, span_context
 from common.tracing import context_from_carrier, kafka_headers_to_carrier
+
+__all__ = ["BatchHandler", "EventHandler", "Received", "subscribe"]
 
 if TYPE_CHECKING:
     from common.runtime import Runtime
@@ -60,29 +62,6 @@ INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.ConnectionDoesNotExistError,
 )
 BATCH_MAX_RECORDS = 200
-
-
-class EventHandler(Protocol):
-    async def __call__(self, event: Event, envelope: Envelope, uow: UnitOfWork) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Received:
-    """One consumed event, as a batch handler sees it."""
-
-    event: Event
-    envelope: Envelope
-
-
-class BatchHandler(Protocol):
-    async def __call__(self, events: Sequence[Received], uow: UnitOfWork) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    source: SourceMessage
-    envelope: Envelope
-    event: Event
 
 
 def _pass_through(message: Any) -> None:
