@@ -12,7 +12,7 @@ Rules:
   other partitions' lanes.
 - Ids are taken when a row is inserted, not when it commits, so a row can become visible after
   rows with higher ids. The relay reads ahead with an id cursor, but re-scans the unsent rows
-  below it whenever it is caught up (and at least every ``gap_interval`` seconds): no
+  below it whenever it is idle and at least every ``gap_interval`` seconds: no
   "id > high-water mark" shortcut ever skips such a row.
 - Commits wake the relay in-process (``RelayWakeup``) or by NOTIFY from other replicas; a poll
   interval covers a missed wake-up. The leader also purges rows past the redelivery horizon.
@@ -85,7 +85,7 @@ class OutboxRelay:
         self._standby_interval = standby_interval
         self._lease_seconds = lease_seconds
         self._horizon = redelivery_horizon
-        self._purge_interval = purge_interval
+        self.purge_interval = purge_interval
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -95,6 +95,7 @@ class OutboxRelay:
         self.lease_attempts = 0
         self.broker_reachable = False
         self.purged = (0, 0)
+        self.purge_at = 0.0
 
     def stop(self) -> None:
         self._stopping.set()
@@ -192,7 +193,6 @@ class _Round:
         self.pending: set[int] = set()
         self.cursor = 0
         self.gap_checked = 0.0
-        self.purge_at = time.monotonic()
         self.error: BaseException | None = None
 
     async def run(self) -> None:
@@ -220,7 +220,8 @@ class _Round:
             await self._enqueue(row)
         count = len(rows)
         now = time.monotonic()
-        if count < self.relay._batch_size or now - self.gap_checked > self.relay._gap_interval:
+        idle = count == 0 and len(self.pending) == 0
+        if idle or now - self.gap_checked > self.relay._gap_interval:
             self.gap_checked = now
             for row in await self._late_rows():
                 await self._enqueue(row)
@@ -302,8 +303,10 @@ class _Round:
 
     async def _purge_if_due(self) -> None:
         relay = self.relay
-        if relay._horizon is None or time.monotonic() < self.purge_at:
+        if relay._horizon is None or time.monotonic() < relay.purge_at:
             return
         relay.purged = await purge_expired(self.conn, relay._horizon)
         full = max(relay.purged) >= PURGE_CHUNK
-        self.purge_at = time.monotonic() + (1.0 if full else relay._purge_interval)
+        relay.purge_at = time.monotonic() + (
+            min(1.0, relay.purge_interval) if full else relay.purge_interval
+        )
