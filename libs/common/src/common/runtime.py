@@ -17,12 +17,15 @@ from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 
 from common.db.database import Database
+from common.db.group_commit import GroupCommitter, SharedCommitUnitOfWork
 from common.db.migrations import MigrationSet, migrate
 from common.db.uow import UnitOfWork
 from common.events.base import DEAD_LETTER_TOPIC
 from common.logging import get_logger
 from common.messaging.kafka import create_broker, create_producer
+from common.messaging.pipeline import BatchPipeline
 from common.messaging.relay import OutboxRelay
+from common.messaging.wakeup import RelayWakeup
 from common.settings import ServiceSettings
 
 log = get_logger(__name__)
@@ -47,6 +50,9 @@ class Runtime:
         self._db: Database | None = None
         self._producer: AIOKafkaProducer | None = None
         self.relay: OutboxRelay | None = None
+        self.wakeup: RelayWakeup | None = None
+        self._committer: GroupCommitter | None = None
+        self.consumer_pipelines: list[BatchPipeline] = []
         self._tasks: list[asyncio.Task[Any]] = []
         self.kafka_connected = asyncio.Event()
         self.extras: dict[str, Any] = {}
@@ -57,11 +63,24 @@ class Runtime:
             raise RuntimeError("the runtime is not started")
         return self._db
 
-    def uow(self) -> UnitOfWork:
+    def uow(self, *, shared_commit: bool = False) -> UnitOfWork:
+        """A unit of work; with ``shared_commit`` it shares its commit with concurrent ones
+        (``common.db.group_commit``: for short, database-only units of work)."""
+        if shared_commit:
+            if self._committer is None:
+                self._committer = GroupCommitter(self.db)
+            return SharedCommitUnitOfWork(
+                self.db,
+                self._committer,
+                producer=self.settings.service_name,
+                max_event_bytes=self.settings.max_event_bytes,
+                on_commit=self.wakeup,
+            )
         return UnitOfWork(
             self.db,
             producer=self.settings.service_name,
             max_event_bytes=self.settings.max_event_bytes,
+            on_commit=self.wakeup,
         )
 
     def producer_for_dead_letters(self) -> AIOKafkaProducer:
@@ -83,9 +102,17 @@ class Runtime:
             log.info("migrations_applied", migrations=applied)
         if self._register_consumers is not None:
             self._register_consumers(self)
+        self.wakeup = RelayWakeup(self._db)
         if self._run_relay:
-            self.relay = OutboxRelay(self._db, lambda: create_producer(s, client_suffix="relay"))
-            self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+            self.relay = OutboxRelay(
+                self._db,
+                lambda: create_producer(s, client_suffix="relay", max_batch_size=262_144),
+                lease_seconds=s.relay_lease_seconds,
+                redelivery_horizon=s.redelivery_horizon_seconds,
+            )
+            relay = self.relay
+            self.wakeup.attach(relay.wake, lambda: relay.is_leader)
+            self._tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
         self._tasks.append(asyncio.create_task(self._connect_kafka(), name="kafka-connect"))
 
     async def _connect_kafka(self) -> None:
@@ -132,8 +159,16 @@ class Runtime:
                 task.cancel()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True), 10)
+        for pipeline in self.consumer_pipelines:
+            await pipeline.drain()
         with contextlib.suppress(Exception):
             await self.broker.stop()
+        for pipeline in self.consumer_pipelines:  # a batch taken while the broker stopped
+            await pipeline.drain()
+        if self._committer is not None:
+            await self._committer.close()
+        if self.wakeup is not None:
+            await self.wakeup.close()
         if self._producer is not None:
             with contextlib.suppress(Exception):
                 await self._producer.stop()

@@ -62,6 +62,20 @@ class ServiceSettings(BaseSettings):
     max_event_bytes: int = Field(
         1_000_000, ge=1_024, le=10_000_000, validation_alias=_env("MAX_EVENT_BYTES")
     )
+    redelivery_horizon_seconds: int = Field(
+        7 * 86_400,
+        ge=60,
+        validation_alias=_env("REDELIVERY_HORIZON_SECONDS"),
+        description="Sent outbox rows and inbox ids older than this are purged; keep it above "
+        "the topics' retention (a consumer can be redelivered an event that long after).",
+    )
+    relay_lease_seconds: float = Field(
+        5.0,
+        ge=1.0,
+        le=60.0,
+        validation_alias=_env("RELAY_LEASE_SECONDS"),
+        description="Outbox relay leadership lease; a dead leader is replaced after this long.",
+    )
     http_host: str = Field("127.0.0.1", validation_alias=_env("HTTP_HOST"))
     http_port: int = Field(8000, ge=1, le=65535, validation_alias=_env("HTTP_PORT"))
     otel_exporter_otlp_endpoint: str | None = Field(

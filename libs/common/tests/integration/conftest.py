@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 from coffre_testing.example.service import ExampleSettings
 from common.tracing import configure_tracing
+
+sys.path.insert(0, str(Path(__file__).parent))  # relay_it_helpers
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,10 +1,12 @@
 """``make bench``: throughput figures measured on a fresh embedded stack, never asserted in tests.
 
-The backbone benchmark sends the same number of events two ways in one run: raw aiokafka
-produce → consume (the baseline), and Coffre's path — one unit of work per event writing the
-outbox, the relay publishing, an idempotent consumer recording each in its inbox — and prints
-both rates and their ratio. Then each ``services/<svc>/bench/run.py`` runs against the same
-stack and prints its own figures.
+The backbone benchmark sends the same number of events several ways in one run: raw aiokafka
+produce → consume (the baseline), and Coffre's path — units of work writing the outbox, the
+relay publishing, an idempotent consumer recording each in its inbox — with single-event
+transactions (plain, then sharing commits) and 50-event transactions, per-event and batch
+handlers, and once while the relay purges an expired backlog; it prints each rate and its ratio
+to the baseline (``devstack.backbone_bench``). Then each ``services/<svc>/bench/run.py`` runs
+against the same stack and prints its own figures.
 """
 
 from __future__ import annotations
@@ -15,18 +17,12 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
-import uuid
 from pathlib import Path
 
-from coffre_testing.example.service import MIGRATIONS, ExampleSettings, NoteRecorded
-from common.db import MigrationSet, UnitOfWork
-from common.events import Envelope, Event
 from common.logging import configure_logging
-from common.messaging import subscribe
-from common.runtime import Runtime
 from common.security.service_identity import generate_identity
 
+from devstack.backbone_bench import Scenario, run_scenario
 from devstack.baseline import raw_kafka_rate
 from devstack.kafka import EmbeddedKafka
 from devstack.layout import DEFAULT_PORTS
@@ -38,87 +34,31 @@ def line(name: str, value: float, unit: str) -> None:
     print(f"{name}: {value:,.1f} {unit}", flush=True)
 
 
-async def outbox_rate(
-    database_url: str, bootstrap: str, count: int, writers: int = 8, per_tx: int = 1
-) -> float:
-    settings = ExampleSettings.model_validate(
-        {
-            "service_name": "bench",
-            "environment": "test",
-            "database_url": database_url,
-            "database_schema": f"bench_{uuid.uuid4().hex[:6]}",
-            "kafka_bootstrap_servers": bootstrap,
-            "kafka_idempotent_producer": False,
-            "kafka_session_timeout_ms": 2000,
-            "kafka_heartbeat_interval_ms": 300,
-            "db_pool_max": writers + 4,
-        }
-    )
-    owner_prefix = uuid.uuid4().hex[:6]
-    done = asyncio.Event()
-    processed = 0
-
-    async def handler(event: Event, envelope: Envelope, uow: UnitOfWork) -> None:
-        nonlocal processed
-        assert isinstance(event, NoteRecorded)
-        if event.owner.startswith(owner_prefix):
-            await uow.conn.execute(
-                "INSERT INTO note_effects (owner, seq, event_id) VALUES ($1, $2, $3)",
-                event.owner,
-                event.seq,
-                envelope.event_id,
-            )
-            processed += 1
-            if processed >= count:
-                done.set()
-
-    runtime = Runtime(
-        settings,
-        migrations=MigrationSet.from_folder("example", MIGRATIONS),
-        register_consumers=lambda rt: subscribe(
-            rt, consumer=f"bench-{settings.schema_name}", events=[NoteRecorded], handler=handler
-        ),
-    )
-    await runtime.start()
-    await asyncio.wait_for(runtime.kafka_connected.wait(), 30)
-    await asyncio.sleep(3)
-
-    async def writer(index: int) -> None:
-        for seq in range(index, count, writers):
-            async with runtime.uow() as uow:
-                owner = f"{owner_prefix}-{seq % 16}"
-                await uow.conn.execute(
-                    "INSERT INTO notes (owner, seq, text) VALUES ($1, $2, $3)",
-                    owner,
-                    seq,
-                    "x" * 100,
-                )
-                uow.record(
-                    NoteRecorded(note_id=seq, owner=owner, seq=seq, text="x" * 100), subject=owner
-                )
-                await uow.commit()
-
-    try:
-        started = time.perf_counter()
-        await asyncio.gather(*(writer(i) for i in range(writers)))
-        written = time.perf_counter() - started
-        line(f"  outbox writes ({per_tx} event(s) per transaction)", count / written, "events/s")
-        await asyncio.wait_for(done.wait(), timeout=600)
-        return count / (time.perf_counter() - started)
-    finally:
-        await runtime.stop()
-
-
 def backbone(database_url: str, bootstrap: str, count: int) -> None:
     print(f"== backbone ({count:,} events of ~200 B, 2-core machine) ==", flush=True)
     raw = asyncio.run(raw_kafka_rate(bootstrap, count))
     line("raw aiokafka produce→consume", raw, "events/s")
-    coffre = asyncio.run(outbox_rate(database_url, bootstrap, count))
-    line("outbox → relay → consumer with inbox, one event per transaction", coffre, "events/s")
-    print(f"ratio outbox/raw: {coffre / raw:.3f}", flush=True)
-    batched = asyncio.run(outbox_rate(database_url, bootstrap, count, per_tx=50))
-    line("outbox → relay → consumer with inbox, 50 events per transaction", batched, "events/s")
-    print(f"ratio batched outbox/raw: {batched / raw:.3f}", flush=True)
+    scenarios = [
+        ("single-event tx, 16 writers, per-event handler", Scenario(count)),
+        (
+            "single-event tx, 16 writers, shared commits, batch handler",
+            Scenario(count, shared_commit=True, batch_handler=True),
+        ),
+        ("50-event tx, 16 writers, per-event handler", Scenario(count, per_tx=50)),
+        ("50-event tx, 16 writers, batch handler", Scenario(count, per_tx=50, batch_handler=True)),
+        (
+            "50-event tx, 16 writers, batch handler, purging 100k+100k expired rows meanwhile",
+            Scenario(count, per_tx=50, batch_handler=True, purge_backlog=100_000),
+        ),
+    ]
+    for name, scenario in scenarios:
+        result = asyncio.run(run_scenario(database_url, bootstrap, scenario))
+        line(f"  {name}: outbox writes", result.write_rate, "events/s")
+        line(f"  {name}: relayed (first write → last ack)", result.relay_rate, "events/s")
+        if scenario.purge_backlog:
+            line(f"  {name}: expired inbox ids purged", result.purged, "rows")
+        line(f"{name}: end to end", result.end_to_end_rate, "events/s")
+        print(f"ratio to raw: {result.end_to_end_rate / raw:.3f}", flush=True)
 
 
 def run_service_benches(root: Path, env: dict[str, str], only: str | None = None) -> None:

@@ -5,41 +5,77 @@ commits, and it writes the recorded events to the outbox in the same transaction
 change and its events are stored together or not at all. Leaving the block without commit rolls
 everything back and nothing is published. The trace context current when an event is recorded
 travels with it. Events are keyed (default: their subject) so order per key is kept downstream.
+Each envelope is serialised once, when recorded; the outbox rows go in with one statement. No
+NOTIFY runs inside the transaction (it would serialise every commit on Postgres's notify lock):
+after the commit, ``on_commit`` wakes the relay in-process (see ``common.messaging.wakeup``).
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 import asyncpg
 
 from common.db.database import Database
-from common.events.base import DEFAULT_MAX_EVENT_BYTES, Envelope, Event
+from common.events.base import (
+    DEFAULT_MAX_EVENT_BYTES,
+    Envelope,
+    Event,
+    TraceContext,
+    encode_envelope,
+)
 from common.tracing import current_trace_carrier
+
+INSERT_OUTBOX = (
+    "INSERT INTO outbox (event_id, topic, message_key, subject, envelope, headers) "
+    "SELECT e.id, e.topic, e.key, e.subject, e.data, e.headers::jsonb FROM unnest("
+    "$1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[]"
+    ") AS e(id, topic, key, subject, data, headers)"
+)
 
 
 def outbox_channel(schema: str) -> str:
-    """The LISTEN/NOTIFY channel that wakes a schema's outbox relay."""
+    """The LISTEN/NOTIFY channel that wakes a schema's outbox relay in other processes."""
     return f"{schema}_outbox"
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEvent:
+    """A recorded event, already serialised, waiting for its unit of work to commit."""
+
+    event_id: uuid.UUID
+    topic: str
+    key: str
+    subject: str
+    data: bytes
+    headers: str
 
 
 class UnitOfWork:
     """``async with UnitOfWork(db, producer="auth") as uow: ...; await uow.commit()``."""
 
     def __init__(
-        self, db: Database, *, producer: str, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+        self,
+        db: Database,
+        *,
+        producer: str,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        on_commit: Callable[[], None] | None = None,
     ) -> None:
         self._db = db
         self._producer = producer
         self._max_event_bytes = max_event_bytes
+        self._on_commit = on_commit
         self._conn: asyncpg.Connection | None = None
         self._tx: Any = None
-        self._pending: list[tuple[Envelope, str, bytes]] = []
+        self._pending: list[PendingEvent] = []
+        self._flushed = 0
         self.committed = False
 
     @property
@@ -85,41 +121,56 @@ class UnitOfWork:
         correlation_id: str | None = None,
     ) -> Envelope:
         """Record an event to publish if, and only if, this unit of work commits."""
-        envelope = Envelope.wrap(
+        carrier = current_trace_carrier()
+        event_id, occurred_at, data = encode_envelope(
             payload,
             producer=self._producer,
             subject=subject,
             correlation_id=correlation_id,
-            trace=current_trace_carrier(),
+            trace=carrier,
+            max_bytes=self._max_event_bytes,
         )
-        self._pending.append((envelope, key or subject, envelope.to_bytes(self._max_event_bytes)))
-        return envelope
+        self._pending.append(
+            PendingEvent(
+                event_id, payload.topic(), key or subject, subject, data, json.dumps(carrier)
+            )
+        )
+        return Envelope.model_construct(
+            event_id=event_id,
+            type=payload.event_type,
+            version=payload.event_version,
+            occurred_at=occurred_at,
+            producer=self._producer,
+            subject=subject,
+            correlation_id=correlation_id,
+            trace=TraceContext.model_construct(
+                traceparent=carrier.get("traceparent"), tracestate=carrier.get("tracestate")
+            ),
+            payload=payload.model_dump(mode="json"),
+        )
 
     @property
     def recorded(self) -> list[Envelope]:
-        return [envelope for envelope, _, _ in self._pending]
+        """The envelopes recorded so far, as stored (decoded again: tests and diagnostics)."""
+        return [Envelope.model_validate_json(p.data) for p in self._pending]
+
+    async def flush(self) -> None:
+        """Write the events recorded so far to the outbox now, inside the transaction (their
+        outbox ids are taken now; they are published only if the transaction commits)."""
+        if self._pending:
+            await write_outbox(self.conn, self._pending)
+            self._flushed += len(self._pending)
+            self._pending.clear()
 
     async def commit(self) -> None:
-        conn = self.conn
-        if self._pending:
-            await conn.executemany(
-                "INSERT INTO outbox (event_id, topic, message_key, envelope, headers) "
-                "VALUES ($1, $2, $3, $4, $5::jsonb)",
-                [
-                    (
-                        env.event_id,
-                        env.topic,
-                        key,
-                        data,
-                        json.dumps(env.trace.model_dump(exclude_none=True)),
-                    )
-                    for env, key, data in self._pending
-                ],
-            )
-            await conn.execute("SELECT pg_notify($1, '')", outbox_channel(self._db.schema))
+        events = len(self._pending)
+        if events:
+            await write_outbox(self.conn, self._pending)
         await self._tx.commit()
         self.committed = True
         self._pending.clear()
+        if self._on_commit is not None and (events or self._flushed):
+            self._on_commit()
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
@@ -156,3 +207,17 @@ class UnitOfWork:
             topic,
         )
         return row is not None
+
+
+async def write_outbox(conn: asyncpg.Connection, events: Sequence[PendingEvent]) -> None:
+    """Insert recorded events into the outbox with one statement (ids are taken here, at
+    insert: a row with a lower id may become visible after one with a higher id)."""
+    await conn.execute(
+        INSERT_OUTBOX,
+        [e.event_id for e in events],
+        [e.topic for e in events],
+        [e.key for e in events],
+        [e.subject for e in events],
+        [e.data for e in events],
+        [e.headers for e in events],
+    )

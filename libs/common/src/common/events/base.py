@@ -166,6 +166,49 @@ class Envelope(BaseModel):
         return data
 
 
+def encode_envelope(
+    payload: Event,
+    *,
+    producer: str,
+    subject: str,
+    correlation_id: str | None = None,
+    trace: dict[str, str] | None = None,
+    max_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+) -> tuple[uuid.UUID, datetime, bytes]:
+    """A new event's id, time and envelope bytes, the payload serialised exactly once.
+
+    The bytes are what ``Envelope.to_bytes`` would give (same fields, same JSON types); over
+    ``max_bytes`` raises EventRejected before anything is stored.
+    """
+    event_id = uuid.uuid4()
+    occurred_at = datetime.now(UTC)
+    head = json.dumps(
+        {
+            "event_id": str(event_id),
+            "type": payload.event_type,
+            "version": payload.event_version,
+            "occurred_at": occurred_at.isoformat(),
+            "producer": producer,
+            "subject": subject,
+            "correlation_id": correlation_id,
+            "trace": {
+                "traceparent": (trace or {}).get("traceparent"),
+                "tracestate": (trace or {}).get("tracestate"),
+            },
+        },
+        separators=(",", ":"),
+    )
+    data = b"".join(
+        (head[:-1].encode(), b',"payload":', payload.__pydantic_serializer__.to_json(payload), b"}")
+    )
+    if len(data) > max_bytes:
+        raise EventRejected(
+            f"event {payload.event_type} is {len(data)} bytes, over the {max_bytes} byte limit",
+            reason="oversized",
+        )
+    return event_id, occurred_at, data
+
+
 def decode_envelope(raw: bytes | None, max_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> Envelope:
     """Parse and check an envelope from Kafka bytes; raise EventRejected with a reason."""
     if raw is None:

@@ -11,30 +11,45 @@ Rules:
   rolled back and the rest of the batch goes on.
 - A handler that keeps failing is retried, then dead-lettered. While Postgres is unreachable the
   whole batch is retried without limit, holding the partition: nothing is skipped.
-- Each event is processed in a span whose parent is the producer's W3C context from the Kafka
-  headers, so the handler's log lines carry the producer's trace id.
+- Two handler shapes: a per-event ``handler(event, envelope, uow)``, called once per fresh event,
+  and a batch ``handle_many(events, uow)``, called once per polled batch with every fresh event
+  in order, for set-based effects (``unnest``, COPY). Both run in the same unit of work as the
+  inbox claim; when a batch fails, either is called again one event at a time, each in its own
+  savepoint, so only the failing event is set aside.
+- The next batch is fetched and decoded while the previous one commits; offsets are committed
+  explicitly after each batch's unit of work (``common.messaging.pipeline``).
+- Each body is JSON-decoded and validated once (``EventDecoder``); the subscriber's own decoder
+  is bypassed.
+- A per-event handler runs in a span whose parent is the producer's W3C context from the Kafka
+  headers, so its log lines carry the producer's trace id; a batch handler runs in one span
+  linked to every event's producer context.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from aiokafka import ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import Link, SpanKind
 
 from common.db.uow import UnitOfWork
 from common.errors import EventRejected
-from common.events.base import Envelope, Event, decode_envelope
+from common.events.base import Event
 from common.logging import get_logger
 from common.messaging.dead_letter import DeadLetterPublisher, SourceMessage
+from common.messaging.decoding import EventDecoder
+from common.messaging.handlers import BatchHandler, Delivery, EventHandler, Received
+from common.messaging.lanes import MAX_LINKS, span_context
+from common.messaging.pipeline import BatchPipeline
 from common.tracing import context_from_carrier, kafka_headers_to_carrier
+
+__all__ = ["BatchHandler", "EventHandler", "Received", "subscribe"]
 
 if TYPE_CHECKING:
     from common.runtime import Runtime
@@ -49,18 +64,12 @@ INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.TooManyConnectionsError,
     asyncpg.ConnectionDoesNotExistError,
 )
-BATCH_MAX_RECORDS = 200
+BATCH_MAX_RECORDS = 500
 
 
-class EventHandler(Protocol):
-    async def __call__(self, event: Event, envelope: Envelope, uow: UnitOfWork) -> None: ...
-
-
-@dataclass(frozen=True)
-class Delivery:
-    source: SourceMessage
-    envelope: Envelope
-    event: Event
+def _pass_through(message: Any) -> None:
+    """The subscriber's decoder: nothing, so no body is decoded twice (``EventDecoder`` does)."""
+    return None
 
 
 def subscribe(
@@ -68,18 +77,31 @@ def subscribe(
     *,
     consumer: str,
     events: Sequence[type[Event]],
-    handler: EventHandler,
+    handler: EventHandler | None = None,
+    handle_many: BatchHandler | None = None,
     max_attempts: int = 3,
 ) -> None:
-    """Subscribe ``handler`` to the topics of ``events`` in the consumer group ``consumer``."""
-    handled = {(e.event_type, e.event_version) for e in events}
+    """Subscribe a per-event ``handler`` or a batch ``handle_many`` (exactly one) to the topics
+    of ``events`` in the consumer group ``consumer``."""
+    if (handler is None) == (handle_many is None):
+        raise TypeError("subscribe needs exactly one of handler= or handle_many=")
     topics = sorted({e.topic() for e in events})
     settings = runtime.settings
+    decoder = EventDecoder(consumer, events, settings.max_event_bytes)
+    call = _per_event(handler) if handler is not None else handle_many
+    assert call is not None
+
+    pipeline = BatchPipeline(consumer)
+    runtime.consumer_pipelines.append(pipeline)
 
     async def process(body: Any, message: KafkaMessage) -> None:
         records: tuple[ConsumerRecord[bytes, bytes], ...] = message.raw_message
-        batch = ConsumerBatch(runtime, consumer, handled, handler, max_attempts)
-        await batch.handle([_source(record) for record in records])
+        batch = ConsumerBatch(
+            runtime, consumer, decoder, call, max_attempts, traced=handler is not None
+        )
+        deliveries = await batch.decode([_source(record) for record in records])
+        if await pipeline.ready(message.consumer):
+            pipeline.start(message.consumer, records, batch.apply(deliveries))
 
     runtime.broker.subscriber(
         *topics,
@@ -88,13 +110,23 @@ def subscribe(
         max_records=BATCH_MAX_RECORDS,
         batch_timeout_ms=100,
         auto_offset_reset="earliest",
-        ack_policy=AckPolicy.ACK,
+        ack_policy=AckPolicy.MANUAL,  # BatchPipeline commits offsets after the unit of work
         session_timeout_ms=settings.kafka_session_timeout_ms,
         heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
         max_partition_fetch_bytes=max(settings.max_event_bytes * 2, 1_048_576),
+        decoder=_pass_through,
         title=f"{consumer}:{','.join(topics)}",
-        description=(handler.__doc__ or "").strip() or None,
+        description=((handler or handle_many).__doc__ or "").strip() or None,
     )(process)
+
+
+def _per_event(handler: EventHandler) -> BatchHandler:
+    async def handle_each(events: Sequence[Received], uow: UnitOfWork) -> None:
+        for received in events:
+            await handler(received.event, received.envelope, uow)
+
+    handle_each.__doc__ = handler.__doc__
+    return handle_each
 
 
 def _source(record: ConsumerRecord[bytes, bytes]) -> SourceMessage:
@@ -115,15 +147,18 @@ class ConsumerBatch:
         self,
         runtime: Runtime,
         consumer: str,
-        handled: set[tuple[str, int]],
-        handler: EventHandler,
+        decoder: EventDecoder,
+        handle_many: BatchHandler,
         max_attempts: int,
+        *,
+        traced: bool = True,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._runtime = runtime
         self._consumer = consumer
-        self._handled = handled
-        self._handler = handler
+        self._decoder = decoder
+        self._handle_many = handle_many
+        self._traced = traced
         self._max_attempts = max_attempts
         self._sleep = sleep
         self._dead_letter = DeadLetterPublisher(runtime.producer_for_dead_letters(), consumer)
@@ -131,7 +166,14 @@ class ConsumerBatch:
 
     async def handle(self, sources: Sequence[SourceMessage]) -> dict[int, str]:
         """Process every message; return an outcome per offset."""
-        deliveries = [d for d in [await self._decode(s) for s in sources] if d is not None]
+        return await self.apply(await self.decode(sources))
+
+    async def decode(self, sources: Sequence[SourceMessage]) -> list[Delivery]:
+        """Decode every message; dead-letter those that are not valid events for us."""
+        return [d for d in [await self._decode(s) for s in sources] if d is not None]
+
+    async def apply(self, deliveries: Sequence[Delivery]) -> dict[int, str]:
+        """Apply the decoded events in one unit of work (retried while Postgres is down)."""
         while deliveries:
             try:
                 await self._process(deliveries)
@@ -143,13 +185,8 @@ class ConsumerBatch:
 
     async def _decode(self, source: SourceMessage) -> Delivery | None:
         try:
-            envelope = decode_envelope(source.value, self._runtime.settings.max_event_bytes)
-            if (envelope.type, envelope.version) not in self._handled:
-                raise EventRejected(
-                    f"{envelope.type} v{envelope.version} is not handled by {self._consumer}",
-                    reason="unexpected-type",
-                )
-            return Delivery(source, envelope, envelope.parse())
+            envelope, event = self._decoder.decode(source.value)
+            return Delivery(source, envelope, event)
         except EventRejected as exc:
             code = str(exc.extensions.get("reason", exc.code))
             await self._reject(source, code, exc.message)
@@ -179,22 +216,46 @@ class ConsumerBatch:
             attributes={"messaging.consumer.group.name": self._consumer},
         )
 
+    async def _call(self, uow: UnitOfWork, deliveries: Sequence[Delivery]) -> None:
+        """Per-event handlers: one call and one span (child of the producer's) per event.
+        Batch handlers: one call in one span linked to every event's producer context."""
+        if self._traced:
+            for delivery in deliveries:
+                with self._span(delivery):
+                    await self._handle_many([Received(delivery.event, delivery.envelope)], uow)
+            return
+        links = [
+            Link(context)
+            for d in deliveries[:MAX_LINKS]
+            if (context := span_context(d.envelope.trace.traceparent)) is not None
+        ]
+        with _tracer.start_as_current_span(
+            f"{deliveries[0].source.topic} process" if deliveries else "process",
+            kind=SpanKind.CONSUMER,
+            links=links,
+            attributes={
+                "messaging.consumer.group.name": self._consumer,
+                "messaging.batch.message_count": len(deliveries),
+            },
+        ):
+            await self._handle_many([Received(d.event, d.envelope) for d in deliveries], uow)
+
     async def _process_batch(self, deliveries: Sequence[Delivery]) -> None:
         async with self._runtime.uow() as uow:
             fresh = await uow.claim_inbox_many(
                 self._consumer, [(d.envelope.event_id, d.source.topic) for d in deliveries]
             )
             outcomes: dict[int, str] = {}
+            todo: list[Delivery] = []
             for delivery in deliveries:
                 if delivery.envelope.event_id not in fresh:
                     outcomes[delivery.source.offset] = "duplicate"
                     continue
-                fresh.discard(
-                    delivery.envelope.event_id
-                )  # a twin later in the batch is a duplicate
-                with self._span(delivery):
-                    await self._handler(delivery.event, delivery.envelope, uow)
+                fresh.discard(delivery.envelope.event_id)  # a later twin is a duplicate
+                todo.append(delivery)
                 outcomes[delivery.source.offset] = "processed"
+            if todo:
+                await self._call(uow, todo)
             await uow.commit()
         self.outcomes.update(outcomes)
 
@@ -203,8 +264,7 @@ class ConsumerBatch:
         outcomes: dict[int, str] = {}
         async with self._runtime.uow() as uow:
             for delivery in deliveries:
-                with self._span(delivery):
-                    outcome = await self._process_one(uow, delivery, rejected)
+                outcome = await self._process_one(uow, delivery, rejected)
                 outcomes[delivery.source.offset] = outcome
             await uow.commit()
         for source, code, reason in rejected:
@@ -223,7 +283,7 @@ class ConsumerBatch:
                     ):
                         log.debug("event_duplicate_skipped", event_id=str(env.event_id))
                         return "duplicate"
-                    await self._handler(delivery.event, env, uow)
+                    await self._call(uow, [delivery])
                 log.debug("event_processed", event_type=env.type, event_id=str(env.event_id))
                 return "processed"
             except EventRejected as exc:

@@ -20,7 +20,7 @@ from common.settings import ServiceSettings
 
 
 def create_producer(
-    settings: ServiceSettings, *, client_suffix: str = "producer"
+    settings: ServiceSettings, *, client_suffix: str = "producer", max_batch_size: int = 16_384
 ) -> AIOKafkaProducer:
     return AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
@@ -28,6 +28,7 @@ def create_producer(
         acks="all",
         enable_idempotence=settings.kafka_idempotent_producer,
         linger_ms=5,
+        max_batch_size=max_batch_size,
         request_timeout_ms=10_000,
         retry_backoff_ms=200,
         max_request_size=max(settings.max_event_bytes * 2, 1_048_576),

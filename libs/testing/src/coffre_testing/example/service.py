@@ -6,6 +6,7 @@ counts them in a consumer (effect + inbox row in one unit of work).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from common.db import MigrationSet, UnitOfWork
@@ -13,7 +14,7 @@ from common.errors import EventRejected
 from common.events import Envelope, Event, event
 from common.http import create_service_app, get_runtime
 from common.logging import get_logger
-from common.messaging import subscribe
+from common.messaging import Received, subscribe
 from common.runtime import Runtime
 from common.settings import ServiceSettings
 from fastapi import APIRouter, Depends, FastAPI
@@ -74,9 +75,29 @@ async def count_note(event: Event, envelope: Envelope, uow: UnitOfWork) -> None:
     )
 
 
-def create_app(settings: ExampleSettings, *, consumer_group: str | None = None) -> FastAPI:
+async def count_notes(events: Sequence[Received], uow: UnitOfWork) -> None:
+    """Count a batch of notes with one statement (the batch handler API)."""
+    notes = [(r.event, r.envelope.event_id) for r in events if isinstance(r.event, NoteRecorded)]
+    if any(note.text == "reject-me" for note, _ in notes):
+        raise EventRejected("this note cannot be counted", reason="note-refused")
+    await uow.conn.execute(
+        "INSERT INTO note_effects (owner, seq, event_id) "
+        "SELECT * FROM unnest($1::text[], $2::int[], $3::uuid[])",
+        [note.owner for note, _ in notes],
+        [note.seq for note, _ in notes],
+        [event_id for _, event_id in notes],
+    )
+
+
+def create_app(
+    settings: ExampleSettings, *, consumer_group: str | None = None, batch: bool = False
+) -> FastAPI:
     def register(runtime: Runtime) -> None:
-        if consumer_group:
+        if consumer_group and batch:
+            subscribe(
+                runtime, consumer=consumer_group, events=[NoteRecorded], handle_many=count_notes
+            )
+        elif consumer_group:
             subscribe(runtime, consumer=consumer_group, events=[NoteRecorded], handler=count_note)
 
     runtime = Runtime(

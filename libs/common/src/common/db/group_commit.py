@@ -1,0 +1,181 @@
+"""Group commit: concurrent small units of work share one Postgres transaction and one commit.
+
+Rules:
+- Members of a group take turns on the group's connection; each runs in its own savepoint, so a
+  member that fails or leaves without committing undoes only its own changes and events.
+- A member's ``commit`` releases its savepoint, hands the connection to the next member, and
+  returns only after the whole group committed: nothing is acknowledged before it is durable.
+  If the group's commit fails, every member's ``commit`` raises.
+- A group commits as soon as no member is waiting for its turn, or when it is full; the next
+  group starts on another connection while the previous one commits.
+- Members see the changes of earlier members of their group (as if those had committed just
+  before them). Use it for short database-only units of work: a member that awaits anything else
+  (an HTTP call, a slow hash) holds up its whole group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import asyncpg
+
+from common.db.database import Database
+from common.db.uow import UnitOfWork, write_outbox
+from common.events.base import DEFAULT_MAX_EVENT_BYTES
+
+
+@dataclass(eq=False)
+class CommitGroup:
+    conn: asyncpg.Connection
+    tx: Any
+    done: asyncio.Future[None]
+    lane: _Lane
+    members: int = 0
+
+
+class _Lane:
+    """One connection's worth of groups: members take turns on it, one group at a time."""
+
+    def __init__(self) -> None:
+        self.turn = asyncio.Lock()
+        self.waiting = 0
+        self.group: CommitGroup | None = None
+
+
+class GroupCommitter:
+    """Forms commit groups for one database; one per process. ``lanes`` groups fill at once
+    (on as many connections), so members are not all serialised on one connection."""
+
+    def __init__(self, db: Database, *, lanes: int = 4, max_group: int = 64) -> None:
+        self._db = db
+        self._max_group = max_group
+        self._lanes = [_Lane() for _ in range(lanes)]
+        self._committing: set[asyncio.Task[None]] = set()
+        self.groups_committed = 0
+        self.members_committed = 0
+
+    async def join(self) -> CommitGroup:
+        """Wait for this member's turn on a group of the least busy lane (opening one)."""
+        lane = min(self._lanes, key=lambda ln: ln.waiting + ln.turn.locked())
+        lane.waiting += 1
+        try:
+            await lane.turn.acquire()
+        finally:
+            lane.waiting -= 1
+        if lane.group is None:
+            try:
+                lane.group = await self._open(lane)
+            except BaseException:
+                lane.turn.release()
+                raise
+        return lane.group
+
+    async def _open(self, lane: _Lane) -> CommitGroup:
+        conn = await self._db.pool.acquire()
+        tx = conn.transaction()
+        try:
+            await tx.start()
+        except BaseException:
+            await self._db.pool.release(conn)
+            raise
+        return CommitGroup(conn, tx, asyncio.get_running_loop().create_future(), lane=lane)
+
+    def leave(self, group: CommitGroup, *, committed: bool) -> asyncio.Future[None]:
+        """A member is done with the connection; close the group when nobody waits."""
+        lane = group.lane
+        if committed:
+            group.members += 1
+        if lane.waiting == 0 or group.members >= self._max_group:
+            lane.group = None
+            task = asyncio.get_running_loop().create_task(self._finish(group))
+            self._committing.add(task)
+            task.add_done_callback(self._committing.discard)
+        lane.turn.release()
+        return group.done
+
+    async def _finish(self, group: CommitGroup) -> None:
+        try:
+            if group.members:
+                await group.tx.commit()
+                self.groups_committed += 1
+                self.members_committed += group.members
+            else:
+                await group.tx.rollback()
+            group.done.set_result(None)
+        except BaseException as exc:
+            group.done.set_exception(exc)
+            group.done.exception()  # retrieved: members that left without committing don't wait
+        finally:
+            with contextlib.suppress(Exception):
+                await self._db.pool.release(group.conn)
+
+    async def close(self) -> None:
+        if self._committing:
+            await asyncio.wait(set(self._committing), timeout=5)
+
+
+class SharedCommitUnitOfWork(UnitOfWork):
+    """A unit of work whose commit is shared with concurrent ones (see the module's rules)."""
+
+    def __init__(
+        self,
+        db: Database,
+        committer: GroupCommitter,
+        *,
+        producer: str,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__(
+            db, producer=producer, max_event_bytes=max_event_bytes, on_commit=on_commit
+        )
+        self._committer = committer
+        self._group: CommitGroup | None = None
+
+    async def __aenter__(self) -> SharedCommitUnitOfWork:
+        group = await self._committer.join()
+        self._conn = group.conn
+        self._tx = group.conn.transaction()  # a savepoint inside the group's transaction
+        try:
+            await self._tx.start()
+        except BaseException:
+            self._committer.leave(group, committed=False)
+            raise
+        self._group = group
+        return self
+
+    async def commit(self) -> None:
+        assert self._group is not None
+        events = len(self._pending)
+        if events:
+            await write_outbox(self.conn, self._pending)
+        await self._tx.commit()
+        self._pending.clear()
+        group, self._group = self._group, None
+        done = self._committer.leave(group, committed=True)
+        self._conn = None
+        await asyncio.shield(done)
+        self.committed = True
+        if self._on_commit is not None and (events or self._flushed):
+            self._on_commit()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        group, self._group = self._group, None
+        try:
+            if group is not None:
+                await self._tx.rollback()
+        finally:
+            if group is not None:
+                self._committer.leave(group, committed=False)
+            self._conn = None
+            self._pending.clear()

@@ -1,0 +1,100 @@
+"""Decoding a consumed message into its envelope and typed event, in one pass.
+
+Rules:
+- The body is JSON-decoded once and validated once: one pydantic validation checks the envelope
+  fields and the payload against its registered class together. (The Kafka subscriber's own
+  decoder is bypassed: it would decode every body a second time.)
+- Anything else is refused with an ``EventRejected`` naming the reason, the same reasons as
+  ``decode_envelope``: ``empty``, ``oversized``, ``malformed`` (not JSON, not an envelope),
+  ``unknown-type`` (no such registered type/version), ``unexpected-type`` (registered, but not
+  handled by this consumer), ``invalid-payload``. Messages never echo input values.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import BaseModel, ValidationError, create_model
+
+from common.errors import EventRejected
+from common.events.base import Envelope, Event, decode_envelope, event_class
+
+_FIELDS = frozenset(Envelope.model_fields)
+
+
+class EventDecoder:
+    """Decodes the envelopes of the event types one consumer handles."""
+
+    def __init__(self, consumer: str, events: Iterable[type[Event]], max_bytes: int) -> None:
+        self._consumer = consumer
+        self._max_bytes = max_bytes
+        self._typed: dict[tuple[Any, Any], type[BaseModel]] = {
+            (cls.event_type, cls.event_version): _typed_envelope(cls) for cls in events
+        }
+
+    def decode(self, raw: bytes | None) -> tuple[Envelope, Event]:
+        """The envelope and its typed payload; raises EventRejected with a reason."""
+        if raw is None or len(raw) > self._max_bytes:
+            decode_envelope(raw, self._max_bytes)  # raises its 'empty' / 'oversized' rejection
+        assert raw is not None
+        try:
+            data = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise EventRejected("message is not valid JSON", reason="malformed") from None
+        if not isinstance(data, dict):
+            raise EventRejected("message is not a Coffre envelope", reason="malformed")
+        typed = self._typed.get((data.get("type"), data.get("version")))
+        if typed is None:
+            self._refuse_type(raw)
+        assert typed is not None
+        try:
+            checked = typed.model_validate(data)
+        except ValidationError as exc:
+            raise _rejection(exc) from None
+        payload: Event = checked.payload  # type: ignore[attr-defined]
+        return _envelope(checked, data["payload"]), payload
+
+    def _refuse_type(self, raw: bytes) -> None:
+        envelope = decode_envelope(raw, self._max_bytes)  # malformed or unknown-type
+        event_class(envelope.type, envelope.version)
+        raise EventRejected(
+            f"{envelope.type} v{envelope.version} is not handled by {self._consumer}",
+            reason="unexpected-type",
+        )
+
+
+def _envelope(checked: BaseModel, payload: dict[str, Any]) -> Envelope:
+    """The plain ``Envelope`` of an already validated typed envelope, its payload the decoded
+    JSON object. Built without a second validation (``model_construct`` costs as much)."""
+    fields = dict(checked.__dict__)
+    fields["payload"] = payload
+    envelope = Envelope.__new__(Envelope)
+    object.__setattr__(envelope, "__dict__", fields)
+    object.__setattr__(envelope, "__pydantic_fields_set__", set(_FIELDS))
+    object.__setattr__(envelope, "__pydantic_extra__", None)
+    object.__setattr__(envelope, "__pydantic_private__", None)
+    return envelope
+
+
+def _typed_envelope(cls: type[Event]) -> type[BaseModel]:
+    """The envelope model whose payload is ``cls``."""
+    model: type[BaseModel] = create_model(
+        f"{cls.__name__}Envelope", __base__=Envelope, payload=(cls, ...)
+    )
+    return model
+
+
+def _rejection(exc: ValidationError) -> EventRejected:
+    errors = exc.errors(include_input=False, include_url=False)
+    payload_errors = [e for e in errors if e["loc"][:1] == ("payload",)]
+    parts = [
+        f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
+        for e in (payload_errors or errors)[:5]
+    ]
+    if payload_errors and len(payload_errors) == len(errors):
+        return EventRejected(f"payload is invalid: {'; '.join(parts)}", reason="invalid-payload")
+    return EventRejected(
+        f"message is not a Coffre envelope: {'; '.join(parts)}", reason="malformed"
+    )

@@ -1,0 +1,199 @@
+"""The backbone benchmark: outbox → relay → consumer with inbox, beside raw aiokafka.
+
+Each scenario runs the example service's shapes on a fresh schema and consumer group:
+``writers`` concurrent producers commit ``count`` events, ``per_tx`` per transaction (plain
+units of work, or ``shared_commit`` ones that share commits); the relay publishes them; a
+consumer records each once (a per-event handler with one INSERT each, or a batch handler with
+one INSERT per batch). It reports the write rate and the end-to-end rate (first write to last
+event consumed). ``purge_backlog`` first fills the outbox and inbox with that many rows past the
+redelivery horizon and purges them while the scenario runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from coffre_testing.example.service import MIGRATIONS, ExampleSettings, NoteRecorded
+from common.db import MigrationSet, UnitOfWork
+from common.events import Envelope, Event
+from common.messaging import OutboxRelay, Received, subscribe
+from common.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class Scenario:
+    count: int
+    writers: int = 16
+    per_tx: int = 1
+    shared_commit: bool = False
+    batch_handler: bool = False
+    purge_backlog: int = 0
+
+
+@dataclass(frozen=True)
+class Result:
+    write_rate: float
+    relay_rate: float
+    end_to_end_rate: float
+    purged: int
+
+
+def _settings(database_url: str, bootstrap: str, writers: int) -> ExampleSettings:
+    return ExampleSettings.model_validate(
+        {
+            "service_name": "bench",
+            "environment": "test",
+            "database_url": database_url,
+            "database_schema": f"bench_{uuid.uuid4().hex[:6]}",
+            "kafka_bootstrap_servers": bootstrap,
+            "kafka_idempotent_producer": False,
+            "kafka_session_timeout_ms": 2000,
+            "kafka_heartbeat_interval_ms": 300,
+            "db_pool_max": writers + 6,
+            "redelivery_horizon_seconds": 3600,
+        }
+    )
+
+
+class Counter:
+    """The consumer side: counts this run's events once each, through the inbox."""
+
+    def __init__(self, prefix: str, count: int) -> None:
+        self.prefix = prefix
+        self.count = count
+        self.processed = 0
+        self.done = asyncio.Event()
+
+    def _seen(self, n: int) -> None:
+        self.processed += n
+        if self.processed >= self.count:
+            self.done.set()
+
+    async def one(self, event: Event, envelope: Envelope, uow: UnitOfWork) -> None:
+        assert isinstance(event, NoteRecorded)
+        if event.owner.startswith(self.prefix):
+            await uow.conn.execute(
+                "INSERT INTO note_effects (owner, seq, event_id) VALUES ($1, $2, $3)",
+                event.owner,
+                event.seq,
+                envelope.event_id,
+            )
+            self._seen(1)
+
+    async def many(self, events: Sequence[Received], uow: UnitOfWork) -> None:
+        mine = [
+            (r.event, r.envelope.event_id)
+            for r in events
+            if isinstance(r.event, NoteRecorded) and r.event.owner.startswith(self.prefix)
+        ]
+        await uow.conn.execute(
+            "INSERT INTO note_effects (owner, seq, event_id) "
+            "SELECT * FROM unnest($1::text[], $2::int[], $3::uuid[])",
+            [e.owner for e, _ in mine],
+            [e.seq for e, _ in mine],
+            [i for _, i in mine],
+        )
+        self._seen(len(mine))
+
+
+async def run_scenario(database_url: str, bootstrap: str, scenario: Scenario) -> Result:
+    settings = _settings(database_url, bootstrap, scenario.writers)
+    counter = Counter(uuid.uuid4().hex[:6], scenario.count)
+    group = f"bench-{settings.schema_name}"
+
+    def register(rt: Runtime) -> None:
+        if scenario.batch_handler:
+            subscribe(rt, consumer=group, events=[NoteRecorded], handle_many=counter.many)
+        else:
+            subscribe(rt, consumer=group, events=[NoteRecorded], handler=counter.one)
+
+    runtime = Runtime(
+        settings,
+        migrations=MigrationSet.from_folder("example", MIGRATIONS),
+        register_consumers=register,
+    )
+    await runtime.start()
+    try:
+        await asyncio.wait_for(runtime.kafka_connected.wait(), 30)
+        await asyncio.sleep(3)  # partitions assigned
+        if scenario.purge_backlog:
+            await _fill_purge_backlog(runtime, scenario.purge_backlog)
+        relay = runtime.relay
+        assert relay is not None
+        published_before = relay.published
+        started = time.perf_counter()
+        relayed = asyncio.create_task(_relayed(relay, published_before + scenario.count))
+        await asyncio.gather(
+            *(_writer(runtime, scenario, counter.prefix, i) for i in range(scenario.writers))
+        )
+        written = time.perf_counter() - started
+        await asyncio.wait_for(counter.done.wait(), timeout=600)
+        elapsed = time.perf_counter() - started
+        purged = 0
+        if scenario.purge_backlog:
+            purged = scenario.purge_backlog - await runtime.db.fetchval(
+                "SELECT count(*) FROM inbox WHERE consumer = 'purge-backlog'"
+            )
+        relay_seconds = (await relayed) - started
+        return Result(
+            scenario.count / written,
+            scenario.count / relay_seconds,
+            scenario.count / elapsed,
+            purged,
+        )
+    finally:
+        await runtime.stop()
+
+
+async def _relayed(relay: OutboxRelay, target: int) -> float:
+    """When the relay had every event of the run acknowledged by the broker."""
+    while relay.published < target:  # noqa: ASYNC110 - a bench probe polling a counter
+        await asyncio.sleep(0.005)
+    return time.perf_counter()
+
+
+async def _writer(runtime: Runtime, scenario: Scenario, prefix: str, index: int) -> None:
+    """Single-event transactions insert their note; batched ones insert their notes with one
+    statement (the batched-write path), then record one event per note."""
+    per_tx, count = scenario.per_tx, scenario.count
+    for first in range(index * per_tx, count, scenario.writers * per_tx):
+        seqs = range(first, min(first + per_tx, count))
+        owners = [f"{prefix}-{seq % 16}" for seq in seqs]
+        async with runtime.uow(shared_commit=scenario.shared_commit) as uow:
+            await uow.conn.execute(
+                "INSERT INTO notes (owner, seq, text) "
+                "SELECT o, s, $3 FROM unnest($1::text[], $2::int[]) AS n(o, s)",
+                owners,
+                list(seqs),
+                "x" * 100,
+            )
+            for owner, seq in zip(owners, seqs, strict=True):
+                uow.record(
+                    NoteRecorded(note_id=seq, owner=owner, seq=seq, text="x" * 100), subject=owner
+                )
+            await uow.commit()
+
+
+async def _fill_purge_backlog(runtime: Runtime, rows: int) -> None:
+    """Sent outbox rows and inbox ids two hours old (past the bench's one-hour horizon), and a
+    relay that purges every 0.2 s while the scenario runs."""
+    async with runtime.db.pool.acquire() as conn:
+        await conn.execute(
+            "INSERT INTO outbox (event_id, topic, message_key, envelope, sent_at) "
+            "SELECT gen_random_uuid(), 'bench.old', 'k', '\\x00'::bytea, "
+            "now() - interval '2 hours' FROM generate_series(1, $1)",
+            rows,
+        )
+        await conn.execute(
+            "INSERT INTO inbox (consumer, event_id, topic, processed_at) "
+            "SELECT 'purge-backlog', gen_random_uuid(), 'bench.old', now() - interval '2 hours' "
+            "FROM generate_series(1, $1)",
+            rows,
+        )
+    assert runtime.relay is not None
+    runtime.relay.purge_interval = 0.2
+    runtime.relay.purge_at = 0.0
