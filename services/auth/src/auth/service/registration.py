@@ -68,7 +68,12 @@ async def verify_email(deps: Deps, token: str, ctx: RequestContext) -> uuid.UUID
         account = Account.open(pending.email, pending.password_hash, now)
         await uow.accounts.add(account)
         uow.record(
-            UserRegistered(user_id=account.id, method="password", **ctx.acting(account.id).audit()),
+            UserRegistered(
+                user_id=account.id,
+                method="password",
+                verified_email=account.email,
+                **ctx.acting(account.id).audit(),
+            ),
             subject=str(account.id),
         )
         await uow.commit()

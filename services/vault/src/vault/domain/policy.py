@@ -24,6 +24,7 @@ class Action(StrEnum):
     DELETE = "secret.delete"
     GENERATE_DATA_KEY = "datakey.generate"
     UNWRAP_DATA_KEY = "datakey.unwrap"
+    DESTROY_DATA_KEYS = "datakey.destroy"
     REQUEST_GRANT = "grant.request"
     USE_GRANT = "grant.use"
 
@@ -76,6 +77,7 @@ DEFAULT_POLICY = Policy.parse(
             "aggregation:bank-credentials:secret.write",
             "archive:document:datakey.generate",
             "archive:document:datakey.unwrap",
+            "archive:document:datakey.destroy",
             "backoffice:bank-credentials:grant.request",
             "backoffice:bank-credentials:grant.use",
         ]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from vault.domain import crypto, names
 from vault.domain.caller import Caller
 from vault.domain.document_keys import WrappedDocumentKey
-from vault.domain.errors import CiphertextRejected
+from vault.domain.errors import CiphertextRejected, PolicyDenied
 from vault.domain.policy import Action
 from vault.service import erasure
 from vault.service.context import VaultContext, draft_for, guarded, record
@@ -74,6 +74,24 @@ async def unwrap_data_key(
         await record(uow, ctx, draft, key_id=key.key_id)
         await uow.commit()
     return GeneratedKey(token.document_key_id, document_key, wrapped)
+
+
+async def destroy_data_keys(ctx: VaultContext, caller: Caller, subject: str, purpose: str) -> int:
+    """Crypto-shred one of the caller's own document subjects (named ``<service>-…``): its data
+    keys are destroyed, so every document key wrapped under them is gone. Idempotent."""
+    draft = draft_for(caller, Action.DESTROY_DATA_KEYS, subject=subject, purpose=purpose)
+    async with guarded(ctx, draft) as uow:
+        ctx.policy.check(caller.service, _names(subject, purpose), Action.DESTROY_DATA_KEYS)
+        if not subject.startswith(f"{caller.service}-"):
+            raise PolicyDenied("a service may only destroy keys of its own subjects")
+        now = ctx.clock.now()
+        keys = await uow.data_keys.for_subject(subject)
+        await uow.data_keys.save_many([k if k.destroyed else k.destroy(now) for k in keys])
+        for key in keys:
+            ctx.keyring.cache.evict(key.key_id)
+        await record(uow, ctx, draft, destroyed=len(keys))
+        await uow.commit()
+    return len(keys)
 
 
 def _names(subject: str, purpose: str) -> str:
