@@ -2,7 +2,8 @@
 
 Rules: building a container does no I/O; `start` (in the app's lifespan) loads the seal
 material, opens the vault client and the object store (creating the locked bucket if
-missing), the JWKS cache, the SMTP server and the scheduler; `stop` closes them after in-flight
+missing; a store that is down only delays storing: receipts wait staged and are retried),
+the JWKS cache, the SMTP server and the scheduler; `stop` closes them after in-flight
 work ends. Tests may hand in document keys, a store, a sealer, a clock, a vault transport or a
 JWKS source; nothing else differs from production.
 """
@@ -39,6 +40,7 @@ from archive.adapters.renderer import PdfRenderer
 from archive.adapters.s3_store import S3ObjectStore
 from archive.adapters.sealing import build_sealer
 from archive.adapters.vault_keys import HttpDocumentKeys
+from archive.domain.errors import StoreUnavailable
 from archive.entrypoints.members import MemberAuthenticator
 from archive.service import erasure, matching, members
 from archive.service.context import Context, Policy
@@ -101,7 +103,10 @@ class Container:
     async def start(self, runtime: Runtime) -> None:
         s = self.settings
         store = self._store or self._s3()
-        await store.ensure_bucket()
+        try:
+            await store.ensure_bucket()
+        except StoreUnavailable as exc:
+            log.warning("object_store_unavailable_at_start", error=exc.message)
         self._ctx = Context(
             uow=lambda: PgUnitOfWork(runtime),
             keys=self._keys or self._vault(),

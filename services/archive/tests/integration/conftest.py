@@ -27,6 +27,7 @@ from coffre_testing.app import running_app
 from coffre_testing.stores import S3Endpoint, TsaEndpoint
 from common.db.database import Database
 from common.security.service_identity import generate_identity
+from devstack.ports import free_port
 from vault.entrypoints.app import create_app as create_vault_app
 from vault.settings import VaultSettings
 
@@ -114,7 +115,7 @@ def archive_settings(
 async def running_stack(
     infra: Any, schema: str, s3: S3Endpoint, tsa: TsaEndpoint, identity_dir: Path,
     tokens: MemberTokens, tmp_path: Path, *, container_overrides: dict[str, Any] | None = None,
-    **overrides: Any,
+    vault_down: bool = False, **overrides: Any,
 ) -> AsyncIterator[Stack]:  # fmt: skip
     vault_settings: VaultSettings = infra.settings(
         VaultSettings,
@@ -131,12 +132,11 @@ async def running_stack(
         "s3", endpoint_url=s3.url, region_name=s3.region,
         aws_access_key_id=s3.access_key_id, aws_secret_access_key=s3.secret_access_key,
     )  # fmt: skip
+    if vault_down:
+        settings = settings.model_copy(update={"vault_url": f"http://127.0.0.1:{free_port()}"})
+    transport = None if vault_down else httpx.ASGITransport(app=vault_app)
     async with running_app(vault_app, wait_for_kafka=False):
-        app = create_app(
-            settings,
-            vault_transport=httpx.ASGITransport(app=vault_app),
-            **(container_overrides or {}),
-        )
+        app = create_app(settings, vault_transport=transport, **(container_overrides or {}))
         async with running_app(app) as http:
             yield Stack(app, http, settings, tokens, client, vault_app)
 

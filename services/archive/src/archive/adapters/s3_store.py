@@ -2,7 +2,8 @@
 
 Rules:
 - The bucket is created with Object Lock enabled (and so versioning) when missing; a bucket
-  without Object Lock is refused at start.
+  without Object Lock is refused: nothing is written to it. If the store is down at start,
+  the check happens again before the first write.
 - Every object is written with a COMPLIANCE retention until its retention date and read back
   by version id: the store itself refuses to delete or overwrite a locked version.
 - This adapter never shortens, removes or reads back a retention (some stores, moto among them,
@@ -43,6 +44,7 @@ class S3ObjectStore:
         create_bucket: bool = True,
     ) -> None:
         self._bucket = bucket
+        self._bucket_ready = False
         self._create = create_bucket
         self._region = region
         self._client: Any = boto3.client(
@@ -88,8 +90,11 @@ class S3ObjectStore:
         enabled = lock.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled")
         if enabled != "Enabled":
             raise StoreUnavailable("the receipts bucket has no Object Lock")
+        self._bucket_ready = True
 
     async def put_locked(self, key: str, data: bytes, retain_until: datetime) -> str:
+        if not self._bucket_ready:
+            await self.ensure_bucket()
         answer = await self._call(
             "put_object",
             Bucket=self._bucket,
