@@ -53,3 +53,31 @@ def png(width: int = 300, height: int = 200) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (width, height), (10, 120, 200)).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+async def publish(bootstrap: str, event: Any, *, subject: str, producer: str = "auth") -> None:
+    """Put one event on its topic, as its producing service would (envelope and key)."""
+    from aiokafka import AIOKafkaProducer
+    from common.events import Envelope
+
+    envelope = Envelope.wrap(event, producer=producer, subject=subject)
+    client = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await client.start()
+    try:
+        await client.send_and_wait(event.topic(), envelope.to_bytes(), key=subject.encode())
+    finally:
+        await client.stop()
+
+
+async def until(check: Any, timeout: float = 20.0) -> Any:
+    """Poll `check()` (async) until it returns something truthy; fail after `timeout` seconds."""
+    import asyncio
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        found = await check()
+        if found:
+            return found
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.1)
