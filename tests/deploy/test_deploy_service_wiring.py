@@ -89,7 +89,7 @@ def _load_settings(name: str, env: dict[str, str], monkeypatch: pytest.MonkeyPat
     return cls()
 
 
-@pytest.mark.parametrize("name", ["auth", "vault"])
+@pytest.mark.parametrize("name", ["auth", "vault", "archive"])
 def test_kubernetes_configuration_starts_the_service(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -67,7 +67,7 @@ class ArchiveSettings(ServiceSettings):
     )
     seal_crl_files: tuple[str, ...] = Field(default_factory=lambda: (_state("pki/root.crl"),))
     seal_pkcs11_module: str | None = None
-    seal_pkcs11_token: str | None = None
+    seal_pkcs11_token_label: str | None = None
     seal_pkcs11_key: str | None = None
     seal_pkcs11_pin: SecretStr | None = None
     tsa_url: str = "http://127.0.0.1:8021/"
@@ -103,7 +103,7 @@ class ArchiveSettings(ServiceSettings):
         if not self.service_identity_key_file:
             raise ValueError("service_identity_key_file is required to call the vault")
         if self.seal_signer == "pkcs11" and not (
-            self.seal_pkcs11_module and self.seal_pkcs11_token and self.seal_pkcs11_key
+            self.seal_pkcs11_module and self.seal_pkcs11_token_label and self.seal_pkcs11_key
         ):
             raise ValueError("seal_signer=pkcs11 needs seal_pkcs11_module, _token and _key")
         return self

@@ -23,11 +23,11 @@ def build_sealer(s: ArchiveSettings) -> PadesSealer:
     try:
         if s.seal_signer == "pkcs11":
             assert s.seal_pkcs11_module is not None
-            assert s.seal_pkcs11_token is not None
+            assert s.seal_pkcs11_token_label is not None
             assert s.seal_pkcs11_key is not None
             pin = s.seal_pkcs11_pin.get_secret_value() if s.seal_pkcs11_pin else ""
             signer = pkcs11_signer(
-                s.seal_pkcs11_module, s.seal_pkcs11_token, s.seal_pkcs11_key, pin
+                s.seal_pkcs11_module, s.seal_pkcs11_token_label, s.seal_pkcs11_key, pin
             )
         else:
             signer = local_key_signer(
