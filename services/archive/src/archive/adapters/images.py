@@ -64,8 +64,11 @@ def _open(content: bytes, max_pixels: int) -> Image.Image:
     return image
 
 
-def _decoded(image: Image.Image) -> Image.Image:
+def _decoded(image: Image.Image, *, check_only: bool = False) -> Image.Image:
+    """Decode the image (a JPEG that is only checked decodes at 1/8 scale: every scan is read)."""
     try:
+        if check_only and image.format == "JPEG":
+            image.draft(image.mode, (max(1, image.width // 8), max(1, image.height // 8)))
         image.load()
     except (OSError, ValueError, SyntaxError):
         raise ReceiptRejected("the image is corrupt", reason="corrupt-image") from None
@@ -100,7 +103,7 @@ def image_to_pdf(content: bytes, kind: Kind, max_pixels: int) -> bytes:
     if kind is Kind.JPEG:
         orientation = image.getexif().get(ORIENTATION_TAG, 1)
         if orientation in ROTATIONS and image.mode in ("RGB", "L", "CMYK"):
-            _decoded(image)
+            _decoded(image, check_only=True)
             return _pdf(strip_jpeg_metadata(content), ROTATIONS[orientation])
     if kind is Kind.PNG and image.mode in ("RGB", "L") and "transparency" not in image.info:
         _decoded(image)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import threading
 
 from asn1crypto import crl as asn1_crl
 from asn1crypto import x509 as asn1_x509
@@ -51,9 +52,17 @@ class PadesSealer:
         self._timestamper = timestamper
         self._roots = trust_roots
         self._crls = crls
+        self._local = threading.local()
 
     def _context(self) -> ValidationContext:
-        return ValidationContext(trust_roots=self._roots, crls=self._crls, allow_fetching=False)
+        """One validation context per worker thread: it caches validated paths between seals."""
+        found: ValidationContext | None = getattr(self._local, "context", None)
+        if found is None:
+            found = ValidationContext(
+                trust_roots=self._roots, crls=self._crls, allow_fetching=False
+            )
+            self._local.context = found
+        return found
 
     async def seal(self, pdf: bytes) -> bytes:
         try:

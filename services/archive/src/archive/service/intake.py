@@ -46,6 +46,7 @@ class Accepted:
     receipt: Receipt
     key: bytes
     pdf: bytes
+    staged_original: bytes = b""
 
 
 def _sha(data: bytes) -> str:
@@ -95,11 +96,8 @@ async def accept(ctx: Context, items: list[Incoming]) -> list[Accepted]:
 async def _stage(ctx: Context, uow: Store, entry: Accepted, original: bytes) -> None:
     r = entry.receipt
     await uow.receipts.add(r)
-    await uow.receipts.stage(
-        r.receipt_id,
-        "original",
-        encrypt(entry.key, original, aad(r.receipt_id, r.user_id, "original")),
-    )
+    entry.staged_original = encrypt(entry.key, original, aad(r.receipt_id, r.user_id, "original"))
+    await uow.receipts.stage(r.receipt_id, "original", entry.staged_original)
     await uow.receipts.stage(
         r.receipt_id, "pdf", encrypt(entry.key, entry.pdf, aad(r.receipt_id, r.user_id, "pdf"))
     )

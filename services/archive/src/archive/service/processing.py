@@ -12,6 +12,7 @@ Rules:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 
@@ -48,12 +49,13 @@ async def _seal_and_store(
     ctx: Context, uow: UnitOfWork, receipt: Receipt, ready: Accepted | None
 ) -> None:
     rid, user = receipt.receipt_id, receipt.user_id
-    staged = await uow.receipts.staged(rid)
-    if "pdf" not in staged or "original" not in staged:
-        raise IntegrityMismatch("the staged copies of this receipt are missing")
     if ready is not None:
+        staged = {"original": ready.staged_original}
         key, pdf = ready.key, ready.pdf
     else:
+        staged = await uow.receipts.staged(rid)
+        if "pdf" not in staged or "original" not in staged:
+            raise IntegrityMismatch("the staged copies of this receipt are missing")
         key = await ctx.keys.unwrap(receipt.vault_subject, receipt.wrapped_key)
         pdf = decrypt(key, staged["pdf"], aad(rid, user, "pdf"))
     sealed = await ctx.sealer.seal(pdf)
@@ -61,8 +63,10 @@ async def _seal_and_store(
     until = retention_end(now, ctx.policy.retention_years)
     sealed_blob = encrypt(key, sealed, aad(rid, user, "sealed"))
     sealed_key, original_key = object_key(rid, "sealed"), object_key(rid, "original")
-    receipt.sealed_version = await ctx.store.put_locked(sealed_key, sealed_blob, until)
-    receipt.original_version = await ctx.store.put_locked(original_key, staged["original"], until)
+    receipt.sealed_version, receipt.original_version = await asyncio.gather(
+        ctx.store.put_locked(sealed_key, sealed_blob, until),
+        ctx.store.put_locked(original_key, staged["original"], until),
+    )
     receipt.sealed_object, receipt.original_object = sealed_key, original_key
     receipt.sealed_cipher_sha256 = hashlib.sha256(sealed_blob).hexdigest()
     receipt.original_cipher_sha256 = hashlib.sha256(staged["original"]).hexdigest()
