@@ -43,6 +43,17 @@ async def test_registration_creates_the_account_only_when_the_link_is_followed(h
     assert h.state.of_type(UserRegistered)[0].ip == CTX.ip
 
 
+async def test_registration_announces_the_verified_address_only_once_verified(
+    h: Harness,
+) -> None:
+    await registration.register(h.deps, "Ada@Example.org", PASSWORD, CTX)
+    assert h.state.of_type(UserRegistered) == []
+    mail = h.mailer.last_to("ada@example.org")
+    assert mail is not None
+    await registration.verify_email(h.deps, mail.body.rsplit(" ", 1)[-1], CTX)
+    assert h.state.of_type(UserRegistered)[0].verified_email == "ada@example.org"
+
+
 async def test_verification_link_works_once_and_expires(h: Harness) -> None:
     await registration.register(h.deps, "ada@example.org", PASSWORD, CTX)
     mail = h.mailer.last_to("ada@example.org")
