@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from datetime import UTC
+from datetime import UTC, timedelta
 from typing import Any
 
 import httpx
@@ -98,6 +98,7 @@ class Container:
             retry_cap_seconds=s.retry_cap_seconds,
             match_window_days=s.match_window_days,
             mail_domain=s.smtp_domain,
+            archival_every=timedelta(days=s.archival_timestamp_days),
         )
 
     async def start(self, runtime: Runtime) -> None:

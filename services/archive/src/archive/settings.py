@@ -96,6 +96,9 @@ class ArchiveSettings(ServiceSettings):
     sweep_sample_size: int = Field(20, ge=0, le=10_000)
     sweep_interval_seconds: float = Field(3600.0, gt=0)
     match_window_days: int = Field(3, ge=0, le=31)
+    archival_timestamp_days: int = Field(
+        730, ge=1, le=3650, description="B-LTA: add a document timestamp this often (days)."
+    )
     consumer_group: str = "archive"
 
     @model_validator(mode="after")

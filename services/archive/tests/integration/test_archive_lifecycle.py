@@ -3,6 +3,8 @@ migrations up/down/up."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -11,7 +13,7 @@ import pytest
 from archive.adapters.pg_journal import PgJournal
 from archive.app import MIGRATIONS
 from archive.domain.journal import verify_chain
-from archive.service import erasure, sweep
+from archive.service import archival, erasure, sweep
 from archive_it_helpers import jpeg, publish
 from coffre_testing.kafka import collect
 from common.db import downgrade, migrate
@@ -140,6 +142,43 @@ async def test_the_sweep_raises_an_event_when_a_stored_object_does_not_match(
     )  # fmt: skip
     assert b"hash-mismatch" in alert.value
     assert good["receipt_id"].encode() not in alert.value
+
+
+async def test_the_archival_job_adds_a_document_timestamp_as_a_new_locked_version(
+    stack: Stack, member: str, tmp_path: Any
+) -> None:
+    created = (await stack.upload(member, jpeg())).json()
+    rid = created["receipt_id"]
+    before = await stack.db.pool.fetchrow(
+        "SELECT sealed_object, sealed_version FROM receipts WHERE receipt_id = $1::uuid", rid
+    )
+    ctx = stack.container.ctx
+    assert await archival.extend_due(ctx) == 0
+    await stack.db.pool.execute("UPDATE receipts SET archival_due_at = now() - interval '1 s'")
+    assert await archival.extend_due(ctx) == 1
+    report = (
+        await stack.client.get(f"/v1/receipts/{rid}/verification", headers=stack.headers(member))
+    ).json()
+    assert report["ok"] is True, report
+    assert report["level"] == "PAdES-B-LTA"
+    after = await stack.db.pool.fetchrow(
+        "SELECT sealed_version, archival_due_at FROM receipts WHERE receipt_id = $1::uuid", rid
+    )
+    assert after["sealed_version"] != before["sealed_version"]
+    assert after["archival_due_at"] > datetime.now(UTC) + timedelta(days=700)
+    old = stack.s3.head_object(
+        Bucket=stack.settings.s3_bucket,
+        Key=before["sealed_object"],
+        VersionId=before["sealed_version"],
+    )
+    assert old["ObjectLockMode"] == "COMPLIANCE"
+    pdf = await stack.client.get(f"/v1/receipts/{rid}", headers=stack.headers(member))
+    if shutil.which("pdfsig"):
+        path = tmp_path / "lta.pdf"
+        path.write_bytes(pdf.content)
+        out = subprocess.run(["pdfsig", str(path)], capture_output=True, text=True, check=False)
+        assert "Signature is Valid." in out.stdout, out.stdout
+        assert "Signer Certificate Common Name: Coffre Development TSA" in out.stdout
 
 
 async def test_migrations_go_down_and_up_again(stack: Stack) -> None:

@@ -69,3 +69,18 @@ def test_a_seal_from_an_untrusted_root_is_not_trusted(sealer: PadesSealer, tmp_p
     )
     sealed = asyncio.run(stranger.seal(img2pdf.convert(jpeg())))
     assert asyncio.run(sealer.check(sealed)).trusted is False
+
+
+def test_an_archival_timestamp_makes_the_seal_b_lta_and_keeps_it_valid(
+    sealer: PadesSealer,
+) -> None:
+    sealed = asyncio.run(sealer.seal(img2pdf.convert(jpeg())))
+    extended = asyncio.run(sealer.extend(sealed))
+    assert extended.startswith(sealed)
+    check = asyncio.run(sealer.check(extended))
+    assert check.level == "PAdES-B-LTA"
+    assert check.problems == ()
+    assert check.intact
+    assert check.valid
+    assert check.trusted
+    assert check.covers_whole_file

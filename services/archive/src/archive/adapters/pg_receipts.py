@@ -52,6 +52,7 @@ _FIELDS = (
     "matched_ref",
     "erasure_requested_at",
     "shredded_at",
+    "archival_due_at",
 )
 _COLUMNS = ", ".join(_FIELDS)
 _PLACEHOLDERS = ", ".join(f"${i}" for i in range(1, len(_FIELDS) + 1))
@@ -96,6 +97,7 @@ def _values(r: Receipt) -> list[object]:
         r.matched_ref,
         r.erasure_requested_at,
         r.shredded_at,
+        r.archival_due_at,
     ]
 
 
@@ -203,6 +205,15 @@ class PgReceipts:
             "SELECT receipt_id FROM receipts WHERE status = 'sealed'"
             " AND erasure_requested_at IS NOT NULL AND retention_until <= $1"
             " ORDER BY retention_until LIMIT $2",
+            now,
+            limit,
+        )
+        return [r["receipt_id"] for r in rows]
+
+    async def archival_due(self, now: datetime, limit: int) -> list[uuid.UUID]:
+        rows = await self._conn.fetch(
+            "SELECT receipt_id FROM receipts WHERE status = 'sealed' AND archival_due_at <= $1"
+            " AND retention_until > $1 ORDER BY archival_due_at LIMIT $2",
             now,
             limit,
         )

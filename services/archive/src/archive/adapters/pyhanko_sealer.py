@@ -21,7 +21,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.timestamps.api import TimeStamper
-from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
@@ -87,13 +87,27 @@ class PadesSealer:
         out = pdf_signer.sign_pdf(writer, bytes_reserved=RESERVED_BYTES, in_place=False)
         return bytes(out.getbuffer())
 
+    async def extend(self, pdf: bytes) -> bytes:
+        """B-LTA: embed the validation material of the last timestamp and add a document
+        timestamp over everything, so the seal outlives the TSA certificate."""
+        try:
+            return await asyncio.to_thread(self._extend_sync, pdf)
+        except Exception as exc:
+            raise SealFailed(f"the archival timestamp failed ({type(exc).__name__})") from None
+
+    def _extend_sync(self, pdf: bytes) -> bytes:
+        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+        stamper = signers.PdfTimeStamper(self._timestamper)
+        out = stamper.update_archival_timestamp_chain(reader, self._context(), in_place=False)
+        return bytes(out.getbuffer())
+
     async def check(self, pdf: bytes) -> SealCheck:
         return await asyncio.to_thread(self._check_sync, pdf)
 
     def _check_sync(self, pdf: bytes) -> SealCheck:
         try:
             reader = PdfFileReader(io.BytesIO(pdf), strict=False)
-            sigs = reader.embedded_signatures
+            sigs = reader.embedded_regular_signatures
         except Exception as exc:
             return _broken(f"unreadable PDF ({type(exc).__name__})")
         if not sigs:
@@ -109,6 +123,7 @@ class PadesSealer:
             and status.modification_level <= ModificationLevel.LTA_UPDATES
         )
         problems = [] if status.bottom_line else ["the signature does not validate"]
+        problems += self._archival_problems(reader)
         if not covers:
             problems.append("the document was changed after it was sealed")
         path = status.validation_path
@@ -126,10 +141,25 @@ class PadesSealer:
             problems=tuple(problems),
         )
 
+    def _archival_problems(self, reader: PdfFileReader) -> list[str]:
+        """Each archival document timestamp (B-LTA) must be intact and chain to a trusted root."""
+        problems = []
+        for stamp in reader.embedded_timestamp_signatures:
+            try:
+                found = validate_pdf_timestamp(stamp, validation_context=self._context())
+                good = found.intact and found.valid and found.trusted
+            except Exception:
+                good = False
+            if not good:
+                problems.append("an archival timestamp does not validate")
+        return problems
+
 
 def _level(reader: PdfFileReader, timestamped: bool) -> str:
     if not timestamped:
         return "PAdES-B-B"
+    if reader.embedded_timestamp_signatures:
+        return "PAdES-B-LTA"
     dss = reader.root.get("/DSS")
     return "PAdES-B-LT" if dss is not None else "PAdES-B-T"
 

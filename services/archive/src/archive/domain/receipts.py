@@ -6,6 +6,8 @@ Rules:
   becomes `sealed` only when the sealed PDF and the original are both in the object store under
   a retention lock; a failed step leaves it `received` with a retry time, never half-stored.
 - Retention ends `retention_years` after sealing (ten by default) and is never shortened.
+- A sealed receipt gets a new archival document timestamp (B-LTA) every `archival_every`,
+  an interval shorter than the TSA certificates' validity, until its retention ends.
 - After an erasure request a receipt stays until its retention date, then is `shredded`
   (its key destroyed in the vault): nothing of it can be read again.
 """
@@ -87,16 +89,18 @@ class Receipt:
     matched_ref: str | None = None
     erasure_requested_at: datetime | None = None
     shredded_at: datetime | None = None
+    archival_due_at: datetime | None = None
 
     def mark_failed(self, error: str, now: datetime, base: float, cap: float) -> None:
         self.attempts += 1
         self.last_error = error
         self.next_attempt_at = now + retry_delay(self.attempts, base, cap)
 
-    def mark_sealed(self, at: datetime, retention_years: int) -> None:
+    def mark_sealed(self, at: datetime, retention_years: int, archival_every: timedelta) -> None:
         self.status = Status.SEALED
         self.sealed_at = at
         self.retention_until = retention_end(at, retention_years)
+        self.archival_due_at = at + archival_every
         self.next_attempt_at = None
         self.last_error = None
 

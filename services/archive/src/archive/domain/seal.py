@@ -49,4 +49,5 @@ class VerificationReport:
             and c.covers_whole_file
             and c.timestamp_at is not None
             and self.hash_matches
+            and not c.problems
         )

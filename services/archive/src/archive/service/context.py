@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from archive.service.ports import (
     Clock,
@@ -24,6 +25,7 @@ class Policy:
     match_window_days: int = 3
     mail_domain: str = "receipts.coffre.local"
     batch_size: int = 20
+    archival_every: timedelta = timedelta(days=730)
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,7 @@ async def _seal_and_store(
     receipt.original_cipher_sha256 = hashlib.sha256(staged["original"]).hexdigest()
     receipt.sealed_sha256 = hashlib.sha256(sealed).hexdigest()
     receipt.sealed_size = len(sealed)
-    receipt.mark_sealed(now, ctx.policy.retention_years)
+    receipt.mark_sealed(now, ctx.policy.retention_years, ctx.policy.archival_every)
     await uow.receipts.update(receipt)
     await uow.receipts.unstage(rid)
     detail = {"sha256": receipt.sealed_sha256, "retention_until": until.isoformat()}

@@ -1,4 +1,5 @@
-"""Background work: retry staged receipts, shred receipts whose retention ended, and sweep.
+"""Background work: retry staged receipts, shred receipts whose retention ended, add archival
+timestamps (B-LTA) when due, and sweep.
 
 Rules: every pass is safe on every replica at once (row locks, `SKIP LOCKED`); a failed pass is
 logged and the next one tries again; the integrity sweep runs every `sweep_interval` seconds.
@@ -12,7 +13,7 @@ import time
 
 from common.logging import get_logger
 
-from archive.service import erasure, processing, sweep
+from archive.service import archival, erasure, processing, sweep
 from archive.service.context import Context
 
 log = get_logger(__name__)
@@ -21,6 +22,7 @@ log = get_logger(__name__)
 async def run_pass(ctx: Context) -> tuple[int, int]:
     sealed = await processing.process_due(ctx)
     shredded = await erasure.shred_due(ctx)
+    await archival.extend_due(ctx)
     return sealed, shredded
 
 
