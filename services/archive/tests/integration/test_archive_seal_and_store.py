@@ -67,6 +67,9 @@ async def test_member_downloads_a_sealed_pdf_that_pdfsig_validates(
     assert "Signature is Valid." in out.stdout, out.stdout
     assert "Coffre Development Receipt Seal" in out.stdout
     assert "ETSI.CAdES.detached" in out.stdout
+    if shutil.which("qpdf"):
+        checked = subprocess.run(["qpdf", "--check", str(path)], capture_output=True, text=True)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 async def test_verification_report_proves_seal_chain_timestamp_and_hash(

@@ -122,3 +122,14 @@ def test_text_renders_to_a_pdf() -> None:
     rendered = text_to_pdf("Your receipt", "Total: 12,50 €\nMerci !")
     with pikepdf.open(io.BytesIO(rendered)) as doc:
         assert len(doc.pages) == 1
+
+
+def test_an_rgb_receipt_becomes_pdf_a_2b() -> None:
+    document = image_to_pdf(jpeg(exif=_gps_exif(1)), Kind.JPEG, MAX)
+    with pikepdf.open(io.BytesIO(document)) as doc:
+        meta = doc.open_metadata()
+        assert meta["pdfaid:part"] == "2"
+        assert meta["pdfaid:conformance"] == "B"
+        [intent] = list(doc.Root.OutputIntents)
+        assert str(intent.S) == "/GTS_PDFA1"
+        assert b"acsp" in intent.DestOutputProfile.read_bytes()[:64]

@@ -8,16 +8,21 @@ Rules:
 - Everything else (WebP, HEIC through pillow-heif, transparency, mirrored orientations) is
   decoded, turned upright and re-encoded without any metadata.
 - A file that does not decode is refused.
+- RGB and grey pages are written as PDF/A-2b (sRGB output intent, XMP identification); a CMYK
+  JPEG kept as is cannot be (it would need a CMYK output intent) and stays plain PDF.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
+import tempfile
 
 import img2pdf
+import pikepdf
 import pillow_heif
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from archive.domain.errors import ReceiptRejected
 from archive.domain.files import Kind
@@ -89,9 +94,34 @@ def _reencode(image: Image.Image) -> bytes:
     return _pdf(buffer.getvalue(), img2pdf.Rotation["0"])
 
 
-def _pdf(image_bytes: bytes, rotation: img2pdf.Rotation) -> bytes:
+@functools.cache
+def srgb_profile() -> str:
+    """An sRGB ICC profile (made by littleCMS through Pillow), written once to a temp file."""
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    with tempfile.NamedTemporaryFile(prefix="coffre-srgb-", suffix=".icc", delete=False) as f:
+        f.write(profile)
+    return f.name
+
+
+def _as_pdfa2b(document: bytes) -> bytes:
+    """img2pdf writes PDF/A-1b; the same file identifies itself as PDF/A-2b (a superset)."""
+    with pikepdf.open(io.BytesIO(document)) as pdf:
+        with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
+            meta["pdfaid:part"] = "2"
+            meta["pdfaid:conformance"] = "B"
+        out = io.BytesIO()
+        pdf.save(out)
+    return out.getvalue()
+
+
+def _pdf(image_bytes: bytes, rotation: img2pdf.Rotation, *, pdfa: bool = True) -> bytes:
     try:
-        result = img2pdf.convert(image_bytes, rotation=rotation)
+        if pdfa:
+            result = _as_pdfa2b(
+                img2pdf.convert(image_bytes, rotation=rotation, pdfa=srgb_profile())
+            )
+        else:
+            result = img2pdf.convert(image_bytes, rotation=rotation)
     except Exception:
         raise ReceiptRejected("the image cannot be converted", reason="corrupt-image") from None
     assert isinstance(result, bytes)
@@ -104,7 +134,8 @@ def image_to_pdf(content: bytes, kind: Kind, max_pixels: int) -> bytes:
         orientation = image.getexif().get(ORIENTATION_TAG, 1)
         if orientation in ROTATIONS and image.mode in ("RGB", "L", "CMYK"):
             _decoded(image, check_only=True)
-            return _pdf(strip_jpeg_metadata(content), ROTATIONS[orientation])
+            pdfa = image.mode != "CMYK"
+            return _pdf(strip_jpeg_metadata(content), ROTATIONS[orientation], pdfa=pdfa)
     if kind is Kind.PNG and image.mode in ("RGB", "L") and "transparency" not in image.info:
         _decoded(image)
         return _pdf(content, img2pdf.Rotation["0"])
