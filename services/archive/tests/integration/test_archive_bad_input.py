@@ -10,7 +10,7 @@ import pikepdf
 import pytest
 from archive_it_helpers import jpeg, png
 
-pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.asyncio]
 Stack = Any
 MB = 1024 * 1024
 

@@ -22,7 +22,7 @@ from common.events.archive import ReceiptIntegrityFailed, ReceiptMatched
 from common.events.erasure import ErasureCompleted, ErasureRequested
 from common.events.payments import PaymentExecuted
 
-pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.asyncio]
 Stack = Any
 
 

@@ -14,7 +14,7 @@ import pytest
 from archive_it_helpers import jpeg, png, publish, until
 from common.events.auth import UserRegistered
 
-pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.asyncio]
 Stack = Any
 
 

@@ -15,7 +15,7 @@ from coffre_testing.stores import S3Endpoint, TsaEndpoint
 from devstack.kafka import EmbeddedS3
 from devstack.ports import free_port
 
-pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.asyncio]
 
 
 async def test_with_the_vault_down_nothing_is_accepted_and_the_client_may_retry(
