@@ -33,12 +33,10 @@ CREATE TABLE receipts (
     matched_kind text,
     matched_ref text,
     erasure_requested_at timestamptz,
-    shredded_at timestamptz,
-    archival_due_at timestamptz
+    shredded_at timestamptz
 );
 CREATE INDEX receipts_member ON receipts (user_id, created_at DESC);
 CREATE INDEX receipts_due ON receipts (next_attempt_at) WHERE status = 'received';
-CREATE INDEX receipts_archival ON receipts (archival_due_at) WHERE status = 'sealed';
 CREATE INDEX receipts_shred ON receipts (retention_until)
     WHERE status = 'sealed' AND erasure_requested_at IS NOT NULL;
 
