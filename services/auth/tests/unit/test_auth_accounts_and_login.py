@@ -62,6 +62,16 @@ async def test_registration_link_works_once_and_expires_after_an_hour(h: Harness
     assert len(h.state.accounts) == 1
 
 
+async def test_registration_announces_the_verified_address_only_once_verified(
+    h: Harness,
+) -> None:
+    await registration.register(h.deps, "Ada@Example.org", CTX)
+    assert h.state.of_type(UserRegistered) == []
+    token = h.mailer.last_link_token("ada@example.org")
+    await registration.complete(h.deps, token, PASSWORD, CTX)
+    assert h.state.of_type(UserRegistered)[0].verified_email == "ada@example.org"
+
+
 async def test_registering_a_taken_address_answers_the_same_and_changes_nothing(
     h: Harness,
 ) -> None:

@@ -37,6 +37,7 @@ from devstack.layout import (
 )
 from devstack.ports import port_in_use
 from devstack.postgres import EmbeddedPostgres
+from devstack.tsa import DEFAULT_TSA_PORT, DevTsa
 
 PG_PORT = 55432
 KAFKA_PORT = 59092
@@ -62,6 +63,7 @@ class DevStack:
     port_offset: int = 0
     postgres: EmbeddedPostgres | None = None
     kafka: EmbeddedKafka | None = None
+    tsa: DevTsa | None = None
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     database_url: str = ""
     bootstrap_servers: str = ""
@@ -144,6 +146,8 @@ class DevStack:
             f"{prefix}_VAULT_URL": f"http://127.0.0.1:{DEFAULT_PORTS['vault'] + self.port_offset}",
             f"{prefix}_AGENT_BASE_URL": f"http://127.0.0.1:{sandbox_port}",
             f"{prefix}_PUBLIC_BASE_URL": own,
+            f"{prefix}_TSA_URL": f"http://127.0.0.1:{DEFAULT_TSA_PORT + self.port_offset}/",
+            f"{prefix}_SMTP_PORT": str(8025 + self.port_offset),
         }
 
     def start_services(self, services: list[ServiceSpec]) -> list[tuple[str, str]]:
@@ -151,6 +155,8 @@ class DevStack:
             generate_identity(name, self.state / "identity")
         (self.state / "kms").mkdir(mode=0o700, exist_ok=True)
         (self.state / "objects").mkdir(exist_ok=True)
+        self.tsa = DevTsa(self.state / "pki", port=DEFAULT_TSA_PORT + self.port_offset).start()
+        say(f"dev PKI in {self.state / 'pki'}; RFC 3161 TSA on {self.tsa.url}")
         endpoints: list[tuple[str, str]] = []
         sandbox_port = SANDBOX_BANK_PORT + self.port_offset
         agent_env, vault_pin = agent_credential_env(self.state)
@@ -221,6 +227,8 @@ class DevStack:
                 say(f"{name} did not stop in time; killing it")
                 process.kill()
         self.processes.clear()
+        if self.tsa is not None:
+            self.tsa.stop()
         if self.kafka is not None:
             self.kafka.stop()
         if self.postgres is not None:

@@ -28,6 +28,11 @@ class UserRegistered(AuthEvent):
     user_id: UUID = Field(description="The new member's id")
     method: str = Field(description="How the account was created: password or sso")
     tenant_id: UUID | None = Field(None, description="Company tenant for SSO accounts")
+    verified_email: str | None = Field(
+        None,
+        description="The address the member proved they own (link or identity provider); "
+        "archive accepts forwarded receipts from it.",
+    )
 
 
 @event("auth.login-succeeded", 1)

@@ -67,7 +67,12 @@ async def complete(deps: Deps, token: str, password: str, ctx: RequestContext) -
         account = Account.open(link.email, password_hash, deps.clock.now())
         await uow.accounts.add(account)
         uow.record(
-            UserRegistered(user_id=account.id, method="password", **ctx.acting(account.id).audit()),
+            UserRegistered(
+                user_id=account.id,
+                method="password",
+                verified_email=account.email,
+                **ctx.acting(account.id).audit(),
+            ),
             subject=str(account.id),
         )
         await uow.commit()

@@ -26,6 +26,7 @@ class Action(StrEnum):
     RESEAL = "secret.reseal"
     GENERATE_DATA_KEY = "datakey.generate"
     UNWRAP_DATA_KEY = "datakey.unwrap"
+    DESTROY_DATA_KEYS = "datakey.destroy"
     REQUEST_GRANT = "grant.request"
     USE_GRANT = "grant.use"
 
@@ -91,6 +92,7 @@ DEFAULT_POLICY = Policy.parse(
             "aggregation:bank-credentials:secret.delete",
             "archive:document:datakey.generate",
             "archive:document:datakey.unwrap",
+            "archive:document:datakey.destroy",
             "backoffice:bank-credentials:grant.request",
             "backoffice:bank-credentials:grant.use",
         ]

@@ -149,6 +149,15 @@ def _unwrap_result(result: datakeys.Unwrapped) -> s.UnwrapResult:
     )
 
 
+@router.post("/subjects/{subject}/data-keys/destroy", response_model=s.DestroyedOut)
+async def destroy_data_keys(
+    subject: str, body: s.DataKeyIn, request: Request, who: Caller = Depends(caller)
+) -> s.DestroyedOut:
+    """Crypto-shred one of the caller's own document subjects (`<service>-…`)."""
+    count = await datakeys.destroy_data_keys(container(request).ctx, who, subject, body.purpose)
+    return s.DestroyedOut(destroyed=count)
+
+
 def _grant_out(grant: Grant) -> s.GrantOut:
     return s.GrantOut(
         grant_id=grant.grant_id, operator=grant.operator, subject=grant.subject,

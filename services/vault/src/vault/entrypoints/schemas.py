@@ -51,6 +51,10 @@ class DataKeyIn(_In):
     purpose: str = Field(max_length=64)
 
 
+class DestroyedOut(BaseModel):
+    destroyed: int = Field(description="How many data keys of the subject were destroyed.")
+
+
 class UnwrapIn(_In):
     purpose: str = Field(max_length=64)
     wrapped: str = Field(max_length=1024, description="The wrapped key token, base64url.")

@@ -23,7 +23,7 @@ from vault.domain.audit import AuditDraft, Outcome
 from vault.domain.caller import Caller
 from vault.domain.document_keys import WrappedDocumentKey
 from vault.domain.erasure import hold_admits
-from vault.domain.errors import CiphertextRejected, ConcurrentUpdate, Erased
+from vault.domain.errors import CiphertextRejected, ConcurrentUpdate, Erased, PolicyDenied
 from vault.domain.keys import DataKey
 from vault.domain.policy import Action
 from vault.service import erasure
@@ -146,6 +146,26 @@ async def decide_one(
 async def _open(ctx: VaultContext, key: DataKey) -> bytes:
     async with ctx.uow() as uow:
         return await ctx.keyring.open(uow, key)
+
+
+async def destroy_data_keys(ctx: VaultContext, caller: Caller, subject: str, purpose: str) -> int:
+    """Crypto-shred one of the caller's own document subjects (named ``<service>-…``): its data
+    keys are destroyed, so every document key wrapped under them is gone. Idempotent."""
+    draft = draft_for(caller, Action.DESTROY_DATA_KEYS, subject=subject, purpose=purpose)
+    async with guarded(ctx, draft) as uow:
+        ctx.policy.check(caller.service, _names(subject, purpose), Action.DESTROY_DATA_KEYS)
+        if not subject.startswith(f"{caller.service}-"):
+            raise PolicyDenied("a service may only destroy keys of its own subjects")
+        now = ctx.clock.now()
+        keys = await uow.data_keys.for_subject(subject)
+        await uow.data_keys.save_many([k if k.destroyed else k.destroy(now) for k in keys])
+        await uow.subject_epochs.bump(subject)  # every replica's cached state is refused
+        ctx.subjects.evict(subject)
+        for key in keys:
+            ctx.keyring.cache.evict(key.key_id)
+        await record(uow, ctx, draft, destroyed=len(keys))
+        await uow.commit()
+    return len(keys)
 
 
 def _names(subject: str, purpose: str) -> str:
