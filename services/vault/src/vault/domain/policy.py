@@ -3,7 +3,8 @@
 Rules:
 - Default deny: anything not listed is refused.
 - The default policy: aggregation and payments read ``psd2-consent``; aggregation writes and
-  deletes it; aggregation stores ``bank-credentials`` sealed on the member's device (it can
+  deletes it; payments alone reads, writes and deletes its payment consents
+  (``psd2-payment-consent``) and the payee accounts of payments in flight (``payment-payee``); aggregation stores ``bank-credentials`` sealed on the member's device (it can
   never read them back); archive generates and unwraps ``document`` data keys; backoffice asks
   for and uses time-boxed operator grants on ``bank-credentials``. Nobody else does anything.
 - A policy can be written as text, one ``service:purpose:action`` per comma-separated item.
@@ -73,6 +74,12 @@ DEFAULT_POLICY = Policy.parse(
             "aggregation:psd2-consent:secret.write",
             "aggregation:psd2-consent:secret.delete",
             "payments:psd2-consent:secret.read",
+            "payments:psd2-payment-consent:secret.read",
+            "payments:psd2-payment-consent:secret.write",
+            "payments:psd2-payment-consent:secret.delete",
+            "payments:payment-payee:secret.read",
+            "payments:payment-payee:secret.write",
+            "payments:payment-payee:secret.delete",
             "aggregation:bank-credentials:secret.write",
             "archive:document:datakey.generate",
             "archive:document:datakey.unwrap",
