@@ -24,6 +24,14 @@ class SandboxSettings(BaseSettings):
     pending_booking_delay_seconds: int = Field(
         2 * 24 * 3600, ge=0, description="Sandbox time after which a pending transaction books."
     )
+    payment_settle_delay_seconds: float = Field(
+        0, ge=0, description="Sandbox time from a payment's acceptance (ACTC) to settlement."
+    )
+    payment_available_amount: str = Field(
+        "5000.00",
+        pattern=r"^[0-9]{1,12}(\.[0-9]{1,2})?$",
+        description="Default amount each account has available for payments (never served).",
+    )
     fault_delay_seconds: float = Field(30.0, ge=0, description="Default delay of a slow fault.")
     enable_controls: bool = Field(True, description="Serve the /sandbox/* test controls.")
     access_log: bool = Field(

@@ -55,10 +55,10 @@ async def sca_redirect(
     authorisation_id: str, bank: Bank, decision: Decision = "approve"
 ) -> Response:
     """The member approves (or denies) at the bank, then goes back to the TPP."""
-    consent = bank.sca(authorisation_id, approve=decision == "approve")
-    target = consent.redirect_uri
-    if consent.status == ConsentStatus.REJECTED:
-        target = consent.nok_redirect_uri or consent.redirect_uri
+    outcome = bank.sca(authorisation_id, approve=decision == "approve")
+    target = outcome.redirect_uri
+    if not outcome.approved:
+        target = outcome.nok_redirect_uri or outcome.redirect_uri
     return RedirectResponse(target, status_code=302)
 
 
@@ -93,18 +93,19 @@ async def delete_consent(consent_id: str, bank: Bank, _: RequestId) -> Response:
 
 
 def _access(access: wire.AccessRequest) -> ConsentAccess:
-    """Rules: no balances; allPsd2 excludes lists; empty lists (bank-offered) mean all accounts."""
+    """Rules: no balances; allPsd2 excludes lists; an empty list is bank-offered; the scope is
+    kept as asked (account access alone does not reach transactions)."""
     if access.balances is not None:
         raise FormatError("balances are not offered by this agent")
     lists = (access.accounts, access.transactions)
     if access.all_psd2 is not None:
         if any(items is not None for items in lists):
             raise FormatError("allPsd2 cannot be combined with account lists")
-        return ConsentAccess(all_accounts=True)
+        return ConsentAccess(all_psd2=True)
     if all(items is None for items in lists):
         raise FormatError("access names no accounts and no allPsd2")
-    accounts = frozenset(ref.iban for ref in access.accounts or [])
-    transactions = frozenset(ref.iban for ref in access.transactions or [])
-    if not accounts and not transactions:
-        return ConsentAccess(all_accounts=True)
-    return ConsentAccess(all_accounts=False, account_ibans=accounts, transaction_ibans=transactions)
+    return ConsentAccess(accounts=_ibans(access.accounts), transactions=_ibans(access.transactions))
+
+
+def _ibans(refs: list[wire.AccountReference] | None) -> frozenset[str] | None:
+    return None if refs is None else frozenset(ref.iban for ref in refs)
