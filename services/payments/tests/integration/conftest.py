@@ -224,5 +224,16 @@ async def stack(
         yield found
 
 
+@pytest_asyncio.fixture
+async def lean_stack(
+    infra: Any, schema_name: str, identity_dir: Path, tokens: AuthTokens, tmp_path: Path
+) -> AsyncIterator[Stack]:
+    """The stack without the fraud service (tests publish fraud's events themselves)."""
+    async with running_stack(
+        infra, schema_name, identity_dir, tokens, tmp_path, with_fraud=False
+    ) as found:
+        yield found
+
+
 # Test modules import this conftest's helpers as `payments_it_conftest`.
 sys.modules.setdefault("payments_it_conftest", sys.modules[__name__])
