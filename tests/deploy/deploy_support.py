@@ -103,6 +103,7 @@ SETTINGS = {
     "vault": "vault.settings:VaultSettings",
     "aggregation": "aggregation.settings:AggregationSettings",
     "fraud": "fraud.settings:FraudSettings",
+    "payments": "payments.settings:PaymentsSettings",
 }
 
 

@@ -50,8 +50,9 @@ async def test_requests_without_key_scope_or_with_garbage_are_refused(lean_stack
     stack = lean_stack
     member = stack.member()
     consent = await member.consent()
+    creditor = {"name": "A", "iban": "DE89370400440532013000"}
     body = {"kind": "payment", "account_ref": consent["account_ref"], "amount": "1.00",
-            "currency": "EUR", "creditor": {"name": "A", "iban": "DE89370400440532013000"}}  # fmt: skip
+            "currency": "EUR", "creditor": creditor}  # fmt: skip
     no_key = await stack.client.post("/v1/payments", json=body, headers=member.headers())
     assert no_key.json()["code"] == "payments.idempotency-key-missing"
     token = stack.tokens.access(member.user_id, member.session_id, scope="member")
