@@ -21,6 +21,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from coffre_testing.app import running_app
 from common.db.database import Database
+from common.events import all_topics
+from common.messaging.kafka import ensure_topics
 from common.events.auth import UserRegistered
 from common.security.service_identity import ServiceTokenVerifier, generate_identity
 from fraud.entrypoints.app import create_app as create_fraud_app
@@ -173,6 +175,7 @@ async def running_stack(
     *, with_fraud: bool = True, sandbox: dict[str, Any] | None = None, **overrides: Any,
 ) -> AsyncIterator[Stack]:  # fmt: skip
     tag = uuid.uuid4().hex[:8]
+    await ensure_topics(infra.bootstrap_servers, all_topics())
     vault_settings: VaultSettings = infra.settings(
         VaultSettings, service_name="vault", schema=f"{schema}_vault",
         service_trust_dir=str(identity_dir / "trust"),

@@ -64,6 +64,7 @@ class Worker:
         self._interval = interval
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="payments-worker")
@@ -72,18 +73,24 @@ class Worker:
         self._wake.set()
 
     async def stop(self) -> None:
+        """Stop after the current step (a turn never outlives the app's shutdown)."""
+        self._stopping = True
+        self._wake.set()
         if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._task), 10)
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
     async def _run(self) -> None:
         turn = 0
-        while True:
+        while not self._stopping:
             self._wake.clear()
             handled = await run_once(self._ctx, housekeeping=turn % HOUSEKEEPING_EVERY == 0)
             turn += 1
-            if handled:
+            if handled or self._stopping:
                 continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
+                async with asyncio.timeout(self._interval):
+                    await self._wake.wait()
