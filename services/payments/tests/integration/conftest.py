@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from coffre_testing.app import running_app
 from common.db.database import Database
 from common.events import all_topics
-from common.messaging.kafka import ensure_topics
 from common.events.auth import UserRegistered
+from common.messaging.kafka import ensure_topics
 from common.security.service_identity import ServiceTokenVerifier, generate_identity
 from fraud.entrypoints.app import create_app as create_fraud_app
 from fraud.settings import FraudSettings

@@ -179,9 +179,11 @@ class Payment:
 
     def expire(self, now: datetime) -> None:
         self._move(State.EXPIRED, Actor.system(), now, reason="not-authorised-in-time")
+        self.reason = "not-authorised-in-time"
 
     def cancel(self, actor: Actor, now: datetime, reason: str) -> None:
         self._move(State.CANCELLED, actor, now, reason=reason)
+        self.reason = reason
 
     def fraud_decided(self, decision: str, actor: Actor, now: datetime) -> None:
         """pass → cleared, review → held, block → rejected (only while screening)."""
