@@ -64,7 +64,7 @@ async def test_held_payment_waits_for_the_analyst_and_blocked_never_reaches_the_
     audit = await stack.client.get(
         f"/v1/payments/{held['payment_id']}/audit", headers=member.headers()
     )
-    release = [e for e in audit.json()["entries"] if e["state"] == "cleared"][0]
+    release = next(e for e in audit.json()["entries"] if e["state"] == "cleared")
     assert release["actor"] == {"kind": "analyst", "id": "analyst-7", "session_id": None,
                                 "device_id": None}  # fmt: skip
 
