@@ -263,9 +263,11 @@ class MemoryBank:
         self.payments: dict[str, tuple[str, PaymentOrder]] = {}
         self.statuses: dict[str, str] = {}
         self.lose_next_answers = 0
+        self.redirects: list[str] = []
 
     async def create_consent(self, request: ConsentRequest) -> CreatedConsent:
         token = uuid.uuid4().hex + uuid.uuid4().hex[:11]
+        self.redirects.append(request.redirect_uri)
         self.consents[token] = "received"
         return CreatedConsent(token, f"https://bank.test/sca/{uuid.uuid4()}")
 
