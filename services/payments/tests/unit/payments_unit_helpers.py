@@ -67,8 +67,9 @@ class Harness:
                 "status": done.status.value, "token": token}  # fmt: skip
 
     async def create(self, consent: dict[str, Any], key: str = "k1", **changes: Any) -> Answer:
+        creditor = {"name": "Camille", "iban": CREDITOR}
         body = {"kind": "payment", "account_ref": consent["account_ref"], "amount": "25.00",
-                "currency": "EUR", "creditor": {"name": "Camille", "iban": CREDITOR}} | changes  # fmt: skip
+                "currency": "EUR", "creditor": creditor} | changes  # fmt: skip
         given = PaymentInput(body["kind"], body["account_ref"], body["amount"], body["currency"],
                              body["creditor"]["name"], body["creditor"]["iban"], None)  # fmt: skip
         return await create_payment(self.ctx, self.who, key, body, given)
