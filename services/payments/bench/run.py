@@ -175,7 +175,7 @@ async def measure(app: Any, fraud_app: Any, bank: httpx.AsyncClient, signer: Sig
     db = app.state.runtime.db
     query = "SELECT count(*) FROM payments WHERE state IN ('executed', 'rejected', 'held')"
     deadline = started + 300
-    while await db.fetchval(query) < total:  # noqa: ASYNC110 (the state lives in Postgres)
+    while await db.fetchval(query) < total:
         if time.perf_counter() > deadline:
             rows = await db.fetch("SELECT state, count(*) AS n FROM payments GROUP BY state")
             raise RuntimeError(f"payments did not settle: {[tuple(r) for r in rows]}")
@@ -183,12 +183,14 @@ async def measure(app: Any, fraud_app: Any, bank: httpx.AsyncClient, signer: Sig
     elapsed = time.perf_counter() - started
     executed = await db.fetchval("SELECT count(*) FROM payments WHERE state = 'executed'")
     held = await db.fetchval("SELECT count(*) FROM payments WHERE state = 'held'")
+    ends = await db.fetch("SELECT state, reason, count(*) AS n FROM payments GROUP BY 1, 2")
     stages = await db.fetch(
         "SELECT payment_id, state, at FROM payment_audit "
         "WHERE state IN ('authorised', 'cleared', 'submitted')"
     )
     report(total, executed, elapsed, stages)
     print(f"held by fraud for an analyst (not counted as executed): {held}", flush=True)
+    print("outcomes: " + ", ".join(f"{r['state']}/{r['reason'] or '-'}={r['n']}" for r in ends))
     raw = await raw_kafka_rate(bootstrap, total, 600)
     line("raw aiokafka produce→consume (600 B messages)", raw, "msg/s")
     print(f"ratio executed payments/raw: {total / elapsed / raw:.4f}", flush=True)

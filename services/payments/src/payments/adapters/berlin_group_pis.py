@@ -71,13 +71,14 @@ class BerlinGroupBank:
         await self._call("DELETE", f"/v1/payment-consents/{_seg(token)}", {"PSU-ID": psu_id})
 
     async def submit(self, order: PaymentOrder) -> BankStatus:
-        body = {
+        body: dict[str, Any] = {
             "debtorAccount": {"iban": order.debtor_iban},
             "instructedAmount": {"currency": order.currency, "amount": order.amount},
             "creditorName": order.creditor_name,
             "creditorAccount": {"iban": order.creditor_iban},
-            "remittanceInformationUnstructured": order.remittance,
         }
+        if order.remittance:
+            body["remittanceInformationUnstructured"] = order.remittance
         headers = {"PSU-ID": order.psu_id, "Consent-ID": order.token}
         data = await self._call(
             "POST", "/v1/payments/sepa-credit-transfers", headers, body,
