@@ -104,6 +104,7 @@ SETTINGS = {
     "aggregation": "aggregation.settings:AggregationSettings",
     "fraud": "fraud.settings:FraudSettings",
     "archive": "archive.settings:ArchiveSettings",
+    "payments": "payments.settings:PaymentsSettings",
 }
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -43,6 +45,12 @@ def test_dev_runner_starts_every_service_and_stops_cleanly_on_ctrl_c(state_root:
         "COFFRE_STATE_DIR": str(state_root / "state"),
         "COFFRE_DEV_PG_PORT": str(pg_port),
         "COFFRE_DEV_KAFKA_PORT": str(kafka_port),
+        # The journey's member enrols SMS minutes before paying a new payee: fraud rightly holds
+        # that for an analyst (factor_change_payout). The journey follows the allow path, so it
+        # lowers that one rule's weight through fraud's own setting.
+        "FRAUD_RULE_WEIGHTS": '{"factor_change_payout": 0.1}',
+        # The journey refreshes twice within a minute (before and after paying).
+        "AGGREGATION_MEMBER_REFRESH_INTERVAL_SECONDS": "0",
     }
     coffre_dev = Path(sys.executable).with_name("coffre-dev")
     process = subprocess.Popen(
@@ -62,6 +70,7 @@ def test_dev_runner_starts_every_service_and_stops_cleanly_on_ctrl_c(state_root:
     try:
         if "press Ctrl-C" in lines[-1]:
             asyncio.run(member_journey(offset, f"127.0.0.1:{kafka_port}"))
+            asyncio.run(payment_journey(offset))
     finally:
         process.send_signal(signal.SIGINT)
         rest, _ = process.communicate(timeout=90)
@@ -70,7 +79,7 @@ def test_dev_runner_starts_every_service_and_stops_cleanly_on_ctrl_c(state_root:
     assert "Coffre is up:" in output
     assert "NOT READY" not in output
     assert "[coffre-dev] stopped" in output
-    for service in ("auth", "vault", "aggregation", "fraud"):
+    for service in ("auth", "vault", "aggregation", "fraud", "payments"):
         if (ROOT / "services" / service / "src" / service / "entrypoints" / "main.py").exists():
             assert f"{service:>12}  http://127.0.0.1:{DEFAULT_PORTS[service] + offset}" in output
     ports = [pg_port, kafka_port, *(p + offset for p in DEFAULT_PORTS.values())]
@@ -166,3 +175,102 @@ async def member_journey(offset: int, bootstrap: str) -> None:
     )
     scored_refs = {ref for ref in refs for record in scored if ref.encode() in record.value}
     assert scored_refs == refs, "fraud must score every ingested transaction"
+
+
+PHONE = "+33612345000"
+
+
+async def _sms_code(http: httpx.AsyncClient, auth: str) -> str:
+    messages = (await http.get(f"{auth}/v1/dev/sms", params={"phone": PHONE})).json()["messages"]
+    found = re.search(r"\b(\d{6})\b", messages[-1])
+    assert found, messages
+    return found.group(1)
+
+
+async def _payment_session(http: httpx.AsyncClient, auth: str, email: str, password: str) -> str:
+    """Log in, enrol an SMS factor, then log in again for the payment scope with the code."""
+    login = await http.post(f"{auth}/v1/login", json={"email": email, "password": password})
+    member = {"Authorization": f"Bearer {login.json()['tokens']['access_token']}"}
+    phone = await http.post(f"{auth}/v1/factors/sms", json={"phone": PHONE}, headers=member)
+    confirm = {"challenge_id": phone.json()["challenge_id"], "code": await _sms_code(http, auth)}
+    confirmed = await http.post(f"{auth}/v1/factors/sms/confirm", json=confirm, headers=member)
+    assert confirmed.status_code == 200, confirmed.text
+    body = {"email": email, "password": password, "scope": "payment"}
+    ticket = (await http.post(f"{auth}/v1/login", json=body)).json()["ticket"]
+    await http.post(f"{auth}/v1/login/sms", json={"ticket": ticket})
+    second = {"ticket": ticket, "method": "sms", "code": await _sms_code(http, auth)}
+    signed_in = await http.post(f"{auth}/v1/login/second-factor", json=second)
+    assert signed_in.status_code == 200, signed_in.text
+    return str(signed_in.json()["access_token"])
+
+
+async def payment_journey(offset: int) -> None:
+    """The same member grants a payment consent at the bank, pays 25 EUR with a step-up SMS
+    code bound to that amount and payee, fraud allows it, the bank executes it, and it appears
+    in the member's synced transactions at aggregation."""
+    auth = f"http://127.0.0.1:{DEFAULT_PORTS['auth'] + offset}"
+    payments = f"http://127.0.0.1:{DEFAULT_PORTS['payments'] + offset}"
+    aggregation = f"http://127.0.0.1:{DEFAULT_PORTS['aggregation'] + offset}"
+    async with httpx.AsyncClient(timeout=30) as http:
+        token = await _payment_session(
+            http, auth, "journey@example.org", "correct horse battery staple 42!"
+        )
+        bearer = {"Authorization": f"Bearer {token}"}
+        connections = (await http.get(f"{aggregation}/v1/connections", headers=bearer)).json()
+        connection = connections["connections"][0]["connection_id"]
+        me = (await http.get(f"{auth}/v1/me", headers=bearer)).json()
+        sandbox = f"http://127.0.0.1:{SANDBOX_BANK_PORT + offset}"
+        psu = me["user_id"]
+        iban = (await http.get(f"{sandbox}/sandbox/psus/{psu}/accounts")).json()["accounts"][0]
+        consent_body = {"debtor_iban": iban["iban"], "max_amount_per_payment": "500.00",
+                        "periodic_limit": "1000.00"}  # fmt: skip
+        started = await http.post(f"{payments}/v1/payment-consents", json=consent_body,
+                                  headers=bearer)  # fmt: skip
+        assert started.status_code == 201, started.text
+        sca = await http.get(started.json()["redirect_url"])
+        state = httpx.URL(sca.headers["location"]).params["state"]
+        consent = await http.post(f"{payments}/v1/payment-consents/callback",
+                                  json={"state": state}, headers=bearer)  # fmt: skip
+        assert consent.json()["status"] == "active", consent.text
+        creditor = {"name": "Camille Laurent", "iban": "DE89370400440532013000"}
+        order = {"kind": "payment", "account_ref": consent.json()["account_ref"],
+                 "amount": "25.00", "currency": "EUR", "remittance": "Journey 42",
+                 "creditor": creditor}  # fmt: skip
+        created = await http.post(f"{payments}/v1/payments", json=order,
+                                  headers=bearer | {"Idempotency-Key": "journey-1"})  # fmt: skip
+        assert created.status_code == 201, created.text
+        operation = created.json()["operation"]
+        challenge = await http.post(f"{auth}/v1/step-up/challenges", headers=bearer,
+                                    json={"operation": operation, "method": "sms"})  # fmt: skip
+        assert challenge.status_code == 201, challenge.text
+        verified = await http.post(
+            f"{auth}/v1/step-up/challenges/{challenge.json()['challenge_id']}/verify",
+            json={"code": await _sms_code(http, auth)}, headers=bearer,
+        )  # fmt: skip
+        authorised = await http.post(
+            f"{payments}/v1/payments/{operation['operation_id']}/authorise",
+            json={"stepup_token": verified.json()["authorisation"]}, headers=bearer,
+        )  # fmt: skip
+        assert authorised.status_code == 200, authorised.text
+        path = f"{payments}/v1/payments/{operation['operation_id']}"
+        for _ in range(600):
+            state_now = (await http.get(path, headers=bearer)).json()["state"]
+            if state_now in ("executed", "rejected", "held"):
+                break
+            await asyncio.sleep(0.1)
+        assert state_now == "executed"
+        refreshed = await http.post(
+            f"{aggregation}/v1/connections/{connection}/refresh", headers=bearer
+        )
+        assert refreshed.status_code == 200, refreshed.text
+        amounts: list[str] = []
+        cursor: str | None = None
+        while True:
+            params = {"limit": "500"} | ({"cursor": cursor} if cursor else {})
+            page = (await http.get(f"{aggregation}/v1/transactions/sync", headers=bearer,
+                                   params=params)).json()  # fmt: skip
+            amounts += [t["amount"] for t in page["added"] + page["modified"]]
+            cursor = page["next_cursor"]
+            if not page["has_more"]:
+                break
+        assert any(Decimal(a) == Decimal("-25.00") for a in amounts), amounts[:5]

@@ -145,6 +145,8 @@ class DevStack:
             f"{prefix}_AUTH_JWKS_URL": f"{auth}/.well-known/jwks.json",
             f"{prefix}_VAULT_URL": f"http://127.0.0.1:{DEFAULT_PORTS['vault'] + self.port_offset}",
             f"{prefix}_AGENT_BASE_URL": f"http://127.0.0.1:{sandbox_port}",
+            f"{prefix}_BANK_BASE_URL": f"http://127.0.0.1:{sandbox_port}",
+            f"{prefix}_FRAUD_URL": f"http://127.0.0.1:{DEFAULT_PORTS['fraud'] + self.port_offset}",
             f"{prefix}_PUBLIC_BASE_URL": own,
             f"{prefix}_TSA_URL": f"http://127.0.0.1:{DEFAULT_TSA_PORT + self.port_offset}/",
             f"{prefix}_SMTP_PORT": str(8025 + self.port_offset),

@@ -19,7 +19,7 @@ from common.events.base import Event, all_topics, event
 PERSONAL_DATA_RETENTION = timedelta(days=7)
 PERSONAL_DATA_SEGMENT = timedelta(days=1)
 TOPICS_WITHOUT_PERSONAL_DATA = frozenset(
-    {"vault.rotation-progressed.v1", "vault.master-key-retired.v1"}
+    {"vault.rotation-progressed.v1", "vault.master-key-retired.v1", "vault.audit-anchored.v1"}
 )
 
 

@@ -3,9 +3,11 @@
 Rules:
 - Default deny: anything not listed is refused.
 - The default policy: aggregation and payments read ``psd2-consent``; aggregation writes and
-  deletes it; aggregation stores ``bank-credentials`` sealed on the member's device (it can
-  never read them back), deletes them, and has them re-sealed for the pinned PSD2 agent (only
-  the agent opens that); archive generates and unwraps ``document`` data keys; backoffice asks
+  deletes it; payments alone reads, writes and deletes its payment consents
+  (``psd2-payment-consent``) and the payee accounts of payments in flight (``payment-payee``);
+  aggregation stores ``bank-credentials`` sealed on the member's device (it can never read them
+  back), deletes them, and has them re-sealed for the pinned PSD2 agent (only the agent opens
+  that); archive generates, unwraps and destroys ``document`` data keys; backoffice asks
   for and uses time-boxed operator grants on ``bank-credentials``. Nobody else does anything.
 - A policy can be written as text, one ``service:purpose:action`` per comma-separated item.
 """
@@ -87,6 +89,12 @@ DEFAULT_POLICY = Policy.parse(
             "aggregation:psd2-consent:secret.write",
             "aggregation:psd2-consent:secret.delete",
             "payments:psd2-consent:secret.read",
+            "payments:psd2-payment-consent:secret.read",
+            "payments:psd2-payment-consent:secret.write",
+            "payments:psd2-payment-consent:secret.delete",
+            "payments:payment-payee:secret.read",
+            "payments:payment-payee:secret.write",
+            "payments:payment-payee:secret.delete",
             "aggregation:bank-credentials:secret.write",
             "aggregation:bank-credentials:secret.reseal",
             "aggregation:bank-credentials:secret.delete",
