@@ -49,9 +49,15 @@ class UnitOfWork:
         return self._conn
 
     async def __aenter__(self) -> UnitOfWork:
+        """Acquire a connection and begin; if beginning fails or is cancelled, release it."""
         self._conn = await self._db.pool.acquire()
-        self._tx = self._conn.transaction()
-        await self._tx.start()
+        try:
+            self._tx = self._conn.transaction()
+            await self._tx.start()
+        except BaseException:
+            conn, self._conn, self._tx = self._conn, None, None
+            await self._db.pool.release(conn)
+            raise
         return self
 
     async def __aexit__(
