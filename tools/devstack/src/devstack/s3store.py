@@ -41,7 +41,8 @@ class FolderMirror:
         self._etags: dict[tuple[str, str], str] = {}
 
     def restore(self) -> int:
-        """Upload every mirrored object; return how many."""
+        """Upload every mirrored object in key order (the order S3 lists them, which a reader
+        paging with start-after relies on); return how many."""
         count = 0
         self.folder.mkdir(parents=True, exist_ok=True)
         for bucket_dir in sorted(p for p in self.folder.iterdir() if p.is_dir()):
@@ -50,11 +51,10 @@ class FolderMirror:
                 Bucket=bucket,
                 CreateBucketConfiguration={"LocationConstraint": CREDENTIALS["region_name"]},
             )
-            for file in bucket_dir.iterdir():
+            for key, file in sorted((unquote(f.name), f) for f in bucket_dir.iterdir()):
                 if file.name.startswith(".tmp-"):
                     file.unlink()
                     continue
-                key = unquote(file.name)
                 answer = self.client.put_object(Bucket=bucket, Key=key, Body=file.read_bytes())
                 self._etags[(bucket, key)] = answer["ETag"]
                 count += 1
