@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from devstack.ports import free_port
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.python.asgi import shutdown_lifespans
+from schemathesis.python.asgi import get_client, shutdown_lifespans
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -38,7 +39,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = [spec.name for spec in discover_services(ROOT)]
-EXAMPLES = int(os.environ.get("COFFRE_FUZZ_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("COFFRE_FUZZ_EXAMPLES", "6"))
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -103,6 +104,7 @@ def test_every_answer_is_documented_and_none_is_a_server_error(
     api = schemathesis.openapi.from_asgi("/openapi.json", app)
     failures: list[str] = []
     try:
+        _wait_until_ready(app)
         for result in api.get_all_operations():
             operation = result.ok()
             failure = _fuzz(operation)
@@ -111,6 +113,15 @@ def test_every_answer_is_documented_and_none_is_a_server_error(
     finally:
         shutdown_lifespans()
     assert not failures, f"{service}: " + "\n\n".join(failures)
+
+
+def _wait_until_ready(app: FastAPI, timeout: float = 120.0) -> None:
+    """Start the app's lifespan and wait until it reports ready (consumers joined)."""
+    deadline = time.monotonic() + timeout
+    with get_client(app) as client:
+        while client.get("/health/ready").status_code != 200:
+            assert time.monotonic() < deadline, "the service never became ready"
+            time.sleep(0.2)
 
 
 def _fuzz(operation: Any) -> str | None:

@@ -13,20 +13,17 @@ them. What each operation documents:
   breaks it. The ``code`` member says which problem it is.
 - operations that take a request body: 413 (body too large) and 415 (not JSON) as well.
 - the description of 401/403 says whether the operation requires a bearer token, derived from
-  its dependencies (an ``Authorization`` header parameter).
+  its parameters (an ``Authorization`` header, which FastAPI lists for every dependency too).
 
 It is applied by ``create_service_app``: no route needs to declare anything.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
-from fastapi.routing import APIRoute
 
 from common.http.problems import PROBLEM_JSON
 
@@ -101,15 +98,13 @@ def install_problem_documentation(app: FastAPI) -> None:
                 description=app.description,
                 routes=app.routes,
             )
-            app.openapi_schema = document_problems(document, _bearer_operations(app))
+            app.openapi_schema = document_problems(document)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def document_problems(
-    document: dict[str, Any], bearer: set[tuple[str, str]] | None = None
-) -> dict[str, Any]:
+def document_problems(document: dict[str, Any]) -> dict[str, Any]:
     """Add the problem answers to every operation of an OpenAPI document (returned changed)."""
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas["Problem"] = PROBLEM_SCHEMA
@@ -117,12 +112,11 @@ def document_problems(
     schemas["ValidationProblem"] = VALIDATION_PROBLEM_SCHEMA
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
-    for path, item in document.get("paths", {}).items():
+    for item in document.get("paths", {}).values():
         for method in METHODS:
             operation = item.get(method)
             if operation is not None:
-                needs_token = bearer is not None and (path, method) in bearer
-                _document_operation(operation, needs_token)
+                _document_operation(operation, _reads_authorization(operation))
     return document
 
 
@@ -141,18 +135,9 @@ def _document_operation(operation: dict[str, Any], needs_token: bool) -> None:
         }
 
 
-def _bearer_operations(app: FastAPI) -> set[tuple[str, str]]:
-    """(path, method) of each operation whose dependencies read an Authorization header."""
-    found: set[tuple[str, str]] = set()
-    for route in app.routes:
-        if isinstance(route, APIRoute) and _reads_authorization(route.dependant):
-            found |= {(route.path_format, m.lower()) for m in route.methods or ()}
-    return found
-
-
-def _reads_authorization(dependant: Dependant) -> bool:
-    names = {param.alias.lower() for param in dependant.header_params}
-    if "authorization" in names:
-        return True
-    walk: Callable[[Dependant], bool] = _reads_authorization
-    return any(walk(sub) for sub in dependant.dependencies)
+def _reads_authorization(operation: dict[str, Any]) -> bool:
+    """Whether the operation (through any of its dependencies) takes an Authorization header."""
+    return any(
+        param.get("in") == "header" and str(param.get("name", "")).lower() == "authorization"
+        for param in operation.get("parameters", [])
+    )
