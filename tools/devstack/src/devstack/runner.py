@@ -30,8 +30,8 @@ from pathlib import Path
 import httpx
 from common.events import all_topics
 from common.messaging.kafka import ensure_topics
-from common.security.service_identity import generate_identity
 
+from devstack.identities import OPERATOR_IDENTITIES, ensure_identities
 from devstack.kafka import EmbeddedKafka, EmbeddedS3
 from devstack.layout import (
     DEFAULT_PORTS,
@@ -195,8 +195,7 @@ class DevStack:
         }
 
     def start_services(self, services: list[ServiceSpec]) -> list[tuple[str, str]]:
-        for name in DEFAULT_PORTS:
-            generate_identity(name, self.state / "identity")
+        ensure_identities(self.state)
         (self.state / "kms").mkdir(mode=0o700, exist_ok=True)
         (self.state / "objects").mkdir(exist_ok=True)
         endpoints: list[tuple[str, str]] = []
@@ -327,6 +326,8 @@ def run(root: Path, *, exit_when_ready: bool = False, port_offset: int = 0) -> i
             say(f"  {name:>12}  {url}  ({mark}; API docs at {url}/docs)")
         if exit_when_ready:
             return 0 if all(status.values()) else 1
+        operators = ", ".join(OPERATOR_IDENTITIES)
+        say(f"operator identities: {operators} (coffre-dev token backoffice: a vault token)")
         say("press Ctrl-C to stop everything")
         while not stopping.is_set():
             stopping.wait(1.0)
