@@ -56,7 +56,7 @@ class Stack:
             text=True,
         )
         threading.Thread(target=self._read, args=(self.process,), daemon=True).start()
-        self.wait_for("press Ctrl-C", timeout=300)
+        self.wait_for("press Ctrl-C", timeout=600)
 
     def _read(self, process: subprocess.Popen[str]) -> None:
         assert process.stdout is not None
