@@ -74,4 +74,5 @@ def test_a_child_that_cannot_start_is_retried_and_other_children_keep_running() 
     assert sum("did not start (port busy)" in line for line in said) == 2
     assert supervisor.child("auth") is healthy
     watcher = supervisor._thread
-    assert watcher is not None and not watcher.is_alive(), "no restart after stop"
+    assert watcher is not None
+    assert not watcher.is_alive(), "no restart after stop"
