@@ -11,6 +11,8 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -21,7 +23,7 @@ from coffre_testing.kafka import collect
 from devstack.layout import DEFAULT_PORTS, SANDBOX_BANK_PORT
 from devstack.ports import free_port, port_in_use
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,7 +42,8 @@ def test_dev_runner_starts_every_service_and_stops_cleanly_on_ctrl_c(state_root:
         for key, value in os.environ.items()
         if key not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")
     }
-    pg_port, kafka_port, offset = free_port(), free_port(), _free_service_offset()
+    pg_port, kafka_port, s3_port = free_port(), free_port(), free_port()
+    offset = _free_service_offset()
     env |= {
         "COFFRE_STATE_DIR": str(state_root / "state"),
         "COFFRE_DEV_PG_PORT": str(pg_port),
@@ -51,6 +54,7 @@ def test_dev_runner_starts_every_service_and_stops_cleanly_on_ctrl_c(state_root:
         "FRAUD_RULE_WEIGHTS": '{"factor_change_payout": 0.1}',
         # The journey refreshes twice within a minute (before and after paying).
         "AGGREGATION_MEMBER_REFRESH_INTERVAL_SECONDS": "0",
+        "COFFRE_DEV_S3_PORT": str(s3_port),
     }
     coffre_dev = Path(sys.executable).with_name("coffre-dev")
     process = subprocess.Popen(
@@ -61,32 +65,60 @@ def test_dev_runner_starts_every_service_and_stops_cleanly_on_ctrl_c(state_root:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    assert process.stdout is not None
-    lines: list[str] = []
-    for line in process.stdout:
-        lines.append(line)
-        if "press Ctrl-C" in line or process.poll() is not None:
-            break
+    output = _Output(process)
     try:
-        if "press Ctrl-C" in lines[-1]:
+        if output.wait_for("press Ctrl-C"):
             asyncio.run(member_journey(offset, f"127.0.0.1:{kafka_port}"))
             asyncio.run(payment_journey(offset))
     finally:
         process.send_signal(signal.SIGINT)
-        rest, _ = process.communicate(timeout=90)
-    output = "".join(lines) + rest
-    assert process.returncode == 0, output[-3000:]
-    assert "Coffre is up:" in output
-    assert "NOT READY" not in output
-    assert "[coffre-dev] stopped" in output
-    for service in ("auth", "vault", "aggregation", "fraud", "payments"):
+        process.wait(timeout=180)
+        output.reader.join(timeout=30)
+    text = output.text
+    assert process.returncode == 0, text[-3000:]
+    assert "Coffre is up:" in text
+    assert "NOT READY" not in text
+    assert "[coffre-dev] stopped" in text
+    for service in ("auth", "vault", "aggregation", "fraud", "payments", "archive"):
         if (ROOT / "services" / service / "src" / service / "entrypoints" / "main.py").exists():
-            assert f"{service:>12}  http://127.0.0.1:{DEFAULT_PORTS[service] + offset}" in output
-    ports = [pg_port, kafka_port, *(p + offset for p in DEFAULT_PORTS.values())]
+            assert f"{service:>12}  http://127.0.0.1:{DEFAULT_PORTS[service] + offset}" in text
+    ports = [pg_port, kafka_port, s3_port, *(p + offset for p in DEFAULT_PORTS.values())]
     assert not [p for p in ports if port_in_use(p)], "everything must be stopped"
     identity = state_root / "state" / "identity"
     assert (identity / "vault.pub.pem").exists()
     assert (identity / "vault.key.pem").stat().st_mode & 0o777 == 0o600
+
+
+class _Output:
+    """Reads the runner's output all the time: a pipe left unread fills up and freezes the
+    runner's output threads and then the services that log through them."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self.lines: list[str] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.lines)
+
+    def wait_for(self, marker: str, timeout: float = 400) -> bool:
+        """True once ``marker`` was printed; False if the runner exited first."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if marker in self.text:
+                return True
+            if self.process.poll() is not None:
+                self.reader.join(timeout=10)
+                return marker in self.text
+            time.sleep(0.1)
+        return False
 
 
 def _free_service_offset() -> int:

@@ -20,7 +20,6 @@ from common.db.database import Database
 from common.db.group_commit import GroupCommitter, SharedCommitUnitOfWork
 from common.db.migrations import MigrationSet, migrate
 from common.db.uow import UnitOfWork
-from common.events.base import DEAD_LETTER_TOPIC
 from common.logging import get_logger
 from common.messaging.kafka import create_broker, create_producer
 from common.messaging.pipeline import BatchPipeline
@@ -147,9 +146,14 @@ class Runtime:
             checks["database"] = await asyncio.wait_for(self.db.ping(), 2)
         if self._producer is not None and self.kafka_connected.is_set():
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._producer.partitions_for(DEAD_LETTER_TOPIC), 2)
+                await asyncio.wait_for(self._broker_round_trip(self._producer), 2)
                 checks["broker"] = True
         return checks
+
+    @staticmethod
+    async def _broker_round_trip(producer: AIOKafkaProducer) -> None:
+        """Ask the broker for fresh metadata: cached metadata would hide an outage."""
+        await producer.client.fetch_all_metadata()
 
     async def stop(self) -> None:
         if self.relay is not None:

@@ -3,7 +3,8 @@
 Rules: ``create_service_app`` does no I/O; the lifespan configures logging and tracing, starts
 the runtime (pool, migrations, relay, consumers) and stops it cleanly. Every app has
 ``/health/live`` (the process answers) and ``/health/ready`` (Postgres and the broker are
-reachable), problem responses for every error, and OpenTelemetry HTTP spans.
+reachable), problem responses for every error, documented in its OpenAPI document for every
+route (``common.http.openapi``), and OpenTelemetry HTTP spans.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
+from common.http.openapi import install_problem_documentation
 from common.http.problems import install_problem_handlers, problem_response
 from common.logging import configure_logging, get_logger
 from common.runtime import Runtime
@@ -85,5 +87,6 @@ def create_service_app(
 
     for router in routers:
         app.include_router(router)
+    install_problem_documentation(app)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="/health/.*")
     return app
