@@ -22,6 +22,7 @@ from common.db.uow import UnitOfWork
 from common.events.base import DEAD_LETTER_TOPIC
 from common.logging import get_logger
 from common.messaging.kafka import create_broker, create_producer
+from common.messaging.outbox_sampler import sample_outbox_forever
 from common.messaging.relay import OutboxRelay
 from common.settings import ServiceSettings
 
@@ -87,6 +88,8 @@ class Runtime:
             self.relay = OutboxRelay(self._db, lambda: create_producer(s, client_suffix="relay"))
             self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
         self._tasks.append(asyncio.create_task(self._connect_kafka(), name="kafka-connect"))
+        sampler = sample_outbox_forever(self._db, s.service_name, s.metrics_sample_seconds)
+        self._tasks.append(asyncio.create_task(sampler, name="outbox-sampler"))
 
     async def _connect_kafka(self) -> None:
         delay = 0.2

@@ -67,6 +67,13 @@ class ServiceSettings(BaseSettings):
     otel_exporter_otlp_endpoint: str | None = Field(
         None, validation_alias=_env("OTEL_EXPORTER_OTLP_ENDPOINT")
     )
+    metrics_sample_seconds: float = Field(
+        15.0,
+        gt=0,
+        le=3600,
+        validation_alias=_env("METRICS_SAMPLE_SECONDS"),
+        description="How often gauges that need a query (the outbox backlog) are sampled.",
+    )
     log_json: bool | None = Field(
         None, validation_alias=_env("LOG_JSON"), description="None: JSON when not on a terminal."
     )
