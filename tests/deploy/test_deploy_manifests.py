@@ -44,8 +44,10 @@ CRDS = crd_schemas()
 
 
 def _is_custom(obj: dict[str, Any]) -> bool:
+    """Custom resources: an operator's group, or a Kubernetes SIG's CRD (the Gateway API)."""
     group = obj["apiVersion"].rpartition("/")[0]
-    return "." in group and not group.endswith(".k8s.io")
+    sig_crd = (obj["apiVersion"], obj["kind"]) in CRDS
+    return sig_crd or ("." in group and not group.endswith(".k8s.io"))
 
 
 CUSTOM = [(i, o) for i, o in OBJECTS if _is_custom(o)]
