@@ -160,7 +160,7 @@ def test_compose_service_container_is_hardened_and_wired(name: str, port: int) -
     assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
     assert env["DATABASE_URL"].startswith("postgresql://coffre:${")
     assert env["DATABASE_URL"].endswith("@postgres:5432/coffre")
-    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4317"
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4318"  # OTLP/HTTP
     assert env["COFFRE_ENVIRONMENT"] == "production"
     assert env["HTTP_PORT"] == str(port)
     assert f"http://127.0.0.1:{port}/health/ready" in " ".join(svc["healthcheck"]["test"])
