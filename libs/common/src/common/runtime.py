@@ -22,6 +22,7 @@ from common.db.migrations import MigrationSet, migrate
 from common.db.uow import UnitOfWork
 from common.logging import get_logger
 from common.messaging.kafka import create_broker, create_producer
+from common.messaging.outbox_sampler import sample_outbox_forever
 from common.messaging.pipeline import BatchPipeline
 from common.messaging.relay import OutboxRelay
 from common.messaging.wakeup import RelayWakeup
@@ -113,6 +114,8 @@ class Runtime:
             self.wakeup.attach(relay.wake, lambda: relay.is_leader)
             self._tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
         self._tasks.append(asyncio.create_task(self._connect_kafka(), name="kafka-connect"))
+        sampler = sample_outbox_forever(self._db, s.service_name, s.metrics_sample_seconds)
+        self._tasks.append(asyncio.create_task(sampler, name="outbox-sampler"))
 
     async def _connect_kafka(self) -> None:
         delay = 0.2
