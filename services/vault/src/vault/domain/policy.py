@@ -4,8 +4,9 @@ Rules:
 - Default deny: anything not listed is refused.
 - The default policy: aggregation and payments read ``psd2-consent``; aggregation writes and
   deletes it; payments alone reads, writes and deletes its payment consents
-  (``psd2-payment-consent``) and the payee accounts of payments in flight (``payment-payee``); aggregation stores ``bank-credentials`` sealed on the member's device (it can
-  never read them back); archive generates and unwraps ``document`` data keys; backoffice asks
+  (``psd2-payment-consent``) and the payee accounts of payments in flight
+  (``payment-payee``); aggregation stores ``bank-credentials`` sealed on the member's device
+  (it can never read them back); archive generates and unwraps ``document`` data keys; backoffice asks
   for and uses time-boxed operator grants on ``bank-credentials``. Nobody else does anything.
 - A policy can be written as text, one ``service:purpose:action`` per comma-separated item.
 """
