@@ -6,8 +6,9 @@ Rules:
   deletes it; payments alone reads, writes and deletes its payment consents
   (``psd2-payment-consent``) and the payee accounts of payments in flight
   (``payment-payee``); aggregation stores ``bank-credentials`` sealed on the member's device
-  (it can never read them back); archive generates and unwraps ``document`` data keys; backoffice asks
-  for and uses time-boxed operator grants on ``bank-credentials``. Nobody else does anything.
+  (it can never read them back); archive generates and unwraps ``document`` data keys;
+  backoffice asks for and uses time-boxed operator grants on ``bank-credentials``. Nobody
+  else does anything.
 - A policy can be written as text, one ``service:purpose:action`` per comma-separated item.
 """
 
