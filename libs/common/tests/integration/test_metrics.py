@@ -3,9 +3,12 @@ route template (never per concrete path, so no identifier becomes a label)."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from coffre_testing.app import running_app
 from coffre_testing.example.service import create_app
+from coffre_testing.waiting import eventually
 from common.db import Database
 from common.messaging.outbox_sampler import sample_outbox_once
 from common.metrics import prometheus_text
@@ -54,3 +57,34 @@ async def test_outbox_backlog_and_oldest_age_are_sampled_for_the_scrape(infra, e
     assert any(
         line.startswith("coffre_outbox_oldest_unsent_age") and service in line for line in lines
     )
+
+
+async def test_relay_and_consumer_batches_show_in_the_metrics(example_settings, owner):
+    group = f"metrics-{uuid.uuid4().hex[:8]}"
+    app = create_app(example_settings, consumer_group=group, batch=True)
+    async with running_app(app) as client:
+        for seq in range(5):
+            await client.post("/notes", json={"owner": owner, "seq": seq, "text": "t"})
+        db = app.state.runtime.db
+
+        async def all_consumed() -> bool:
+            count = await db.fetchval("SELECT count(*) FROM note_effects WHERE owner = $1", owner)
+            return bool(count == 5)
+
+        await eventually(all_consumed, timeout=60)
+
+        async def scraped_batches() -> bool:
+            return (
+                f'coffre_consumer_batch_size_count{{group="{group}"'
+                in (await client.get("/metrics")).text
+            )
+
+        await eventually(scraped_batches, timeout=30)  # recorded after the offset commit
+        lines = (await client.get("/metrics")).text.splitlines()
+    mine = [line for line in lines if f'group="{group}"' in line]
+    assert any(
+        line.startswith("coffre_consumer_events_total") and "processed" in line for line in mine
+    )
+    assert any(line.startswith("coffre_consumer_lag") and line.endswith(" 0.0") for line in mine)
+    assert any(line.startswith("coffre_outbox_published_total") for line in lines)
+    assert owner not in "\n".join(lines)

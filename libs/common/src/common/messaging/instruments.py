@@ -9,7 +9,9 @@ touches Postgres.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, Observation
 
@@ -46,6 +48,29 @@ _backlog: dict[str, tuple[int, float]] = {}
 def record_lag(group: str, topic: str, partition: int, lag: int) -> None:
     """Remember a partition's lag (high-water mark minus the next offset to consume)."""
     _lag[(group, topic, partition)] = max(lag, 0)
+
+
+def observe_batch(
+    group: str,
+    records: Sequence[Any],
+    outcomes: Mapping[int, str],
+    seconds: float,
+    highwater: Any,
+) -> None:
+    """Record one consumed batch: its size, its time, each event's outcome, and the lag left on
+    each partition it read (``highwater(TopicPartition)`` of the Kafka consumer, or None)."""
+    batch_size.record(len(records), {"group": group})
+    batch_duration.record(seconds, {"group": group})
+    for outcome, count in Counter(outcomes.values()).items():
+        consumed.add(count, {"group": group, "outcome": outcome})
+    last: dict[tuple[str, int], int] = {}
+    for record in records:
+        key = (record.topic, record.partition)
+        last[key] = max(last.get(key, -1), record.offset)
+    for (topic, partition), offset in last.items():
+        mark = highwater(topic, partition)
+        if mark is not None:
+            record_lag(group, topic, partition, mark - offset - 1)
 
 
 def record_backlog(service: str, unsent: int, oldest_age_seconds: float) -> None:
