@@ -29,6 +29,11 @@ class PgErasure:
                 "DELETE FROM account_state WHERE account_ref = ANY($1::text[])", refs
             )
         )
+        counts["account_changes"] = _count(
+            await self.conn.execute(
+                "DELETE FROM account_changes WHERE account_ref = ANY($1::text[])", refs
+            )
+        )
         for table in ("owner_state", "security_events", "consents", "reports", "members"):
             status = await self.conn.execute(
                 f"DELETE FROM {table} WHERE owner_ref = $1",  # noqa: S608
