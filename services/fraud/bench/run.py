@@ -298,7 +298,7 @@ def _spawn(env: dict[str, str], log_path: Path) -> tuple[IO[bytes], subprocess.P
 
 async def _ready(port: int, process: subprocess.Popen[bytes]) -> None:
     async with httpx.AsyncClient() as client:
-        for _ in range(600):
+        for _ in range(1800):
             if process.poll() is not None:
                 raise RuntimeError("the fraud service exited during start-up")
             with contextlib.suppress(httpx.HTTPError):

@@ -24,6 +24,7 @@ from fraud.adapters.pg_signals import PgModelStore
 from fraud.adapters.pg_uow import PgUnitOfWork
 from fraud.domain.validation import InputLimits
 from fraud.service.engine import Engine, ModelHolder, utc_now
+from fraud.service.state_cache import AccountCache, SnapshotPolicy
 from fraud.service.reports import scheduled_reports
 from fraud.settings import FraudSettings
 
@@ -38,6 +39,10 @@ def build_engine(settings: FraudSettings, clock: Callable[[], datetime] = utc_no
         limits=InputLimits(max_amount=settings.max_amount),
         auto_register_accounts=settings.auto_register_accounts,
         clock=clock,
+        states=AccountCache(
+            settings.state_cache_accounts,
+            SnapshotPolicy(settings.snapshot_every_events, settings.snapshot_every_seconds),
+        ),
     )
 
 
