@@ -24,8 +24,8 @@ from fraud.adapters.pg_signals import PgModelStore
 from fraud.adapters.pg_uow import PgUnitOfWork
 from fraud.domain.validation import InputLimits
 from fraud.service.engine import Engine, ModelHolder, utc_now
-from fraud.service.state_cache import AccountCache, SnapshotPolicy
 from fraud.service.reports import scheduled_reports
+from fraud.service.state_cache import AccountCache, SnapshotPolicy
 from fraud.settings import FraudSettings
 
 log = get_logger(__name__)
