@@ -23,6 +23,7 @@ from common.db.uow import UnitOfWork
 from common.events.base import DEAD_LETTER_TOPIC
 from common.logging import get_logger
 from common.messaging.kafka import create_broker, create_producer
+from common.messaging.pipeline import BatchPipeline
 from common.messaging.relay import OutboxRelay
 from common.messaging.wakeup import RelayWakeup
 from common.settings import ServiceSettings
@@ -51,6 +52,7 @@ class Runtime:
         self.relay: OutboxRelay | None = None
         self.wakeup: RelayWakeup | None = None
         self._committer: GroupCommitter | None = None
+        self.consumer_pipelines: list[BatchPipeline] = []
         self._tasks: list[asyncio.Task[Any]] = []
         self.kafka_connected = asyncio.Event()
         self.extras: dict[str, Any] = {}
@@ -157,8 +159,12 @@ class Runtime:
                 task.cancel()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True), 10)
+        for pipeline in self.consumer_pipelines:
+            await pipeline.drain()
         with contextlib.suppress(Exception):
             await self.broker.stop()
+        for pipeline in self.consumer_pipelines:  # a batch taken while the broker stopped
+            await pipeline.drain()
         if self._committer is not None:
             await self._committer.close()
         if self.wakeup is not None:

@@ -54,6 +54,7 @@ def backbone(database_url: str, bootstrap: str, count: int) -> None:
     for name, scenario in scenarios:
         result = asyncio.run(run_scenario(database_url, bootstrap, scenario))
         line(f"  {name}: outbox writes", result.write_rate, "events/s")
+        line(f"  {name}: relayed (first write → last ack)", result.relay_rate, "events/s")
         if scenario.purge_backlog:
             line(f"  {name}: expired inbox ids purged", result.purged, "rows")
         line(f"{name}: end to end", result.end_to_end_rate, "events/s")

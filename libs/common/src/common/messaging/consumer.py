@@ -16,6 +16,8 @@ Rules:
   in order, for set-based effects (``unnest``, COPY). Both run in the same unit of work as the
   inbox claim; when a batch fails, either is called again one event at a time, each in its own
   savepoint, so only the failing event is set aside.
+- The next batch is fetched and decoded while the previous one commits; offsets are committed
+  explicitly after each batch's unit of work (``common.messaging.pipeline``).
 - Each body is JSON-decoded and validated once (``EventDecoder``); the subscriber's own decoder
   is bypassed.
 - A per-event handler runs in a span whose parent is the producer's W3C context from the Kafka
@@ -44,6 +46,7 @@ from common.messaging.dead_letter import DeadLetterPublisher, SourceMessage
 from common.messaging.decoding import EventDecoder
 from common.messaging.handlers import BatchHandler, Delivery, EventHandler, Received
 from common.messaging.lanes import MAX_LINKS, span_context
+from common.messaging.pipeline import BatchPipeline
 from common.tracing import context_from_carrier, kafka_headers_to_carrier
 
 __all__ = ["BatchHandler", "EventHandler", "Received", "subscribe"]
@@ -61,7 +64,7 @@ INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.TooManyConnectionsError,
     asyncpg.ConnectionDoesNotExistError,
 )
-BATCH_MAX_RECORDS = 200
+BATCH_MAX_RECORDS = 500
 
 
 def _pass_through(message: Any) -> None:
@@ -88,12 +91,17 @@ def subscribe(
     call = _per_event(handler) if handler is not None else handle_many
     assert call is not None
 
+    pipeline = BatchPipeline(consumer)
+    runtime.consumer_pipelines.append(pipeline)
+
     async def process(body: Any, message: KafkaMessage) -> None:
         records: tuple[ConsumerRecord[bytes, bytes], ...] = message.raw_message
         batch = ConsumerBatch(
             runtime, consumer, decoder, call, max_attempts, traced=handler is not None
         )
-        await batch.handle([_source(record) for record in records])
+        deliveries = await batch.decode([_source(record) for record in records])
+        if await pipeline.ready(message.consumer):
+            pipeline.start(message.consumer, records, batch.apply(deliveries))
 
     runtime.broker.subscriber(
         *topics,
@@ -102,7 +110,7 @@ def subscribe(
         max_records=BATCH_MAX_RECORDS,
         batch_timeout_ms=100,
         auto_offset_reset="earliest",
-        ack_policy=AckPolicy.ACK,
+        ack_policy=AckPolicy.MANUAL,  # BatchPipeline commits offsets after the unit of work
         session_timeout_ms=settings.kafka_session_timeout_ms,
         heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
         max_partition_fetch_bytes=max(settings.max_event_bytes * 2, 1_048_576),
@@ -158,7 +166,14 @@ class ConsumerBatch:
 
     async def handle(self, sources: Sequence[SourceMessage]) -> dict[int, str]:
         """Process every message; return an outcome per offset."""
-        deliveries = [d for d in [await self._decode(s) for s in sources] if d is not None]
+        return await self.apply(await self.decode(sources))
+
+    async def decode(self, sources: Sequence[SourceMessage]) -> list[Delivery]:
+        """Decode every message; dead-letter those that are not valid events for us."""
+        return [d for d in [await self._decode(s) for s in sources] if d is not None]
+
+    async def apply(self, deliveries: Sequence[Delivery]) -> dict[int, str]:
+        """Apply the decoded events in one unit of work (retried while Postgres is down)."""
         while deliveries:
             try:
                 await self._process(deliveries)

@@ -12,10 +12,11 @@ Rules:
   other partitions' lanes.
 - Ids are taken when a row is inserted, not when it commits, so a row can become visible after
   rows with higher ids. The relay reads ahead with an id cursor, but re-scans the unsent rows
-  below it whenever it is caught up (and at least every ``gap_interval`` seconds): no
+  below it whenever it is idle and at least every ``gap_interval`` seconds: no
   "id > high-water mark" shortcut ever skips such a row.
 - Commits wake the relay in-process (``RelayWakeup``) or by NOTIFY from other replicas; a poll
-  interval covers a missed wake-up. The leader also purges rows past the redelivery horizon.
+  interval covers a missed wake-up. The leader also purges rows past the redelivery horizon, in
+  the background on its own connection.
 """
 
 from __future__ import annotations
@@ -36,26 +37,12 @@ from aiokafka import AIOKafkaProducer
 from common.db.database import Database
 from common.db.uow import outbox_channel
 from common.logging import get_logger
-from common.messaging.lanes import Lane, OutboxRow, Partitioner
+from common.messaging.lanes import Partitioner
 from common.messaging.lease import LeadershipLost, Lease
 from common.messaging.purge import PURGE_CHUNK, purge_expired
+from common.messaging.relay_round import DB_ERRORS, PublishRound
 
 log = get_logger(__name__)
-DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
-_SELECT = (
-    "SELECT id, topic, message_key, envelope, headers->>'traceparent' AS tp, "
-    "headers->>'tracestate' AS ts FROM outbox WHERE sent_at IS NULL AND id > $1 "
-    "ORDER BY id LIMIT $2"
-)
-_SELECT_IDS_BELOW = "SELECT id FROM outbox WHERE sent_at IS NULL AND id <= $1"
-_SELECT_BY_IDS = (
-    "SELECT id, topic, message_key, envelope, headers->>'traceparent' AS tp, "
-    "headers->>'tracestate' AS ts FROM outbox WHERE id = ANY($1::bigint[]) AND sent_at IS NULL "
-    "ORDER BY id"
-)
-_MARK_FAILED = (
-    "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = ANY($1::bigint[])"
-)
 
 
 class OutboxRelay:
@@ -85,7 +72,7 @@ class OutboxRelay:
         self._standby_interval = standby_interval
         self._lease_seconds = lease_seconds
         self._horizon = redelivery_horizon
-        self._purge_interval = purge_interval
+        self.purge_interval = purge_interval
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -95,6 +82,8 @@ class OutboxRelay:
         self.lease_attempts = 0
         self.broker_reachable = False
         self.purged = (0, 0)
+        self.purge_at = 0.0
+        self.purge_task: asyncio.Task[None] | None = None
 
     def stop(self) -> None:
         self._stopping.set()
@@ -122,6 +111,8 @@ class OutboxRelay:
                 await self._sleep(self._standby_interval)
             finally:
                 self.is_leader = False
+        if self.purge_task is not None:
+            await asyncio.wait({self.purge_task}, timeout=5)
         await self._close_producer()
 
     async def _lead(self, conn: asyncpg.Connection, lease: Lease) -> None:
@@ -133,7 +124,7 @@ class OutboxRelay:
         try:
             while not self._stopping.is_set():
                 try:
-                    await _Round(self, conn, lease, await self._ensure_producer()).run()
+                    await PublishRound(self, conn, lease, await self._ensure_producer()).run()
                     break
                 except (LeadershipLost, *DB_ERRORS):
                     raise
@@ -150,6 +141,18 @@ class OutboxRelay:
             self.is_leader = False
             with contextlib.suppress(Exception):
                 await conn.remove_listener(channel, self._on_notify)
+
+    async def purge_once(self) -> None:
+        """Delete one chunk of sent outbox rows and inbox ids past the redelivery horizon."""
+        assert self._horizon is not None
+        try:
+            async with self._db.pool.acquire() as conn:
+                self.purged = await purge_expired(conn, self._horizon)
+        except DB_ERRORS as exc:
+            log.warning("outbox_purge_failed", error=type(exc).__name__)
+            return
+        if max(self.purged) >= PURGE_CHUNK:
+            self.purge_at = min(self.purge_at, time.monotonic() + min(1.0, self.purge_interval))
 
     def _on_notify(self, *_: Any) -> None:
         self._wake.set()
@@ -176,134 +179,3 @@ class OutboxRelay:
         if producer is not None:
             with contextlib.suppress(Exception):
                 await producer.stop()
-
-
-class _Round:
-    """One stretch of leadership with one producer: runs until stop, or raises on a failure."""
-
-    def __init__(
-        self, relay: OutboxRelay, conn: asyncpg.Connection, lease: Lease, producer: AIOKafkaProducer
-    ) -> None:
-        self.relay = relay
-        self.conn = conn
-        self.lease = lease
-        self.producer = producer
-        self.lanes: dict[tuple[str, int], Lane] = {}
-        self.pending: set[int] = set()
-        self.cursor = 0
-        self.gap_checked = 0.0
-        self.purge_at = time.monotonic()
-        self.error: BaseException | None = None
-
-    async def run(self) -> None:
-        relay = self.relay
-        while not relay._stopping.is_set():
-            await self.lease.keep(self.conn)
-            fetched = await self._select() if len(self.pending) < relay._max_pending else 0
-            self.lease.check()
-            for lane in self.lanes.values():
-                await lane.launch(self.producer)
-            if fetched < relay._batch_size or len(self.pending) >= relay._max_pending:
-                await self._wait()
-            await self._settle()
-            if self.error is not None:
-                await self._drain_and_raise()
-            relay.broker_reachable = True
-            await self._purge_if_due()
-        await self._finish()
-
-    async def _select(self) -> int:
-        rows = await self.conn.fetch(_SELECT, self.cursor, self.relay._batch_size)
-        if rows:
-            self.cursor = rows[-1]["id"]
-        for row in rows:
-            await self._enqueue(row)
-        count = len(rows)
-        now = time.monotonic()
-        if count < self.relay._batch_size or now - self.gap_checked > self.relay._gap_interval:
-            self.gap_checked = now
-            for row in await self._late_rows():
-                await self._enqueue(row)
-        return count
-
-    async def _late_rows(self) -> list[asyncpg.Record]:
-        """Unsent rows below the cursor that are not in flight: committed after later ids."""
-        below = await self.conn.fetch(_SELECT_IDS_BELOW, self.cursor)
-        late = [r["id"] for r in below if r["id"] not in self.pending]
-        if not late:
-            return []
-        log.info("outbox_late_rows", count=len(late))
-        return list(await self.conn.fetch(_SELECT_BY_IDS, late))
-
-    async def _enqueue(self, record: asyncpg.Record) -> None:
-        row = OutboxRow(
-            record["id"],
-            record["topic"],
-            record["message_key"].encode(),
-            bytes(record["envelope"]),
-            record["tp"],
-            record["ts"],
-        )
-        partition = await self.relay._partitioner.partition(self.producer, row.topic, row.key)
-        lane = self.lanes.get((row.topic, partition))
-        if lane is None:
-            lane = self.lanes[(row.topic, partition)] = Lane(row.topic, partition)
-        lane.queue.append(row)
-        self.pending.add(row.id)
-
-    async def _wait(self) -> None:
-        """Until a chunk is acknowledged, a commit wakes us, or the poll interval passes."""
-        futures: list[asyncio.Future[Any]] = [
-            lane.in_flight.future for lane in self.lanes.values() if lane.in_flight is not None
-        ]
-        waker = asyncio.ensure_future(self.relay._wake.wait())
-        try:
-            timeout = min(self.relay._poll_interval, self.lease.renew_at - time.monotonic())
-            await asyncio.wait(
-                [*futures, waker], timeout=max(timeout, 0.0), return_when="FIRST_COMPLETED"
-            )
-        finally:
-            waker.cancel()
-        self.relay._wake.clear()
-
-    async def _settle(self) -> None:
-        acked: list[int] = []
-        failed: list[int] = []
-        for lane in self.lanes.values():
-            if lane.in_flight is not None and lane.in_flight.future.done():
-                ids, error = lane.settle()
-                (failed if error else acked).extend(ids)
-                if error is not None:
-                    self.error = self.error or error
-        if acked:
-            await self.lease.mark_sent(self.conn, acked)
-            self.relay.published += len(acked)
-        self.pending.difference_update(acked)
-        if failed:
-            await self.conn.execute(_MARK_FAILED, failed, type(self.error).__name__)
-            self.pending.difference_update(failed)
-
-    async def _drain_and_raise(self) -> None:
-        """Let chunks already in flight finish (their rows are marked), then fail the round."""
-        futures = [lane.in_flight.future for lane in self.lanes.values() if lane.in_flight]
-        if futures:
-            await asyncio.wait(futures, timeout=max(self.lease.valid_until - time.monotonic(), 0))
-        await self._settle()
-        assert self.error is not None
-        raise self.error
-
-    async def _finish(self) -> None:
-        """On stop: give chunks in flight a moment, and mark those acknowledged."""
-        futures = [lane.in_flight.future for lane in self.lanes.values() if lane.in_flight]
-        if futures:
-            await asyncio.wait(futures, timeout=2.0)
-        with contextlib.suppress(LeadershipLost, *DB_ERRORS):
-            await self._settle()
-
-    async def _purge_if_due(self) -> None:
-        relay = self.relay
-        if relay._horizon is None or time.monotonic() < self.purge_at:
-            return
-        relay.purged = await purge_expired(self.conn, relay._horizon)
-        full = max(relay.purged) >= PURGE_CHUNK
-        self.purge_at = time.monotonic() + (1.0 if full else relay._purge_interval)
