@@ -26,6 +26,16 @@ system-deps:
 	    echo "installing xmlsec1 (SAML signatures)"; \
 	    (apt-get install -y -qq xmlsec1 >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq xmlsec1 >/dev/null)); \
 	  else echo "warning: xmlsec1 is missing; install it for SAML single sign-on"; fi; }
+	@command -v pdfsig >/dev/null 2>&1 && command -v qpdf >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing poppler-utils and qpdf (external checks of sealed receipts)"; \
+	    (apt-get install -y -qq poppler-utils qpdf >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq poppler-utils qpdf >/dev/null)); \
+	  else echo "warning: pdfsig/qpdf are missing; install poppler-utils and qpdf"; fi; }
+	@command -v promtool >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing promtool (alert and dashboard checks)"; \
+	    (apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null)); \
+	  else echo "warning: promtool is missing; the alert-rule tests will be skipped"; fi; }
 
 install: $(if $(findstring $(BOOTSTRAP),$(UV)),$(BOOTSTRAP)/bin/uv) system-deps
 	$(UV) sync --all-packages --frozen --quiet

@@ -103,6 +103,8 @@ SETTINGS = {
     "vault": "vault.settings:VaultSettings",
     "aggregation": "aggregation.settings:AggregationSettings",
     "fraud": "fraud.settings:FraudSettings",
+    "archive": "archive.settings:ArchiveSettings",
+    "payments": "payments.settings:PaymentsSettings",
 }
 
 

@@ -44,8 +44,10 @@ CRDS = crd_schemas()
 
 
 def _is_custom(obj: dict[str, Any]) -> bool:
+    """Custom resources: an operator's group, or a Kubernetes SIG's CRD (the Gateway API)."""
     group = obj["apiVersion"].rpartition("/")[0]
-    return "." in group and not group.endswith(".k8s.io")
+    sig_crd = (obj["apiVersion"], obj["kind"]) in CRDS
+    return sig_crd or ("." in group and not group.endswith(".k8s.io"))
 
 
 CUSTOM = [(i, o) for i, o in OBJECTS if _is_custom(o)]
@@ -158,7 +160,7 @@ def test_compose_service_container_is_hardened_and_wired(name: str, port: int) -
     assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
     assert env["DATABASE_URL"].startswith("postgresql://coffre:${")
     assert env["DATABASE_URL"].endswith("@postgres:5432/coffre")
-    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4317"
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4318"  # OTLP/HTTP
     assert env["COFFRE_ENVIRONMENT"] == "production"
     assert env["HTTP_PORT"] == str(port)
     assert f"http://127.0.0.1:{port}/health/ready" in " ".join(svc["healthcheck"]["test"])

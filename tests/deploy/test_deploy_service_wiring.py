@@ -33,7 +33,7 @@ pytestmark = pytest.mark.unit
 
 Obj = dict[str, Any]
 DEPLOYMENTS = service_deployments()
-COMPOSE_SERVICES = ("auth", "vault", "aggregation", "fraud")
+COMPOSE_SERVICES = ("auth", "vault", "aggregation", "fraud", "archive")
 FAKE_SECRET = "Q7vR2mX9pL4sT8wZ1nB6cF3hJ5kD0gY2aE7uI9oP4rS6tV8x"
 INTERPOLATION = re.compile(r"\$\{([A-Z0-9_]+)[^}]*\}")
 README = (DEPLOY / "README.md").read_text()
@@ -89,7 +89,7 @@ def _load_settings(name: str, env: dict[str, str], monkeypatch: pytest.MonkeyPat
     return cls()
 
 
-@pytest.mark.parametrize("name", ["auth", "vault"])
+@pytest.mark.parametrize("name", ["auth", "vault", "archive"])
 def test_kubernetes_configuration_starts_the_service(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

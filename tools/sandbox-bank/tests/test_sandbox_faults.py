@@ -72,3 +72,14 @@ async def test_faults_spare_the_sandbox_controls_and_can_be_cleared(
     assert clock.status_code == 200
     assert cleared.status_code == 204
     assert (await accounts(client, consent_id)).status_code == 200
+
+
+@pytest.mark.unit
+@pytest.mark.asyncio
+@pytest.mark.parametrize("path", ["/health/live", "/health/ready"])
+async def test_health_answers_200_even_while_faults_are_planned(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    await client.post("/sandbox/faults", json={"kind": "error503", "count": 5})
+
+    assert (await client.get(path)).status_code == 200

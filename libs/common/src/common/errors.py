@@ -15,6 +15,8 @@ class CoffreError(Exception):
     code: str = "coffre.error"
     status: int = 500
     title: str = "Internal error"
+    bearer_error: str | None = None
+    """RFC 6750 error code in the answer's ``WWW-Authenticate: Bearer`` challenge, if any."""
 
     def __init__(self, message: str | None = None, **extensions: object) -> None:
         self.message = message or self.title
@@ -41,6 +43,9 @@ class Conflict(CoffreError):
 
 
 class Unauthenticated(CoffreError):
+    """401: the answer carries ``WWW-Authenticate: Bearer`` (with ``error="invalid_token"`` for
+    subclasses that refuse a presented token)."""
+
     code = "auth.unauthenticated"
     status = 401
     title = "Authentication required"

@@ -20,9 +20,9 @@ from common.db.database import Database
 from common.db.group_commit import GroupCommitter, SharedCommitUnitOfWork
 from common.db.migrations import MigrationSet, migrate
 from common.db.uow import UnitOfWork
-from common.events.base import DEAD_LETTER_TOPIC
 from common.logging import get_logger
 from common.messaging.kafka import create_broker, create_producer
+from common.messaging.outbox_sampler import sample_outbox_forever
 from common.messaging.pipeline import BatchPipeline
 from common.messaging.relay import OutboxRelay
 from common.messaging.wakeup import RelayWakeup
@@ -114,6 +114,8 @@ class Runtime:
             self.wakeup.attach(relay.wake, lambda: relay.is_leader)
             self._tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
         self._tasks.append(asyncio.create_task(self._connect_kafka(), name="kafka-connect"))
+        sampler = sample_outbox_forever(self._db, s.service_name, s.metrics_sample_seconds)
+        self._tasks.append(asyncio.create_task(sampler, name="outbox-sampler"))
 
     async def _connect_kafka(self) -> None:
         delay = 0.2
@@ -147,9 +149,14 @@ class Runtime:
             checks["database"] = await asyncio.wait_for(self.db.ping(), 2)
         if self._producer is not None and self.kafka_connected.is_set():
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._producer.partitions_for(DEAD_LETTER_TOPIC), 2)
+                await asyncio.wait_for(self._broker_round_trip(self._producer), 2)
                 checks["broker"] = True
         return checks
+
+    @staticmethod
+    async def _broker_round_trip(producer: AIOKafkaProducer) -> None:
+        """Ask the broker for fresh metadata: cached metadata would hide an outage."""
+        await producer.client.fetch_all_metadata()
 
     async def stop(self) -> None:
         if self.relay is not None:

@@ -81,6 +81,18 @@ class ServiceSettings(BaseSettings):
     otel_exporter_otlp_endpoint: str | None = Field(
         None, validation_alias=_env("OTEL_EXPORTER_OTLP_ENDPOINT")
     )
+    otel_metrics_exporter: Literal["none", "otlp"] = Field(
+        "none",
+        validation_alias=_env("OTEL_METRICS_EXPORTER"),
+        description="'otlp' also pushes metrics to the OTLP endpoint; /metrics is always served.",
+    )
+    metrics_sample_seconds: float = Field(
+        15.0,
+        gt=0,
+        le=3600,
+        validation_alias=_env("METRICS_SAMPLE_SECONDS"),
+        description="How often gauges that need a query (the outbox backlog) are sampled.",
+    )
     log_json: bool | None = Field(
         None, validation_alias=_env("LOG_JSON"), description="None: JSON when not on a terminal."
     )

@@ -24,11 +24,12 @@ async def test_up_down_up(infra, schema_name):
         assert applied == [
             "common:0001_outbox_inbox",
             "common:0002_relay_lease_and_purge",
+            "common:0005_erased_subjects",
             "example:0001_notes",
         ]
-        assert {"outbox", "inbox", "outbox_relay_lease", "notes", "note_effects"} <= await _tables(
-            db
-        )
+        tables = await _tables(db)
+        assert {"outbox", "inbox", "outbox_relay_lease", "erased_subjects", "notes"} <= tables
+        assert "note_effects" in tables
         assert await migrate(db, example) == []
         assert await downgrade(db, example) == ["example:0001_notes"]
         assert "notes" not in await _tables(db)

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 from common.db import Database
-from common.messaging.purge import purge_expired, purge_sent_outbox_for_subject
+from common.messaging.purge import purge_expired
 from relay_it_helpers import migrated_db, write_notes
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
@@ -38,22 +38,5 @@ async def test_only_sent_rows_and_inbox_ids_older_than_the_horizon_are_purged(in
         assert await _count(db, "outbox WHERE subject = 'recent'") == 2
         assert await _count(db, "outbox WHERE subject = 'unsent' AND sent_at IS NULL") == 2
         assert await _count(db, "inbox") == 1
-    finally:
-        await db.close()
-
-
-async def test_purging_a_subjects_sent_outbox_rows_keeps_its_unsent_ones_and_others(
-    infra, schema_name
-):
-    db = await migrated_db(infra.database_url, schema_name)
-    try:
-        await write_notes(db, ["erased", "other"], per_owner=2)
-        await db.fetch("UPDATE outbox SET sent_at = now()")
-        await write_notes(db, ["erased"], per_owner=1, start=2)
-        async with db.pool.acquire() as conn:
-            assert await purge_sent_outbox_for_subject(conn, "erased") == 2
-        assert await _count(db, "outbox WHERE subject = 'erased'") == 1
-        assert await _count(db, "outbox WHERE subject = 'erased' AND sent_at IS NULL") == 1
-        assert await _count(db, "outbox WHERE subject = 'other'") == 2
     finally:
         await db.close()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from common.errors import Conflict, TooManyRequests
+from common.errors import Conflict, TooManyRequests, Unauthenticated
 from common.http.problems import install_problem_handlers
-from fastapi import FastAPI
+from common.security.access_tokens import ExpiredToken, InsufficientScope, bearer_token
+from fastapi import FastAPI, Header, HTTPException
 from pydantic import BaseModel, Field
 
 pytestmark = [pytest.mark.unit, pytest.mark.asyncio]
@@ -28,6 +29,23 @@ def _app() -> FastAPI:
     @app.get("/slow-down")
     async def slow() -> None:
         raise TooManyRequests("too many attempts", retry_after=30)
+
+    @app.get("/bearer")
+    async def bearer(authorization: str | None = Header(None)) -> None:
+        bearer_token(authorization)
+        raise ExpiredToken()
+
+    @app.get("/password")
+    async def password() -> None:
+        raise Unauthenticated("wrong password")
+
+    @app.get("/scope")
+    async def scope() -> None:
+        raise InsufficientScope()
+
+    @app.get("/starlette-401")
+    async def starlette_401() -> None:
+        raise HTTPException(401, "who are you")
 
     @app.get("/crash")
     async def crash() -> None:
@@ -88,3 +106,34 @@ async def test_unexpected_error_reveals_nothing() -> None:
     assert r.status_code == 500
     assert "hunter2" not in r.text
     assert "Traceback" not in r.text
+
+
+async def test_every_401_carries_a_bearer_challenge() -> None:
+    async with await _client() as client:
+        answers = [await client.get(p) for p in ("/bearer", "/password", "/starlette-401")]
+    assert [r.status_code for r in answers] == [401, 401, 401]
+    assert {r.headers["www-authenticate"] for r in answers} == {"Bearer"}
+
+
+async def test_a_refused_token_is_named_invalid_token_in_the_challenge() -> None:
+    async with await _client() as client:
+        r = await client.get("/bearer", headers={"authorization": "Bearer a.b.c"})
+    assert r.status_code == 401
+    assert r.json()["code"] == "auth.token-expired"
+    assert r.headers["www-authenticate"] == (
+        'Bearer error="invalid_token", error_description="The token has expired"'
+    )
+
+
+async def test_a_missing_scope_is_named_insufficient_scope() -> None:
+    async with await _client() as client:
+        r = await client.get("/scope")
+    assert r.status_code == 403
+    assert r.headers["www-authenticate"].startswith('Bearer error="insufficient_scope"')
+
+
+async def test_other_errors_carry_no_challenge() -> None:
+    async with await _client() as client:
+        r = await client.get("/slow-down")
+    assert r.status_code == 429
+    assert "www-authenticate" not in r.headers

@@ -16,10 +16,17 @@ from fastapi import FastAPI
 
 @contextlib.asynccontextmanager
 async def running_app(
-    app: FastAPI, *, wait_for_kafka: bool = True, timeout: float = 30.0
+    app: FastAPI, *, wait_for_kafka: bool = True, timeout: float = 30.0, stop_timeout: float = 60.0
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """Start the app's lifespan (pool, migrations, relay, consumers) and yield a client."""
-    async with app.router.lifespan_context(app):
+    """Start the app's lifespan (pool, migrations, relay, consumers) and yield a client.
+
+    Stopping is bounded: a leaked pooled connection fails the test with ``ConnectionLeak``
+    (naming the code that acquired it) and a stop that hangs fails after ``stop_timeout`` s.
+    """
+    lifespan = app.router.lifespan_context(app)
+    await lifespan.__aenter__()
+    failure: BaseException | None = None
+    try:
         runtime: Runtime = app.state.runtime
         if wait_for_kafka:
             await asyncio.wait_for(runtime.kafka_connected.wait(), timeout)
@@ -27,6 +34,23 @@ async def running_app(
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client
+    except BaseException as exc:
+        failure = exc
+        raise
+    finally:
+        await _stop(lifespan, failure, stop_timeout)
+
+
+async def _stop(
+    lifespan: contextlib.AbstractAsyncContextManager[Any],
+    failure: BaseException | None,
+    stop_timeout: float,
+) -> None:
+    exit_args = (type(failure), failure, failure.__traceback__) if failure else (None, None, None)
+    try:
+        await asyncio.wait_for(lifespan.__aexit__(*exit_args), stop_timeout)
+    except TimeoutError:
+        raise AssertionError(f"the service did not stop within {stop_timeout} s") from None
 
 
 async def _wait_for_assignment(runtime: Runtime, timeout: float) -> None:

@@ -22,6 +22,9 @@ from devstack.ports import free_port
 from devstack.postgres import EmbeddedPostgres
 
 from coffre_testing.infra import Infra
+from coffre_testing.stores import dev_tsa, s3_endpoint
+
+__all__ = ["dev_tsa", "s3_endpoint"]
 
 
 def _external() -> tuple[str, str] | None:

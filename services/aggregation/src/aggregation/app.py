@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from aggregation.container import Container
 from aggregation.entrypoints import consumers
+from aggregation.entrypoints.credentials_http import router as credentials_router
 from aggregation.entrypoints.http import router
 from aggregation.settings import AggregationSettings
 
@@ -42,7 +43,7 @@ def create_app(
         runtime,
         title="Coffre aggregation",
         description="Bank connections through a PSD2 agent and the member's transaction feed.",
-        routers=[router],
+        routers=[router, credentials_router],
         on_startup=[container.start],
         on_shutdown=[container.stop],
         configure_observability=observability,

@@ -1,9 +1,10 @@
 """The one place that wires aggregation's use cases to their adapters.
 
 Rules: building a container does no I/O; `start` (in the app's lifespan) opens the agent and
-vault clients, the JWKS cache and the scheduler; `stop` closes them after in-flight background
-pulls end. Tests may hand in transports (in-process agent or vault), a vault, a clock or a
-JWKS source; nothing else differs from production.
+vault clients, the JWKS cache and the scheduler, and resumes first pulls a crash cut short;
+`stop` closes them after in-flight background pulls end. Tests may hand in transports
+(in-process agent or vault), a vault, a clock or a JWKS source; nothing else differs from
+production.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 import httpx
+from common.db.erasure import ErasurePurgeLoop
 from common.db.uow import UnitOfWork as CommonUnitOfWork
 from common.events import Envelope, Event
 from common.events.erasure import ErasureRequested
@@ -29,17 +31,22 @@ from common.security.access_tokens import (
 )
 from common.security.service_identity import ServiceAuth, ServiceTokenIssuer
 
-from aggregation.adapters.berlin_group import BerlinGroupAgent, RetryPolicy
+from aggregation.adapters.berlin_group import RetryPolicy
+from aggregation.adapters.berlin_group_embedded import EmbeddedBerlinGroupAgent
 from aggregation.adapters.clock import SystemClock
 from aggregation.adapters.memory_vault import InMemoryConsentVault
 from aggregation.adapters.pg_uow import PgStore, PgUnitOfWork
 from aggregation.adapters.vault_client import HttpVaultClient
+from aggregation.adapters.vault_credentials import HttpCredentialVault
 from aggregation.domain.refs import RefKeys
 from aggregation.entrypoints.members import MemberAuthenticator
 from aggregation.service.context import Context
+from aggregation.service.credential_ports import CredentialVault
+from aggregation.service.embedded import CredentialContext
 from aggregation.service.erasure import erase_member
 from aggregation.service.ports import Clock, ConsentVault
 from aggregation.service.scheduler import Scheduler
+from aggregation.service.sync import resume_first_pulls
 from aggregation.settings import AggregationSettings
 
 log = get_logger(__name__)
@@ -54,6 +61,7 @@ class Container:
         agent_transport: httpx.AsyncBaseTransport | None = None,
         vault_transport: httpx.AsyncBaseTransport | None = None,
         vault: ConsentVault | None = None,
+        credential_vault: CredentialVault | None = None,
         clock: Clock | None = None,
         jwks_source: JwksSource | None = None,
     ) -> None:
@@ -62,13 +70,16 @@ class Container:
         self._agent_transport = agent_transport
         self._vault_transport = vault_transport
         self._vault = vault
+        self._credential_vault = credential_vault
         self._clock = clock or SystemClock()
         self._jwks_source = jwks_source
         self._clients: list[httpx.AsyncClient] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ready = asyncio.Event()
         self.scheduler: Scheduler | None = None
+        self._purge: ErasurePurgeLoop | None = None
         self._ctx: Context | None = None
+        self._credentials: CredentialContext | None = None
         self._members: MemberAuthenticator | None = None
 
     @property
@@ -76,6 +87,12 @@ class Container:
         if self._ctx is None:
             raise RuntimeError("the container is not started")
         return self._ctx
+
+    @property
+    def credentials(self) -> CredentialContext:
+        if self._credentials is None:
+            raise RuntimeError("the container is not started")
+        return self._credentials
 
     @property
     def members(self) -> MemberAuthenticator:
@@ -93,13 +110,17 @@ class Container:
             base_delay=s.agent_backoff_seconds,
             timeout=s.agent_timeout_seconds,
         )
+        agent = EmbeddedBerlinGroupAgent(agent_client, retry)
         self._ctx = Context(
             uow=lambda: PgUnitOfWork(runtime),
-            agent=BerlinGroupAgent(agent_client, retry),
+            agent=agent,
             vault=self._vault or self._consent_vault(),
             clock=self._clock,
             refs=RefKeys(s.ref_key.get_secret_value().encode()),
             policy=s.policy(),
+        )
+        self._credentials = CredentialContext(
+            vault=self._credential_vault or self._http_credential_vault(), agent=agent
         )
         verifier = AccessTokenVerifier(
             JwksCache(self._jwks_source or self._jwks()),
@@ -110,9 +131,15 @@ class Container:
         if s.scheduler_enabled:
             self.scheduler = Scheduler(self._ctx, s.scheduler_interval_seconds)
             self.scheduler.start()
+        self._purge = ErasurePurgeLoop(runtime.db)
+        self._purge.start()
         self._ready.set()
+        if s.initial_sync:
+            self.spawn(resume_first_pulls(self._ctx), name="resume-first-pulls")
 
     async def stop(self, runtime: Runtime) -> None:
+        if self._purge is not None:
+            await self._purge.stop()
         if self.scheduler is not None:
             await self.scheduler.stop()
         if self._tasks:
@@ -171,6 +198,19 @@ class Container:
         return HttpVaultClient(
             self._client(s.vault_url, self._vault_transport, s.vault_timeout_seconds, auth=auth)
         )
+
+    def _http_credential_vault(self) -> CredentialVault:
+        s = self.settings
+        if s.service_identity_key_file is None:
+            raise RuntimeError(
+                "sealed bank credentials need the vault: set service_identity_key_file"
+            )
+        issuer = ServiceTokenIssuer.from_file(s.service_name, s.service_identity_key_file)
+        client = self._client(
+            s.vault_url, self._vault_transport, s.vault_timeout_seconds,
+            auth=ServiceAuth(issuer, "vault"),
+        )  # fmt: skip
+        return HttpCredentialVault(client, s.agent_name, s.sealing_keys_cache_seconds)
 
     def _jwks(self) -> JwksSource:
         s = self.settings

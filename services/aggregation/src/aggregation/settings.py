@@ -34,6 +34,13 @@ class AggregationSettings(ServiceSettings):
     agent_timeout_seconds: float = Field(10.0, gt=0, le=120)
     agent_attempts: int = Field(3, ge=1, le=10)
     agent_backoff_seconds: float = Field(0.5, ge=0, le=30)
+    agent_name: str = Field(
+        "sandbox-bank",
+        description="The agent's name at the vault (VAULT_AGENT_KEYS) for re-sealed credentials.",
+    )
+    sealing_keys_cache_seconds: float = Field(
+        300.0, ge=0, le=86_400, description="How long the vault's public sealing keys are cached."
+    )
     callback_url: str = Field(
         "http://localhost:3000/bank/callback",
         description="Where the bank sends the member back (the app), with ?state=…",
@@ -63,6 +70,13 @@ class AggregationSettings(ServiceSettings):
     scheduler_interval_seconds: float = Field(30.0, gt=0)
     scheduler_batch_size: int = Field(50, ge=1, le=1000)
     initial_sync: bool = Field(True, description="Pull at once after a successful callback.")
+    first_pull_lease_seconds: int = Field(
+        120,
+        ge=1,
+        le=3600,
+        description="A new account is due this long after it is linked, unless its first pull "
+        "completed: a first pull a crash cut short is taken over by the scheduler then.",
+    )
     erasure_consumer_group: str = "aggregation.erasure"
 
     @model_validator(mode="after")
@@ -89,4 +103,5 @@ class AggregationSettings(ServiceSettings):
             retry_base=timedelta(seconds=self.sync_retry_base_seconds),
             retry_cap=timedelta(seconds=self.sync_retry_cap_seconds),
             batch_size=self.scheduler_batch_size,
+            first_pull_lease=timedelta(seconds=self.first_pull_lease_seconds),
         )

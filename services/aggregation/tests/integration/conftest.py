@@ -166,6 +166,7 @@ async def running_stack(
     *,
     container_overrides: dict[str, Any] | None = None,
     log_capture: LogCapture | None = None,
+    vault_overrides: dict[str, Any] | None = None,
     **overrides: Any,
 ) -> AsyncIterator[Stack]:
     vault_settings: VaultSettings = infra.settings(
@@ -174,6 +175,9 @@ async def running_stack(
         schema=f"{schema}_vault",
         service_trust_dir=str(identity_dir / "trust"),
         kms_key_file=str(tmp_path / "kms" / "master.key"),
+        anchor_key_file=str(tmp_path / "vault" / "anchor.key"),
+        anchor_dir=str(tmp_path / "vault" / "anchors"),
+        **(vault_overrides or {}),
     )
     vault_app = create_vault_app(
         vault_settings, erasure_consumer=f"vault-erasure-{uuid.uuid4().hex[:8]}"

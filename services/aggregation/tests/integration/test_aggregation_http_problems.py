@@ -47,9 +47,14 @@ async def test_bad_requests_are_clear_problems(stack: Stack, member: str) -> Non
     h = stack.headers(member)
     get, post = stack.client.get, stack.client.post
     _problem(
-        await get("/v1/transactions/sync", params={"cursor": "bogus!"}, headers=h),
+        await get("/v1/transactions/sync", params={"cursor": "Ym9ndXM"}, headers=h),
         422,
         "aggregation.cursor-invalid",
+    )
+    _problem(
+        await get("/v1/transactions/sync", params={"cursor": "bogus!"}, headers=h),
+        422,
+        "request.invalid",
     )
     _problem(
         await get("/v1/transactions/sync", params={"limit": "0"}, headers=h), 422, "request.invalid"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from aggregation.adapters.memory import MemoryUnitOfWork
 from aggregation.domain.connections import ConnectionStatus
-from aggregation.domain.errors import CursorInvalid
-from aggregation.service import consents, erasure, feed, scheduler, sync
+from aggregation.domain.errors import CursorInvalid, MemberErased
+from aggregation.service import connections, consents, erasure, feed, scheduler, sync
 from aggregation_unit_helpers import MEMBER_IP, Harness
 from common.events.aggregation import ConsentExpiring
 from common.events.erasure import ErasureCompleted
@@ -124,6 +124,24 @@ async def test_erasure_revokes_at_the_bank_deletes_tokens_and_every_row(h: Harne
     assert (done.service, done.request_id, done.user_id) == ("aggregation", "req-1", user)
     assert done.proof["consents_revoked"] == 1
     assert int(done.proof["transactions_deleted"]) > 0
+
+
+async def test_erasure_proof_counts_a_revoked_consents_token_as_deleted_too(h: Harness) -> None:
+    user, _ = await _synced(h)
+    await _erase(h, user)
+    (done,) = h.state.events(ErasureCompleted)
+    assert isinstance(done, ErasureCompleted)
+    counts = ("consents_revoked", "consent_tokens_deleted", "consent_tokens_already_gone")
+    assert [done.proof[name] for name in counts] == [1, 1, 0]
+    assert done.events_on_broker_until is not None
+    assert done.events_on_broker_until > done.completed_at
+
+
+async def test_an_erased_member_cannot_start_a_new_connection(h: Harness) -> None:
+    user, _ = await _synced(h)
+    await _erase(h, user)
+    with pytest.raises(MemberErased):
+        await connections.start_connection(h.ctx, user)
 
 
 async def test_erasure_with_the_bank_down_still_deletes_and_queues_the_revocation(

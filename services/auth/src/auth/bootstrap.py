@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from common.db import MigrationSet
+from common.db.erasure import ErasurePurgeLoop
 from common.logging import get_logger
 from common.runtime import Runtime
 from common.security.access_tokens import AccessTokenVerifier, JwksCache
@@ -33,6 +34,7 @@ from auth.settings import AuthSettings
 log = get_logger(__name__)
 MIGRATIONS = MigrationSet.from_folder("auth", Path(__file__).parent / "adapters" / "migrations")
 MAINTENANCE_EVERY_SECONDS = 300
+STOP_GRACE_SECONDS = 10.0
 
 
 def policy_from(settings: AuthSettings) -> AuthPolicy:
@@ -46,6 +48,7 @@ def policy_from(settings: AuthSettings) -> AuthPolicy:
     return AuthPolicy(
         rates=rates,
         require_second_factor=settings.require_second_factor,
+        link_base_url=settings.app_base_url,
         sessions=SessionPolicy(
             idle_member=timedelta(minutes=settings.idle_member_minutes),
             idle_payment=timedelta(minutes=settings.idle_payment_minutes),
@@ -114,6 +117,8 @@ class Container:
     verifier: AccessTokenVerifier | None = None
     saml: Pysaml2ServiceProvider | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    _purge: ErasurePurgeLoop | None = None
 
     async def start(self, runtime: Runtime) -> None:
         box = SecretBox(self.settings.key_encryption_key.get_secret_value().encode())
@@ -129,18 +134,30 @@ class Container:
         self.saml = Pysaml2ServiceProvider(
             self.settings.public_base_url, self.settings.saml_xmlsec_binary
         )
+        self._stopping.clear()
         self._tasks.append(asyncio.create_task(self._maintain(runtime), name="auth-maintenance"))
+        self._purge = ErasurePurgeLoop(runtime.db)
+        self._purge.start()
 
     async def stop(self, runtime: Runtime) -> None:
-        for task in self._tasks:
+        """Let a maintenance pass in flight finish (bounded) rather than cut it mid-transaction,
+        so the pool it borrows from closes whole; cancel only what overruns the grace."""
+        if self._purge is not None:
+            await self._purge.stop()
+        self._stopping.set()
+        if not self._tasks:
+            return
+        _, late = await asyncio.wait(self._tasks, timeout=STOP_GRACE_SECONDS)
+        for task in late:
             task.cancel()
         with contextlib.suppress(BaseException):
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _maintain(self, runtime: Runtime) -> None:
-        while True:
+        while not self._stopping.is_set():
             await self.maintain_once(runtime)
-            await asyncio.sleep(MAINTENANCE_EVERY_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), MAINTENANCE_EVERY_SECONDS)
 
     async def maintain_once(self, runtime: Runtime) -> None:
         """Purge expired rows, and rotate the signing key when it is old enough.

@@ -32,6 +32,9 @@ class AuthSettings(ServiceSettings):
     issuer: str = "https://auth.coffre.local"
     audience: str = "coffre-api"
     public_base_url: str = Field("http://127.0.0.1:8001", description="Base of SAML endpoints")
+    app_base_url: str = Field(
+        "https://app.coffre.local", description="Base of the member app's pages e-mailed links open"
+    )
     require_second_factor: bool = False
     idle_member_minutes: int = Field(20, ge=1, le=24 * 60)
     idle_payment_minutes: int = Field(5, ge=1, le=60)

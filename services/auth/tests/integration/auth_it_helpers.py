@@ -12,11 +12,14 @@ PASSWORD = "violet-harbour-tundra-42"
 UA = {"user-agent": "coffre-it/1.0"}
 
 
-async def register(client: httpx.AsyncClient, mailer: Any, email: str) -> str:
-    r = await client.post("/v1/accounts", json={"email": email, "password": PASSWORD}, headers=UA)
+async def register(
+    client: httpx.AsyncClient, mailer: Any, email: str, password: str = PASSWORD
+) -> str:
+    """Register the one way there is: ask for a link, redeem it choosing the password."""
+    r = await client.post("/v1/accounts", json={"email": email}, headers=UA)
     assert r.status_code == 202, r.text
-    token = mailer.last_to(email).body.rsplit(" ", 1)[-1]
-    r = await client.post("/v1/accounts/verify", json={"token": token})
+    token = mailer.last_link_token(email)
+    r = await client.post("/v1/accounts/verify", json={"token": token, "password": password})
     assert r.status_code == 201, r.text
     return str(r.json()["user_id"])
 
@@ -62,3 +65,18 @@ async def enrol_totp_then_sms(
         headers=auth,
     )
     return secret, recovery, code
+
+
+async def pool_is_whole(runtime: Any, wait: float = 10.0) -> bool:
+    """Every connection of the service's pool but the one the outbox relay keeps for its
+    whole run can be held at once (waiting at most ``wait`` for borrowers to give them back)."""
+    pool, held = runtime.db.pool, []
+    try:
+        for _ in range(pool.get_max_size() - 1):
+            held.append(await pool.acquire(timeout=wait))
+    except TimeoutError:
+        return False
+    finally:
+        for conn in held:
+            await pool.release(conn)
+    return True

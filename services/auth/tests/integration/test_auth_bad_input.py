@@ -32,8 +32,12 @@ OPERATION = {
     "payee": "FR7630006000011234567890189", "operation_id": "op-1",
 }  # fmt: skip
 JSON_ROUTES: list[tuple[str, dict[str, Any]]] = [
-    ("/v1/accounts", {"email": "new@example.org", "password": PASSWORD}),
-    ("/v1/accounts/verify", {"token": "t" * 20}),
+    ("/v1/accounts", {"email": "new@example.org"}),
+    ("/v1/accounts/verify", {"token": "t" * 20, "password": PASSWORD}),
+    ("/v1/password-reset", {"email": "who@example.org"}),
+    ("/v1/password-reset/complete", {"token": "t" * 20, "password": PASSWORD, "proof": "123456"}),
+    ("/v1/password-reset/complete", {"token": "t" * 20, "password": PASSWORD, "method": "sms"}),
+    ("/v1/password-reset/sms", {"token": "t" * 20}),
     ("/v1/login", {"email": "who@example.org", "password": PASSWORD, "scope": "member"}),
     ("/v1/login/sms", {"ticket": "t" * 20}),
     ("/v1/login/second-factor", {"ticket": "t" * 20, "method": "sms", "code": "123456"}),
@@ -56,8 +60,9 @@ RAW_BODIES: list[bytes] = [
     b"", b"{not json", b"[]", b'"text"', b"null", b"1", b"[" * 100_000, b'{"a":' * 50_000,
     b"\xff\xfe\x00", json.dumps({"unexpected": CANARY}).encode(),
 ]  # fmt: skip
-MAY_SUCCEED = {  # still well-formed: a password is free text, register needs no session
-    "/v1/accounts": ("password=", "anonymous"),
+MAY_SUCCEED = {  # still well-formed: register needs no session
+    "/v1/accounts": ("anonymous",),
+    "/v1/password-reset": ("anonymous",),
     "/v1/step-up/challenges": ("method missing",),
     "/v1/logout": ("after",),
 }

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 
 import pyotp
 import pytest
 from auth_it_conftest import RunningAuth
-from auth_it_helpers import PASSWORD, UA, bearer, last_code, login, register
+from auth_it_helpers import PASSWORD, UA, bearer, last_code, login, pool_is_whole, register
 from coffre_testing.kafka import collect
 from common.security.access_tokens import (
     AccessTokenVerifier,
@@ -150,14 +151,15 @@ async def test_events_reach_the_broker_with_actor_ip_and_no_secret(
 @pytest.mark.parametrize(
     ("path", "body"),
     [
-        ("/v1/accounts", {"email": "x@example.org"}),
-        ("/v1/accounts", {"email": "not-an-email", "password": PASSWORD}),
-        ("/v1/accounts", {"email": "x@example.org", "password": "short"}),
+        ("/v1/accounts", {}),
+        ("/v1/accounts", {"email": "not-an-email"}),
+        ("/v1/accounts", {"email": "x@example.org", "password": PASSWORD}),
         ("/v1/login", {"email": 5, "password": []}),
         ("/v1/login/second-factor", {"ticket": "x" * 20, "method": "pigeon", "code": "1"}),
         ("/v1/login/second-factor", {"ticket": "x" * 20, "method": "totp", "code": "123456"}),
         ("/v1/token/refresh", {"refresh_token": "not-a-real-refresh-token"}),
         ("/v1/accounts/verify", {"token": "not-a-real-token-at-all"}),
+        ("/v1/accounts/verify", {"token": "not-a-real-token-at-all", "password": PASSWORD}),
     ],
 )
 async def test_bad_input_gets_a_4xx_problem_never_a_500(
@@ -168,6 +170,7 @@ async def test_bad_input_gets_a_4xx_problem_never_a_500(
     assert r.headers["content-type"].startswith("application/problem+json")
     assert r.json()["code"]
     assert "Traceback" not in r.text
+    assert await pool_is_whole(auth.runtime)
 
 
 async def test_malformed_json_and_tampered_bearer_tokens_are_4xx(auth: RunningAuth) -> None:
@@ -279,3 +282,60 @@ async def test_five_wrong_sms_codes_lock_the_step_up_and_raise_an_alert(
     )
     assert found
     assert json.loads(found[0].value)["payload"]["purpose"] == "step-up"
+
+
+async def test_every_401_names_the_bearer_scheme_and_a_refused_token_says_invalid_token(
+    auth: RunningAuth,
+) -> None:
+    c = auth.client
+    email = f"www-{uuid.uuid4().hex[:6]}@example.org"
+    await register(c, auth.mailer, email)
+    tokens = (await login(c, email))["tokens"]
+    await c.post("/v1/logout", headers=bearer(tokens))
+    bare = [
+        await c.get("/v1/me"),
+        await c.get("/v1/me", headers={"authorization": "Basic Zm9vOmJhcg=="}),
+        await c.post("/v1/login", json={"email": email, "password": "wrong-" + PASSWORD}),
+    ]
+    refused = [
+        await c.get("/v1/me", headers={"authorization": "Bearer a.b.c"}),
+        await c.get("/v1/me", headers=bearer(tokens)),  # its session was logged out
+    ]
+    assert [r.status_code for r in bare + refused] == [401] * 5
+    assert [r.headers["www-authenticate"] for r in bare] == ["Bearer"] * 3
+    for r in refused:
+        assert r.headers["www-authenticate"].startswith('Bearer error="invalid_token"'), r.text
+
+
+async def test_a_unit_of_work_cut_short_at_any_point_gives_its_connection_back(
+    auth: RunningAuth,
+) -> None:
+    deps = auth.container.deps
+    assert deps is not None
+
+    async def read_keys() -> None:
+        async with deps.uow() as uow:
+            await uow.keys.all()
+
+    for steps in range(1000):  # every cancellation point, from the acquire to the rollback
+        task = asyncio.create_task(read_keys())
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        finished = task.done()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        assert await pool_is_whole(auth.runtime), f"a connection leaked after {steps} steps"
+        if finished:
+            break
+
+
+async def test_stopping_auth_lets_its_maintenance_pass_finish_and_the_pool_close_whole(
+    auth: RunningAuth,
+) -> None:
+    running = asyncio.create_task(auth.container._maintain(auth.runtime))
+    auth.container._tasks.append(running)
+    await asyncio.sleep(0)
+    await auth.container.stop(auth.runtime)
+    assert running.done()
+    assert not running.cancelled()
+    assert await pool_is_whole(auth.runtime)

@@ -93,7 +93,7 @@ async def test_one_totp_code_used_concurrently_on_two_instances_passes_once(
             return r.status_code
 
         results = await asyncio.gather(attempt(a, tickets[0]), attempt(b, tickets[1]))
-        assert sorted(results) == [200, 401]
+        assert sorted(results) == [200, 409]
 
 
 async def test_key_rotation_keeps_old_tokens_valid_and_publishes_both(
@@ -159,3 +159,48 @@ async def test_maintenance_purges_expired_rows_and_rotates_an_old_signing_key(
         assert await db.fetchval("SELECT count(*) FROM signing_keys") == 2
         keys = (await a.client.get("/.well-known/jwks.json")).json()["keys"]
         assert len(keys) == 2
+
+
+async def test_an_accepted_totp_code_replayed_five_times_at_once_never_locks_the_owner(
+    infra: Infra, schema_name: str
+) -> None:
+    async with instance(infra, schema_name) as a, instance(infra, schema_name) as b:
+        email = f"replay-{uuid.uuid4().hex[:6]}@example.org"
+        user_id = await register(a.client, a.mailer, email)
+        tokens = (await login(a.client, email))["tokens"]
+        secret = (await a.client.post("/v1/factors/totp", headers=bearer(tokens))).json()["secret"]
+        totp = pyotp.TOTP(secret)
+        r = await a.client.post(
+            "/v1/factors/totp/confirm", json={"code": totp.now()}, headers=bearer(tokens)
+        )
+        assert r.status_code == 200
+        code = totp.at(int(time.time()) + 30)
+        ticket = (await login(a.client, email))["ticket"]
+        r = await a.client.post(
+            "/v1/login/second-factor", json={"ticket": ticket, "method": "totp", "code": code}
+        )
+        assert r.status_code == 200, r.text
+        auth = bearer(r.json())
+        operation = {"kind": "payment", "amount": "10.00", "currency": "EUR", "payee": "shop"}
+        challenges = []
+        for i in range(5):
+            op = {**operation, "operation_id": f"op-{i}"}
+            r = await a.client.post(
+                "/v1/step-up/challenges", json={"operation": op, "method": "totp"}, headers=auth
+            )
+            challenges.append(r.json()["challenge_id"])
+        replays = await asyncio.gather(
+            *(
+                node.client.post(
+                    f"/v1/step-up/challenges/{cid}/verify", json={"code": code}, headers=auth
+                )
+                for node, cid in zip([a, b, a, b, a], challenges, strict=True)
+            )
+        )
+        assert [r.status_code for r in replays] == [409] * 5
+        assert {r.json()["code"] for r in replays} == {"auth.code-reused"}
+        row = await a.runtime.db.fetch(
+            "SELECT failures, locked_until FROM failure_counts WHERE key = $1", f"acct:{user_id}"
+        )
+        assert [(r["failures"], r["locked_until"]) for r in row] in ([], [(0, None)])
+        assert (await login(b.client, email))["second_factor_required"] is True

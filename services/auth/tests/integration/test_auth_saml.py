@@ -175,3 +175,14 @@ async def test_expired_assertion_is_refused(auth: RunningAuth, tmp_path: Path) -
     status, body = await _post(auth, slug, response)
     assert status == 401
     assert body["code"] == "auth.sso-refused"
+
+
+async def test_saml_form_with_more_than_ten_fields_is_refused_not_a_500(
+    auth: RunningAuth, tmp_path: Path
+) -> None:
+    slug = await _tenant(auth, TestIdp(tmp_path))
+    form = {"SAMLResponse": "PHg+"} | {f"extra{i}": "x" for i in range(11)}
+    r = await auth.client.post(f"/v1/sso/{slug}/acs", data=form, headers=UA)
+    assert r.status_code == 401, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["code"] == "auth.sso-refused"

@@ -14,9 +14,9 @@ from auth.domain.errors import (
 from auth.domain.errors import (
     ChallengeExpired,
     InvalidCredentials,
+    LinkInvalid,
     RateLimited,
     SecondFactorRequired,
-    VerificationInvalid,
     WeakPassword,
 )
 from auth.domain.passwords import Argon2Parameters, PasswordHasher
@@ -29,34 +29,47 @@ from common.events.auth import AccountLocked, LoginFailed, LoginSucceeded, UserR
 pytestmark = [pytest.mark.unit, pytest.mark.asyncio]
 
 
-async def test_registration_creates_the_account_only_when_the_link_is_followed(h: Harness) -> None:
-    await registration.register(h.deps, "Ada@Example.org", PASSWORD, CTX)
+async def test_registration_creates_the_account_only_when_its_link_is_redeemed(
+    h: Harness,
+) -> None:
+    await registration.register(h.deps, "Ada@Example.org", CTX)
     assert h.state.accounts == {}
     mail = h.mailer.last_to("ada@example.org")
     assert mail is not None
-    user_id = await registration.verify_email(h.deps, mail.body.rsplit(" ", 1)[-1], CTX)
+    assert "https://app.coffre.local/register#token=" in mail.body
+    token = h.mailer.last_link_token("ada@example.org")
+    user_id = await registration.complete(h.deps, token, PASSWORD, CTX)
     account = h.state.accounts[user_id]
     assert account.email == "ada@example.org"
     assert account.password_hash
     assert account.password_hash.startswith("$argon2id$")
     assert PASSWORD not in account.password_hash
     assert h.state.of_type(UserRegistered)[0].ip == CTX.ip
+    assert h.state.links == {}
 
 
-async def test_verification_link_works_once_and_expires(h: Harness) -> None:
-    await registration.register(h.deps, "ada@example.org", PASSWORD, CTX)
-    mail = h.mailer.last_to("ada@example.org")
-    assert mail is not None
-    token = mail.body.rsplit(" ", 1)[-1]
-    await registration.verify_email(h.deps, token, CTX)
-    with pytest.raises(VerificationInvalid):
-        await registration.verify_email(h.deps, token, CTX)
-    await registration.register(h.deps, "bob@example.org", PASSWORD, CTX)
-    late = h.mailer.last_to("bob@example.org")
-    assert late is not None
-    h.clock.advance(hours=24)
-    with pytest.raises(VerificationInvalid):
-        await registration.verify_email(h.deps, late.body.rsplit(" ", 1)[-1], CTX)
+async def test_registration_link_works_once_and_expires_after_an_hour(h: Harness) -> None:
+    await registration.register(h.deps, "ada@example.org", CTX)
+    token = h.mailer.last_link_token("ada@example.org")
+    await registration.complete(h.deps, token, PASSWORD, CTX)
+    with pytest.raises(LinkInvalid):
+        await registration.complete(h.deps, token, PASSWORD, CTX)
+    await registration.register(h.deps, "bob@example.org", CTX)
+    late = h.mailer.last_link_token("bob@example.org")
+    h.clock.advance(minutes=60)
+    with pytest.raises(LinkInvalid):
+        await registration.complete(h.deps, late, PASSWORD, CTX)
+    assert len(h.state.accounts) == 1
+
+
+async def test_registration_announces_the_verified_address_only_once_verified(
+    h: Harness,
+) -> None:
+    await registration.register(h.deps, "Ada@Example.org", CTX)
+    assert h.state.of_type(UserRegistered) == []
+    token = h.mailer.last_link_token("ada@example.org")
+    await registration.complete(h.deps, token, PASSWORD, CTX)
+    assert h.state.of_type(UserRegistered)[0].verified_email == "ada@example.org"
 
 
 async def test_registering_a_taken_address_answers_the_same_and_changes_nothing(
@@ -64,17 +77,46 @@ async def test_registering_a_taken_address_answers_the_same_and_changes_nothing(
 ) -> None:
     user_id = await h.account()
     before = h.state.accounts[user_id].password_hash
-    assert await registration.register(h.deps, "ada@example.org", "other-" + PASSWORD, CTX) is None
+    assert await registration.register(h.deps, "ada@example.org", CTX) is None
     assert h.state.accounts[user_id].password_hash == before
-    assert h.state.registrations == {}
+    assert h.state.links == {}
     notice = h.mailer.last_to("ada@example.org")
     assert notice is not None
     assert "already exists" in notice.body
+    assert notice.link_token is None
 
 
-async def test_weak_password_is_refused_at_registration(h: Harness) -> None:
+async def test_weak_password_is_refused_when_the_link_is_redeemed_and_the_link_still_works(
+    h: Harness,
+) -> None:
+    await registration.register(h.deps, "ada@example.org", CTX)
+    token = h.mailer.last_link_token("ada@example.org")
     with pytest.raises(WeakPassword):
-        await registration.register(h.deps, "ada@example.org", "password1234", CTX)
+        await registration.complete(h.deps, token, "password1234", CTX)
+    assert h.state.accounts == {}
+    assert await registration.complete(h.deps, token, PASSWORD, CTX)
+
+
+async def test_of_two_registrations_only_the_mailbox_owner_sets_the_password(h: Harness) -> None:
+    await registration.register(h.deps, "ada@example.org", CTX)  # a stranger asks first
+    await registration.register(h.deps, "ada@example.org", CTX)  # then the owner
+    first, second = (m.link_token for m in h.mailer.messages if m.to == "ada@example.org")
+    assert first
+    assert second
+    await registration.complete(h.deps, first, PASSWORD, CTX)  # only the mailbox holds links
+    with pytest.raises(LinkInvalid):
+        await registration.complete(h.deps, second, "attacker-chosen-passphrase-9", CTX)
+    assert (await login.login(h.deps, "ada@example.org", PASSWORD, CTX)).tokens is not None
+    with pytest.raises(InvalidCredentials):
+        await login.login(h.deps, "ada@example.org", "attacker-chosen-passphrase-9", CTX)
+
+
+async def test_registration_is_limited_per_address(h: Harness) -> None:
+    for _ in range(3):
+        await registration.register(h.deps, "ada@example.org", CTX)
+    with pytest.raises(RateLimited):
+        await registration.register(h.deps, "ada@example.org", CTX)
+    assert len([m for m in h.mailer.messages if m.to == "ada@example.org"]) == 3
 
 
 async def test_login_without_second_factor_returns_tokens_others_can_verify(h: Harness) -> None:

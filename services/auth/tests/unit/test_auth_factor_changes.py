@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from auth.domain.errors import InvalidCode, ProofRequired
+from auth.domain.errors import CodeAlreadyUsed, InvalidCode, ProofRequired
 from auth.service import factors
 from auth_unit_helpers import CTX, Harness
 from common.events.auth import FactorEnrolled
@@ -58,3 +58,20 @@ async def test_first_factor_needs_no_proof(h: Harness) -> None:
     user_id = await h.account()
     assert (await factors.start_totp(h.deps, user_id, CTX)).secret
     assert (await factors.start_phone(h.deps, user_id, OTHER_PHONE, CTX)).id
+
+
+async def test_a_replayed_totp_proof_is_refused_without_counting_towards_the_lockout(
+    h: Harness,
+) -> None:
+    user_id = await h.account()
+    totp, _ = await h.with_totp(user_id)
+    code = totp.at(h.clock.now())
+    assert await factors.regenerate_recovery_codes(h.deps, user_id, code, CTX)
+    for _ in range(6):
+        with pytest.raises(CodeAlreadyUsed):
+            await factors.regenerate_recovery_codes(h.deps, user_id, code, CTX)
+    assert h.state.failures.get(f"acct:{user_id}") is None or (
+        h.state.failures[f"acct:{user_id}"].failures == 0
+    )
+    h.clock.advance(seconds=30)
+    assert await factors.regenerate_recovery_codes(h.deps, user_id, totp.at(h.clock.now()), CTX)

@@ -15,6 +15,7 @@ from auth.service.deps import AuthPolicy
 from auth.service.sessions import TokenPair
 from auth_unit_helpers import CTX, PASSWORD, Harness
 from common.events.auth import SessionRevoked
+from common.security.access_tokens import ExpiredToken
 
 pytestmark = [pytest.mark.unit, pytest.mark.asyncio]
 
@@ -106,3 +107,33 @@ async def test_a_reused_refresh_token_revokes_every_token_of_the_family(h: Harne
     with pytest.raises(SessionExpired):
         await _use(h, third)
     assert [e.reason for e in h.state.of_type(SessionRevoked)] == ["refresh-reuse"]
+
+
+async def test_no_service_accepts_a_payment_token_once_auth_refuses_the_idle_session(
+    h: Harness,
+) -> None:
+    pair = await _payment(h)
+    user_id = (await h.verifier.verify(pair.access_token)).subject
+    h.clock.advance(seconds=(pair.idle_expires_at - h.clock.now()).total_seconds() - 1)
+    await h.verifier.verify(pair.access_token, required_scope="payment")  # default 5 s leeway
+    await sessions.active_session(h.deps, uuid.UUID(user_id), pair.session_id, touch=False)
+    h.clock.advance(seconds=1)
+    with pytest.raises(SessionExpired):
+        await sessions.active_session(h.deps, uuid.UUID(user_id), pair.session_id, touch=False)
+    for late in (0, 1, 4):
+        h.clock.advance(seconds=late)
+        with pytest.raises(ExpiredToken):
+            await h.verifier.verify(pair.access_token, required_scope="payment")
+
+
+async def test_a_revocation_event_tells_consumers_which_session_and_until_when(
+    h: Harness,
+) -> None:
+    pair = await _member(h)
+    claims = await h.verifier.verify(pair.access_token)
+    await sessions.logout(h.deps, uuid.UUID(claims.subject), pair.session_id, CTX)
+    event = h.state.of_type(SessionRevoked)[-1]
+    assert (event.session_id, str(event.user_id)) == (pair.session_id, claims.subject)
+    assert event.revoked_at == h.clock.now()
+    assert event.tokens_expire_by == h.clock.now() + timedelta(minutes=5)
+    assert event.tokens_expire_by.timestamp() >= claims.expires_at

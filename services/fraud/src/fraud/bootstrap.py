@@ -1,7 +1,9 @@
 """Wiring: settings → scoring engine, adapters, verifiers and background tasks (no I/O here).
 
 Rules: every replica loads the newest saved model at start and refreshes it every
-``model_refresh_seconds``; the weekly reports run on whichever replica claims the week first.
+``model_refresh_seconds``; the weekly reports run on whichever replica claims the week first;
+parked transactions are released every ``park_check_seconds`` and erased members' outbox rows
+purged once sent (every replica; rows are claimed with row locks).
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from common.db import MigrationSet
+from common.db.erasure import ErasurePurgeLoop
 from common.logging import get_logger
 from common.runtime import Runtime
 from common.security.access_tokens import AccessTokenVerifier, HttpJwksSource, JwksCache
@@ -24,6 +27,7 @@ from fraud.adapters.pg_signals import PgModelStore
 from fraud.adapters.pg_uow import PgUnitOfWork
 from fraud.domain.validation import InputLimits
 from fraud.service.engine import Engine, ModelHolder, utc_now
+from fraud.service.parking import release_due
 from fraud.service.reports import scheduled_reports
 from fraud.service.state_cache import AccountCache, SnapshotPolicy
 from fraud.settings import FraudSettings
@@ -38,6 +42,7 @@ def build_engine(settings: FraudSettings, clock: Callable[[], datetime] = utc_no
         models=ModelHolder(),
         limits=InputLimits(max_amount=settings.max_amount),
         auto_register_accounts=settings.auto_register_accounts,
+        park_timeout=timedelta(seconds=settings.park_timeout_seconds),
         clock=clock,
         states=AccountCache(
             settings.state_cache_accounts,
@@ -58,6 +63,7 @@ class Container:
     engine: Engine = field(init=False)
     runtime: Runtime | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _purge: ErasurePurgeLoop | None = None
 
     def __post_init__(self) -> None:
         self.engine = build_engine(self.settings, self.clock)
@@ -80,8 +86,13 @@ class Container:
         await self.refresh_model()
         self._tasks.append(asyncio.create_task(self._every_model_refresh(), name="fraud-model"))
         self._tasks.append(asyncio.create_task(self._every_report_check(), name="fraud-reports"))
+        self._tasks.append(asyncio.create_task(self._every_parked_pass(), name="fraud-parked"))
+        self._purge = ErasurePurgeLoop(runtime.db)
+        self._purge.start()
 
     async def stop(self, runtime: Runtime) -> None:
+        if self._purge is not None:
+            await self._purge.stop()
         for task in self._tasks:
             task.cancel()
         with contextlib.suppress(BaseException):
@@ -100,6 +111,14 @@ class Container:
                 await self.refresh_model()
             except Exception as exc:  # keep scoring with the model we have
                 log.warning("model_refresh_failed", error=type(exc).__name__)
+
+    async def _every_parked_pass(self) -> None:
+        while True:
+            try:
+                await release_due(self.uow, self.engine)
+            except Exception as exc:  # retried at the next pass
+                log.warning("parked_pass_failed", error=type(exc).__name__)
+            await asyncio.sleep(self.settings.park_check_seconds)
 
     async def _every_report_check(self) -> None:
         s = self.settings

@@ -36,6 +36,14 @@ class FraudSettings(ServiceSettings):
     auto_register_accounts: bool = Field(
         False, description="Accept an unknown account for any subject (not only members)."
     )
+    park_timeout_seconds: float = Field(
+        900.0,
+        gt=0,
+        le=86_400,
+        description="How long a transaction waits for its owner's registration before it is "
+        "scored as of an unknown owner.",
+    )
+    park_check_seconds: float = Field(5.0, gt=0, le=3600, description="Parked events pass.")
     model_refresh_seconds: float = Field(5.0, gt=0, le=3600)
     report_weekday: int = Field(0, ge=0, le=6, description="Day of the weekly run (0=Monday).")
     report_hour: int = Field(6, ge=0, le=23, description="UTC hour of the weekly run.")

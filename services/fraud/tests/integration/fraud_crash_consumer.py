@@ -21,8 +21,10 @@ CRASH_AT_REF = os.environ["CRASH_AT_REF"]
 real_score_in = consumers.score_in
 
 
-async def score_then_die_after_commit(activities: Sequence[Activity], uow: Any, engine: Any) -> Any:
-    scored = await real_score_in(activities, uow, engine)
+async def score_then_die_after_commit(
+    activities: Sequence[Activity], uow: Any, engine: Any, **options: Any
+) -> Any:
+    scored = await real_score_in(activities, uow, engine, **options)
     if any(a.ref == CRASH_AT_REF for a in activities):
         shared = uow._uow  # the consumer's unit of work, which commits the batch
         real_commit = shared.commit

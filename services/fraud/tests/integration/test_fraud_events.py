@@ -101,7 +101,45 @@ async def test_poison_events_are_dead_lettered_while_scoring_goes_on(
         where=lambda r: header(r, "x-dlq-consumer") == f"{group}.activity",
     )
     codes = sorted(header(r, "x-dlq-code") or "" for r in dead)
-    assert codes == sorted(["bad-currency", "absurd-amount", "unknown-account", "invalid-payload"])
+    assert codes == sorted(["bad-currency", "absurd-amount", "invalid-payload"])
+
+
+async def test_transaction_before_its_owners_registration_is_scored_not_dead_lettered(
+    fraud: RunningFraud, infra
+) -> None:
+    user, account = _member()
+    async with Events(infra.bootstrap_servers) as events:
+        first = _transaction(user, account, 1)
+        await events.send(first, subject=str(user), key=account)
+        db = fraud.container.runtime.db  # type: ignore[union-attr]
+
+        async def parked() -> bool:
+            found = await db.fetchval(
+                "SELECT count(*) FROM parked_events WHERE owner_ref = $1", str(user)
+            )
+            return int(found) == 1
+
+        await eventually(parked, timeout=30)
+        await _register(events, user, fraud)
+    await _scored(fraud, 1, user)
+    scored = await collect(
+        infra.bootstrap_servers, TransactionScored.topic(), count=1, where=_mine(str(user))
+    )
+    assert json.loads(scored[0].value)["payload"]["account_ref"] == account
+    left = "SELECT count(*) FROM parked_events WHERE owner_ref = $1"
+    assert await db.fetchval(left, str(user)) == 0
+    assert await db.fetchval("SELECT owner_ref FROM accounts WHERE account_ref = $1", account) == (
+        str(user)
+    )
+    group = fraud.settings.consumer_group_prefix
+    dead = await collect(
+        infra.bootstrap_servers,
+        DEAD_LETTER_TOPIC,
+        count=1,
+        timeout=2,
+        where=lambda r: str(user).encode() in (r.value or b""),
+    )
+    assert dead == [], f"{group}.activity dead-lettered a transaction of a member registered late"
 
 
 async def test_initiated_payments_are_scored_and_alerts_published(
@@ -204,12 +242,17 @@ async def test_member_gets_a_weekly_report_as_json_and_pdf(fraud: RunningFraud, 
     assert future.json()["code"] == "fraud.week-invalid"
 
 
-async def test_erasure_request_is_answered_with_proof(fraud: RunningFraud, infra) -> None:
+async def test_erasure_request_is_answered_with_proof_and_leaves_no_account_changes(
+    fraud: RunningFraud, infra
+) -> None:
     user, account = _member()
+    db = fraud.container.runtime.db  # type: ignore[union-attr]
+    changes = "SELECT count(*) FROM account_changes WHERE account_ref = $1"
     async with Events(infra.bootstrap_servers) as events:
         await _register(events, user, fraud)
         await events.send(_transaction(user, account, 1), subject=str(user), key=account)
         await _scored(fraud, 1, user)
+        assert await db.fetchval(changes, account) == 1
         request = ErasureRequested(
             user_id=str(user), requested_at=datetime.now(UTC), request_id="req-1"
         )
@@ -219,5 +262,34 @@ async def test_erasure_request_is_answered_with_proof(fraud: RunningFraud, infra
     )
     proof = json.loads(done[0].value)["payload"]
     assert (proof["service"], proof["proof"]["accounts"]) == ("fraud", 1)
+    assert proof["proof"]["account_changes"] == 1
+    assert await db.fetchval(changes, account) == 0
+    assert await db.fetchval("SELECT count(*) FROM scores WHERE owner_ref = $1", str(user)) == 0
+
+
+async def test_a_late_transaction_of_an_erased_member_is_dropped_not_stored(
+    fraud: RunningFraud, infra
+) -> None:
+    user, account = _member()
+    other, other_account = _member()
+    async with Events(infra.bootstrap_servers) as events:
+        await _register(events, user, fraud)
+        await _register(events, other, fraud)
+        await events.send(_transaction(user, account, 1), subject=str(user), key=account)
+        await _scored(fraud, 1, user)
+        request = ErasureRequested(
+            user_id=str(user), requested_at=datetime.now(UTC), request_id="req-late"
+        )
+        await events.send(request, subject=str(user))
+        await collect(
+            infra.bootstrap_servers, ErasureCompleted.topic(), count=1, where=_mine(str(user))
+        )
+        await events.send(_transaction(user, account, 2), subject=str(user), key=account)
+        late_marker = _transaction(other, other_account, 1)
+        await events.send(late_marker, subject=str(other), key=account)  # same partition
+    await _scored(fraud, 1, other)  # sent after the late one: that one was handled
     db = fraud.container.runtime.db  # type: ignore[union-attr]
+    for table in ("scores", "parked_events", "accounts"):
+        query = f"SELECT count(*) FROM {table} WHERE account_ref = $1"
+        assert await db.fetchval(query, account) == 0, table
     assert await db.fetchval("SELECT count(*) FROM scores WHERE owner_ref = $1", str(user)) == 0

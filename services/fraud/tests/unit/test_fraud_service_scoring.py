@@ -12,7 +12,8 @@ from fraud.domain.errors import DecisionMismatch, OwnerMismatch, UnknownAccount
 from fraud.domain.records import HoldStatus, Outcome
 from fraud.domain.scoring import Decision
 from fraud.service.engine import Engine
-from fraud.service.scoring import decide_payment, score_transaction
+from fraud.service.parking import release_due
+from fraud.service.scoring import decide_payment, score_activities, score_transaction
 from fraud.service.signals import register_member
 from fraud_builders import T0, StepClock, payment, transaction
 
@@ -46,15 +47,90 @@ async def test_transaction_scored_twice_keeps_its_first_score_and_history(
     assert len(store.outbox) == 1
 
 
-async def test_unknown_account_is_rejected_and_nothing_is_written(
+async def test_transaction_of_a_member_not_registered_yet_is_parked_not_rejected(
     store: MemoryStore, uow: Uow, engine: Engine
 ) -> None:
-    with pytest.raises(UnknownAccount) as caught:
-        await score_transaction(transaction(account="acct-unknown"), uow(), engine)
-    assert caught.value.reason == "unknown-account"
+    parked = await score_transaction(
+        transaction(account="acct-new", owner="user-late"), uow(), engine
+    )
+    assert parked is None
     assert not store.scores
     assert not store.outbox
-    assert "acct-unknown" not in store.accounts
+    assert [a.ref for a, _, _ in store.parked] == ["txn-1"]
+
+
+async def test_registering_the_member_scores_what_was_parked_for_them(
+    store: MemoryStore, uow: Uow, engine: Engine
+) -> None:
+    await score_transaction(transaction(account="acct-new", owner="user-late"), uow(), engine)
+    assert await register_member("user-late", uow(), engine) == 1
+    (record,) = store.scores.values()
+    assert (record.owner_ref, record.account_ref) == ("user-late", "acct-new")
+    assert store.directory["acct-new"] == "user-late"
+    assert not store.parked
+
+
+async def test_a_parked_transaction_past_its_wait_is_scored_as_of_an_unknown_owner(
+    store: MemoryStore, uow: Uow, engine: Engine, clock: StepClock
+) -> None:
+    await score_transaction(transaction(account="acct-new", owner="user-never"), uow(), engine)
+    assert await release_due(uow, engine) == 0
+    clock.advance(seconds=engine.park_timeout.total_seconds() + 1)
+    assert await release_due(uow, engine) == 1
+    (record,) = store.scores.values()
+    assert (record.owner_ref, record.account_ref) == (None, "acct-new")
+    assert "acct-new" not in store.directory
+    assert not store.parked
+    assert _types(store) == [TransactionScored]
+
+
+async def test_a_parked_transaction_of_an_account_owned_by_another_is_dropped_not_failing(
+    store: MemoryStore, uow: Uow, engine: Engine
+) -> None:
+    await score_transaction(transaction(account="acct-new", owner="user-late"), uow(), engine)
+    await register_member("user-7", uow(), engine)
+    await score_transaction(transaction("txn-7", account="acct-new", owner="user-7"), uow(), engine)
+    assert await register_member("user-late", uow(), engine) == 1
+    assert store.members["user-late"]
+    assert [r.activity_ref for r in store.scores.values()] == ["txn-7"]
+    assert not store.parked
+
+
+async def test_a_transaction_of_an_erased_member_is_dropped_not_stored(
+    store: MemoryStore, uow: Uow, engine: Engine
+) -> None:
+    store.erased.add("user-1")
+    assert await score_transaction(transaction(), uow(), engine) is None
+    assert not store.scores
+    assert not store.parked
+    assert not store.outbox
+
+
+async def test_a_batch_parks_and_drops_transactions_while_scoring_the_others(
+    store: MemoryStore, uow: Uow, engine: Engine
+) -> None:
+    store.erased.add("user-gone")
+    batch = [
+        transaction("txn-1"),
+        transaction("txn-2", account="acct-new", owner="user-late"),
+        transaction("txn-3", account="acct-gone", owner="user-gone"),
+        transaction("txn-4", amount="-30.00"),
+    ]
+    scored = await score_activities(batch, uow(), engine, park=True)
+    assert [s.score.activity_ref if s else None for s in scored] == ["txn-1", None, None, "txn-4"]
+    assert [a.ref for a, _, _ in store.parked] == ["txn-2"]
+    assert sorted(r.activity_ref for r in store.scores.values()) == ["txn-1", "txn-4"]
+    assert "acct-gone" not in store.directory
+
+
+async def test_a_parked_transaction_is_released_once_its_owner_is_known(
+    store: MemoryStore, uow: Uow, engine: Engine
+) -> None:
+    await score_transaction(transaction(account="acct-new", owner="user-late"), uow(), engine)
+    store.members["user-late"] = True
+    assert await release_due(uow, engine) == 1
+    (record,) = store.scores.values()
+    assert record.owner_ref == "user-late"
 
 
 async def test_account_of_another_owner_is_rejected(uow: Uow, engine: Engine) -> None:
@@ -73,7 +149,7 @@ async def test_unknown_account_is_registered_when_configured(
 async def test_new_account_of_a_registered_member_is_accepted(
     store: MemoryStore, uow: Uow, engine: Engine
 ) -> None:
-    await register_member("user-7", uow())
+    await register_member("user-7", uow(), engine)
     await score_transaction(transaction(account="acct-7", owner="user-7"), uow(), engine)
     assert store.directory["acct-7"] == "user-7"
 

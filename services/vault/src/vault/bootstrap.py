@@ -6,10 +6,12 @@ from datetime import timedelta
 
 from vault.adapters.clock import SystemClock
 from vault.domain.policy import DEFAULT_POLICY, Policy
+from vault.service.appender import AuditAppender, UowAuditBatches
 from vault.service.cache import DataKeyCache
 from vault.service.context import VaultContext
 from vault.service.keyring import Keyring
-from vault.service.ports import Clock, Kms, UnitOfWorkFactory
+from vault.service.ports import AuditBatchWriter, Clock, Kms, UnitOfWorkFactory
+from vault.service.subjects import SubjectCache
 
 
 def build_context(
@@ -23,7 +25,10 @@ def build_context(
     cache_max_entries: int = 10_000,
     max_secret_bytes: int = 16 * 1024,
     erasure_hold: timedelta = timedelta(0),
+    audit_batches: AuditBatchWriter | None = None,
 ) -> VaultContext:
+    """``audit_batches`` defaults to writing through the unit of work, which is right only for
+    a store whose transactions run one at a time (the in-memory one); Postgres passes its own."""
     clock = clock or SystemClock()
     cache = DataKeyCache(
         clock, ttl_seconds=cache_ttl_seconds, max_uses=cache_max_uses, max_entries=cache_max_entries
@@ -33,6 +38,8 @@ def build_context(
         keyring=Keyring(kms, cache, clock),
         policy=policy,
         clock=clock,
+        appender=AuditAppender(audit_batches or UowAuditBatches(uow), clock),
+        subjects=SubjectCache(clock, ttl_seconds=cache_ttl_seconds, max_entries=cache_max_entries),
         max_secret_bytes=max_secret_bytes,
         erasure_hold=erasure_hold,
     )

@@ -1,8 +1,9 @@
 """The vault's wiring for one process: KMS, use-case context, identity verifier, grant sweeper.
 
 Rule: constructing a container does no I/O; ``start`` (in the app lifespan, once the runtime's
-pool is open) makes sure a master key and the sealing keys exist and starts the sweeper that
-ends expired grants and releases erasure holds past their deadline.
+pool is open) makes sure a master key and the sealing keys exist, starts the sweeper that ends
+expired grants and releases erasure holds past their deadline, and the task that anchors the
+audit head outside the database every ``anchor_seconds`` (and once more on the way out).
 """
 
 from __future__ import annotations
@@ -13,18 +14,24 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+from common.db.database import Database
 from common.db.migrations import MigrationSet
 from common.db.uow import UnitOfWork as CommonUnitOfWork
 from common.logging import get_logger
 from common.runtime import Runtime
 from common.security.service_identity import ServiceTokenVerifier
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from vault.adapters.anchors import FileAnchorStore, load_or_create_anchor_key
 from vault.adapters.kms import AwsKms, LocalFileKms
+from vault.adapters.pg_audit_batches import PgAuditBatches
 from vault.adapters.pg_uow import pg_uow_factory
 from vault.bootstrap import build_context
+from vault.domain.anchor import Checkpoint
+from vault.domain.audit import Head
 from vault.domain.errors import ConcurrentUpdate, RotationConflict
 from vault.domain.policy import DEFAULT_POLICY, Policy
-from vault.service import erasure, grants, sealing
+from vault.service import anchoring, erasure, grants, reseal, sealing
 from vault.service.context import VaultContext
 from vault.service.ports import Kms
 from vault.settings import VaultSettings
@@ -50,8 +57,12 @@ def make_kms(settings: VaultSettings) -> Kms:
 
 
 def make_context(
-    settings: VaultSettings, open_common: Callable[[], CommonUnitOfWork], kms: Kms | None = None
+    settings: VaultSettings,
+    open_common: Callable[[], CommonUnitOfWork],
+    database: Callable[[], Database],
+    kms: Kms | None = None,
 ) -> VaultContext:
+    """The use cases over Postgres; ``database`` gives the open pool (called after start-up)."""
     return build_context(
         pg_uow_factory(open_common),
         kms or make_kms(settings),
@@ -61,6 +72,7 @@ def make_context(
         cache_max_entries=settings.cache_max_entries,
         max_secret_bytes=settings.max_secret_bytes,
         erasure_hold=timedelta(seconds=settings.erasure_hold_seconds),
+        audit_batches=PgAuditBatches(database),
     )
 
 
@@ -84,9 +96,14 @@ class Container:
         self, settings: VaultSettings, runtime: Runtime, *, kms: Kms | None = None
     ) -> None:
         self.settings = settings
-        self.ctx = make_context(settings, runtime.uow, kms)
+        self.ctx = make_context(settings, runtime.uow, lambda: runtime.db, kms)
+        self.agent_keys = reseal.parse_agent_keys(settings.agent_keys)
         self.verifier = ServiceTokenVerifier("vault", {})
         self._sweeper: asyncio.Task[None] | None = None
+        self._anchorer: asyncio.Task[None] | None = None
+        self.anchors = FileAnchorStore(settings.anchor_dir)
+        self.anchor_key: Ed25519PrivateKey | None = None
+        self.last_anchor: Head | None = None
 
     async def start(self, runtime: Runtime) -> None:
         if self.settings.service_trust_dir:
@@ -95,12 +112,44 @@ class Container:
             )
         await ensure_keys(self.ctx)
         self._sweeper = asyncio.create_task(self._sweep(), name="vault-grant-sweeper")
+        try:
+            self.anchor_key = load_or_create_anchor_key(self.settings.anchor_key_file)
+        except (OSError, ValueError) as exc:  # the vault serves on; the gap is logged loudly
+            log.error("audit_anchoring_disabled", error=type(exc).__name__)
+            return
+        self._anchorer = asyncio.create_task(self._anchor_loop(), name="vault-audit-anchor")
 
     async def stop(self, runtime: Runtime) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+        for task in (self._sweeper, self._anchorer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await self.ctx.appender.close()
+        await self._anchor_once()  # the last head of this process, anchored on the way out
+
+    async def anchor_now(self) -> Checkpoint | None:
+        """Anchor the head now if it moved since the last checkpoint of this process."""
+        assert self.anchor_key is not None, "the container is not started"
+        checkpoint = await anchoring.anchor_head(
+            self.ctx, self.anchor_key, self.anchors, self.last_anchor
+        )
+        if checkpoint is not None:
+            self.last_anchor = checkpoint.head
+        return checkpoint
+
+    async def _anchor_once(self) -> None:
+        if self.anchor_key is None:
+            return
+        try:
+            await self.anchor_now()
+        except Exception as exc:  # the next round (or the next start) anchors it
+            log.warning("audit_anchor_failed", error=type(exc).__name__)
+
+    async def _anchor_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.anchor_seconds)
+            await self._anchor_once()
 
     async def _sweep(self) -> None:
         while True:

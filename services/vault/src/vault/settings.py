@@ -34,8 +34,24 @@ class VaultSettings(ServiceSettings):
     cache_ttl_seconds: float = Field(300.0, ge=0, le=3600)
     cache_max_uses: int = Field(10_000, ge=0, le=1_000_000)
     cache_max_entries: int = Field(10_000, ge=0, le=1_000_000)
+    anchor_key_file: str = Field(
+        ".state/vault/anchor.key",
+        description="Ed25519 key that signs audit anchors (0600, created if absent); its public "
+        "key is written beside it as anchor.pub.pem",
+    )
+    anchor_dir: str = Field(
+        ".state/vault/anchors", description="Folder of signed audit checkpoints (development)"
+    )
+    anchor_seconds: float = Field(
+        60.0, gt=0, le=86_400, description="How often the audit head is anchored when it moved"
+    )
     grant_sweep_seconds: float = Field(30.0, gt=0, le=3600)
     max_secret_bytes: int = Field(16 * 1024, ge=256, le=64 * 1024)
+    agent_keys: str | None = Field(
+        None,
+        description="Pinned public keys of PSD2 agents that may receive re-sealed credentials: "
+        'JSON {"<agent name>": <X25519 or RSA JWK>}; none: nothing can be re-sealed.',
+    )
     erasure_hold_seconds: float = Field(
         86_400.0,
         ge=0,

@@ -55,6 +55,8 @@ def vault_settings(
         schema=schema_name,
         service_trust_dir=str(identity_dir / "trust"),
         kms_key_file=str(tmp_path / "kms" / "master.key"),
+        anchor_key_file=str(tmp_path / "anchor" / "anchor.key"),
+        anchor_dir=str(tmp_path / "anchor" / "checkpoints"),
         grant_sweep_seconds=0.2,
     )
     return settings
@@ -67,9 +69,11 @@ async def pg(vault_settings: VaultSettings) -> AsyncIterator[tuple[Database, Vau
         vault_settings.database_url.get_secret_value(), vault_settings.schema_name
     )
     await migrate(db, migrations())
+    ctx = make_context(vault_settings, lambda: CommonUnitOfWork(db, producer="vault"), lambda: db)
     try:
-        yield db, make_context(vault_settings, lambda: CommonUnitOfWork(db, producer="vault"))
+        yield db, ctx
     finally:
+        await ctx.appender.close()
         await db.close()
 
 

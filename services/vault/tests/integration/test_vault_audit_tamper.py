@@ -8,10 +8,13 @@ import sys
 
 import pytest
 from common.db.database import Database
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from vault.adapters.anchors import FileAnchorStore, load_or_create_anchor_key
 from vault.domain.audit import Head, ProblemKind
 from vault.domain.caller import Caller
 from vault.entrypoints.audit_cli import verify
 from vault.service import audit
+from vault.service.anchoring import anchor_head
 from vault.service.context import VaultContext
 from vault.service.secrets import SecretRef, SecretValue, put_secret, read_secret
 from vault.settings import VaultSettings
@@ -163,11 +166,59 @@ async def test_verify_command_exits_1_on_tampering(
     assert "BROKEN at seq 2: edited" in broken.stdout
 
 
+def _verify_command(settings: VaultSettings) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "vault.entrypoints.audit_cli"],
+        env=_env(settings),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+async def test_truncated_tail_with_the_head_moved_back_fails_against_the_latest_anchor(
+    pg: tuple[Database, VaultContext], vault_settings: VaultSettings
+) -> None:
+    db, ctx = pg
+    await _fill(ctx, 3)
+    key = load_or_create_anchor_key(vault_settings.anchor_key_file)
+    anchored = await anchor_head(ctx, key, FileAnchorStore(vault_settings.anchor_dir))
+    assert anchored is not None
+    assert anchored.seq == 6
+    intact = _verify_command(vault_settings)
+    assert intact.returncode == 0, intact.stdout + intact.stderr
+    assert "anchored head seq 6 is on the chain" in intact.stdout
+    await db.pool.execute("DELETE FROM audit_log WHERE seq > 4")
+    await db.pool.execute(
+        "UPDATE audit_head SET seq = 4, hash = (SELECT hash FROM audit_log WHERE seq = 4)"
+    )
+    truncated = _verify_command(vault_settings)
+    assert truncated.returncode == 1, truncated.stdout
+    assert "audit chain TRUNCATED" in truncated.stdout
+    assert "(seq 6) is missing" in truncated.stdout
+
+
+async def test_a_forged_anchor_is_not_trusted(
+    pg: tuple[Database, VaultContext], vault_settings: VaultSettings
+) -> None:
+    _, ctx = pg
+    await _fill(ctx, 1)
+    load_or_create_anchor_key(vault_settings.anchor_key_file)
+    forger = Ed25519PrivateKey.generate()
+    await anchor_head(ctx, forger, FileAnchorStore(vault_settings.anchor_dir))
+    result = _verify_command(vault_settings)
+    assert result.returncode == 1
+    assert "no anchor verifies" in result.stdout
+    assert "does not verify" in result.stderr
+
+
 def _env(settings: VaultSettings) -> dict[str, str]:
     return os.environ | {
         "DATABASE_URL": settings.database_url.get_secret_value(),
         "DATABASE_SCHEMA": settings.schema_name,
         "VAULT_KMS_KEY_FILE": settings.kms_key_file,
+        "VAULT_ANCHOR_KEY_FILE": settings.anchor_key_file,
+        "VAULT_ANCHOR_DIR": settings.anchor_dir,
         "COFFRE_ENVIRONMENT": "development",
         "LOG_JSON": "true",
     }

@@ -107,6 +107,26 @@ async def test_policy_refusal_is_403_with_a_stable_code(
     assert (last["actor"], last["action"], last["outcome"]) == ("fraud", "secret.read", "denied")
 
 
+@pytest.mark.parametrize("body", [{}, {"operator": "alice", "ttl_seconds": 10**9}])
+async def test_grant_request_from_a_forbidden_caller_is_403_before_its_body_is_read(
+    client: httpx.AsyncClient,
+    headers: Headers,
+    vault_settings: VaultSettings,
+    body: dict[str, object],
+) -> None:
+    response = await client.post("/v1/grants", json=body, headers=headers("payments"))
+    assert response.status_code == 403, response.text
+    assert response.json()["code"] == "vault.policy-denied"
+    last = (await _audit_rows(vault_settings))[-1]
+    assert (last["actor"], last["action"], last["outcome"]) == (
+        "payments",
+        "grant.request",
+        "denied",
+    )
+    allowed = await client.post("/v1/grants", json=body, headers=headers("backoffice", "alice"))
+    assert allowed.status_code == 422
+
+
 @pytest.mark.parametrize(
     ("path", "body", "code"),
     [

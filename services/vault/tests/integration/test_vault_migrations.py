@@ -15,7 +15,7 @@ async def test_migrations_go_up_down_and_up_again(vault_settings: VaultSettings)
     )
     try:
         await migrate(db, migrations())
-        assert await applied_versions(db, "vault") == [1, 2]
+        assert await applied_versions(db, "vault") == [1, 2, 3]
         await downgrade(db, migrations(), to_version=0)
         assert await applied_versions(db, "vault") == []
         assert await db.fetchval("SELECT to_regclass('audit_log')") is None

@@ -50,7 +50,9 @@ async def test_rotation_survives_a_crash_and_retires_the_old_version(
     partial = await rotation.rotate(ctx, batch_size=10, max_batches=2)
     assert partial.running
     assert partial.rewrapped == 20
-    restarted = make_context(vault_settings, lambda: CommonUnitOfWork(db, producer="vault"))
+    restarted = make_context(
+        vault_settings, lambda: CommonUnitOfWork(db, producer="vault"), lambda: db
+    )
     done = await rotation.rotate(restarted, batch_size=10)
     assert done.rotation_id == partial.rotation_id
     assert done.rewrapped == 44
@@ -68,6 +70,7 @@ async def test_rotation_survives_a_crash_and_retires_the_old_version(
         restarted, Caller("archive"), "member-000", "document", document.wrapped
     )
     assert again.plaintext == document.plaintext
+    await restarted.appender.close()
     topics = await db.pool.fetch("SELECT topic FROM outbox WHERE topic LIKE 'vault.%' ORDER BY id")
     assert [r["topic"] for r in topics].count("vault.rotation-progressed.v1") == 6
     assert "vault.master-key-retired.v1" in {r["topic"] for r in topics}
@@ -152,7 +155,7 @@ async def test_rotation_killed_mid_run_resumes_and_every_secret_stays_readable(
     assert under_new == row["rewrapped"], "a batch was half written"
     states = await db.pool.fetch("SELECT version, state FROM master_keys ORDER BY version")
     assert [(r["version"], r["state"]) for r in states] == [(1, "decrypt-only"), (2, "active")]
-    fresh = make_context(vault_settings, lambda: CommonUnitOfWork(db, producer="vault"))
+    fresh = make_context(vault_settings, lambda: CommonUnitOfWork(db, producer="vault"), lambda: db)
     for i, ref in enumerate(refs):
         assert await read_secret(fresh, Caller("payments"), ref) == f"t{i}".encode()
 
@@ -166,7 +169,7 @@ async def test_rotation_killed_mid_run_resumes_and_every_secret_stays_readable(
     assert await db.pool.fetchval("SELECT count(*) FROM rotations") == 1
     assert await db.pool.fetchval("SELECT count(*) FROM data_keys WHERE master_version <> 2") == 0
     assert await db.pool.fetch("SELECT subject, ciphertext FROM secrets ORDER BY subject") == before
-    after = make_context(vault_settings, lambda: CommonUnitOfWork(db, producer="vault"))
+    after = make_context(vault_settings, lambda: CommonUnitOfWork(db, producer="vault"), lambda: db)
     for i, ref in enumerate(refs):
         assert await read_secret(after, Caller("payments"), ref) == f"t{i}".encode()
     again = await unwrap_data_key(
@@ -174,6 +177,8 @@ async def test_rotation_killed_mid_run_resumes_and_every_secret_stays_readable(
     )
     assert again.plaintext == document.plaintext
     assert (await audit.verify(after)).ok
+    await fresh.appender.close()
+    await after.appender.close()
 
 
 def _env(settings: VaultSettings) -> dict[str, str]:

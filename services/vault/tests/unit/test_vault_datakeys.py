@@ -6,7 +6,7 @@ from vault.adapters.memory import MemoryStore
 from vault.domain.audit import Outcome
 from vault.domain.errors import CiphertextRejected, Erased, PolicyDenied
 from vault.service.context import VaultContext
-from vault.service.datakeys import generate_data_key, unwrap_data_key
+from vault.service.datakeys import destroy_data_keys, generate_data_key, unwrap_data_key
 from vault.service.erasure import erase_subject
 from vault_unit_helpers import ARCHIVE, PAYMENTS
 
@@ -67,3 +67,24 @@ async def test_documents_of_an_erased_member_cannot_be_unwrapped(ctx: VaultConte
     assert err.value.status == 410
     with pytest.raises(Erased):
         await generate_data_key(ctx, ARCHIVE, "member-1", "document")
+
+
+async def test_destroying_a_document_subject_shreds_its_documents_and_no_other(
+    ctx: VaultContext,
+) -> None:
+    shredded = await generate_data_key(ctx, ARCHIVE, "archive-receipt-1", "document")
+    kept = await generate_data_key(ctx, ARCHIVE, "archive-receipt-2", "document")
+    assert await destroy_data_keys(ctx, ARCHIVE, "archive-receipt-1", "document") == 1
+    assert await destroy_data_keys(ctx, ARCHIVE, "archive-receipt-1", "document") == 1
+    with pytest.raises(Erased):
+        await unwrap_data_key(ctx, ARCHIVE, "archive-receipt-1", "document", shredded.wrapped)
+    again = await unwrap_data_key(ctx, ARCHIVE, "archive-receipt-2", "document", kept.wrapped)
+    assert again.plaintext == kept.plaintext
+
+
+async def test_a_service_may_destroy_only_its_own_document_subjects(ctx: VaultContext) -> None:
+    await generate_data_key(ctx, ARCHIVE, "member-1", "document")
+    with pytest.raises(PolicyDenied):
+        await destroy_data_keys(ctx, ARCHIVE, "member-1", "document")
+    with pytest.raises(PolicyDenied):
+        await destroy_data_keys(ctx, PAYMENTS, "archive-receipt-1", "document")

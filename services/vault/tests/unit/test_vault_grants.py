@@ -181,3 +181,18 @@ async def test_unknown_grant_is_not_found(ctx: VaultContext) -> None:
         await use_grant(ctx, BACKOFFICE, "not-a-uuid")
     with pytest.raises(GrantNotFound):
         await use_grant(ctx, BACKOFFICE, "6f1c2d4e-0000-4000-8000-000000000001")
+
+
+async def test_forbidden_caller_is_denied_before_its_request_is_validated(
+    ctx: VaultContext, store: MemoryStore
+) -> None:
+    bad = _request(reason="short", ttl=timedelta(days=3), subject="Not A Name")
+    with pytest.raises(PolicyDenied):
+        await request_grant(ctx, AGGREGATION, bad)
+    with pytest.raises(PolicyDenied):
+        await request_grant(ctx, BACKOFFICE, _request(purpose="psd2-consent", reason="short"))
+    outcomes = [(e.actor, e.outcome, e.detail.get("error")) for e in store.state.audit]
+    assert outcomes == [
+        ("aggregation", "denied", "vault.policy-denied"),
+        ("backoffice", "denied", "vault.policy-denied"),
+    ]

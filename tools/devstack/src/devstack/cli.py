@@ -1,4 +1,5 @@
-"""``coffre-dev``: run the platform (``run``) or its benchmarks (``bench``)."""
+"""``coffre-dev``: run the platform (``run``), its benchmarks (``bench``), or print a dev
+service token (``token backoffice``)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,16 @@ def main(argv: list[str] | None = None) -> int:
     bench_cmd = sub.add_parser("bench", help="run the benchmarks on a fresh embedded stack")
     bench_cmd.add_argument("--quick", action="store_true", help="smaller volumes")
     bench_cmd.add_argument("--only", help="'backbone' or one service name")
+    token_cmd = sub.add_parser("token", help="print a short-lived service token (development)")
+    token_cmd.add_argument("identity", help="an identity of the state folder, e.g. backoffice")
+    token_cmd.add_argument("--audience", default="vault", help="the service it is for")
     args = parser.parse_args(argv)
     root = workspace_root()
+    if args.command == "token":
+        from devstack.identities import token_for
+
+        print(token_for(root, args.identity, args.audience))
+        return 0
     if args.command == "run":
         from devstack.runner import run
 

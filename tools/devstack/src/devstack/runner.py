@@ -5,6 +5,12 @@ Rules: it installs nothing itself (the Makefile does); it starts Postgres and th
 service's identity key and the local KMS folder under the state folder (git-ignored), creates
 every topic, runs every service's migrations, starts every service as its own process on its own
 port, prints where each one is, and on Ctrl-C stops everything, services first.
+
+The embedded broker keeps its log in a local S3 endpoint whose objects are mirrored under
+``.state/s3/``, so a restart of the broker or of ``make run`` keeps topics, records and committed
+offsets. The runner supervises the S3 endpoint, the broker and every service: whatever exits is
+restarted with backoff and the runner says so; after a broker restart it creates any missing
+topic again. The S3 endpoint is also every service's object store (``OBJECT_STORE_ENDPOINT_URL``).
 """
 
 from __future__ import annotations
@@ -17,15 +23,17 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 from common.events import all_topics
 from common.messaging.kafka import ensure_topics
-from common.security.service_identity import generate_identity
 
-from devstack.kafka import EmbeddedKafka
+from devstack.agent_keys import agent_credential_env
+from devstack.identities import OPERATOR_IDENTITIES, ensure_identities
+from devstack.kafka import EmbeddedKafka, EmbeddedS3
 from devstack.layout import (
     DEFAULT_PORTS,
     SANDBOX_BANK_PORT,
@@ -36,9 +44,13 @@ from devstack.layout import (
 )
 from devstack.ports import port_in_use
 from devstack.postgres import EmbeddedPostgres
+from devstack.supervisor import Child, Supervisor
+from devstack.tsa import DEFAULT_TSA_PORT, DevTsa
 
 PG_PORT = 55432
 KAFKA_PORT = 59092
+S3_PORT = 59900
+READY_TIMEOUT = 180.0
 
 
 def infra_port(variable: str, default: int, offset: int) -> int:
@@ -61,7 +73,11 @@ class DevStack:
     port_offset: int = 0
     postgres: EmbeddedPostgres | None = None
     kafka: EmbeddedKafka | None = None
+    tsa: DevTsa | None = None
+    s3: EmbeddedS3 | None = None
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    supervisor: Supervisor = field(default_factory=lambda: Supervisor(say))
+    _output_threads: list[threading.Thread] = field(default_factory=list)
     database_url: str = ""
     bootstrap_servers: str = ""
     idempotent: bool = False
@@ -79,6 +95,8 @@ class DevStack:
             wanted.append(
                 ("kafka", infra_port("COFFRE_DEV_KAFKA_PORT", KAFKA_PORT, self.port_offset))
             )
+        if not os.environ.get("OBJECT_STORE_ENDPOINT_URL"):
+            wanted.append(("s3", infra_port("COFFRE_DEV_S3_PORT", S3_PORT, self.port_offset)))
         busy = [f"{name} ({port})" for name, port in wanted if port_in_use(port)]
         if busy:
             raise PortsBusy(
@@ -103,18 +121,51 @@ class DevStack:
             self.database_url = self.postgres.url
             elapsed = time.monotonic() - started
             say(f"Postgres 18 ready on 127.0.0.1:{self.postgres.port} in {elapsed:.1f} s")
+        if not os.environ.get("OBJECT_STORE_ENDPOINT_URL"):
+            self.start_object_store()
         if external_kafka:
             self.bootstrap_servers = external_kafka
             self.idempotent = os.environ.get("KAFKA_IDEMPOTENT_PRODUCER", "true") == "true"
             say("Kafka: external (KAFKA_BOOTSTRAP_SERVERS)")
         else:
-            self.kafka = EmbeddedKafka(
-                infra_port("COFFRE_DEV_KAFKA_PORT", KAFKA_PORT, self.port_offset),
-                log_file=self.state / "kafka.log",
-            )
-            self.kafka.start()
-            self.bootstrap_servers = self.kafka.bootstrap_servers
-            say(f"Kafka-protocol broker (tansu) ready on {self.bootstrap_servers}")
+            self.start_broker()
+        self.create_topics()
+
+    def start_object_store(self) -> None:
+        """The local S3 endpoint, its objects mirrored under the state folder."""
+        self.s3 = EmbeddedS3(
+            infra_port("COFFRE_DEV_S3_PORT", S3_PORT, self.port_offset),
+            data_dir=self.state / "s3",
+            log_file=self.state / "s3.log",
+        )
+        s3 = self.s3
+        s3.start()
+        say(f"S3 endpoint (moto) ready on {s3.endpoint}, {s3.restored} objects restored")
+        self.supervisor.add("s3", restarter(s3), child=s3)
+
+    def start_broker(self) -> None:
+        """tansu on the local S3 endpoint (memory storage when the object store is external)."""
+        durable = self.s3 is not None
+        self.kafka = EmbeddedKafka(
+            infra_port("COFFRE_DEV_KAFKA_PORT", KAFKA_PORT, self.port_offset),
+            log_file=self.state / "kafka.log",
+            storage_url=f"s3://{self.s3.bucket}/" if self.s3 else "memory://tansu/",
+            storage_env=self.s3.broker_env if self.s3 else {},
+        )
+        kafka = self.kafka
+        kafka.start()
+        self.bootstrap_servers = kafka.bootstrap_servers
+        storage = "durable storage in .state/s3" if durable else "in-memory storage"
+        say(
+            f"Kafka-protocol broker (tansu) ready on {self.bootstrap_servers}, {storage} "
+            f"(pid {kafka.pid})"
+        )
+        self.supervisor.add(
+            "kafka", restarter(kafka), child=kafka, after_restart=self.create_topics
+        )
+
+    def create_topics(self) -> None:
+        """Every topic of the event registry, with the partition count of the first creation."""
         created = asyncio.run(ensure_topics(self.bootstrap_servers, all_topics()))
         say(f"topics: {len(all_topics())} known, {len(created)} created")
 
@@ -131,6 +182,7 @@ class DevStack:
             "SERVICE_TRUST_DIR": str(identity),
             "COFFRE_STATE_DIR": str(self.state),
             "LOG_JSON": os.environ.get("LOG_JSON", "true"),
+            **(self.s3.client_env if self.s3 else {}),
         }
 
     def peer_urls(self, service: str, sandbox_port: int) -> dict[str, str]:
@@ -142,18 +194,24 @@ class DevStack:
             f"{prefix}_AUTH_JWKS_URL": f"{auth}/.well-known/jwks.json",
             f"{prefix}_VAULT_URL": f"http://127.0.0.1:{DEFAULT_PORTS['vault'] + self.port_offset}",
             f"{prefix}_AGENT_BASE_URL": f"http://127.0.0.1:{sandbox_port}",
+            f"{prefix}_BANK_BASE_URL": f"http://127.0.0.1:{sandbox_port}",
+            f"{prefix}_FRAUD_URL": f"http://127.0.0.1:{DEFAULT_PORTS['fraud'] + self.port_offset}",
             f"{prefix}_PUBLIC_BASE_URL": own,
+            f"{prefix}_TSA_URL": f"http://127.0.0.1:{DEFAULT_TSA_PORT + self.port_offset}/",
+            f"{prefix}_SMTP_PORT": str(8025 + self.port_offset),
         }
 
     def start_services(self, services: list[ServiceSpec]) -> list[tuple[str, str]]:
-        for name in DEFAULT_PORTS:
-            generate_identity(name, self.state / "identity")
+        ensure_identities(self.state)
         (self.state / "kms").mkdir(mode=0o700, exist_ok=True)
         (self.state / "objects").mkdir(exist_ok=True)
+        self.tsa = DevTsa(self.state / "pki", port=DEFAULT_TSA_PORT + self.port_offset).start()
+        say(f"dev PKI in {self.state / 'pki'}; RFC 3161 TSA on {self.tsa.url}")
         endpoints: list[tuple[str, str]] = []
         sandbox_port = SANDBOX_BANK_PORT + self.port_offset
+        agent_env, vault_pin = agent_credential_env(self.state)
         if Path(venv_bin("coffre-sandbox-bank")).exists():
-            env = {**os.environ, "SANDBOX_BANK_PORT": str(sandbox_port)}
+            env = {**os.environ, "SANDBOX_BANK_PORT": str(sandbox_port), **agent_env}
             self._spawn("sandbox-bank", [venv_bin("coffre-sandbox-bank")], env)
             endpoints.append(("sandbox-bank", f"http://127.0.0.1:{sandbox_port}"))
         envs = {}
@@ -161,6 +219,7 @@ class DevStack:
             port = spec.port + self.port_offset
             env = self.service_env(spec.name, port)
             env |= self.peer_urls(spec.name, sandbox_port)
+            env |= vault_pin if spec.name == "vault" else {}
             envs[spec.name] = env
             endpoints.append((spec.name, f"http://127.0.0.1:{port}"))
         migrations = {
@@ -178,37 +237,45 @@ class DevStack:
         return endpoints
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
-        process = subprocess.Popen(
-            argv,
-            env=env,
-            cwd=self.root,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.processes[name] = process
-        threading.Thread(target=_prefix_output, args=(name, process), daemon=True).start()
+        """Start a supervised process whose output is prefixed with its name."""
+
+        def start() -> subprocess.Popen[bytes]:
+            process = subprocess.Popen(
+                argv,
+                env=env,
+                cwd=self.root,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            self.processes[name] = process
+            thread = threading.Thread(target=_prefix_output, args=(name, process), daemon=True)
+            thread.start()
+            self._output_threads.append(thread)
+            return process
+
+        self.supervisor.add(name, start)
 
     def wait_ready(
-        self, endpoints: list[tuple[str, str]], timeout: float = 60.0
+        self, endpoints: list[tuple[str, str]], timeout: float = READY_TIMEOUT
     ) -> dict[str, bool]:
+        """Poll every readiness route until all answer (a crashed service is being restarted
+        meanwhile); the bound is generous because a loaded machine starts slowly."""
         deadline = time.monotonic() + timeout
         status = {name: False for name, _ in endpoints}
         while time.monotonic() < deadline and not all(status.values()):
             for name, url in endpoints:
                 if status[name]:
                     continue
-                path = "/health/ready" if name != "sandbox-bank" else "/sandbox/health"
                 with contextlib.suppress(httpx.HTTPError):
-                    status[name] = httpx.get(url + path, timeout=1).status_code < 500
-                if self.processes[name].poll() is not None:
-                    raise RuntimeError(f"{name} exited with code {self.processes[name].returncode}")
+                    status[name] = httpx.get(url + "/health/ready", timeout=2).status_code == 200
             time.sleep(0.3)
         return status
 
     def stop(self) -> None:
         """Stop services, then the broker and Postgres; a second Ctrl-C cannot cut it short."""
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        self.supervisor.stop()
         for process in reversed(list(self.processes.values())):
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -219,11 +286,27 @@ class DevStack:
                 say(f"{name} did not stop in time; killing it")
                 process.kill()
         self.processes.clear()
+        if self.tsa is not None:
+            self.tsa.stop()
+        for thread in self._output_threads:
+            thread.join(timeout=5)
         if self.kafka is not None:
             self.kafka.stop()
+        if self.s3 is not None:
+            self.s3.stop()
         if self.postgres is not None:
             self.postgres.stop()
         say("stopped")
+
+
+def restarter(component: EmbeddedKafka | EmbeddedS3) -> Callable[[], Child]:
+    """Start ``component`` again and hand it back to the supervisor."""
+
+    def start() -> Child:
+        component.start()
+        return component
+
+    return start
 
 
 def _prefix_output(name: str, process: subprocess.Popen[bytes]) -> None:
@@ -255,12 +338,10 @@ def run(root: Path, *, exit_when_ready: bool = False, port_offset: int = 0) -> i
             say(f"  {name:>12}  {url}  ({mark}; API docs at {url}/docs)")
         if exit_when_ready:
             return 0 if all(status.values()) else 1
+        operators = ", ".join(OPERATOR_IDENTITIES)
+        say(f"operator identities: {operators} (coffre-dev token backoffice: a vault token)")
         say("press Ctrl-C to stop everything")
         while not stopping.is_set():
-            for name, process in stack.processes.items():
-                if process.poll() is not None:
-                    say(f"{name} exited with code {process.returncode}; stopping")
-                    return 1
             stopping.wait(1.0)
         return 0
     except KeyboardInterrupt:

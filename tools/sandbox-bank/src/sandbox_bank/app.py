@@ -6,10 +6,20 @@ fault plan, so tests get a fresh bank per app.
 
 from fastapi import FastAPI
 
-from sandbox_bank.api import accounts, consents, controls, errors, middleware
+from sandbox_bank.api import (
+    accounts,
+    consents,
+    controls,
+    embedded,
+    errors,
+    middleware,
+    payment_consents,
+    payments,
+    pis_controls,
+)
 from sandbox_bank.domain.bank import SandboxBank
 from sandbox_bank.domain.clock import SandboxClock
-from sandbox_bank.domain.faults import FaultPlan
+from sandbox_bank.domain.faults import FaultKind, FaultPlan
 from sandbox_bank.settings import SandboxSettings
 
 
@@ -19,16 +29,28 @@ def create_app(
     """A sandbox bank app; settings default to the `SANDBOX_BANK_*` environment."""
     settings = settings or SandboxSettings()
     app = FastAPI(
-        title="Coffre sandbox bank (Berlin Group NextGenPSD2 AIS)",
+        title="Coffre sandbox bank (Berlin Group NextGenPSD2 AIS and PIS)",
         version="1.0",
-        description="A PSD2 account-information agent double: consents, accounts, transactions.",
+        description="A PSD2 agent double: consents, accounts, transactions, payment initiation.",
     )
-    app.state.bank = SandboxBank(settings, clock)
-    app.state.faults = FaultPlan()
+    faults = FaultPlan()
+    app.state.faults = faults
+    app.state.bank = SandboxBank(settings, clock, lambda: faults.active(FaultKind.STUCK_ACTC))
     errors.install(app)
     middleware.install(app, app.state.faults)
     app.include_router(consents.router)
+    app.include_router(embedded.router)
     app.include_router(accounts.router)
+    app.include_router(payment_consents.router)
+    app.include_router(payments.router)
     if settings.enable_controls:
         app.include_router(controls.router)
+        app.include_router(pis_controls.router)
+
+    @app.get("/health/live", tags=["health"])
+    @app.get("/health/ready", tags=["health"])
+    async def health() -> dict[str, str]:
+        """The bank lives in memory: serving requests is being ready."""
+        return {"status": "ok"}
+
     return app

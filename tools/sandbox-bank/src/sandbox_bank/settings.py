@@ -1,6 +1,6 @@
 """Settings of the sandbox bank, read from `SANDBOX_BANK_*` environment variables."""
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,6 +23,22 @@ class SandboxSettings(BaseSettings):
     )
     pending_booking_delay_seconds: int = Field(
         2 * 24 * 3600, ge=0, description="Sandbox time after which a pending transaction books."
+    )
+    payment_settle_delay_seconds: float = Field(
+        0, ge=0, description="Sandbox time from a payment's acceptance (ACTC) to settlement."
+    )
+    payment_available_amount: str = Field(
+        "5000.00",
+        pattern=r"^[0-9]{1,12}(\.[0-9]{1,2})?$",
+        description="Default amount each account has available for payments (never served).",
+    )
+    credential_key: SecretStr | None = Field(
+        None,
+        description="The agent's X25519 private key for sealed PSU credentials (32 raw bytes, "
+        "base64url); default: a fresh key per process, published at /v1/psu-credentials/keys.",
+    )
+    max_credential_attempts: int = Field(
+        3, ge=1, le=10, description="Wrong embedded-SCA credentials before a consent is rejected."
     )
     fault_delay_seconds: float = Field(30.0, ge=0, description="Default delay of a slow fault.")
     enable_controls: bool = Field(True, description="Serve the /sandbox/* test controls.")

@@ -92,3 +92,89 @@ async def read_all(
         pages += 1
         url, query = report["_links"].get("next", {}).get("href"), None
     return items, pages
+
+
+# --- payment initiation -----------------------------------------------------------------------
+
+CREDITOR_IBAN = "FR7630006000011234567890189"
+PAYMENTS = "/v1/payments/sepa-credit-transfers"
+
+
+def pis_headers(psu_id: str, consent_id: str | None = None) -> dict[str, str]:
+    """Headers of a payment initiation call: a fresh X-Request-ID, PSU-ID and Consent-ID."""
+    headers = {**bg_headers(consent_id), "PSU-ID": psu_id}
+    return headers
+
+
+async def own_iban(client: httpx.AsyncClient, psu_id: str) -> str:
+    """The IBAN of the PSU's first account (read through the sandbox controls)."""
+    response = await client.get(f"/sandbox/psus/{psu_id}/accounts")
+    response.raise_for_status()
+    iban: str = response.json()["accounts"][0]["iban"]
+    return iban
+
+
+def mandate_request(
+    debtor_iban: str,
+    *,
+    max_per_payment: str = "500.00",
+    period_limit: str = "1000.00",
+    frequency: str = "month",
+    valid_until: str = "2999-12-31",
+) -> dict[str, Any]:
+    """A payment consent request body in EUR."""
+    return {
+        "debtorAccount": {"iban": debtor_iban},
+        "maxAmountPerPayment": {"currency": "EUR", "amount": max_per_payment},
+        "periodicLimit": {"currency": "EUR", "amount": period_limit, "frequency": frequency},
+        "validUntil": valid_until,
+    }
+
+
+async def grant_payment_consent(
+    client: httpx.AsyncClient,
+    psu_id: str,
+    *,
+    redirect_uri: str = "https://tpp.test/payments/callback?state=p1",
+    **terms: str,
+) -> tuple[str, str]:
+    """Create and authorise (headless) a payment consent on the PSU's first account.
+
+    Returns (consent id, debtor IBAN); `terms` are passed to `mandate_request`.
+    """
+    iban = await own_iban(client, psu_id)
+    headers = {**pis_headers(psu_id), "TPP-Redirect-URI": redirect_uri}
+    created = await client.post(
+        "/v1/payment-consents", json=mandate_request(iban, **terms), headers=headers
+    )
+    created.raise_for_status()
+    consent_id: str = created.json()["consentId"]
+    path = f"/v1/payment-consents/{consent_id}/authorise"
+    (await client.post(path, headers=pis_headers(psu_id))).raise_for_status()
+    return consent_id, iban
+
+
+def payment_request(
+    debtor_iban: str,
+    amount: str,
+    *,
+    creditor_iban: str = CREDITOR_IBAN,
+    creditor_name: str = "Camille Laurent",
+    remittance: str = "Coffre payment",
+) -> dict[str, Any]:
+    """A SEPA credit transfer body in EUR."""
+    return {
+        "debtorAccount": {"iban": debtor_iban},
+        "instructedAmount": {"currency": "EUR", "amount": amount},
+        "creditorName": creditor_name,
+        "creditorAccount": {"iban": creditor_iban},
+        "remittanceInformationUnstructured": remittance,
+    }
+
+
+async def payment_status(client: httpx.AsyncClient, psu_id: str, payment_id: str) -> str:
+    """The payment's transactionStatus."""
+    response = await client.get(f"{PAYMENTS}/{payment_id}/status", headers=pis_headers(psu_id))
+    response.raise_for_status()
+    status: str = response.json()["transactionStatus"]
+    return status

@@ -1,17 +1,60 @@
 """A service's connection pool, bound to the service's own Postgres schema.
 
 Rules: every connection's search_path is the service's schema, so no service reads another's
-tables by accident; the pool opens in the application lifespan, never at import.
+tables by accident; the pool opens in the application lifespan, never at import. Closing is
+bounded: a connection still held after ``close_timeout`` seconds is a leak, reported with the
+code and the task that acquired it (log line ``db_pool_leak`` and a ``ConnectionLeak`` error),
+and the pool is then terminated instead of waiting for ever.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
+import sys
+import time
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
+from common.logging import get_logger
+
 SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+CLOSE_TIMEOUT = 15.0
+_NOT_CALLERS = ("/asyncpg/", "/asyncio/", "/common/db/database.py", "/contextlib.py")
+
+log = get_logger(__name__)
+
+
+class ConnectionLeak(RuntimeError):
+    """Connections were still acquired when the pool had to close."""
+
+
+@dataclass(frozen=True)
+class Acquisition:
+    """Who holds a pooled connection: the task, the calling code and since when."""
+
+    task: str
+    site: tuple[str, ...]
+    since: float
+
+    def describe(self) -> str:
+        held = time.monotonic() - self.since
+        return f"task {self.task!r} for {held:.1f} s, acquired at {' < '.join(self.site)}"
+
+
+def _caller_site(depth: int = 4) -> tuple[str, ...]:
+    """The innermost frames outside asyncpg, asyncio and this module (cheap: no source read)."""
+    frame = sys._getframe(1)
+    site: list[str] = []
+    while frame is not None and len(site) < depth:
+        path = frame.f_code.co_filename
+        if not any(part in path for part in _NOT_CALLERS):
+            short = "/".join(path.rsplit("/", 3)[-3:])
+            site.append(f"{short}:{frame.f_lineno} {frame.f_code.co_name}")
+        frame = frame.f_back  # type: ignore[assignment]
+    return tuple(site)
 
 
 class Database:
@@ -20,6 +63,7 @@ class Database:
     def __init__(self, pool: asyncpg.Pool, schema: str) -> None:
         self.pool = pool
         self.schema = schema
+        self._held: dict[int, Acquisition] = {}
 
     @classmethod
     async def connect(
@@ -34,16 +78,49 @@ class Database:
             pass  # another replica created it at the same moment
         finally:
             await admin.close()
+        held: dict[int, Acquisition] = {}
+
+        async def on_acquire(conn: Any) -> None:
+            task = asyncio.current_task()
+            name = task.get_name() if task is not None else "?"
+            held[conn.get_server_pid()] = Acquisition(name, _caller_site(), time.monotonic())
+
+        async def on_release(conn: Any) -> None:
+            held.pop(conn.get_server_pid(), None)
+            await conn.reset()
+
         pool = await asyncpg.create_pool(
             dsn,
             min_size=min_size,
             max_size=max_size,
             server_settings={"search_path": schema, "application_name": app},
+            setup=on_acquire,
+            reset=on_release,
         )
-        return cls(pool, schema)
+        database = cls(pool, schema)
+        database._held = held
+        return database
 
-    async def close(self) -> None:
-        await self.pool.close()
+    def in_use(self) -> int:
+        """How many connections are acquired right now."""
+        return int(self.pool.get_size() - self.pool.get_idle_size())
+
+    def holders(self) -> list[Acquisition]:
+        """Who holds the connections acquired right now (oldest first)."""
+        return sorted(self._held.values(), key=lambda a: a.since)
+
+    async def close(self, timeout: float = CLOSE_TIMEOUT) -> None:
+        """Close the pool; a connection not released within ``timeout`` is a reported leak."""
+        try:
+            await asyncio.wait_for(self.pool.close(), timeout)
+        except TimeoutError:
+            holders = [a.describe() for a in self.holders()]
+            log.error("db_pool_leak", schema=self.schema, timeout_s=timeout, holders=holders)
+            self.pool.terminate()
+            raise ConnectionLeak(
+                f"{len(holders)} connection(s) of schema {self.schema!r} not released within "
+                f"{timeout} s: " + "; ".join(holders)
+            ) from None
 
     async def ping(self) -> bool:
         async with self.pool.acquire(timeout=2) as conn:

@@ -85,9 +85,16 @@ class UnitOfWork:
         return self._conn
 
     async def __aenter__(self) -> UnitOfWork:
-        self._conn = await self._db.pool.acquire()
-        self._tx = self._conn.transaction()
-        await self._tx.start()
+        """Acquire a connection and begin; if beginning fails or is cancelled, the connection
+        goes back to the pool at once (``__aexit__`` never runs for a failed ``__aenter__``)."""
+        conn = await self._db.pool.acquire()
+        try:
+            tx = conn.transaction()
+            await tx.start()
+        except BaseException:
+            await self._db.pool.release(conn)
+            raise
+        self._conn, self._tx = conn, tx
         return self
 
     async def __aexit__(

@@ -28,6 +28,11 @@ class UserRegistered(AuthEvent):
     user_id: UUID = Field(description="The new member's id")
     method: str = Field(description="How the account was created: password or sso")
     tenant_id: UUID | None = Field(None, description="Company tenant for SSO accounts")
+    verified_email: str | None = Field(
+        None,
+        description="The address the member proved they own (link or identity provider); "
+        "archive accepts forwarded receipts from it.",
+    )
 
 
 @event("auth.login-succeeded", 1)
@@ -108,7 +113,33 @@ class StepUpFailed(AuthEvent):
 class SessionRevoked(AuthEvent):
     user_id: UUID = Field(description="The session's member")
     session_id: UUID = Field(description="The revoked session")
-    reason: str = Field(description="logout, revoke-all, refresh-reuse, factor-change, erasure")
+    reason: str = Field(
+        description="logout, revoke-all, refresh-reuse, factor-change, password-reset, erasure"
+    )
+    revoked_at: datetime | None = Field(None, description="When auth revoked the session")
+    tokens_expire_by: datetime | None = Field(
+        None,
+        description="No access token of this session is valid after this instant: a consumer "
+        "refuses the session's tokens until then and may forget the session afterwards",
+    )
+
+
+@event("auth.password-reset-requested", 1)
+class PasswordResetRequested(AuthEvent):
+    """A reset link was e-mailed to an account's address (asked by anyone who knows it)."""
+
+    user_id: UUID = Field(description="The account whose address got the link")
+
+
+@event("auth.password-reset-completed", 1)
+class PasswordResetCompleted(AuthEvent):
+    """An account's password was replaced through a reset link; its sessions were revoked."""
+
+    user_id: UUID = Field(description="The account whose password changed")
+    second_factor: str | None = Field(
+        None, description="The second factor proved with it: totp or recovery; None if none"
+    )
+    sessions_revoked: int = Field(description="Sessions revoked (each also as SessionRevoked)")
 
 
 AUTH_EVENTS: tuple[type[AuthEvent], ...] = (
@@ -123,4 +154,6 @@ AUTH_EVENTS: tuple[type[AuthEvent], ...] = (
     StepUpVerified,
     StepUpFailed,
     SessionRevoked,
+    PasswordResetRequested,
+    PasswordResetCompleted,
 )

@@ -2,8 +2,11 @@
 
 Rules: ``create_service_app`` does no I/O; the lifespan configures logging and tracing, starts
 the runtime (pool, migrations, relay, consumers) and stops it cleanly. Every app has
-``/health/live`` (the process answers) and ``/health/ready`` (Postgres and the broker are
-reachable), problem responses for every error, and OpenTelemetry HTTP spans.
+``/health/live`` (the process answers), ``/health/ready`` (Postgres and the broker are
+reachable) and ``/metrics`` (Prometheus text: HTTP rate, errors and duration per route, plus
+the backbone's and the service's own instruments), problem responses for every error,
+documented in its OpenAPI document for every route (``common.http.openapi``), and
+OpenTelemetry HTTP spans.
 """
 
 from __future__ import annotations
@@ -12,11 +15,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request, Response
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
+from common.http.openapi import install_problem_documentation
 from common.http.problems import install_problem_handlers, problem_response
 from common.logging import configure_logging, get_logger
+from common.metrics import PROMETHEUS_CONTENT_TYPE, configure_metrics, prometheus_text
 from common.runtime import Runtime
 from common.settings import ServiceSettings
 from common.tracing import configure_tracing
@@ -52,6 +57,11 @@ def create_service_app(
             configure_tracing(
                 settings.service_name, otlp_endpoint=settings.otel_exporter_otlp_endpoint
             )
+        push = settings.otel_metrics_exporter == "otlp"
+        configure_metrics(
+            settings.service_name,
+            otlp_endpoint=settings.otel_exporter_otlp_endpoint if push else None,
+        )
         await runtime.start()
         for hook in on_startup:
             await hook(runtime)
@@ -83,7 +93,12 @@ def create_service_app(
             503, "service.not-ready", "Service not ready", f"unreachable: {failing}", checks=checks
         )
 
+    @app.get("/metrics", include_in_schema=False)
+    async def scrape() -> Response:
+        return Response(prometheus_text(), media_type=PROMETHEUS_CONTENT_TYPE)
+
     for router in routers:
         app.include_router(router)
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="/health/.*")
+    install_problem_documentation(app)
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="/health/.*,/metrics")
     return app

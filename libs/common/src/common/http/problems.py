@@ -3,7 +3,9 @@
 Rules: every error response is ``application/problem+json`` with a stable machine-readable
 ``code``, a ``title`` and a ``detail`` written for humans; request validation errors list field
 paths and messages, never the submitted values; an unexpected error is a generic 500 that
-reveals nothing, while the full error goes to the log.
+reveals nothing, while the full error goes to the log. Every 401 carries a
+``WWW-Authenticate: Bearer`` challenge (RFC 6750 §3), with ``error="invalid_token"`` when a
+presented token was refused; a 403 for a missing scope says ``error="insufficient_scope"``.
 """
 
 from __future__ import annotations
@@ -48,11 +50,22 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def bearer_challenge(status: int, error: str | None = None, description: str = "") -> str | None:
+    """The ``WWW-Authenticate`` value for an answer: always for a 401, else only with an error."""
+    if error is None:
+        return "Bearer" if status == 401 else None
+    text = "".join(ch for ch in description if " " <= ch <= "~" and ch not in '"\\')
+    return f'Bearer error="{error}", error_description="{text}"'
+
+
 async def _coffre_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, CoffreError)
-    headers = None
+    headers: dict[str, str] = {}
     if isinstance(exc, TooManyRequests):
-        headers = {"Retry-After": str(exc.retry_after)}
+        headers["Retry-After"] = str(exc.retry_after)
+    challenge = bearer_challenge(exc.status, exc.bearer_error, exc.title)
+    if challenge is not None:
+        headers["WWW-Authenticate"] = challenge
     safe_ext = {
         k: v for k, v in exc.extensions.items() if isinstance(v, str | int | float | bool | list)
     }
@@ -106,12 +119,12 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     }
     code = codes.get(exc.status_code, f"http.{exc.status_code}")
     title = str(exc.detail) if isinstance(exc.detail, str) else "HTTP error"
+    headers = dict(getattr(exc, "headers", None) or {})
+    challenge = bearer_challenge(exc.status_code)
+    if challenge is not None and "www-authenticate" not in {k.lower() for k in headers}:
+        headers["WWW-Authenticate"] = challenge
     return problem_response(
-        exc.status_code,
-        code,
-        title,
-        instance=request.url.path,
-        headers=getattr(exc, "headers", None),
+        exc.status_code, code, title, instance=request.url.path, headers=headers or None
     )
 
 

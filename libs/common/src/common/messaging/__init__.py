@@ -4,7 +4,6 @@ consumer and the dead-letter topic."""
 from common.messaging.consumer import BatchHandler, EventHandler, Received, subscribe
 from common.messaging.dead_letter import DeadLetterPublisher
 from common.messaging.kafka import create_broker, create_producer, ensure_topics
-from common.messaging.purge import purge_sent_outbox_for_subject
 from common.messaging.relay import OutboxRelay
 
 __all__ = [
@@ -16,6 +15,5 @@ __all__ = [
     "create_broker",
     "create_producer",
     "ensure_topics",
-    "purge_sent_outbox_for_subject",
     "subscribe",
 ]

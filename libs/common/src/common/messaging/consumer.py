@@ -28,11 +28,13 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
-from aiokafka import ConsumerRecord
+from aiokafka import ConsumerRecord, TopicPartition
 from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
 from opentelemetry import trace
@@ -42,6 +44,7 @@ from common.db.uow import UnitOfWork
 from common.errors import EventRejected
 from common.events.base import Event
 from common.logging import get_logger
+from common.messaging import instruments
 from common.messaging.dead_letter import DeadLetterPublisher, SourceMessage
 from common.messaging.decoding import EventDecoder
 from common.messaging.handlers import BatchHandler, Delivery, EventHandler, Received
@@ -101,7 +104,8 @@ def subscribe(
         )
         deliveries = await batch.decode([_source(record) for record in records])
         if await pipeline.ready(message.consumer):
-            pipeline.start(message.consumer, records, batch.apply(deliveries))
+            work = _observed(consumer, records, batch.apply(deliveries), message.consumer)
+            pipeline.start(message.consumer, records, work)
 
     runtime.broker.subscriber(
         *topics,
@@ -118,6 +122,26 @@ def subscribe(
         title=f"{consumer}:{','.join(topics)}",
         description=((handler or handle_many).__doc__ or "").strip() or None,
     )(process)
+
+
+async def _observed(
+    group: str,
+    records: Sequence[ConsumerRecord[bytes, bytes]],
+    work: Awaitable[dict[int, str]],
+    kafka: Any,
+) -> dict[int, str]:
+    """Apply a batch and record it in the metrics (size, time, outcomes, lag left)."""
+    started = time.perf_counter()
+    outcomes = await work
+
+    def highwater(topic: str, partition: int) -> int | None:
+        with contextlib.suppress(Exception):  # a partition just revoked has none
+            mark = kafka.highwater(TopicPartition(topic, partition))
+            return int(mark) if mark is not None else None
+        return None
+
+    instruments.observe_batch(group, records, outcomes, time.perf_counter() - started, highwater)
+    return outcomes
 
 
 def _per_event(handler: EventHandler) -> BatchHandler:
@@ -194,6 +218,7 @@ class ConsumerBatch:
 
     async def _reject(self, source: SourceMessage, code: str, reason: str) -> None:
         await self._dead_letter.send(source, code=code, reason=reason)
+        instruments.dead_lettered.add(1, {"group": self._consumer, "code": code})
         self.outcomes[source.offset] = "dead-lettered"
 
     async def _process(self, deliveries: Sequence[Delivery]) -> None:

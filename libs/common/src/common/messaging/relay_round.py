@@ -16,6 +16,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from common.logging import get_logger
+from common.messaging import instruments
 from common.messaging.lanes import Lane, OutboxRow
 from common.messaging.lease import LeadershipLost, Lease
 
@@ -137,6 +138,8 @@ class PublishRound:
                 (failed if error else acked).extend(ids)
                 if error is not None:
                     self.error = self.error or error
+                else:
+                    instruments.published.add(len(ids), {"topic": lane.topic})
         if acked:
             await self.lease.mark_sent(self.conn, acked)
             self.relay.published += len(acked)

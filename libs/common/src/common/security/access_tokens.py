@@ -3,9 +3,12 @@
 Rules: a token is accepted only when its header names an allowed asymmetric algorithm (never
 ``none`` nor an HMAC one), the expected ``typ`` and a ``kid`` found in the JWKS; its signature
 verifies; ``iss`` equals the configured issuer, ``aud`` contains the configured audience, ``exp``
-lies in the future, ``iat`` not in the future, and its lifetime does not exceed the configured
-maximum. The JWKS is cached; an unknown ``kid`` triggers at most one refetch per
-``min_refresh_seconds`` (key rotation), and a failed refetch keeps the keys already known.
+lies in the future — strictly, with no leeway, so no service accepts a token after the instant
+auth chose for it to end (auth never lets it outlive the session's idle or absolute end) —,
+``iat`` / ``nbf`` not in the future beyond the leeway (clock skew), and its lifetime does not
+exceed the configured maximum. The JWKS is cached; an unknown ``kid`` triggers at most one
+refetch per ``min_refresh_seconds`` (key rotation), and a failed refetch keeps the keys already
+known.
 """
 
 from __future__ import annotations
@@ -36,6 +39,13 @@ Clock = Callable[[], float]
 class InvalidToken(Unauthenticated):
     code = "auth.token-invalid"
     title = "The token is not valid"
+    bearer_error: str | None = "invalid_token"
+
+
+class MissingToken(InvalidToken):
+    """No bearer token at all: RFC 6750 §3.1 wants the bare challenge, without an error code."""
+
+    bearer_error = None
 
 
 class ExpiredToken(InvalidToken):
@@ -47,6 +57,7 @@ class InsufficientScope(CoffreError):
     code = "auth.insufficient-scope"
     status = 403
     title = "The token does not grant this scope"
+    bearer_error: str | None = "insufficient_scope"
 
 
 class JwksUnavailable(CoffreError):
@@ -173,7 +184,7 @@ class JwtRules:
     token_type: str
     algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS
     max_lifetime_seconds: int = 300
-    leeway_seconds: int = 5
+    leeway_seconds: int = 5  # for iat / nbf only: exp is never extended
 
 
 async def verify_signed_jwt(
@@ -237,7 +248,7 @@ def _check_claims(claims: Mapping[str, Any], rules: JwtRules, now: float) -> Non
     assert exp is not None
     assert iat is not None
     leeway = rules.leeway_seconds
-    if now >= exp + leeway:
+    if now >= exp:
         raise ExpiredToken()
     if iat > now + leeway or (nbf is not None and nbf > now + leeway):
         raise InvalidToken("token not yet valid")
@@ -311,8 +322,8 @@ class AccessTokenVerifier:
 def bearer_token(authorization: str | None) -> str:
     """Extract the token of an ``Authorization: Bearer …`` header, or refuse."""
     if not authorization:
-        raise InvalidToken("no bearer token")
+        raise MissingToken("no bearer token")
     scheme, _, value = authorization.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
-        raise InvalidToken("no bearer token")
+        raise MissingToken("no bearer token")
     return value.strip()

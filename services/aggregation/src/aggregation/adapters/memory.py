@@ -16,6 +16,7 @@ from types import TracebackType
 
 from common.events import Event
 
+from aggregation.adapters.memory_erasure import MemoryErasure
 from aggregation.domain.accounts import LinkedAccount
 from aggregation.domain.connections import Connection, ConnectionStatus, Teardown
 from aggregation.domain.transactions import StoredTransaction, TxStatus
@@ -29,6 +30,7 @@ class MemoryState:
     transactions: dict[str, StoredTransaction] = field(default_factory=dict)
     feeds: dict[str, int] = field(default_factory=dict)
     teardowns: dict[uuid.UUID, Teardown] = field(default_factory=dict)
+    erased: set[str] = field(default_factory=set)
     published: list[tuple[Event, str, str]] = field(default_factory=list)
 
     def snapshot(self) -> MemoryState:
@@ -128,6 +130,20 @@ class _Accounts:
         ][:limit]
         claimed = copy.deepcopy(due)
         for account in due:
+            account.next_sync_at = lease_until
+        return claimed
+
+    async def claim_never_synced(self, limit: int, lease_until: datetime) -> list[LinkedAccount]:
+        never = [
+            a
+            for a in sorted(self.s.accounts.values(), key=lambda a: a.account_ref)
+            if a.synced_through is None
+            and a.failures == 0
+            and (c := self.s.connections.get(a.connection_id)) is not None
+            and c.is_active
+        ][:limit]
+        claimed = copy.deepcopy(never)
+        for account in never:
             account.next_sync_at = lease_until
         return claimed
 
@@ -243,6 +259,7 @@ class MemoryStore:
         self.pulls = _Pulls(state)
         self.transactions = _Transactions(state)
         self.teardowns = _Teardowns(state)
+        self.erasure = MemoryErasure(state)
 
     def record(self, event: Event, *, subject: str, key: str | None = None) -> None:
         self.recorded.append((event, subject, key or subject))
@@ -266,7 +283,8 @@ class MemoryUnitOfWork(MemoryStore):
         self.recorded.clear()
 
     async def commit(self) -> None:
-        for name in ("connections", "accounts", "pulls", "transactions", "feeds", "teardowns"):
+        names = ("connections", "accounts", "pulls", "transactions", "feeds", "teardowns", "erased")
+        for name in names:
             setattr(self._origin, name, getattr(self.state, name))
         self._origin.published.extend(self.recorded)
         self.recorded = []

@@ -93,6 +93,19 @@ class PgAccounts:
         )  # fmt: skip
         return [_account(r) for r in rows]
 
+    async def claim_never_synced(self, limit: int, lease_until: datetime) -> list[LinkedAccount]:
+        rows = await self._conn.fetch(
+            f"WITH never AS (SELECT {_COLUMNS} FROM accounts a WHERE a.synced_through IS NULL"
+            " AND a.failures = 0 AND EXISTS (SELECT 1 FROM connections c"
+            " WHERE c.connection_id = a.connection_id AND c.status = 'active')"
+            " ORDER BY a.account_ref LIMIT $1 FOR UPDATE SKIP LOCKED),"
+            " leased AS (UPDATE accounts SET next_sync_at = $2"
+            " WHERE account_ref IN (SELECT account_ref FROM never))"
+            " SELECT * FROM never",
+            limit, lease_until,
+        )  # fmt: skip
+        return [_account(r) for r in rows]
+
     async def delete_of_user(self, user_id: str) -> int:
         deleted = await self._conn.fetch(
             "DELETE FROM accounts WHERE user_id = $1 RETURNING 1", user_id

@@ -10,6 +10,7 @@ from common.runtime import Runtime
 
 from aggregation.adapters.pg_accounts import PgAccounts, PgPullLog
 from aggregation.adapters.pg_connections import PgConnections, PgTeardowns
+from aggregation.adapters.pg_erasure import PgErasureLog
 from aggregation.adapters.pg_transactions import PgTransactions
 
 
@@ -27,6 +28,7 @@ class PgStore:
         self.pulls = PgPullLog(conn)
         self.transactions = PgTransactions(conn)
         self.teardowns = PgTeardowns(conn)
+        self.erasure = PgErasureLog(conn)
 
     def record(self, event: Event, *, subject: str, key: str | None = None) -> None:
         self._uow.record(event, subject=subject, key=key)

@@ -31,6 +31,14 @@ class TooManyConnections(Conflict):
     title = "Too many bank connections"
 
 
+class MemberErased(Gone):
+    code = "aggregation.member-erased"
+    title = "This member's data was erased"
+
+    def __init__(self) -> None:
+        super().__init__("the member asked for their data to be erased; nothing is kept")
+
+
 class StateUnknown(NotFound):
     code = "aggregation.state-unknown"
     title = "No pending bank connection matches this state"

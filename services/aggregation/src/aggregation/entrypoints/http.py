@@ -107,7 +107,14 @@ async def refresh_connection(
 async def transactions_sync(
     member: CurrentMember,
     request: Request,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            pattern=r"^[A-Za-z0-9_-]*$",
+            description="next_cursor of the previous page (URL-safe base64).",
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=feed.MAX_PAGE)] = 100,
 ) -> s.FeedOut:
     """What was added, modified and removed since `cursor` (from the beginning without one)."""

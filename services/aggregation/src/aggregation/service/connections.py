@@ -9,6 +9,8 @@ Rules:
   calling member, is unused and on time, then reads the consent's status at the agent.
   A consent still `received` leaves the state usable; any other answer uses it up.
 - A member sees and acts on their own connections only; another member's is "not found".
+- An erased member (whose access token may still be valid for a few minutes) cannot start a
+  connection: 410 `aggregation.member-erased`.
 - Revoking ends the connection at once and tears the consent down (agent, then vault).
 """
 
@@ -27,6 +29,7 @@ from aggregation.domain.connections import Connection
 from aggregation.domain.errors import (
     ConnectionNotFound,
     ConsentNotAuthorised,
+    MemberErased,
     StateExpired,
     StateUnknown,
     TooManyConnections,
@@ -56,6 +59,8 @@ async def start_connection(
     ctx: Context, user_id: str, *, psu_id: str | None = None
 ) -> StartedConnection:
     async with ctx.uow() as uow:
+        if await uow.erasure.is_erased(user_id):
+            raise MemberErased()
         if await uow.connections.count_open(user_id) >= ctx.policy.max_open_connections:
             raise TooManyConnections(
                 f"at most {ctx.policy.max_open_connections} connections may be open at once"
@@ -151,7 +156,7 @@ async def _link_accounts(
                 connection_id=connection.connection_id,
                 resource_id=bank_account.resource_id,
                 currency=bank_account.currency,
-                next_sync_at=now + timedelta(hours=24) / max(1, connection.frequency_per_day),
+                next_sync_at=now + ctx.policy.first_pull_lease,
             )
         )
     return await store.accounts.of_connection(connection.connection_id)

@@ -27,6 +27,7 @@ class Policy:
     retry_cap: timedelta = timedelta(hours=2)
     claim_lease: timedelta = timedelta(minutes=10)
     batch_size: int = 50
+    first_pull_lease: timedelta = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)

@@ -157,6 +157,10 @@ class AccountRepository(Protocol):
         self, now: datetime, limit: int, lease_until: datetime
     ) -> list[LinkedAccount]: ...
 
+    async def claim_never_synced(self, limit: int, lease_until: datetime) -> list[LinkedAccount]:
+        """Accounts of active connections whose first pull never completed nor failed."""
+        ...
+
     async def delete_of_user(self, user_id: str) -> int: ...
 
 
@@ -200,8 +204,30 @@ class TeardownRepository(Protocol):
     async def delete(self, teardown_id: uuid.UUID) -> None: ...
 
 
+class OutboxForgetting(Protocol):
+    """How many sent outbox rows were deleted, and how many wait to be sent first."""
+
+    @property
+    def deleted(self) -> int: ...
+
+    @property
+    def pending(self) -> int: ...
+
+
+class ErasureLog(Protocol):
+    async def forget(
+        self, user_id: str, account_refs: Sequence[str], now: datetime
+    ) -> OutboxForgetting:
+        """Remember the member as erased (by digest) and purge their sent outbox rows."""
+
+    async def is_erased(self, user_id: str) -> bool: ...
+
+
 class Store(Protocol):
     """The repositories of one unit of work, and the events it will publish."""
+
+    @property
+    def erasure(self) -> ErasureLog: ...
 
     @property
     def connections(self) -> ConnectionRepository: ...

@@ -11,6 +11,11 @@ Rules:
   keyed by account.
 - A consent the bank refuses ends the connection; agent failures reschedule the account with
   backoff (a bank's Retry-After is honoured); nothing read is applied partially.
+- A first pull is never lost to a crash: a new account is due `first_pull_lease` after it is
+  linked (its first complete read pushes that to the normal schedule), and a process that starts
+  resumes at once every first pull that never completed (`resume_first_pulls`), unattended. If
+  another replica is still running that pull, the feed lock and de-duplication make the second
+  read harmless (no duplicate transaction or event).
 """
 
 from __future__ import annotations
@@ -126,13 +131,13 @@ async def _refresh_accounts(
 ) -> list[LinkedAccount]:
     listed = await ctx.agent.accounts(token, member_ip)
     now = ctx.clock.now()
-    spacing = WINDOW / max(1, connection.frequency_per_day)
     async with ctx.uow() as uow:
         for bank_account in listed:
             ref = ctx.refs.account_ref(connection.user_id, bank_account.resource_id)
             account = LinkedAccount(
                 ref, connection.user_id, connection.connection_id,
-                bank_account.resource_id, bank_account.currency, now + spacing,
+                bank_account.resource_id, bank_account.currency,
+                now + ctx.policy.first_pull_lease,
             )  # fmt: skip
             await uow.accounts.upsert(account)
         accounts = await uow.accounts.of_connection(connection.connection_id)
@@ -224,12 +229,30 @@ async def _end_connection(ctx: Context, connection_id: uuid.UUID, reason: str) -
         await teardown.settle(ctx, item)
 
 
+async def resume_first_pulls(ctx: Context) -> SyncReport:
+    """At start: pull every account whose first pull never completed (a crash cut it short)."""
+    now = ctx.clock.now()
+    async with ctx.uow() as uow:
+        unsynced = await uow.accounts.claim_never_synced(
+            ctx.policy.batch_size, now + ctx.policy.claim_lease
+        )
+        await uow.commit()
+    report = await _pull_groups(ctx, unsynced)
+    if report.accounts or report.failed:
+        log.info("first_pulls_resumed", accounts=report.accounts, added=report.added)
+    return report
+
+
 async def run_due_syncs(ctx: Context) -> SyncReport:
     """The scheduler's pass: claim due accounts (of active connections) and pull them."""
     now = ctx.clock.now()
     async with ctx.uow() as uow:
         due = await uow.accounts.claim_due(now, ctx.policy.batch_size, now + ctx.policy.claim_lease)
         await uow.commit()
+    return await _pull_groups(ctx, due)
+
+
+async def _pull_groups(ctx: Context, due: Sequence[LinkedAccount]) -> SyncReport:
     groups: dict[uuid.UUID, list[LinkedAccount]] = defaultdict(list)
     for account in due:
         groups[account.connection_id].append(account)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import httpx
@@ -14,11 +15,24 @@ class MailDeliveryFailed(CoffreError):
     title = "The e-mail could not be sent"
 
 
+LINK_TOKEN = re.compile(r"#token=([A-Za-z0-9_-]+)")
+
+
+def link_token(body: str) -> str | None:
+    """The one-time token of the link an e-mail carries (what the member's app reads)."""
+    found = LINK_TOKEN.search(body)
+    return found.group(1) if found else None
+
+
 @dataclass(frozen=True)
 class SentMail:
     to: str
     subject: str
     body: str
+
+    @property
+    def link_token(self) -> str | None:
+        return link_token(self.body)
 
 
 @dataclass
@@ -32,6 +46,14 @@ class RecordingMailer:
 
     def last_to(self, to: str) -> SentMail | None:
         return next((m for m in reversed(self.messages) if m.to == to), None)
+
+    def last_link_token(self, to: str) -> str:
+        """The token of the newest e-mailed link to ``to`` (development and tests only)."""
+        tokens = (m.link_token for m in reversed(self.messages) if m.to == to)
+        found = next((t for t in tokens if t), None)
+        if found is None:
+            raise LookupError("no link was e-mailed to this address")
+        return found
 
 
 @dataclass

@@ -15,9 +15,10 @@ from typing import Any, TypeVar
 
 from common.events.base import Event
 
-from auth.domain.accounts import Account, PendingRegistration
+from auth.domain.accounts import Account
 from auth.domain.challenges import Challenge
 from auth.domain.keys import SigningKey
+from auth.domain.links import EmailLink, LinkPurpose
 from auth.domain.lockout import FailureCount
 from auth.domain.recovery import RecoveryCodes
 from auth.domain.sessions import RefreshToken, Session
@@ -40,7 +41,7 @@ class RecordedEvent:
 @dataclass
 class MemoryState:
     accounts: dict[uuid.UUID, Account] = field(default_factory=dict)
-    registrations: dict[str, PendingRegistration] = field(default_factory=dict)
+    links: dict[str, EmailLink] = field(default_factory=dict)
     totp: dict[uuid.UUID, TotpFactor] = field(default_factory=dict)
     recovery: dict[uuid.UUID, RecoveryCodes] = field(default_factory=dict)
     challenges: dict[uuid.UUID, Challenge] = field(default_factory=dict)
@@ -53,6 +54,7 @@ class MemoryState:
     assertions: dict[str, datetime] = field(default_factory=dict)
     saml_requests: dict[str, tuple[uuid.UUID, datetime]] = field(default_factory=dict)
     events: list[RecordedEvent] = field(default_factory=list)
+    erased: set[str] = field(default_factory=set)
 
     def of_type(self, cls: type[Event]) -> list[Any]:
         return [e.payload for e in self.events if isinstance(e.payload, cls)]
@@ -87,15 +89,23 @@ class MemoryAccounts(_Repo):
         self.s.accounts[account.id] = _c(account)
 
     async def delete(self, user_id: uuid.UUID) -> int:
+        for token_hash in [h for h, k in self.s.links.items() if k.user_id == user_id]:
+            del self.s.links[token_hash]
         return 1 if self.s.accounts.pop(user_id, None) else 0
 
 
-class MemoryRegistrations(_Repo):
-    async def add(self, pending: PendingRegistration) -> None:
-        self.s.registrations[pending.token_hash] = pending
+class MemoryLinks(_Repo):
+    async def add(self, link: EmailLink) -> None:
+        self.s.links[link.token_hash] = link
 
-    async def take(self, token_hash: str) -> PendingRegistration | None:
-        return self.s.registrations.pop(token_hash, None)
+    async def find(self, token_hash: str) -> EmailLink | None:
+        return self.s.links.get(token_hash)
+
+    async def take_all(self, purpose: LinkPurpose, email: str) -> list[EmailLink]:
+        taken = [k for k in self.s.links.values() if k.purpose is purpose and k.email == email]
+        for link in taken:
+            del self.s.links[link.token_hash]
+        return taken
 
 
 class MemoryFactors(_Repo):
@@ -227,11 +237,25 @@ class MemoryTenants(_Repo):
         return found is not None and found[0] == tenant_id and found[1] > now
 
 
+@dataclass(frozen=True)
+class Forgotten:
+    deleted: int
+    pending: int
+
+
+class MemoryErasure(_Repo):
+    async def forget(self, user_id: str, now: datetime) -> Forgotten:
+        for key in [k for k in self.s.rates if k[1] == user_id]:
+            del self.s.rates[key]
+        self.s.erased.add(user_id)
+        return Forgotten(0, 0)
+
+
 class InMemoryUnitOfWork:
     def __init__(self, state: MemoryState) -> None:
         self.state = state
         self.accounts = MemoryAccounts(state)
-        self.registrations = MemoryRegistrations(state)
+        self.links = MemoryLinks(state)
         self.factors = MemoryFactors(state)
         self.challenges = MemoryChallenges(state)
         self.sessions = MemorySessions(state)
@@ -239,6 +263,7 @@ class InMemoryUnitOfWork:
         self.rates = MemoryRates(state)
         self.keys = MemoryKeys(state)
         self.tenants = MemoryTenants(state)
+        self.erasure = MemoryErasure(state)
         self._pending: list[RecordedEvent] = []
         self._snapshot: MemoryState | None = None
 

@@ -1,4 +1,4 @@
-"""Postgres repositories for accounts, pending registrations and second factors.
+"""Postgres repositories for accounts, one-time e-mail links and second factors.
 
 All SQL for these tables lives here. TOTP secrets are sealed (AES-256-GCM, bound to the member);
 rows read for a change are locked (``FOR UPDATE``) so concurrent uses of one code cannot both pass.
@@ -13,7 +13,8 @@ import uuid
 import asyncpg
 
 from auth.adapters.sealing import SecretBox
-from auth.domain.accounts import Account, PendingRegistration
+from auth.domain.accounts import Account
+from auth.domain.links import EmailLink, LinkPurpose
 from auth.domain.recovery import RecoveryCodes
 from auth.domain.totp import TotpFactor
 
@@ -83,24 +84,40 @@ class PgAccounts:
         return int(status.split()[-1])
 
 
-class PgRegistrations:
+LINK_COLUMNS = "token_hash, purpose, email, user_id, created_at, expires_at"
+
+
+def _link(row: asyncpg.Record) -> EmailLink:
+    data = dict(row)
+    data["purpose"] = LinkPurpose(data["purpose"])
+    return EmailLink(**data)
+
+
+class PgLinks:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
-    async def add(self, p: PendingRegistration) -> None:
+    async def add(self, link: EmailLink) -> None:
         await self.conn.execute(
-            "INSERT INTO pending_registrations (token_hash, email, password_hash, created_at, "
-            "expires_at) VALUES ($1,$2,$3,$4,$5)",
-            p.token_hash, p.email, p.password_hash, p.created_at, p.expires_at,
+            f"INSERT INTO email_links ({LINK_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6)",
+            link.token_hash, link.purpose.value, link.email, link.user_id, link.created_at,
+            link.expires_at,
         )  # fmt: skip
 
-    async def take(self, token_hash: str) -> PendingRegistration | None:
+    async def find(self, token_hash: str) -> EmailLink | None:
         row = await self.conn.fetchrow(
-            "DELETE FROM pending_registrations WHERE token_hash = $1 "
-            "RETURNING token_hash, email, password_hash, created_at, expires_at",
-            token_hash,
+            f"SELECT {LINK_COLUMNS} FROM email_links WHERE token_hash = $1", token_hash
         )
-        return PendingRegistration(**dict(row)) if row else None
+        return _link(row) if row else None
+
+    async def take_all(self, purpose: LinkPurpose, email: str) -> list[EmailLink]:
+        """Delete every link of ``purpose`` for ``email`` in one statement and return them."""
+        rows = await self.conn.fetch(
+            f"DELETE FROM email_links WHERE purpose = $1 AND email = $2 RETURNING {LINK_COLUMNS}",
+            purpose.value,
+            email,
+        )
+        return [_link(r) for r in rows]
 
 
 class PgFactors:

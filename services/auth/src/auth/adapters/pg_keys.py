@@ -113,7 +113,7 @@ class PgTenants:
 
 PURGES = (
     "DELETE FROM rate_counters WHERE expires_at < $1",
-    "DELETE FROM pending_registrations WHERE expires_at < $1",
+    "DELETE FROM email_links WHERE expires_at < $1",
     "DELETE FROM saml_requests WHERE expires_at < $1",
     "DELETE FROM saml_assertions WHERE expires_at < $1",
     "DELETE FROM challenges WHERE expires_at < $1::timestamptz - interval '1 day'",

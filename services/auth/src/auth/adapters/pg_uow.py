@@ -10,7 +10,8 @@ from common.db.uow import UnitOfWork
 from common.events.base import Envelope, Event
 from common.runtime import Runtime
 
-from auth.adapters.pg_accounts import PgAccounts, PgFactors, PgRegistrations
+from auth.adapters.pg_accounts import PgAccounts, PgFactors, PgLinks
+from auth.adapters.pg_erasure import PgErasureLog
 from auth.adapters.pg_keys import PgKeys, PgTenants
 from auth.adapters.pg_security import PgChallenges, PgFailures, PgRates, PgSessions
 from auth.adapters.sealing import SecretBox
@@ -18,7 +19,7 @@ from auth.adapters.sealing import SecretBox
 
 class PgAuthUnitOfWork:
     accounts: PgAccounts
-    registrations: PgRegistrations
+    links: PgLinks
     factors: PgFactors
     challenges: PgChallenges
     sessions: PgSessions
@@ -26,6 +27,7 @@ class PgAuthUnitOfWork:
     rates: PgRates
     keys: PgKeys
     tenants: PgTenants
+    erasure: PgErasureLog
 
     def __init__(self, inner: UnitOfWork, box: SecretBox) -> None:
         self.inner = inner
@@ -35,7 +37,7 @@ class PgAuthUnitOfWork:
         await self.inner.__aenter__()
         conn = self.inner.conn
         self.accounts = PgAccounts(conn)
-        self.registrations = PgRegistrations(conn)
+        self.links = PgLinks(conn)
         self.factors = PgFactors(conn, self.box)
         self.challenges = PgChallenges(conn)
         self.sessions = PgSessions(conn)
@@ -43,6 +45,7 @@ class PgAuthUnitOfWork:
         self.rates = PgRates(conn)
         self.keys = PgKeys(conn, self.box)
         self.tenants = PgTenants(conn)
+        self.erasure = PgErasureLog(conn)
         return self
 
     async def __aexit__(

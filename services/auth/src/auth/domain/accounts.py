@@ -1,9 +1,10 @@
 """Accounts: one member, one normalised e-mail address, one password hash.
 
 Rules: an e-mail address is compared in its normalised form (trimmed, lower-cased); an account
-exists only once its address is verified (until then a registration is pending and holds the
-password hash chosen with it, so a stranger's registration cannot set a member's password); a
-phone number for SMS codes is stored in E.164 form; an account lists the factors it enrolled.
+exists only once its address is verified, and its password is chosen by whoever redeems the
+link sent to that address (a registration holds no password, so a stranger's registration
+cannot set a member's password); a phone number for SMS codes is stored in E.164 form; an
+account lists the factors it enrolled.
 """
 
 from __future__ import annotations
@@ -64,14 +65,3 @@ class Account:
     @property
     def email_name(self) -> str:
         return self.email.split("@", 1)[0]
-
-
-@dataclass(frozen=True)
-class PendingRegistration:
-    """A registration waiting for its e-mail link; only the link's keyed hash is stored."""
-
-    token_hash: str
-    email: str
-    password_hash: str
-    created_at: datetime
-    expires_at: datetime

@@ -1,4 +1,5 @@
-"""Challenges: one pending proof of a second factor, for a login, a step-up or a new phone.
+"""Challenges: one pending proof of a second factor, for a login, a step-up, a new phone or a
+password reset.
 
 Rules: a challenge lives a few minutes and is used at most once; an SMS code is valid 5 minutes
 from the moment it is sent; 5 wrong codes lock the challenge for good (a new one must be
@@ -25,6 +26,7 @@ class Purpose(StrEnum):
     LOGIN = "login"
     STEP_UP = "step-up"
     PHONE = "phone-confirm"
+    PASSWORD_RESET = "password-reset"
 
 
 class Method(StrEnum):

@@ -53,9 +53,11 @@ class InvalidCode(Unauthenticated):
     title = "The code is wrong"
 
 
-class CodeAlreadyUsed(Unauthenticated):
+class CodeAlreadyUsed(Conflict):
+    """A right code presented again: refused, but not a failed guess (it counts for no lock)."""
+
     code = "auth.code-reused"
-    title = "The code was already used"
+    title = "This code was already used; wait for the next code from your app"
 
 
 class ChallengeExpired(Gone):
@@ -97,6 +99,7 @@ class ProofRequired(Forbidden):
 class SessionExpired(Unauthenticated):
     code = "auth.session-expired"
     title = "The session has expired; sign in again"
+    bearer_error: str | None = "invalid_token"
 
 
 class RefreshTokenReused(Unauthenticated):
@@ -107,6 +110,7 @@ class RefreshTokenReused(Unauthenticated):
 class InvalidToken(Unauthenticated):
     code = "auth.token-invalid"
     title = "The token is not valid"
+    bearer_error: str | None = "invalid_token"
 
 
 class RateLimited(TooManyRequests):
@@ -123,6 +127,6 @@ class TenantNotFound(NotFound):
     title = "No such company"
 
 
-class VerificationInvalid(Gone):
-    code = "auth.verification-invalid"
-    title = "The verification link is not valid or has expired"
+class LinkInvalid(Gone):
+    code = "auth.link-invalid"
+    title = "The link is not valid, was already used or has expired; ask for a new one"

@@ -5,7 +5,8 @@ payment-account scope, both configurable) with no grace window, and at its absol
 (12 hours) whatever the activity; a refresh counts as activity. Each refresh token is used once
 and replaced; presenting one already used is taken as theft and revokes the session and so its
 whole token family. Access tokens live at most 5 minutes and never past the session's idle or
-absolute end.
+absolute end (their ``exp`` is the earliest of the three, rounded down; verifiers give ``exp`` no
+leeway, so no service accepts a token after auth refuses its session for idleness).
 """
 
 from __future__ import annotations

@@ -19,6 +19,8 @@ from auth.entrypoints.schemas import (
     AuthorisationOut,
     CodeIn,
     DeleteAccountIn,
+    EmailIn,
+    LinkIn,
     LoginIn,
     LoginOut,
     MeOut,
@@ -28,7 +30,7 @@ from auth.entrypoints.schemas import (
     ProofIn,
     RecoveryCodesOut,
     RefreshIn,
-    RegisterIn,
+    ResetIn,
     SecondFactorIn,
     StepUpIn,
     StepUpOut,
@@ -37,7 +39,16 @@ from auth.entrypoints.schemas import (
     TotpOut,
     VerifyIn,
 )
-from auth.service import erasure, factors, login, registration, sessions, stepup
+from auth.service import (
+    erasure,
+    factors,
+    login,
+    password_reset,
+    registration,
+    reset_factor,
+    sessions,
+    stepup,
+)
 from auth.service.context import RequestContext
 from auth.service.deps import Deps
 from auth.service.sessions import TokenPair
@@ -65,16 +76,41 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 @router.post("/accounts", status_code=202)
-async def register(body: RegisterIn, deps: Deps = D, ctx: RequestContext = C) -> dict[str, str]:
-    """Start a registration; the same answer whether or not the address is taken."""
-    await registration.register(deps, body.email, body.password, ctx)
+async def register(body: EmailIn, deps: Deps = D, ctx: RequestContext = C) -> dict[str, str]:
+    """Start a registration (address only); the same answer whether or not it is taken."""
+    await registration.register(deps, body.email, ctx)
     return {"status": "check-your-email"}
 
 
 @router.post("/accounts/verify", status_code=201)
 async def verify(body: VerifyIn, deps: Deps = D, ctx: RequestContext = C) -> dict[str, str]:
-    user_id = await registration.verify_email(deps, body.token, ctx)
+    """Redeem the e-mailed link and choose the password: this creates the account."""
+    user_id = await registration.complete(deps, body.token, body.password, ctx)
     return {"user_id": str(user_id)}
+
+
+@router.post("/password-reset", status_code=202)
+async def reset_request(body: EmailIn, deps: Deps = D, ctx: RequestContext = C) -> dict[str, str]:
+    """Ask for a reset link; the same answer whether or not the address has an account."""
+    await password_reset.request_reset(deps, body.email, ctx)
+    return {"status": "check-your-email"}
+
+
+@router.post("/password-reset/complete")
+async def reset_complete(body: ResetIn, deps: Deps = D, ctx: RequestContext = C) -> dict[str, int]:
+    """Redeem a reset link with the new password (and a second-factor proof when enrolled)."""
+    method = Method(body.method) if body.method else None
+    revoked = await password_reset.complete_reset(
+        deps, body.token, body.password, body.proof, ctx, method
+    )
+    return {"sessions_revoked": revoked}
+
+
+@router.post("/password-reset/sms", status_code=202)
+async def reset_sms(body: LinkIn, deps: Deps = D, ctx: RequestContext = C) -> dict[str, str]:
+    """Text a code to the enrolled phone, as the reset's second factor."""
+    sent_to, expires_at = await reset_factor.send_reset_sms(deps, body.token, ctx)
+    return {"sent_to": sent_to, "expires_at": expires_at.isoformat()}
 
 
 @router.post("/login", response_model=LoginOut)

@@ -64,7 +64,10 @@ async def acs(
     body = await request.body()
     if len(body) > MAX_SAML_FORM_BYTES:
         raise SsoRefused("the SAML response is too large")
-    fields = parse_qs(body.decode("latin-1"), max_num_fields=10)
+    try:
+        fields = parse_qs(body.decode("latin-1"), max_num_fields=10)
+    except ValueError:
+        raise SsoRefused("the SAML form has too many fields") from None
     response = (fields.get("SAMLResponse") or [""])[0]
     if not response:
         raise SsoRefused("no SAMLResponse in the form")
@@ -88,5 +91,9 @@ async def dev_mail(request: Request, to: str) -> JSONResponse:
     c = container(request)
     if c.settings.environment != "development" or not isinstance(c.mailer, RecordingMailer):
         raise NotFound("no such resource")
-    found = [{"subject": m.subject, "body": m.body} for m in c.mailer.messages if m.to == to]
+    found = [
+        {"subject": m.subject, "body": m.body, "link_token": m.link_token}
+        for m in c.mailer.messages
+        if m.to == to
+    ]
     return JSONResponse({"messages": found[-10:]}, headers=NO_STORE)

@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 FREE_TEXT_FIELDS = frozenset({"password"})
+PROOF_TEXT = "A current TOTP code or an unused recovery code"
 
 
 class Body(BaseModel):
@@ -29,13 +30,33 @@ class Body(BaseModel):
         return value
 
 
-class RegisterIn(Body):
+class EmailIn(Body):
     email: str = Field(min_length=3, max_length=254, description="Member's e-mail address")
-    password: str = Field(min_length=1, max_length=1024, description="At least 12 characters")
 
 
 class VerifyIn(Body):
-    token: str = Field(min_length=10, max_length=256, description="Token from the e-mail")
+    token: str = Field(min_length=10, max_length=256, description="Token from the e-mail's link")
+    password: str = Field(
+        min_length=1, max_length=1024, description="The password to set (at least 12 characters)"
+    )
+
+
+class ResetIn(Body):
+    token: str = Field(min_length=10, max_length=256, description="Token from the e-mail's link")
+    password: str = Field(min_length=1, max_length=1024, description="The new password")
+    proof: str | None = Field(
+        None,
+        max_length=64,
+        description=PROOF_TEXT + ", or the SMS code sent for this link (required once a factor "
+        "is enrolled)",
+    )
+    method: Literal["totp", "recovery", "sms"] | None = Field(
+        None, description="sms for an SMS code; otherwise a TOTP or recovery code"
+    )
+
+
+class LinkIn(Body):
+    token: str = Field(min_length=10, max_length=256, description="Token from the e-mail's link")
 
 
 class LoginIn(Body):

@@ -19,7 +19,7 @@ class AuthPolicy:
     require_second_factor: bool = False
     login_challenge_ttl: timedelta = timedelta(minutes=5)
     stepup_challenge_ttl: timedelta = timedelta(minutes=5)
-    verification_ttl: timedelta = timedelta(hours=24)
+    link_base_url: str = "https://app.coffre.local"
     issuer_name: str = "Coffre"
     sessions: SessionPolicy = field(default_factory=SessionPolicy)
     lockout: LockoutPolicy = field(default_factory=LockoutPolicy)

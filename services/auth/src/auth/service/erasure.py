@@ -2,15 +2,17 @@
 
 Rules: deleting an account publishes ``ErasureRequested`` (every service erases its part), then
 auth deletes its own personal data — account, factors, recovery codes, challenges, sessions,
-failure counts — in the same transaction and publishes its ``ErasureCompleted`` part with row
-counts as proof; a member with a password must re-enter it.
+failure and rate counters, the member's *sent* outbox rows (rows not sent yet, these two events
+among them, are purged once sent) — in the same transaction and publishes its
+``ErasureCompleted`` part with row counts as proof and the time until which events about the
+member may stay on the broker; a member with a password must re-enter it.
 """
 
 from __future__ import annotations
 
 import uuid
 
-from common.events.erasure import ErasureCompleted, ErasureRequested
+from common.events.erasure import ErasureCompleted, ErasureRequested, broker_retention_end
 
 from auth.domain.errors import InvalidCredentials, SessionExpired
 from auth.service.context import RequestContext
@@ -47,13 +49,18 @@ async def delete_account(
         await uow.factors.delete_recovery(user_id)
         await uow.failures.delete(account_key(user_id))
         proof["accounts"] = await uow.accounts.delete(user_id)
+        outbox = await uow.erasure.forget(subject, now)
+        proof["outbox_sent_deleted"] = outbox.deleted
+        completed = deps.clock.now()
         uow.record(
             ErasureCompleted(
                 user_id=subject,
                 request_id=request_id,
                 service=SERVICE,
-                completed_at=deps.clock.now(),
+                completed_at=completed,
                 proof=proof,
+                events_on_broker_until=broker_retention_end(completed),
+                outbox_rows_pending=outbox.pending + 2,
             ),
             subject=subject,
         )

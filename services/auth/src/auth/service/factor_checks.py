@@ -1,10 +1,12 @@
 """Checking a second-factor code against a challenge, and what a wrong code costs.
 
-Rules: a wrong or replayed code counts against the challenge (5 lock it) and against the
-account (5 consecutive failures lock sign-in for 30 minutes); both raise alert events; while the
-account is locked no code is checked at all. Changing the factors of an account that has one
-(adding, replacing, removing, new recovery codes) needs a proof from it: a current TOTP code or
-an unused recovery code — a session alone is not enough.
+Rules: a wrong code counts against the challenge (5 lock it) and against the account (5
+consecutive failures lock sign-in for 30 minutes); both raise alert events; while the account is
+locked no code is checked at all. A replayed code — a right TOTP code whose time step was
+already used — is refused (409 ``auth.code-reused``) and audited but counts for neither lock: it
+guesses nothing, and counting it would let a double submit lock a member out. Changing the
+factors of an account that has one (adding, replacing, removing, new recovery codes) needs a
+proof from it: a current TOTP code or an unused recovery code — a session alone is not enough.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from common.events.auth import AccountLocked, ChallengeLocked
 
 from auth.domain.accounts import Account
 from auth.domain.challenges import Challenge, Method
-from auth.domain.errors import CodeAlreadyUsed, FactorNotEnrolled, InvalidCode, ProofRequired
+from auth.domain.errors import FactorNotEnrolled, InvalidCode, ProofRequired
 from auth.domain.lockout import FailureCount
 from auth.service.context import RequestContext
 from auth.service.deps import Deps
@@ -134,10 +136,7 @@ async def _proof_ok(
 ) -> bool:
     totp = await uow.factors.get_totp(account.id)
     if totp is not None and totp.confirmed and totp.matching_step(proof.strip(), now) is not None:
-        try:
-            totp.use(proof.strip(), now)
-        except CodeAlreadyUsed:
-            return False
+        totp.use(proof.strip(), now)  # a replayed code raises CodeAlreadyUsed, never counted
         await uow.factors.save_totp(totp)
         return True
     codes = await uow.factors.get_recovery(account.id)

@@ -20,7 +20,6 @@ from auth.domain.challenges import Challenge, Method, Purpose
 from auth.domain.codes import new_sms_code
 from auth.domain.errors import (
     ChallengeNotFound,
-    CodeAlreadyUsed,
     FactorAlreadyEnrolled,
     FactorNotEnrolled,
     InvalidCode,
@@ -103,7 +102,7 @@ async def confirm_totp(deps: Deps, user_id: uuid.UUID, code: str, ctx: RequestCo
         counter = await unlocked_counter(deps, uow, account, now)
         try:
             factor.confirm(code.strip(), now)
-        except (InvalidCode, CodeAlreadyUsed):
+        except InvalidCode:
             await record_failure(deps, uow, account, None, counter, ctx, now)
             await uow.commit()
             raise
@@ -153,7 +152,7 @@ async def confirm_phone(
         counter = await unlocked_counter(deps, uow, account, now)
         try:
             await check_code(deps, uow, account, challenge, Method.SMS, code, now)
-        except (InvalidCode, CodeAlreadyUsed):
+        except InvalidCode:
             await record_failure(deps, uow, account, challenge, counter, ctx, now)
             await uow.commit()
             raise

@@ -193,7 +193,8 @@ async def complete_login(
         try:
             amr = await check_code(deps, uow, account, challenge, method, code, now)
         except (InvalidCode, CodeAlreadyUsed) as exc:
-            await record_failure(deps, uow, account, challenge, counter, ctx, now)
+            if isinstance(exc, InvalidCode):
+                await record_failure(deps, uow, account, challenge, counter, ctx, now)
             _second_factor_failed(uow, account, exc, ctx)
             await uow.commit()
             raise

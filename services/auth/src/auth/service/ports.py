@@ -9,9 +9,10 @@ from typing import Any, Protocol
 from common.db.ports import TransactionPort
 from common.events.base import Event
 
-from auth.domain.accounts import Account, PendingRegistration
+from auth.domain.accounts import Account
 from auth.domain.challenges import Challenge
 from auth.domain.keys import SigningKey
+from auth.domain.links import EmailLink, LinkPurpose
 from auth.domain.lockout import FailureCount
 from auth.domain.recovery import RecoveryCodes
 from auth.domain.sessions import RefreshToken, Session
@@ -42,10 +43,11 @@ class AccountRepository(Protocol):
     async def delete(self, user_id: uuid.UUID) -> int: ...
 
 
-class RegistrationRepository(Protocol):
-    async def add(self, pending: PendingRegistration) -> None: ...
-    async def take(self, token_hash: str) -> PendingRegistration | None:
-        """Remove and return the pending registration (a link works once)."""
+class LinkRepository(Protocol):
+    async def add(self, link: EmailLink) -> None: ...
+    async def find(self, token_hash: str) -> EmailLink | None: ...
+    async def take_all(self, purpose: LinkPurpose, email: str) -> list[EmailLink]:
+        """Remove and return every link of ``purpose`` for ``email`` (atomically)."""
         ...
 
 
@@ -112,13 +114,27 @@ class TenantRepository(Protocol):
         ...
 
 
+class OutboxForgetting(Protocol):
+    @property
+    def deleted(self) -> int: ...
+    @property
+    def pending(self) -> int: ...
+
+
+class ErasureLog(Protocol):
+    async def forget(self, user_id: str, now: datetime) -> OutboxForgetting:
+        """Delete what else names the member (rate counters, *sent* outbox rows), remember them
+        as erased by digest; rows not sent yet are purged once sent."""
+        ...
+
+
 class AuthUnitOfWork(TransactionPort, Protocol):
     """One transaction over auth's tables; events recorded are published only on commit."""
 
     @property
     def accounts(self) -> AccountRepository: ...
     @property
-    def registrations(self) -> RegistrationRepository: ...
+    def links(self) -> LinkRepository: ...
     @property
     def factors(self) -> FactorRepository: ...
     @property
@@ -133,6 +149,8 @@ class AuthUnitOfWork(TransactionPort, Protocol):
     def keys(self) -> SigningKeyRepository: ...
     @property
     def tenants(self) -> TenantRepository: ...
+    @property
+    def erasure(self) -> ErasureLog: ...
 
     def record(self, payload: Event, *, subject: str) -> Any: ...
 

@@ -109,7 +109,7 @@ async def refresh(deps: Deps, refresh_token: str, ctx: RequestContext) -> TokenP
         except RefreshTokenReused:
             if not was_revoked:
                 await uow.sessions.update(session)
-                _record_revoked(uow, session, ctx.acting(session.user_id))
+                _record_revoked(deps, uow, session, ctx.acting(session.user_id))
                 await uow.commit()
             raise
         await uow.sessions.update(session)
@@ -119,12 +119,17 @@ async def refresh(deps: Deps, refresh_token: str, ctx: RequestContext) -> TokenP
     return await _pair(deps, session, new)
 
 
-def _record_revoked(uow: AuthUnitOfWork, session: Session, ctx: RequestContext) -> None:
+def _record_revoked(deps: Deps, uow: AuthUnitOfWork, session: Session, ctx: RequestContext) -> None:
+    """Publish the revocation with what a consumer needs to refuse the session's tokens."""
+    revoked_at = session.revoked_at or deps.clock.now()
+    expire_by = min(revoked_at + deps.policy.sessions.access_ttl, session.absolute_expires_at)
     uow.record(
         SessionRevoked(
             user_id=session.user_id,
             session_id=session.id,
             reason=session.revoked_reason or "revoked",
+            revoked_at=revoked_at,
+            tokens_expire_by=expire_by,
             **ctx.audit(),
         ),
         subject=str(session.user_id),
@@ -157,7 +162,7 @@ async def logout(
             return
         if session.revoke(deps.clock.now(), "logout"):
             await uow.sessions.update(session)
-            _record_revoked(uow, session, ctx.acting(user_id))
+            _record_revoked(deps, uow, session, ctx.acting(user_id))
         await uow.commit()
 
 
@@ -182,6 +187,6 @@ async def revoke_all_in(
     for session in await uow.sessions.active_for_user(user_id):
         if session.id != keep and session.revoke(now, reason):
             await uow.sessions.update(session)
-            _record_revoked(uow, session, ctx.acting(user_id))
+            _record_revoked(deps, uow, session, ctx.acting(user_id))
             count += 1
     return count

@@ -120,7 +120,11 @@ async def _account_for(
     await uow.accounts.add(account)
     uow.record(
         UserRegistered(
-            user_id=account.id, method="sso", tenant_id=tenant.id, **ctx.acting(account.id).audit()
+            user_id=account.id,
+            method="sso",
+            tenant_id=tenant.id,
+            verified_email=email,
+            **ctx.acting(account.id).audit(),
         ),
         subject=str(account.id),
     )

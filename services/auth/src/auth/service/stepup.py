@@ -176,7 +176,7 @@ async def _check(
     assert challenge.method is not None
     try:
         await check_code(deps, uow, account, challenge, challenge.method, code, now)
-    except (InvalidCode, CodeAlreadyUsed):
+    except InvalidCode:
         await record_failure(deps, uow, account, challenge, counter, ctx, now)
         raise
 

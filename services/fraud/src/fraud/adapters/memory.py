@@ -16,6 +16,7 @@ from typing import Any, Self
 
 from common.events import Event
 
+from fraud.adapters.memory_erasure import MemoryErasure, MemoryParked
 from fraud.adapters.memory_facts import MemoryReportSource
 from fraud.domain.activity import Activity, ActivityKind, SecuritySignal
 from fraud.domain.errors import StaleState
@@ -42,6 +43,8 @@ class MemoryStore:
     reports: dict[str, tuple[WeeklyReport, bytes]] = field(default_factory=dict)
     report_runs: dict[str, tuple[datetime, datetime | None]] = field(default_factory=dict)
     outbox: list[tuple[Event, str]] = field(default_factory=list)
+    erased: set[str] = field(default_factory=set)
+    parked: list[tuple[Activity, datetime, datetime]] = field(default_factory=list)
 
 
 _MISSING = object()
@@ -90,6 +93,8 @@ class MemoryScoring(_Repo):
                 context.owners[account] = owner
             if activity.owner_ref in s.members:
                 context.members.add(activity.owner_ref)
+            if activity.owner_ref in s.erased:
+                context.erased.add(activity.owner_ref)
             security_owner = owner or activity.owner_ref
             if security_owner and (row := s.owners.get(security_owner)):
                 context.security[security_owner] = OwnerSecurityState.from_row(row)
@@ -248,30 +253,6 @@ class MemoryReports(_Repo):
         return max(matches, key=lambda r: r.generated_at) if matches else None
 
 
-class MemoryErasure(_Repo):
-    async def erase_owner(self, owner_ref: str) -> dict[str, int]:
-        s = self.store
-        accounts = [a for a, o in s.directory.items() if o == owner_ref]
-        counts = {
-            "accounts": len(accounts),
-            "account_state": sum(1 for a in accounts if a in s.accounts),
-            "owner_state": int(owner_ref in s.owners),
-            "security_events": sum(1 for sig, _ in s.signals if sig.owner_ref == owner_ref),
-            "reports": sum(1 for r, _ in s.reports.values() if r.owner_ref == owner_ref),
-        }
-        for account in accounts:
-            s.directory.pop(account, None)
-            s.accounts.pop(account, None)
-        s.owners.pop(owner_ref, None)
-        s.members.pop(owner_ref, None)
-        s.signals[:] = [(sig, new) for sig, new in s.signals if sig.owner_ref != owner_ref]
-        for key in [k for k in s.consents if k[0] == owner_ref]:
-            del s.consents[key]
-        for rid in [rid for rid, (r, _) in s.reports.items() if r.owner_ref == owner_ref]:
-            del s.reports[rid]
-        return counts
-
-
 class MemoryReportRuns(_Repo):
     async def claim(self, week: Week, now: datetime) -> bool:
         run = self.store.report_runs.get(week.label)
@@ -306,6 +287,7 @@ class MemoryUnitOfWork:
         self.report_source = MemoryReportSource(store)
         self.erasure = MemoryErasure(store, j)
         self.report_runs = MemoryReportRuns(store, j)
+        self.parked = MemoryParked(store, j)
         self._pending: list[tuple[Event, str]] = []
         self.commits = 0
 

@@ -2,51 +2,100 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 
 import asyncpg
+from common.db.erasure import forget_inbox_events, forget_subject, is_erased
 
 from fraud.domain.report import Week
 
 STALE_RUN = timedelta(hours=1)
 
-_UNLINK = ("scores", "alerts", "payment_decisions")
+_DELETE_BY_OWNER = ("owner_state", "security_events", "consents", "reports", "members")
+_PSEUDONYMISE = {
+    "scores": ", activity_ref = 'erased-' || gen_random_uuid(), source_event_id = NULL",
+    "alerts": ", activity_ref = 'erased-' || gen_random_uuid()",
+    "payment_decisions": ", payee_ref = 'erased'",
+}
 
 
 class PgErasure:
+    """Erasure of one owner in fraud's tables (the rules are in ``fraud.service.erasure``)."""
+
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
-    async def erase_owner(self, owner_ref: str) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        accounts = await self.conn.fetch(
-            "DELETE FROM accounts WHERE owner_ref = $1 RETURNING account_ref", owner_ref
+    async def erase_owner(self, owner_ref: str, now: datetime) -> dict[str, int]:
+        refs = await self._account_refs(owner_ref)
+        events = await self._source_events(owner_ref, refs)
+        counts = {"accounts": len(refs)}
+        counts["inbox_forgotten"] = await forget_inbox_events(self.conn, events)
+        counts["account_state"] = await self._run(
+            "DELETE FROM account_state WHERE account_ref = ANY($1::text[])", refs
         )
-        refs = [row["account_ref"] for row in accounts]
-        counts["accounts"] = len(refs)
-        counts["account_state"] = _count(
-            await self.conn.execute(
-                "DELETE FROM account_state WHERE account_ref = ANY($1::text[])", refs
-            )
+        counts["account_changes"] = await self._run(
+            "DELETE FROM account_changes WHERE account_ref = ANY($1::text[])", refs
         )
-        counts["account_changes"] = _count(
-            await self.conn.execute(
-                "DELETE FROM account_changes WHERE account_ref = ANY($1::text[])", refs
-            )
-        )
-        for table in ("owner_state", "security_events", "consents", "reports", "members"):
-            status = await self.conn.execute(
+        await self._run("DELETE FROM accounts WHERE owner_ref = $1", owner_ref)
+        for table in _DELETE_BY_OWNER:
+            counts[table] = await self._run(
                 f"DELETE FROM {table} WHERE owner_ref = $1",  # noqa: S608
                 owner_ref,
             )
-            counts[table] = _count(status)
-        for table in _UNLINK:
-            status = await self.conn.execute(
-                f"UPDATE {table} SET owner_ref = NULL WHERE owner_ref = $1",  # noqa: S608
-                owner_ref,
+        for table, extra in _PSEUDONYMISE.items():
+            counts[f"{table}_pseudonymised"] = await self._pseudonymise(
+                table, extra, owner_ref, refs
             )
-            counts[f"{table}_unlinked"] = _count(status)
+        counts["parked_events"] = await self._run(
+            "DELETE FROM parked_events WHERE owner_ref = $1", owner_ref
+        )
+        purge = await forget_subject(self.conn, owner_ref, keys=refs, now=now)
+        counts["outbox_sent_deleted"] = purge.deleted
+        counts["outbox_pending"] = purge.pending
         return counts
+
+    async def is_erased(self, owner_ref: str | None) -> bool:
+        return await is_erased(self.conn, owner_ref)
+
+    async def _account_refs(self, owner_ref: str) -> list[str]:
+        rows = await self.conn.fetch(
+            "SELECT account_ref FROM accounts WHERE owner_ref = $1 UNION "
+            "SELECT account_ref FROM scores WHERE owner_ref = $1 UNION "
+            "SELECT account_ref FROM parked_events WHERE owner_ref = $1",
+            owner_ref,
+        )
+        return sorted(row["account_ref"] for row in rows)
+
+    async def _source_events(self, owner_ref: str, refs: list[str]) -> list[str]:
+        rows = await self.conn.fetch(
+            "SELECT source_event_id AS id FROM scores "
+            "WHERE account_ref = ANY($2::text[]) OR owner_ref = $1 UNION "
+            "SELECT source_event_id FROM security_events WHERE owner_ref = $1",
+            owner_ref,
+            refs,
+        )
+        return [row["id"] for row in rows if row["id"]]
+
+    async def _pseudonymise(self, table: str, extra: str, owner_ref: str, refs: list[str]) -> int:
+        """Each account ref becomes one fresh random token (rows of an account stay together,
+        linked to no one); the owner link is dropped."""
+        total = 0
+        for ref in refs:
+            total += await self._run(
+                f"UPDATE {table} SET account_ref = $2, owner_ref = NULL{extra} "  # noqa: S608
+                "WHERE account_ref = $1",
+                ref,
+                f"erased-{uuid.uuid4()}",
+            )
+        total += await self._run(
+            f"UPDATE {table} SET owner_ref = NULL{extra} WHERE owner_ref = $1",  # noqa: S608
+            owner_ref,
+        )
+        return total
+
+    async def _run(self, query: str, *args: object) -> int:
+        return _count(await self.conn.execute(query, *args))
 
 
 def _count(status: str) -> int:

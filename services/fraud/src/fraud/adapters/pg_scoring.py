@@ -3,10 +3,11 @@
 Rules: the batch's accounts are held by transaction-scoped advisory locks taken in one global
 order (the key of migration 0002, so the decision endpoint and the consumer of any replica
 exclude each other); every read after the lock sees what the lock's previous holder committed
-(read committed: each statement takes a fresh snapshot); an account's head is its newest change,
-or its snapshot when no change follows it; its state is read (snapshot + changes after it) only
-when the caller's head differs; every write is one statement per table with ``unnest``; a
-duplicate score or change raises ``StaleState``.
+(read committed: each statement takes a fresh snapshot); the owners' read also tells which
+subjects are erased members (``erased_subjects``, by digest); an account's head is its newest
+change, or its snapshot when no change follows it; its state is read (snapshot + changes after
+it) only when the caller's head differs; every write is one statement per table with ``unnest``;
+a duplicate score or change raises ``StaleState``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import asyncpg
+from common.db.erasure import digest
 
 from fraud.adapters.pg_records import alert_values, decision_from_row, reasons_json, score_from_row
 from fraud.adapters.pg_scoring_sql import (
@@ -67,9 +69,12 @@ class PgScoring:
         self, context: BatchContext, owners: list[str], activities: Sequence[Activity]
     ) -> None:
         candidates = list({a.owner_ref for a in activities if a.owner_ref} | set(owners))
-        for row in await self.conn.fetch(OWNERS, candidates):
+        digests = [digest(owner) for owner in candidates]
+        for row in await self.conn.fetch(OWNERS, candidates, digests):
             if row["member"]:
                 context.members.add(row["owner_ref"])
+            if row["erased"]:
+                context.erased.add(row["owner_ref"])
             if row["state"] is not None and row["owner_ref"] in owners:
                 state = OwnerSecurityState.from_row(json.loads(row["state"]))
                 context.security[row["owner_ref"]] = state

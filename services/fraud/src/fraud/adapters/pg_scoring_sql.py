@@ -23,8 +23,9 @@ LEFT JOIN LATERAL (
 
 OWNERS = """
 SELECT o.ref AS owner_ref, s.state::text AS state,
-       EXISTS (SELECT 1 FROM members m WHERE m.owner_ref = o.ref) AS member
-FROM unnest($1::text[]) AS o(ref)
+       EXISTS (SELECT 1 FROM members m WHERE m.owner_ref = o.ref) AS member,
+       EXISTS (SELECT 1 FROM erased_subjects e WHERE e.digest = o.digest) AS erased
+FROM unnest($1::text[], $2::text[]) AS o(ref, digest)
 LEFT JOIN owner_state s ON s.owner_ref = o.ref
 """
 

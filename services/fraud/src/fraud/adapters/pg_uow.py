@@ -15,6 +15,7 @@ from common.db import UnitOfWork as CommonUnitOfWork
 from common.events import Event
 
 from fraud.adapters.pg_erasure import PgErasure, PgReportRuns
+from fraud.adapters.pg_parking import PgParkedActivities
 from fraud.adapters.pg_records import PgAlerts, PgAudit, PgDecisions, PgScores
 from fraud.adapters.pg_reports import PgReports, PgReportSource
 from fraud.adapters.pg_scoring import PgScoring
@@ -74,6 +75,7 @@ class PgUnitOfWork:
         self.report_source = PgReportSource(conn)
         self.erasure = PgErasure(conn)
         self.report_runs = PgReportRuns(conn)
+        self.parked = PgParkedActivities(conn)
 
     def publish(self, event: Event, *, subject: str, key: str | None = None) -> None:
         if self._uow is None:

@@ -15,6 +15,10 @@ from typing import Any
 CONSENT_HORIZON = timedelta(days=14)
 
 
+MIN_REPORT_YEAR = 2000
+MAX_REPORT_YEAR = 9998
+
+
 @dataclass(frozen=True, slots=True)
 class Week:
     start: date
@@ -37,7 +41,11 @@ class Week:
 
     @classmethod
     def parse(cls, label: str) -> Week:
+        """An ISO week label; only years 2000-9998 (no Coffre data is older, and a later week
+        would not fit the calendar once padded), else ValueError."""
         year, number = label.split("-W")
+        if not MIN_REPORT_YEAR <= int(year) <= MAX_REPORT_YEAR:
+            raise ValueError(f"report weeks lie in years {MIN_REPORT_YEAR}-{MAX_REPORT_YEAR}")
         return cls.containing(date.fromisocalendar(int(year), int(number), 1))
 
     def days(self) -> list[date]:

@@ -20,6 +20,7 @@ from common.events import auth as auth_events
 from common.events.aggregation import ConsentExpiring, TransactionIngested
 from common.events.erasure import ErasureRequested
 from common.events.payments import PaymentInitiated
+from common.logging import get_logger
 from common.messaging import Received, subscribe
 from common.runtime import Runtime
 
@@ -27,9 +28,11 @@ from fraud.adapters.pg_uow import PgUnitOfWork
 from fraud.bootstrap import Container
 from fraud.domain.activity import Activity, SecuritySignal, SignalKind
 from fraud.domain.validation import parse_payment, parse_transaction
-from fraud.service.erasure import erase_member
+from fraud.service.erasure import erase_member, is_erased
 from fraud.service.scoring import score_in
 from fraud.service.signals import record_signal, register_member
+
+log = get_logger(__name__)
 
 AUTH_SIGNALS: dict[type[Event], SignalKind] = {
     auth_events.LoginSucceeded: SignalKind.LOGIN,
@@ -46,16 +49,24 @@ def consumers(container: Container) -> Callable[[Runtime], None]:
 
     async def on_activity(events: Sequence[Received], uow: UnitOfWork) -> None:
         """Score each initiated payment (and decide on it, once, even if payments asked first)
-        and each new bank transaction of a member's linked account, a polled batch at a time."""
-        activities = [_activity(container, received) for received in events]
-        async with PgUnitOfWork.borrow(uow) as borrowed:
-            await score_in(activities, borrowed, container.engine)
+        and each new bank transaction of a member's linked account, a polled batch at a time; a
+        transaction of a member not registered yet is parked, an event of an erased member is
+        dropped (payments here, transactions by the scoring query)."""
+        borrowed = PgUnitOfWork.borrow(uow)
+        kept = [r for r in events if not await _erased_payment(r, borrowed)]
+        activities = [_activity(container, received) for received in kept]
+        if not activities:
+            return
+        async with borrowed:
+            await score_in(activities, borrowed, container.engine, park=True)
 
     async def on_security(event: Event, envelope: Envelope, uow: UnitOfWork) -> None:
         """Remember members, their sign-ins, step-ups, factor changes and expiring consents."""
         borrowed = PgUnitOfWork.borrow(uow)
+        if await _about_erased_member(event, envelope, borrowed):
+            return
         if isinstance(event, auth_events.UserRegistered):
-            await register_member(str(event.user_id), borrowed)
+            await register_member(str(event.user_id), borrowed, container.engine)
             return
         signal = to_signal(event, envelope)
         if signal is not None:
@@ -88,6 +99,22 @@ def _activity(container: Container, received: Received) -> Activity:
     assert isinstance(event, TransactionIngested)
     context = _context(container, envelope) | {"owner_ref": event.user_id}
     return parse_transaction(_payload(event), **context)
+
+
+async def _erased_payment(received: Received, uow: PgUnitOfWork) -> bool:
+    """A payment's erased-member check (a transaction's rides on the scoring query)."""
+    if not isinstance(received.event, PaymentInitiated):
+        return False
+    return await _about_erased_member(received.event, received.envelope, uow)
+
+
+async def _about_erased_member(event: Event, envelope: Envelope, uow: PgUnitOfWork) -> bool:
+    """A late or redelivered event about an erased member is dropped, never stored."""
+    member = getattr(event, "user_id", None)
+    if not await is_erased(str(member) if member else envelope.subject, uow):
+        return False
+    log.info("event_of_erased_member_dropped", event_type=envelope.type)
+    return True
 
 
 def _payload(event: Event) -> dict[str, Any]:

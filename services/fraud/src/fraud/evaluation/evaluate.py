@@ -127,6 +127,8 @@ async def _score(
         return decided.decision.decision, decided.decision.alert_id
     activity = parse_transaction(event.payload, **context)  # type: ignore[arg-type]
     record = await score_transaction(activity, uow, engine)
+    if record is None:
+        raise RuntimeError("evaluation members are registered first; nothing may be parked")
     alert = next((a for a in store.alerts.values() if a.score_id == record.score_id), None)
     return record.decision, alert.alert_id if alert else None
 

@@ -4,10 +4,16 @@ Rules: each activity is scored exactly as if it were scored alone after the ones
 features, same model, same decision); an activity already scored (before, or earlier in the
 batch) returns its first score and folds nothing; an account registered by one activity is owned
 by that owner for the rest of the batch; each outflow folded is recorded as a change at the
-account's new revision, and an account's snapshot is written when it is due.
+account's new revision, and an account's snapshot is written when it is due. With ``park``, a
+transaction whose subject is not a member *yet* is set aside to be parked (never rejected for
+that ordering race); with ``unknown_owner``, a transaction of an account nobody owns is scored
+linked to no one, registering no account; a transaction of an erased member is dropped, never
+stored (payments are the caller's to filter: a decision is always owed).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, replace
 
 from fraud.domain.activity import Activity, ActivityKind
 from fraud.domain.errors import DecisionMismatch, OwnerMismatch, UnknownAccount
@@ -20,18 +26,30 @@ from fraud.service.ports import BatchContext, ScoringOutcome, Snapshot
 from fraud.service.state_cache import Cached, usable
 
 
-class ScoringBatch:
-    """Scores one batch; collects what it writes and publishes."""
+@dataclass(frozen=True, slots=True)
+class Options:
+    """How a batch treats transactions whose owner is not known (see the module's rules)."""
 
-    def __init__(self, context: BatchContext, engine: Engine) -> None:
+    park: bool = False
+    unknown_owner: bool = False
+
+
+class ScoringBatch:
+    """Scores one batch; collects what it writes, parks and publishes."""
+
+    def __init__(
+        self, context: BatchContext, engine: Engine, options: Options | None = None
+    ) -> None:
         self.context = context
         self.engine = engine
+        self.options = options or Options()
         self.outcomes: list[ScoringOutcome] = []
         self.published: list[tuple[ScoreRecord, Alert | None]] = []
+        self.parked: list[Activity] = []
         self._touched: dict[str, Cached] = {}
 
-    def score(self, activity: Activity) -> tuple[ScoreRecord, PaymentDecision | None]:
-        """Score one activity (or return its first score)."""
+    def score(self, activity: Activity) -> tuple[ScoreRecord, PaymentDecision | None] | None:
+        """Score one activity (or return its first score); None when dropped or parked."""
         ctx = self.context
         existing = ctx.scores.get((activity.kind, activity.ref))
         if existing is not None:
@@ -39,10 +57,24 @@ class ScoringBatch:
             if activity.kind is ActivityKind.PAYMENT and decision is not None:
                 _check_same(decision, activity)
             return existing, decision
+        if activity.kind is not ActivityKind.PAYMENT:
+            if activity.owner_ref in ctx.erased:
+                return None
+            if self.options.park and self._awaits_registration(activity):
+                self.parked.append(activity)
+                return None
+        return self._score(activity)
+
+    def _score(self, activity: Activity) -> tuple[ScoreRecord, PaymentDecision | None]:
+        ctx = self.context
+        security = ctx.security.get(
+            ctx.owners.get(activity.account_ref) or activity.owner_ref or ""
+        )
+        if self.options.unknown_owner and activity.account_ref not in ctx.owners:
+            activity = replace(activity, owner_ref=None)
         owner, register = self._owner(activity)
         cached = self._account(activity.account_ref)
         account = cached.state
-        security = ctx.security.get(owner)
         features = extract(account, security, activity)
         engine = self.engine
         result = score(
@@ -104,13 +136,23 @@ class ScoringBatch:
         self._touched[account_ref] = cached
         return cached
 
-    def _owner(self, activity: Activity) -> tuple[str, bool]:
+    def _awaits_registration(self, activity: Activity) -> bool:
+        return (
+            activity.account_ref not in self.context.owners
+            and activity.owner_ref is not None
+            and activity.owner_ref not in self.context.members
+            and not self.engine.auto_register_accounts
+        )
+
+    def _owner(self, activity: Activity) -> tuple[str | None, bool]:
         """The account's owner, and whether the account is to be registered to them now."""
         known = self.context.owners.get(activity.account_ref)
         if known is not None:
             if activity.owner_ref is not None and activity.owner_ref != known:
                 raise OwnerMismatch()
             return known, False
+        if self.options.unknown_owner:
+            return None, False
         if activity.owner_ref is None:
             raise UnknownAccount()
         member = activity.owner_ref in self.context.members

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fraud.domain.model import OnlineModel
 from fraud.domain.scoring import ScoringPolicy
@@ -49,6 +49,7 @@ class Engine:
     models: ModelHolder = field(default_factory=ModelHolder)
     limits: InputLimits = field(default_factory=InputLimits)
     auto_register_accounts: bool = False
+    park_timeout: timedelta = timedelta(minutes=15)
     clock: Callable[[], datetime] = utc_now
     new_id: Callable[[], str] = new_id
     states: AccountCache = field(default_factory=AccountCache)

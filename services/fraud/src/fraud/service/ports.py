@@ -38,6 +38,8 @@ class BatchContext:
 
     owners: dict[str, str] = field(default_factory=dict)
     members: set[str] = field(default_factory=set)
+    erased: set[str] = field(default_factory=set)
+    """The activities' subjects that are erased members: nothing about them is stored again."""
     heads: dict[str, AccountHead] = field(default_factory=dict)
     states: dict[str, tuple[AccountState, int]] = field(default_factory=dict)
     security: dict[str, OwnerSecurityState] = field(default_factory=dict)
@@ -73,7 +75,8 @@ class ScoringStore(Protocol):
     ) -> BatchContext:
         """Lock the activities' accounts for the transaction (in one global order), then read
         their owners, heads, the owners' security states, the scores and decisions they already
-        have, and the state of each account whose head is not the ``known`` one."""
+        have, which subjects are erased members, and the state of each account whose head is not
+        the ``known`` one."""
 
     async def record_many(
         self, outcomes: Sequence[ScoringOutcome], snapshots: Sequence[Snapshot]
@@ -147,9 +150,25 @@ class ReportSource(Protocol):
 
 
 class Erasure(Protocol):
-    async def erase_owner(self, owner_ref: str) -> dict[str, int]:
-        """Delete the owner's state, signals, consents and reports, and unlink their accounts
-        from scores, alerts and decisions; return row counts per table."""
+    async def erase_owner(self, owner_ref: str, now: datetime) -> dict[str, int]:
+        """Delete the owner's data, pseudonymise their scores, alerts and decisions, purge
+        their sent outbox rows and remember them as erased; return row counts."""
+
+    async def is_erased(self, owner_ref: str | None) -> bool: ...
+
+
+class ParkedActivities(Protocol):
+    """Transactions waiting for their owner's registration."""
+
+    async def park(self, activity: Activity, parked_at: datetime, deadline: datetime) -> None:
+        """Keep the activity (once per source event or reference)."""
+
+    async def take_for_owner(self, owner_ref: str) -> list[Activity]:
+        """Remove and return the owner's parked activities, oldest first."""
+
+    async def take_due(self, now: datetime, limit: int) -> list[tuple[Activity, bool]]:
+        """Remove and return parked activities whose owner is now a member, or whose deadline
+        passed (flagged True), oldest first; rows other callers hold are skipped."""
 
 
 class ReportRuns(Protocol):
@@ -194,6 +213,8 @@ class UnitOfWork(TransactionPort, Protocol):
     def erasure(self) -> Erasure: ...
     @property
     def report_runs(self) -> ReportRuns: ...
+    @property
+    def parked(self) -> ParkedActivities: ...
 
     def publish(self, event: Event, *, subject: str, key: str | None = None) -> None:
         """Queue an event for the outbox (``key`` orders it, default the subject); it is

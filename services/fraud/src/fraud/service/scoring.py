@@ -7,8 +7,10 @@ when their committed head matches, else from the snapshot and the changes after 
 idempotent per activity (a transaction or payment scored twice keeps its first score and does not
 feed the account's history twice); the account must be known and owned by the event's subject:
 an account seen for the first time is taken as its subject's when the subject is a registered
-member (or when configured to accept any subject), and is unknown otherwise; the scores, the
-folded changes, due snapshots, alerts and their events are committed together; a payment gets
+member (or when configured to accept any subject), and is unknown otherwise; a transaction whose
+subject is not a member *yet* is parked (``fraud.service.parking``), never rejected for that
+ordering race; a transaction of an erased member is dropped; the scores, the folded changes, due
+snapshots, alerts, parked transactions and their events are committed together; a payment gets
 exactly one decision, and asking again with other details is a conflict. A batch that fails
 leaves no state in memory for its accounts.
 """
@@ -22,7 +24,7 @@ from fraud.domain.activity import Activity, ActivityKind
 from fraud.domain.errors import DecisionNotFound
 from fraud.domain.records import Alert, PaymentDecision, ScoreRecord
 from fraud.service import events
-from fraud.service.batch import ScoringBatch
+from fraud.service.batch import Options, ScoringBatch
 from fraud.service.engine import Engine
 from fraud.service.ports import BatchContext, UnitOfWork
 from fraud.service.state_cache import usable
@@ -43,29 +45,46 @@ class Scored:
 
 
 async def score_activities(
-    activities: Sequence[Activity], uow: UnitOfWork, engine: Engine
-) -> list[Scored]:
-    """Score activities in order, in one transaction (each at most once)."""
+    activities: Sequence[Activity], uow: UnitOfWork, engine: Engine, *, park: bool = False
+) -> list[Scored | None]:
+    """Score activities in order, in one transaction (each at most once); None for a
+    transaction dropped or parked."""
     async with uow:
-        scored = await score_in(activities, uow, engine)
+        scored = await score_in(activities, uow, engine, park=park)
         await uow.commit()
     return scored
 
 
-async def score_in(activities: Sequence[Activity], uow: UnitOfWork, engine: Engine) -> list[Scored]:
-    """Score activities in order inside an open unit of work (the caller commits)."""
+async def score_in(
+    activities: Sequence[Activity],
+    uow: UnitOfWork,
+    engine: Engine,
+    *,
+    park: bool = False,
+    unknown_owner: bool = False,
+) -> list[Scored | None]:
+    """Score activities in order inside an open unit of work (the caller commits). ``park``:
+    park a transaction whose subject is not a member yet; ``unknown_owner``: score a transaction
+    of an account nobody owns linked to no one. None: the transaction was dropped or parked."""
     accounts = list(dict.fromkeys(a.account_ref for a in activities))
     try:
         context = await _load(activities, accounts, uow, engine)
-        batch = ScoringBatch(context, engine)
+        batch = ScoringBatch(context, engine, Options(park=park, unknown_owner=unknown_owner))
         results = [batch.score(activity) for activity in activities]
         await uow.scoring.record_many(batch.outcomes, batch.snapshots())
+        await _park(batch.parked, uow, engine)
     except BaseException:
         engine.states.forget(accounts)
         raise
     for record, alert in batch.published:
         _publish(record, alert, uow)
-    return [Scored(score, decision) for score, decision in results]
+    return [Scored(*result) if result is not None else None for result in results]
+
+
+async def _park(activities: Sequence[Activity], uow: UnitOfWork, engine: Engine) -> None:
+    now = engine.clock()
+    for activity in activities:
+        await uow.parked.park(activity, now, now + engine.park_timeout)
 
 
 async def _load(
@@ -85,10 +104,13 @@ async def _load(
     return context
 
 
-async def score_transaction(activity: Activity, uow: UnitOfWork, engine: Engine) -> ScoreRecord:
-    """Score a booked bank transaction (once)."""
-    (scored,) = await score_activities([activity], uow, engine)
-    return scored.score
+async def score_transaction(
+    activity: Activity, uow: UnitOfWork, engine: Engine
+) -> ScoreRecord | None:
+    """Score a booked bank transaction (once); None when it is parked until its owner is known,
+    or dropped (an erased member's)."""
+    (scored,) = await score_activities([activity], uow, engine, park=True)
+    return scored.score if scored is not None else None
 
 
 async def decide_payment(activity: Activity, uow: UnitOfWork, engine: Engine) -> DecidedPayment:
@@ -96,6 +118,7 @@ async def decide_payment(activity: Activity, uow: UnitOfWork, engine: Engine) ->
     if activity.kind is not ActivityKind.PAYMENT or activity.payee_ref is None:
         raise ValueError("decide_payment needs a payment")
     (scored,) = await score_activities([activity], uow, engine)
+    assert scored is not None
     assert scored.decision is not None
     return DecidedPayment(scored.decision, scored.score)
 

@@ -1,5 +1,5 @@
 """Use cases fed by other services' facts: auth's sign-ins and factor changes, aggregation's
-consents, linked accounts and registered members.
+consents, linked accounts and registered members (whose parked transactions are then scored).
 
 Rules: a sign-in from a device the owner has not used before marks the owner's next payments
 for one ``NEW_DEVICE_WINDOW``; a factor change marks them for a day; every signal is logged for
@@ -11,6 +11,8 @@ from __future__ import annotations
 from fraud.domain.activity import SecuritySignal, SignalKind
 from fraud.domain.errors import OwnerMismatch
 from fraud.domain.state import OwnerSecurityState
+from fraud.service.engine import Engine
+from fraud.service.parking import score_parked_of
 from fraud.service.ports import UnitOfWork
 
 
@@ -30,12 +32,15 @@ async def record_signal(signal: SecuritySignal, uow: UnitOfWork) -> bool:
     return new_device
 
 
-async def register_member(owner_ref: str, uow: UnitOfWork) -> None:
-    """Remember a registered member: their new accounts are then accepted."""
+async def register_member(owner_ref: str, uow: UnitOfWork, engine: Engine) -> int:
+    """Remember a registered member: their new accounts are then accepted, and what was parked
+    for them is scored now; returns how many parked transactions were scored."""
     async with uow:
         if not await uow.directory.is_member(owner_ref):
             await uow.directory.add_member(owner_ref)
+        scored = await score_parked_of(owner_ref, uow, engine)
         await uow.commit()
+    return scored
 
 
 async def register_account(account_ref: str, owner_ref: str, uow: UnitOfWork) -> None:

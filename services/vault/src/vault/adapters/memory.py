@@ -37,6 +37,7 @@ class MemoryState:
     audit: list[AuditEntry] = field(default_factory=list)
     outbox: list[tuple[Event, str]] = field(default_factory=list)
     holds: dict[str, ErasureHold] = field(default_factory=dict)
+    epochs: dict[str, int] = field(default_factory=dict)
 
     def copy(self) -> MemoryState:
         return MemoryState(
@@ -49,6 +50,7 @@ class MemoryState:
             list(self.audit),
             list(self.outbox),
             dict(self.holds),
+            dict(self.epochs),
         )
 
 
@@ -100,6 +102,9 @@ class MemoryDataKeys(_Repo):
 
     async def for_subject(self, subject: str) -> list[DataKey]:
         return [k for k in self.s.data_keys.values() if k.subject == subject]
+
+    async def of_subject(self, subject: str) -> list[DataKey]:
+        return sorted(await self.for_subject(subject), key=lambda k: k.version)
 
     async def add(self, key: DataKey) -> None:
         self.s.data_keys[key.key_id] = key
@@ -214,6 +219,15 @@ class MemoryErasureHolds(_Repo):
         return [h for h in self.s.holds.values() if h.due(now)][:limit]
 
 
+class MemorySubjectEpochs(_Repo):
+    async def get(self, subject: str) -> int:
+        return self.s.epochs.get(subject, 0)
+
+    async def bump(self, subject: str) -> int:
+        self.s.epochs[subject] = self.s.epochs.get(subject, 0) + 1
+        return self.s.epochs[subject]
+
+
 class MemoryAudit(_Repo):
     async def append(self, draft: AuditDraft, at: datetime) -> AuditEntry:
         entry = chain(self.s.audit[-1] if self.s.audit else None, draft, at)
@@ -241,6 +255,7 @@ class MemoryUnitOfWork:
         self.sealing_keys = MemorySealingKeys(self)
         self.audit = MemoryAudit(self)
         self.erasure_holds = MemoryErasureHolds(self)
+        self.subject_epochs = MemorySubjectEpochs(self)
 
     async def __aenter__(self) -> Self:
         await self.store.lock.acquire()

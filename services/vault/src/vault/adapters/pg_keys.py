@@ -109,6 +109,13 @@ class PgDataKeys:
         )
         return [_data_key(r) for r in rows]
 
+    async def of_subject(self, subject: str) -> list[DataKey]:
+        rows = await self.conn.fetch(
+            f"SELECT {_DK} FROM data_keys WHERE subject = $1 ORDER BY version",  # noqa: S608
+            subject,
+        )
+        return [_data_key(r) for r in rows]
+
     async def add(self, key: DataKey) -> None:
         try:
             await self.conn.execute(
@@ -164,3 +171,22 @@ class PgDataKeys:
             master_version,
         )
         return count
+
+
+class PgSubjectEpochs:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def get(self, subject: str) -> int:
+        epoch = await self.conn.fetchval(
+            "SELECT epoch FROM subject_epochs WHERE subject = $1", subject
+        )
+        return int(epoch or 0)
+
+    async def bump(self, subject: str) -> int:
+        epoch: int = await self.conn.fetchval(
+            "INSERT INTO subject_epochs (subject, epoch) VALUES ($1, 1) ON CONFLICT (subject)"
+            " DO UPDATE SET epoch = subject_epochs.epoch + 1 RETURNING epoch",
+            subject,
+        )
+        return epoch

@@ -16,7 +16,7 @@ from common.events.base import Event
 
 from vault.adapters.pg_audit import PgAuditLog
 from vault.adapters.pg_holds import PgErasureHolds
-from vault.adapters.pg_keys import PgDataKeys, PgMasterKeys
+from vault.adapters.pg_keys import PgDataKeys, PgMasterKeys, PgSubjectEpochs
 from vault.adapters.pg_records import PgGrants, PgRotations, PgSealingKeys, PgSecrets
 
 
@@ -29,6 +29,7 @@ class PgVaultUnitOfWork:
     sealing_keys: PgSealingKeys
     audit: PgAuditLog
     erasure_holds: PgErasureHolds
+    subject_epochs: PgSubjectEpochs
 
     def __init__(
         self,
@@ -63,6 +64,7 @@ class PgVaultUnitOfWork:
         self.sealing_keys = PgSealingKeys(conn)
         self.audit = PgAuditLog(conn)
         self.erasure_holds = PgErasureHolds(conn)
+        self.subject_epochs = PgSubjectEpochs(conn)
         return self
 
     async def __aexit__(

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping, Sequence, Set
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -57,6 +57,8 @@ class AuditEntry:
     detail: Mapping[str, DetailValue]
     prev_hash: str
     hash: str
+    canonical: bytes = field(default=b"", compare=False, repr=False)
+    """The canonical JSON of the body the hash was computed over (set by ``chain``)."""
 
     def body(self) -> dict[str, object]:
         return {
@@ -76,33 +78,84 @@ class AuditEntry:
         return entry_hash(self.prev_hash, self.body())
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(body: Mapping[str, object]) -> bytes:
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _CANONICAL.encode(body).encode()
 
 
 def entry_hash(prev_hash: str, body: Mapping[str, object]) -> str:
     return hashlib.sha256(bytes.fromhex(prev_hash) + canonical_json(body)).hexdigest()
 
 
-def chain(previous: AuditEntry | Head | None, draft: AuditDraft, at: datetime) -> AuditEntry:
-    """The entry that follows ``previous`` (the head, or None for the first) for ``draft``."""
+def chain(
+    previous: AuditEntry | Head | None, draft: AuditDraft, at: datetime, at_text: str = ""
+) -> AuditEntry:
+    """The entry that follows ``previous`` (the head, or None for the first) for ``draft``;
+    ``at_text`` is ``at`` already formatted, when the caller has it."""
     seq = previous.seq + 1 if previous else 1
     prev_hash = previous.hash if previous else GENESIS_HASH
-    unsealed = AuditEntry(
-        seq=seq,
-        at=at.astimezone(UTC),
-        actor=draft.actor,
-        action=draft.action,
-        outcome=draft.outcome,
-        subject=draft.subject,
-        purpose=draft.purpose,
-        ref=draft.ref,
-        operator=draft.operator,
-        detail=dict(draft.detail),
-        prev_hash=prev_hash,
-        hash="",
-    )
-    return replace(unsealed, hash=unsealed.computed_hash())
+    at = at.astimezone(UTC)
+    detail = dict(draft.detail)
+    body = {
+        "seq": seq,
+        "at": at_text or _iso(at),
+        "actor": draft.actor,
+        "action": draft.action,
+        "outcome": str(draft.outcome),
+        "subject": draft.subject,
+        "purpose": draft.purpose,
+        "ref": draft.ref,
+        "operator": draft.operator,
+        "detail": detail,
+    }
+    canonical = canonical_json(body)
+    digest = hashlib.sha256(bytes.fromhex(prev_hash) + canonical).hexdigest()
+    return AuditEntry(
+        seq, at, draft.actor, draft.action, draft.outcome, draft.subject, draft.purpose,
+        draft.ref, draft.operator, detail, prev_hash, digest, canonical,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRequest:
+    """A draft waiting for the group-commit appender, and what it was decided on.
+
+    ``subject_epoch`` names the subject state (subject, epoch) an answer was computed from; the
+    entry is written only while that subject's epoch is still current."""
+
+    draft: AuditDraft
+    at: datetime
+    subject_epoch: tuple[str, int] | None = None
+
+
+def chain_batch(
+    head: Head | None, requests: Sequence[AuditRequest], skip: Set[int] = frozenset()
+) -> list[AuditEntry | None]:
+    """Chain the requests after ``head`` in order; those whose index is in ``skip`` get None."""
+    entries: list[AuditEntry | None] = []
+    previous: AuditEntry | Head | None = head
+    last_at, at_text = None, ""
+    for index, request in enumerate(requests):
+        if index in skip:
+            entries.append(None)
+            continue
+        if request.at is not last_at:
+            last_at, at_text = request.at, _iso(request.at)
+        previous = chain(previous, request.draft, request.at, at_text)
+        entries.append(previous)
+    return entries
+
+
+def stale_requests(requests: Sequence[AuditRequest], epochs: Mapping[str, int]) -> set[int]:
+    """Indexes of requests decided on a subject state that has moved since (0: never moved)."""
+    return {
+        index
+        for index, request in enumerate(requests)
+        if request.subject_epoch is not None
+        and epochs.get(request.subject_epoch[0], 0) != request.subject_epoch[1]
+    }
 
 
 def _iso(at: datetime) -> str:

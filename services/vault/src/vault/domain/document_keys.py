@@ -42,8 +42,13 @@ class WrappedDocumentKey:
         if len(token) != TOKEN_BYTES or token[0] != FORMAT:
             raise CiphertextRejected("the wrapped key is not a vault document key")
         return cls(
-            data_key_id=str(uuid.UUID(bytes=token[1:17])),
+            data_key_id=_uuid_text(token[1:17].hex()),
             data_key_version=int.from_bytes(token[17:21], "big"),
-            document_key_id=str(uuid.UUID(bytes=token[21:37])),
+            document_key_id=_uuid_text(token[21:37].hex()),
             envelope=token[_HEADER:],
         )
+
+
+def _uuid_text(h: str) -> str:
+    """The canonical text of a UUID from its 32 hex digits (as ``str(uuid.UUID(...))``)."""
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

@@ -116,3 +116,11 @@ class KeyMaterialMissing(CoffreError):
 class ConcurrentUpdate(Conflict):
     code = "vault.concurrent-update"
     title = "Another request changed the same keys at the same moment; retry"
+
+
+class AuditUnavailable(CoffreError):
+    """The audit log could not be written: nothing is answered without its entry."""
+
+    code = "vault.audit-unavailable"
+    status = 503
+    title = "The audit log is unavailable; nothing was disclosed"

@@ -15,6 +15,8 @@ _PURPOSE = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
 _SERVICE = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
 
 PSD2_CONSENT = "psd2-consent"
+PSD2_PAYMENT_CONSENT = "psd2-payment-consent"
+PAYMENT_PAYEE = "payment-payee"
 BANK_CREDENTIALS = "bank-credentials"
 DOCUMENT = "document"
 

@@ -21,6 +21,10 @@ async def vault_context(settings: VaultSettings) -> AsyncIterator[tuple[Database
     )
     try:
         await migrate(db, migrations())
-        yield db, make_context(settings, lambda: CommonUnitOfWork(db, producer="vault"))
+        ctx = make_context(settings, lambda: CommonUnitOfWork(db, producer="vault"), lambda: db)
+        try:
+            yield db, ctx
+        finally:
+            await ctx.appender.close()
     finally:
         await db.close()

@@ -13,9 +13,11 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from vault.domain.caller import Caller
 from vault.domain.grants import Grant, GrantRequest
+from vault.domain.policy import Action
 from vault.entrypoints import schemas as s
 from vault.entrypoints.deps import audit_failure, caller, container
-from vault.service import audit, datakeys, grants, sealing, secrets
+from vault.service import audit, datakeys, grants, reseal, sealing, secrets
+from vault.service.context import require_any
 from vault.service.secrets import SecretRef, SecretValue
 
 router = APIRouter(prefix="/v1", tags=["vault"])
@@ -74,6 +76,18 @@ async def delete_secret(
     return Response(status_code=204)
 
 
+@router.post(SECRET_PATH + "/reseal", response_model=s.SealedOut)
+async def reseal_secret(
+    subject: str, purpose: str, secret_id: str, body: s.ResealIn, request: Request,
+    who: Caller = Depends(caller),
+) -> s.SealedOut:  # fmt: skip
+    """A client-sealed credential sealed again for a pinned PSD2 agent (only it can open it)."""
+    c = container(request)
+    ref = SecretRef(subject, purpose, secret_id)
+    sealed = await reseal.reseal_secret(c.ctx, who, ref, c.agent_keys, body.agent, body.bind)
+    return s.SealedOut(sealed=s.b64u(sealed), kid=c.agent_keys[body.agent].kid)
+
+
 @router.post("/subjects/{subject}/data-keys", response_model=s.DataKeyOut, status_code=201)
 async def generate_data_key(
     subject: str, body: s.DataKeyIn, request: Request, who: Caller = Depends(caller)
@@ -98,6 +112,52 @@ async def unwrap_data_key(
     return s.DataKeyOut(document_key_id=key.document_key_id, plaintext=s.b64u(key.plaintext))
 
 
+async def unwrapper(request: Request, who: Caller = Depends(caller)) -> Caller:
+    """The caller, refused with 403 before its body is read unless it may unwrap keys."""
+    await require_any(container(request).ctx, who, Action.UNWRAP_DATA_KEY)
+    return who
+
+
+@router.post("/data-keys/unwrap-batch", response_model=s.UnwrapBatchOut)
+async def unwrap_batch(
+    body: s.UnwrapBatchIn, request: Request, who: Caller = Depends(unwrapper)
+) -> s.UnwrapBatchOut:
+    """Open many wrapped keys in one call (each audited); an item that fails carries its error
+    in its place and the others are still answered."""
+    items = [
+        datakeys.UnwrapItem(i.subject, i.purpose, _b64_or_empty(i.wrapped))
+        for i in body.batch_input
+    ]
+    results = await datakeys.unwrap_many(container(request).ctx, who, items)
+    return s.UnwrapBatchOut(batch_results=[_unwrap_result(r) for r in results])
+
+
+def _b64_or_empty(text: str) -> bytes:
+    """Bad base64 becomes an empty token, which that item's unwrap refuses as not a token."""
+    try:
+        return s.from_b64u(text, "wrapped")
+    except CoffreError:
+        return b""
+
+
+def _unwrap_result(result: datakeys.Unwrapped) -> s.UnwrapResult:
+    if isinstance(result, CoffreError):
+        error = s.ItemError(code=result.code, status=result.status, title=result.title)
+        return s.UnwrapResult(error=error)
+    return s.UnwrapResult(
+        document_key_id=result.document_key_id, plaintext=s.b64u(result.plaintext)
+    )
+
+
+@router.post("/subjects/{subject}/data-keys/destroy", response_model=s.DestroyedOut)
+async def destroy_data_keys(
+    subject: str, body: s.DataKeyIn, request: Request, who: Caller = Depends(caller)
+) -> s.DestroyedOut:
+    """Crypto-shred one of the caller's own document subjects (`<service>-…`)."""
+    count = await datakeys.destroy_data_keys(container(request).ctx, who, subject, body.purpose)
+    return s.DestroyedOut(destroyed=count)
+
+
 def _grant_out(grant: Grant) -> s.GrantOut:
     return s.GrantOut(
         grant_id=grant.grant_id, operator=grant.operator, subject=grant.subject,
@@ -107,9 +167,15 @@ def _grant_out(grant: Grant) -> s.GrantOut:
     )  # fmt: skip
 
 
+async def grant_requester(request: Request, who: Caller = Depends(caller)) -> Caller:
+    """The caller, refused with 403 before its body is read unless it may request grants."""
+    await grants.may_request_grants(container(request).ctx, who)
+    return who
+
+
 @router.post("/grants", response_model=s.GrantOut, status_code=201)
 async def request_grant(
-    body: s.GrantIn, request: Request, who: Caller = Depends(caller)
+    body: s.GrantIn, request: Request, who: Caller = Depends(grant_requester)
 ) -> s.GrantOut:
     """Time-boxed access to one secret for one named operator, with the member's consent."""
     grant_request = GrantRequest(

@@ -51,9 +51,44 @@ class DataKeyIn(_In):
     purpose: str = Field(max_length=64)
 
 
+class DestroyedOut(BaseModel):
+    destroyed: int = Field(description="How many data keys of the subject were destroyed.")
+
+
 class UnwrapIn(_In):
     purpose: str = Field(max_length=64)
     wrapped: str = Field(max_length=1024, description="The wrapped key token, base64url.")
+
+
+class UnwrapItemIn(_In):
+    subject: str = Field(max_length=128)
+    purpose: str = Field(max_length=64)
+    wrapped: str = Field(max_length=1024, description="The wrapped key token, base64url.")
+
+
+MAX_BATCH = 1000
+
+
+class UnwrapBatchIn(_In):
+    batch_input: list[UnwrapItemIn] = Field(
+        min_length=1, max_length=MAX_BATCH, description="Wrapped keys to open, each audited."
+    )
+
+
+class ItemError(BaseModel):
+    code: str = Field(description="The stable problem code, as a single call would answer.")
+    status: int
+    title: str
+
+
+class UnwrapResult(BaseModel):
+    document_key_id: str | None = None
+    plaintext: str | None = Field(None, description="The AES-256 key, base64url.")
+    error: ItemError | None = Field(None, description="Set instead when this item failed.")
+
+
+class UnwrapBatchOut(BaseModel):
+    batch_results: list[UnwrapResult] = Field(description="One result per input, in order.")
 
 
 class DataKeyOut(BaseModel):
@@ -94,3 +129,15 @@ class HeadOut(BaseModel):
 
 class PublicKeysOut(BaseModel):
     keys: list[dict[str, str]] = Field(description="JWKs of the active sealing keys.")
+
+
+class ResealIn(_In):
+    agent: str = Field(max_length=64, description="Name of a pinned agent key (VAULT_AGENT_KEYS).")
+    bind: str = Field(
+        max_length=128, description="What the new seal is bound to (the agent's authorisation id)."
+    )
+
+
+class SealedOut(BaseModel):
+    sealed: str = Field(description="The envelope sealed for the agent, base64url.")
+    kid: str = Field(description="The agent key it is sealed to.")

@@ -1,8 +1,9 @@
 """What every use case needs, and the guard that audits refusals.
 
 Rules:
-- An allowed operation writes its audit entry in the same transaction as its effect, so there
-  is no decrypt without its entry.
+- An allowed operation that changes state writes its audit entry in the same transaction as its
+  effect; one that only discloses (a read, an unwrap) hands its entry to the group-commit
+  appender and answers once it is durable. Either way there is no decrypt without its entry.
 - A refused or failed operation is rolled back, then its audit entry (outcome ``denied`` for a
   policy or identity refusal, ``failed`` otherwise, with the error code) is committed on its own.
 - What a caller names (subject, purpose, reference) is recorded as sent, even when invalid, but
@@ -22,9 +23,12 @@ from common.errors import CoffreError, Forbidden, Unauthenticated
 
 from vault.domain.audit import AuditDraft, AuditEntry, DetailValue, Outcome
 from vault.domain.caller import Caller
+from vault.domain.errors import PolicyDenied
 from vault.domain.policy import Action, Policy
+from vault.service.appender import AuditAppender
 from vault.service.keyring import Keyring
 from vault.service.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from vault.service.subjects import SubjectCache
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +37,8 @@ class VaultContext:
     keyring: Keyring
     policy: Policy
     clock: Clock
+    appender: AuditAppender
+    subjects: SubjectCache
     max_secret_bytes: int = 16 * 1024
     erasure_hold: timedelta = timedelta(0)
     """How long an erasure may wait for the member's consents to be revoked; 0: never."""
@@ -83,9 +89,24 @@ async def guarded(ctx: VaultContext, draft: AuditDraft) -> AsyncIterator[UnitOfW
         async with ctx.uow() as uow:
             yield uow
     except CoffreError as exc:
-        outcome = Outcome.DENIED if isinstance(exc, Forbidden | Unauthenticated) else Outcome.FAILED
-        await audit_now(ctx, replace(draft, outcome=outcome, detail={"error": exc.code}))
+        await audit_now(ctx, failed(draft, exc))
         raise
+
+
+async def require_any(ctx: VaultContext, caller: Caller, action: Action) -> None:
+    """Refuse (audited ``denied``) a caller that may never do ``action``, before its input is
+    read: permission comes first."""
+    try:
+        ctx.policy.check_any(caller.service, action)
+    except PolicyDenied as exc:
+        await audit_now(ctx, failed(draft_for(caller, action), exc))
+        raise
+
+
+def failed(draft: AuditDraft, exc: CoffreError) -> AuditDraft:
+    """The entry of a refused or failed call: ``denied`` (policy, identity) or ``failed``."""
+    outcome = Outcome.DENIED if isinstance(exc, Forbidden | Unauthenticated) else Outcome.FAILED
+    return replace(draft, outcome=outcome, detail={"error": exc.code})
 
 
 async def record(

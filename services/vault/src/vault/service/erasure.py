@@ -1,9 +1,11 @@
 """Erasure by crypto-shredding: destroy a subject's data keys, and prove it.
 
 Rules:
-- Every data key of the subject is destroyed (wrapped bytes dropped, id kept), cached copies are
-  evicted, open grants end (copies deleted) and the subject's secret rows are deleted; a subject
-  the vault never saw gets a destroyed tombstone key so nothing can be stored for it later.
+- Every data key of the subject is destroyed (wrapped bytes dropped, id kept), the subject's
+  epoch moves (so every replica's cached state of it is refused at once by the audit appender),
+  cached copies here are evicted, open grants end (copies deleted) and the subject's secret
+  rows are deleted; a subject the vault never saw gets a destroyed tombstone key so nothing
+  can be stored for it later.
 - A subject that still holds consent tokens is *held* when ``erasure_hold`` is set (see
   ``vault.domain.erasure``): all of the above happens at once except that the consent tokens are
   re-encrypted under a fresh escrow key, so aggregation can still end the consents at the bank.
@@ -211,9 +213,12 @@ async def _destroy_keys(
     if not keys:
         tombstone = DataKey(str(uuid.uuid4()), subject, 1, 0, None, now, destroyed_at=now)
         await uow.data_keys.add(tombstone)
+        await uow.subject_epochs.bump(subject)
         return [tombstone]
     destroyed = [k if k.destroyed else k.destroy(now) for k in keys]
     await uow.data_keys.save_many(destroyed)
+    await uow.subject_epochs.bump(subject)
+    ctx.subjects.evict(subject)
     for key in keys:
         ctx.keyring.cache.evict(key.key_id)
     return destroyed

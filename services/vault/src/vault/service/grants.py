@@ -1,6 +1,9 @@
 """Time-boxed operator grants: one named operator, one secret, limited time and uses.
 
 Rules:
+- Permission comes first: a caller that may not request grants is refused (``denied``) before
+  anything it sent is validated, and one that may is checked for the named purpose before the
+  names, reason, lifetime and uses are.
 - Asking for a grant needs ``grant.request`` for the secret's purpose, a reason and the member's
   consent reference; the grant holds its own copy of the secret under the subject's data key.
 - Using it needs ``grant.use``, the named operator and an open grant; each use is audited and
@@ -19,9 +22,14 @@ from vault.domain.errors import GrantNotFound, InvalidName
 from vault.domain.grants import EndReason, Grant, GrantRequest
 from vault.domain.policy import Action
 from vault.service import erasure
-from vault.service.context import VaultContext, draft_for, guarded, record
+from vault.service.context import VaultContext, draft_for, guarded, record, require_any
 from vault.service.ports import UnitOfWork
 from vault.service.secrets import SecretRef, open_secret
+
+
+async def may_request_grants(ctx: VaultContext, caller: Caller) -> None:
+    """Refuse (audited as ``denied``) a caller that may never request a grant."""
+    await require_any(ctx, caller, Action.REQUEST_GRANT)
 
 
 async def request_grant(ctx: VaultContext, caller: Caller, request: GrantRequest) -> Grant:
@@ -33,7 +41,9 @@ async def request_grant(ctx: VaultContext, caller: Caller, request: GrantRequest
         ref=request.secret_id,
     )
     async with guarded(ctx, draft) as uow:
-        ctx.policy.check(caller.service, request.validated().purpose, Action.REQUEST_GRANT)
+        ctx.policy.check_any(caller.service, Action.REQUEST_GRANT)
+        ctx.policy.check(caller.service, request.purpose, Action.REQUEST_GRANT)
+        request.validated()
         await erasure.refuse_if_held(
             ctx, uow, caller, request.subject, request.purpose, Action.REQUEST_GRANT
         )

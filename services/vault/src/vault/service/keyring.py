@@ -73,6 +73,20 @@ class Keyring:
         self.cache.put(key.key_id, plaintext)
         return plaintext
 
+    def open_cached(self, key: DataKey) -> bytes | None:
+        """The live key's plaintext without any I/O, or None when that would need the store."""
+        key.ensure_live()
+        cached = self.cache.get(key.key_id)
+        if cached is not None or key.wrapped is None:
+            return cached
+        master_key = self._masters.get(key.master_version)
+        if master_key is None:
+            return None
+        aad = crypto.data_key_aad(key.subject, key.key_id, key.version, key.master_version)
+        plaintext = crypto.open_sealed(master_key, key.wrapped, aad)
+        self.cache.put(key.key_id, plaintext)
+        return plaintext
+
     async def for_write(self, uow: UnitOfWork, subject: str) -> tuple[DataKey, bytes]:
         """The subject's live data key and its plaintext; a first write creates it."""
         current = await uow.data_keys.current(subject)

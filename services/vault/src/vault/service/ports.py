@@ -12,8 +12,10 @@ from typing import Protocol
 
 from common.db.ports import TransactionPort
 from common.events.base import Event
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from vault.domain.audit import AuditDraft, AuditEntry, Head
+from vault.domain.anchor import Checkpoint
+from vault.domain.audit import AuditDraft, AuditEntry, AuditRequest, Head
 from vault.domain.erasure import ErasureHold
 from vault.domain.grants import Grant
 from vault.domain.keys import DataKey, MasterKey, SecretRecord
@@ -55,7 +57,14 @@ class DataKeyRepo(Protocol):
         """Store new wrapped bytes and master versions, for keys that are still live only."""
         ...
 
-    async def for_subject(self, subject: str) -> list[DataKey]: ...
+    async def for_subject(self, subject: str) -> list[DataKey]:
+        """The subject's keys by version, locked."""
+        ...
+
+    async def of_subject(self, subject: str) -> list[DataKey]:
+        """The subject's keys by version, not locked (for reading only)."""
+        ...
+
     async def batch_not_under(
         self, master_version: int, after_key_id: str | None, limit: int
     ) -> list[DataKey]:
@@ -117,6 +126,44 @@ class SealingKeyRepo(Protocol):
     async def add(self, key: SealingKey) -> None: ...
 
 
+class SubjectEpochRepo(Protocol):
+    """A per-subject counter that moves whenever the subject's keys or erasure hold change.
+
+    Rule: it moves only in a transaction that also appends to the audit chain."""
+
+    async def get(self, subject: str) -> int:
+        """The subject's epoch; 0 for a subject whose state never changed that way."""
+        ...
+
+    async def bump(self, subject: str) -> int: ...
+
+
+class AuditBatchWriter(Protocol):
+    """Writes a group of audit requests as one commit (the group-commit appender's store)."""
+
+    async def write(
+        self, requests: Sequence[AuditRequest], head: Head | None, trusted: bool
+    ) -> tuple[list[AuditEntry | None], Head | None]:
+        """Chain and commit the requests; a stale one (its subject epoch moved) gets None.
+
+        ``head`` is the head after the previous batch; when ``trusted`` the writer may chain after
+        it without reading it, and must detect that it moved. Returns the entries and the new
+        head."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class AnchorStore(Protocol):
+    """Where signed checkpoints of the audit head are kept, outside the database."""
+
+    def save(self, checkpoint: Checkpoint) -> object: ...
+
+    def latest(self, public_key: Ed25519PublicKey) -> tuple[Checkpoint | None, list[str]]:
+        """The newest checkpoint that verifies, and the names of those that did not."""
+        ...
+
+
 class AuditLog(Protocol):
     async def append(self, draft: AuditDraft, at: datetime) -> AuditEntry:
         """Chain the draft after the current head (serialised with other appends)."""
@@ -144,6 +191,8 @@ class UnitOfWork(TransactionPort, Protocol):
     def audit(self) -> AuditLog: ...
     @property
     def erasure_holds(self) -> ErasureHoldRepo: ...
+    @property
+    def subject_epochs(self) -> SubjectEpochRepo: ...
 
     def publish(self, event: Event, *, subject: str) -> None:
         """Queue an event in the outbox; it is written with the commit."""

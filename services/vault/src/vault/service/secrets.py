@@ -1,7 +1,8 @@
 """Store, read and delete secrets by purpose.
 
 Rules:
-- Every call passes the purpose policy first (default deny) and is audited, allowed or not.
+- Every call passes the purpose policy first (default deny) and is audited, allowed or not; a
+  read is answered only once its entry is durable (the group-commit appender).
 - A secret is encrypted under its subject's data key with AAD ``subject|purpose|secret_id|version``.
 - Purposes in ``PURPOSES_SEALED_ONLY`` accept only values sealed with the vault's public key;
   the seal is opened inside the vault and the value re-encrypted under the subject's data key.
@@ -12,7 +13,7 @@ Rules:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from vault.domain import crypto, names
 from vault.domain.caller import Caller
@@ -107,8 +108,7 @@ async def read_secret(ctx: VaultContext, caller: Caller, ref: SecretRef) -> byte
         ctx.policy.check(caller.service, ref.validated().purpose, Action.READ)
         await erasure.refuse_if_held(ctx, uow, caller, ref.subject, ref.purpose, Action.READ)
         plaintext, key_id = await open_secret(ctx, uow, ref)
-        await record(uow, ctx, draft, key_id=key_id)
-        await uow.commit()
+    await ctx.appender.append(replace(draft, detail={"key_id": key_id}))
     return plaintext
 
 

@@ -27,26 +27,42 @@ async def create_consent(
     bank: Bank,
     _: RequestId,
     psu_id: Annotated[str, Header(alias="PSU-ID", min_length=1)],
-    tpp_redirect: Annotated[str, Header(alias="TPP-Redirect-URI")],
+    tpp_redirect: Annotated[str | None, Header(alias="TPP-Redirect-URI")] = None,
     tpp_nok_redirect: Annotated[str | None, Header(alias="TPP-Nok-Redirect-URI")] = None,
+    redirect_preferred: Annotated[
+        Literal["true", "false"], Header(alias="TPP-Redirect-Preferred")
+    ] = "true",
 ) -> JSONResponse:
-    """Create a consent in status `received` and hand back the member's SCA link."""
+    """Create a consent in status `received`: redirect SCA link, or embedded SCA (credentials)."""
+    embedded = redirect_preferred == "false"
+    if not embedded and tpp_redirect is None:
+        raise FormatError("TPP-Redirect-URI is required for the redirect approach")
     terms = ConsentTerms(
         recurring=body.recurring_indicator,
         valid_until=body.valid_until,
         frequency_per_day=body.frequency_per_day,
-        redirect_uri=redirect_uri(tpp_redirect, "TPP-Redirect-URI"),
+        redirect_uri=tpp_redirect and redirect_uri(tpp_redirect, "TPP-Redirect-URI"),
         nok_redirect_uri=tpp_nok_redirect
         and redirect_uri(tpp_nok_redirect, "TPP-Nok-Redirect-URI"),
+        embedded=embedded,
     )
     consent = bank.create_consent(psu_id, _access(body.access), terms)
-    base = bank.settings.public_base_url or str(request.base_url)
     links = present.consent_links(consent)
-    links["scaRedirect"] = wire.Href(href=f"{base.rstrip('/')}/sca/{consent.authorisation_id}")
+    if embedded:
+        href = f"{links['self'].href}/authorisations"
+        links["startAuthorisationWithEncryptedPsuAuthentication"] = wire.Href(href=href)
+    else:
+        base = bank.settings.public_base_url or str(request.base_url)
+        href = f"{base.rstrip('/')}/sca/{consent.authorisation_id}"
+        links["scaRedirect"] = wire.Href(href=href)
     created = wire.ConsentCreated(
-        consent_status=consent.status.value, consent_id=consent.consent_id, links=links
+        consent_status=consent.status.value,
+        consent_id=consent.consent_id,
+        authorisation_id=consent.authorisation_id if embedded else None,
+        links=links,
     )
-    headers = {"Location": links["self"].href, "ASPSP-SCA-Approach": "REDIRECT"}
+    approach = "EMBEDDED" if embedded else "REDIRECT"
+    headers = {"Location": links["self"].href, "ASPSP-SCA-Approach": approach}
     return wire.json_response(created, 201, headers)
 
 
@@ -55,10 +71,10 @@ async def sca_redirect(
     authorisation_id: str, bank: Bank, decision: Decision = "approve"
 ) -> Response:
     """The member approves (or denies) at the bank, then goes back to the TPP."""
-    consent = bank.sca(authorisation_id, approve=decision == "approve")
-    target = consent.redirect_uri
-    if consent.status == ConsentStatus.REJECTED:
-        target = consent.nok_redirect_uri or consent.redirect_uri
+    outcome = bank.sca(authorisation_id, approve=decision == "approve")
+    target = outcome.redirect_uri
+    if not outcome.approved:
+        target = outcome.nok_redirect_uri or outcome.redirect_uri
     return RedirectResponse(target, status_code=302)
 
 
@@ -93,18 +109,19 @@ async def delete_consent(consent_id: str, bank: Bank, _: RequestId) -> Response:
 
 
 def _access(access: wire.AccessRequest) -> ConsentAccess:
-    """Rules: no balances; allPsd2 excludes lists; empty lists (bank-offered) mean all accounts."""
+    """Rules: no balances; allPsd2 excludes lists; an empty list is bank-offered; the scope is
+    kept as asked (account access alone does not reach transactions)."""
     if access.balances is not None:
         raise FormatError("balances are not offered by this agent")
     lists = (access.accounts, access.transactions)
     if access.all_psd2 is not None:
         if any(items is not None for items in lists):
             raise FormatError("allPsd2 cannot be combined with account lists")
-        return ConsentAccess(all_accounts=True)
+        return ConsentAccess(all_psd2=True)
     if all(items is None for items in lists):
         raise FormatError("access names no accounts and no allPsd2")
-    accounts = frozenset(ref.iban for ref in access.accounts or [])
-    transactions = frozenset(ref.iban for ref in access.transactions or [])
-    if not accounts and not transactions:
-        return ConsentAccess(all_accounts=True)
-    return ConsentAccess(all_accounts=False, account_ibans=accounts, transaction_ibans=transactions)
+    return ConsentAccess(accounts=_ibans(access.accounts), transactions=_ibans(access.transactions))
+
+
+def _ibans(refs: list[wire.AccountReference] | None) -> frozenset[str] | None:
+    return None if refs is None else frozenset(ref.iban for ref in refs)

@@ -13,6 +13,7 @@ from pydantic import Field
 from sandbox_bank.api import present
 from sandbox_bank.api import schemas as wire
 from sandbox_bank.api.deps import Bank, Faults
+from sandbox_bank.domain.credentials import test_password
 from sandbox_bank.domain.faults import Fault, FaultKind
 from sandbox_bank.domain.merchants import CREDIT_IN_CODE, DIRECT_DEBIT_CODE
 from sandbox_bank.domain.model import ConsentStatus, TransactionDraft
@@ -73,6 +74,12 @@ async def psu_accounts(psu_id: str, bank: Bank) -> dict[str, Any]:
     """The PSU's accounts (generated on first sight) with their transaction counts."""
     listed = bank.psu_accounts(psu_id)
     return {"accounts": [_with_count(account, count) for account, count in listed]}
+
+
+@router.get("/psus/{psu_id}/credentials")
+async def psu_credentials(psu_id: str, bank: Bank) -> dict[str, str]:
+    """The sandbox PSU's test credentials for embedded SCA (deterministic, see the README)."""
+    return {"psuId": psu_id, "password": test_password(bank.settings.seed, psu_id)}
 
 
 @router.post("/psus/{psu_id}/generate")

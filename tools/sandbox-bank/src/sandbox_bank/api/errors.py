@@ -17,6 +17,7 @@ STATUS: dict[type[errors.SandboxError], int] = {
     errors.FormatError: 400,
     errors.ConsentInvalid: 401,
     errors.ConsentExpired: 401,
+    errors.PsuCredentialsInvalid: 401,
     errors.ConsentUnknown: 403,
     errors.ResourceUnknown: 404,
     errors.ServiceInvalid: 405,

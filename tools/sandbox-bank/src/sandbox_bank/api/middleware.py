@@ -36,12 +36,20 @@ async def _serve(fault: Fault | None, request: Request, call_next: Next) -> Resp
         return await call_next(request)
     if fault.kind == FaultKind.MALFORMED:
         return await _malformed(await call_next(request))
+    if fault.kind == FaultKind.LOST_RESPONSE:
+        return await _lost(await call_next(request))
     status = 500 if fault.kind == FaultKind.ERROR_500 else 503
     headers = None
     if fault.retry_after_seconds is not None:
         headers = {"Retry-After": str(fault.retry_after_seconds)}
     code = "INTERNAL_SERVER_ERROR" if status == 500 else "SERVICE_UNAVAILABLE"
     return error_response(status, code, "sandbox fault injected", headers)
+
+
+async def _lost(response: Response) -> Response:
+    """The work is done (the body is read to its end), then the answer is lost: a 502."""
+    _ = [chunk async for chunk in response.body_iterator]  # type: ignore[attr-defined]
+    return error_response(502, "BAD_GATEWAY", "sandbox fault injected: the response was lost")
 
 
 async def _malformed(response: Response) -> Response:

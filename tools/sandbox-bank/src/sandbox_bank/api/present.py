@@ -70,13 +70,11 @@ def consent_links(consent: Consent) -> dict[str, wire.Href]:
 def consent_body(consent: Consent) -> wire.ConsentBody:
     """The consent as GET /v1/consents/{id} reports it."""
     access = consent.access
-    refs = [wire.AccountReference(iban=i) for i in sorted(access.transaction_ibans)]
-    listed = [wire.AccountReference(iban=i) for i in sorted(access.account_ibans)]
     return wire.ConsentBody(
         access=wire.AccessRequest(
-            all_psd2="allAccounts" if access.all_accounts else None,
-            accounts=None if access.all_accounts else listed,
-            transactions=None if access.all_accounts else refs,
+            all_psd2="allAccounts" if access.all_psd2 else None,
+            accounts=_references(access.accounts),
+            transactions=_references(access.transactions),
         ),
         recurring_indicator=consent.recurring,
         valid_until=consent.valid_until,
@@ -85,6 +83,10 @@ def consent_body(consent: Consent) -> wire.ConsentBody:
         consent_status=consent.status.value,
         links={"account": wire.Href(href="/v1/accounts")},
     )
+
+
+def _references(ibans: frozenset[str] | None) -> list[wire.AccountReference] | None:
+    return None if ibans is None else [wire.AccountReference(iban=i) for i in sorted(ibans)]
 
 
 def _proprietary(code: str) -> str:

@@ -65,6 +65,7 @@ class ConsentCreated(WireModel):
 
     consent_status: str
     consent_id: str
+    authorisation_id: str | None = None
     links: dict[str, Href] = Field(alias="_links")
 
 

@@ -12,13 +12,16 @@ Rules:
 
 import copy
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 
 from sandbox_bank.domain import consents as rules
-from sandbox_bank.domain import generator
+from sandbox_bank.domain import embedded, generator
 from sandbox_bank.domain.clock import SandboxClock
 from sandbox_bank.domain.consents import ConsentRegistry
+from sandbox_bank.domain.credentials import AgentKey, test_password
 from sandbox_bank.domain.errors import ConsentInvalid, FormatError, ResourceUnknown
 from sandbox_bank.domain.ledger import Ledger
 from sandbox_bank.domain.model import (
@@ -32,6 +35,8 @@ from sandbox_bank.domain.model import (
     TransactionDraft,
 )
 from sandbox_bank.domain.paging import PageTokens
+from sandbox_bank.domain.pis import PaymentInitiation
+from sandbox_bank.domain.pis_model import Payment, PaymentConsent
 from sandbox_bank.settings import SandboxSettings
 
 
@@ -43,6 +48,15 @@ class TransactionQuery:
     date_from: date
     date_to: date | None
     page: str | None
+
+
+@dataclass(frozen=True)
+class ScaOutcome:
+    """Where the member goes after SCA at the bank."""
+
+    approved: bool
+    redirect_uri: str
+    nok_redirect_uri: str | None
 
 
 @dataclass(frozen=True)
@@ -58,7 +72,12 @@ class TransactionPage:
 class SandboxBank:
     """The whole sandbox state, in memory."""
 
-    def __init__(self, settings: SandboxSettings, clock: SandboxClock | None = None) -> None:
+    def __init__(
+        self,
+        settings: SandboxSettings,
+        clock: SandboxClock | None = None,
+        stuck: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.settings = settings
         self.clock = clock or SandboxClock()
         self._lock = threading.RLock()
@@ -66,6 +85,18 @@ class SandboxBank:
         self._consents = ConsentRegistry(settings.max_consent_days, settings.max_frequency_per_day)
         self._tokens = PageTokens()
         self._delay = timedelta(seconds=settings.pending_booking_delay_seconds)
+        key = settings.credential_key
+        self.agent_key = AgentKey.from_b64u(key.get_secret_value()) if key else AgentKey()
+        self.pis = PaymentInitiation(
+            lock=self._lock,
+            ledger=self._ledger,
+            clock=self.clock,
+            accounts_of=self._ensure_psu,
+            stuck=stuck,
+            max_days=settings.max_consent_days,
+            settle_delay=timedelta(seconds=settings.payment_settle_delay_seconds),
+            default_available=Decimal(settings.payment_available_amount),
+        )
 
     # --- consents -----------------------------------------------------------------------------
 
@@ -73,7 +104,7 @@ class SandboxBank:
         """A consent for the PSU; listed IBANs must be the PSU's own."""
         with self._lock:
             ibans = {a.iban for a in self._ensure_psu(psu_id)}
-            if not (access.account_ibans | access.transaction_ibans) <= ibans:
+            if not access.named <= ibans:
                 raise FormatError("an account reference is not an account of this PSU")
             consent = self._consents.create(
                 psu_id=psu_id, access=access, terms=terms, now=self.clock.now()
@@ -85,17 +116,38 @@ class SandboxBank:
         with self._lock:
             return copy.copy(self._consents.get(consent_id, self.clock.today()))
 
-    def sca(self, authorisation_id: str, approve: bool) -> Consent:
-        """The member's decision at the bank's SCA page."""
+    def sca(self, authorisation_id: str, approve: bool) -> ScaOutcome:
+        """The member's decision at the bank's SCA page (AIS consent, payment consent, payment)."""
         with self._lock:
-            consent = self._consents.by_authorisation(authorisation_id, self.clock.today())
-            return copy.copy(rules.decide(consent, approve))
+            try:
+                consent = self._consents.by_authorisation(authorisation_id, self.clock.today())
+            except ResourceUnknown:
+                target = self.pis.sca_target(authorisation_id, approve)
+                if target is None:
+                    raise
+                return _outcome(target)
+            if consent.embedded or consent.redirect_uri is None:
+                raise ResourceUnknown("no authorisation with this id")
+            self._decide(consent, approve)
+            approved = consent.status == ConsentStatus.VALID
+            return ScaOutcome(approved, consent.redirect_uri, consent.nok_redirect_uri)
 
     def authorise(self, consent_id: str, approve: bool = True) -> Consent:
         """Headless SCA, for tests."""
         with self._lock:
             consent = self._consents.get(consent_id, self.clock.today())
-            return copy.copy(rules.decide(consent, approve))
+            if consent.embedded:
+                raise FormatError("this consent is authorised with the PSU's credentials")
+            return copy.copy(self._decide(consent, approve))
+
+    def authorise_with_credentials(self, consent_id: str, envelope: str) -> Consent:
+        """Embedded SCA: the PSU's credentials, sealed for the agent, authorise the consent."""
+        with self._lock:
+            consent = self._consents.get(consent_id, self.clock.today())
+            password = test_password(self.settings.seed, consent.psu_id)
+            attempts = self.settings.max_credential_attempts
+            embedded.authorise(consent, self.agent_key, envelope, password, attempts)
+            return copy.copy(self._grant(consent))
 
     def end_consent(self, consent_id: str, status: ConsentStatus) -> Consent:
         """End a consent: terminated by the TPP, revoked by the PSU, or expired."""
@@ -143,6 +195,7 @@ class SandboxBank:
             after = 0 if query.page is None else self._tokens.read(query.page, scope)
             if query.page is None:
                 self._count(consent, account_id, attended)
+            self.pis.progress()
             self._ledger.book_due(account, self.clock.now())
             window = (query.date_from, date_to)
             page = self._ledger.page(account, query.status, window, after, self.settings.page_size)
@@ -200,6 +253,16 @@ class SandboxBank:
                     self._file(account, draft)
         return self._ledger.accounts_of(psu_id)
 
+    def _decide(self, consent: Consent, approve: bool) -> Consent:
+        """Record the SCA; an approved consent's bank-offered lists get the member's accounts."""
+        return self._grant(rules.decide(consent, approve))
+
+    def _grant(self, consent: Consent) -> Consent:
+        if consent.status == ConsentStatus.VALID:
+            ibans = frozenset(a.iban for a in self._ledger.accounts_of(consent.psu_id))
+            consent.access = consent.access.resolved(ibans)
+        return consent
+
     def _file(self, account: Account, draft: TransactionDraft) -> Transaction:
         return self._ledger.file(account, draft, self.clock.now(), self._delay)
 
@@ -220,3 +283,11 @@ class SandboxBank:
         if account is None or account.psu_id != consent.psu_id or not consent.access.lists(account):
             raise ResourceUnknown("no account with this resource id under this consent")
         return account
+
+
+def _outcome(target: PaymentConsent | Payment) -> ScaOutcome:
+    if isinstance(target, PaymentConsent):
+        approved = target.status == ConsentStatus.VALID
+        return ScaOutcome(approved, target.redirect_uri, target.nok_redirect_uri)
+    assert target.redirect_uri is not None
+    return ScaOutcome(target.reason is None, target.redirect_uri, target.nok_redirect_uri)

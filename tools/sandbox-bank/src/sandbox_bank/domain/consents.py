@@ -15,6 +15,7 @@ Rules:
 import math
 import secrets
 from datetime import date, datetime, timedelta
+from typing import Protocol, TypeVar
 
 from sandbox_bank.domain.errors import (
     AccessExceeded,
@@ -28,6 +29,15 @@ from sandbox_bank.domain.model import Consent, ConsentAccess, ConsentStatus, Con
 
 WINDOW = timedelta(hours=24)
 LIVE = (ConsentStatus.RECEIVED, ConsentStatus.VALID)
+
+
+class HasStatus(Protocol):
+    """An AIS or payment consent: anything with a consent status."""
+
+    status: ConsentStatus
+
+
+C = TypeVar("C", bound=HasStatus)
 
 
 class ConsentRegistry:
@@ -62,6 +72,7 @@ class ConsentRegistry:
             redirect_uri=terms.redirect_uri,
             nok_redirect_uri=terms.nok_redirect_uri,
             created_at=now,
+            embedded=terms.embedded,
         )
         self._by_id[consent.consent_id] = consent
         self._by_authorisation[consent.authorisation_id] = consent
@@ -94,7 +105,7 @@ class ConsentRegistry:
         return consent
 
 
-def decide(consent: Consent, approve: bool) -> Consent:
+def decide(consent: C, approve: bool) -> C:
     """Record the member's SCA decision; repeating the SCA leaves the outcome as it was."""
     if consent.status == ConsentStatus.RECEIVED:
         consent.status = ConsentStatus.VALID if approve else ConsentStatus.REJECTED
@@ -105,7 +116,7 @@ def decide(consent: Consent, approve: bool) -> Consent:
     return consent
 
 
-def end(consent: Consent, status: ConsentStatus) -> None:
+def end(consent: HasStatus, status: ConsentStatus) -> None:
     """End a live consent (terminated by the TPP, revoked by the PSU, or expired)."""
     if consent.status in LIVE:
         consent.status = status

@@ -27,6 +27,12 @@ class ConsentInvalid(SandboxError):
     code = "CONSENT_INVALID"
 
 
+class PsuCredentialsInvalid(SandboxError):
+    """The PSU's credentials did not authenticate them (embedded SCA)."""
+
+    code = "PSU_CREDENTIALS_INVALID"
+
+
 class ConsentExpired(SandboxError):
     """The consent's validity has ended."""
 

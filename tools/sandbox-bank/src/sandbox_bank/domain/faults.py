@@ -5,7 +5,10 @@ Rules:
   path starts with its prefix (by default `/v1/`, so sandbox controls stay reliable).
 - `slow` delays the request and then serves it (the bank did the work; the client gave up);
   `malformed` serves the real response with a truncated JSON body (work done, answer lost);
-  `error500` / `error503` refuse before any work is done.
+  `error500` / `error503` refuse before any work is done; `lost-response` does the work (a
+  payment is accepted and booked) and then answers 502, as if the answer was lost on the way.
+- `stuck-actc` hits no request: while it is planned, no payment moves from ACTC to ACSC; it
+  stays planned until the faults are cleared.
 """
 
 import threading
@@ -20,6 +23,8 @@ class FaultKind(StrEnum):
     MALFORMED = "malformed"
     ERROR_500 = "error500"
     ERROR_503 = "error503"
+    LOST_RESPONSE = "lost-response"
+    STUCK_ACTC = "stuck-actc"
 
 
 @dataclass
@@ -49,12 +54,17 @@ class FaultPlan:
         """The fault that hits a request to `path`, used up by one; None if there is none."""
         with self._lock:
             for fault in self._faults:
-                if path.startswith(fault.path_prefix):
+                if fault.kind != FaultKind.STUCK_ACTC and path.startswith(fault.path_prefix):
                     fault.remaining -= 1
                     if fault.remaining <= 0:
                         self._faults.remove(fault)
                     return fault
             return None
+
+    def active(self, kind: FaultKind) -> bool:
+        """True while a fault of this kind is planned."""
+        with self._lock:
+            return any(f.kind == kind for f in self._faults)
 
     def planned(self) -> list[Fault]:
         """Faults still planned."""

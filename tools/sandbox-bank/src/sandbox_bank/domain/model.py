@@ -94,20 +94,38 @@ class Transaction:
 
 @dataclass(frozen=True)
 class ConsentAccess:
-    """What a consent reaches: all accounts, or the listed IBANs."""
+    """The scope a consent asked for: `allPsd2`, or account and/or transaction IBAN lists.
 
-    all_accounts: bool
-    account_ibans: frozenset[str] = frozenset()
-    transaction_ibans: frozenset[str] = frozenset()
+    A list is None when not asked for; an empty list is bank-offered: the member picks the
+    accounts at the bank (the sandbox grants all of theirs, see `resolved`).
+    """
+
+    all_psd2: bool = False
+    accounts: frozenset[str] | None = None
+    transactions: frozenset[str] | None = None
+
+    def resolved(self, ibans: frozenset[str]) -> "ConsentAccess":
+        """The scope after SCA: bank-offered lists hold the accounts the member granted."""
+        return ConsentAccess(
+            self.all_psd2, _fill(self.accounts, ibans), _fill(self.transactions, ibans)
+        )
+
+    @property
+    def named(self) -> frozenset[str]:
+        """Every IBAN the lists name."""
+        return (self.accounts or frozenset()) | (self.transactions or frozenset())
 
     def lists(self, account: Account) -> bool:
         """The account may appear in the account list."""
-        ibans = self.account_ibans | self.transaction_ibans
-        return self.all_accounts or account.iban in ibans
+        return self.all_psd2 or account.iban in self.named
 
     def reads_transactions(self, account: Account) -> bool:
         """The account's transactions may be read."""
-        return self.all_accounts or account.iban in self.transaction_ibans
+        return self.all_psd2 or account.iban in (self.transactions or frozenset())
+
+
+def _fill(listed: frozenset[str] | None, ibans: frozenset[str]) -> frozenset[str] | None:
+    return ibans if listed is not None and not listed else listed
 
 
 @dataclass(frozen=True)
@@ -117,8 +135,9 @@ class ConsentTerms:
     recurring: bool
     valid_until: date
     frequency_per_day: int
-    redirect_uri: str
+    redirect_uri: str | None
     nok_redirect_uri: str | None = None
+    embedded: bool = False
 
 
 @dataclass
@@ -132,9 +151,11 @@ class Consent:
     recurring: bool
     valid_until: date
     frequency_per_day: int
-    redirect_uri: str
+    redirect_uri: str | None
     nok_redirect_uri: str | None
     created_at: datetime
     status: ConsentStatus = ConsentStatus.RECEIVED
+    embedded: bool = False
+    credential_failures: int = 0
     last_action_date: date | None = None
     unattended_calls: dict[str, list[datetime]] = field(default_factory=dict)

@@ -1,0 +1,57 @@
+"""A member's outbox rows: sent ones are deleted at the erasure, unsent ones once sent; the
+member is then known only by a digest."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from common.db import Database, UnitOfWork, migrate
+from common.db.erasure import digest, forget_subject, is_erased, purge_sent_rows
+from common.events.erasure import ErasureRequested
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+async def _record(db: Database, subject: str, *, key: str | None = None) -> None:
+    async with UnitOfWork(db, producer="test") as uow:
+        event = ErasureRequested(user_id=subject, requested_at=NOW, request_id="r")
+        uow.record(event, subject=subject, key=key)
+        await uow.commit()
+
+
+async def _envelopes(db: Database) -> list[str]:
+    rows = await db.fetch("SELECT convert_from(envelope, 'UTF8') AS e FROM outbox ORDER BY id")
+    return [r["e"] for r in rows]
+
+
+async def test_sent_rows_go_at_once_unsent_ones_once_sent_and_others_stay(
+    infra, schema_name: str
+) -> None:
+    db = await Database.connect(infra.database_url, schema_name)
+    try:
+        await migrate(db)
+        await _record(db, "member-1", key="acct-ref-1")
+        await _record(db, "acct-ref-1")  # e.g. a score of the member's account, owner unknown
+        await _record(db, "someone-else", key="acct-ref-9")
+        await db.fetch("UPDATE outbox SET sent_at = now()")
+        await _record(db, "member-1")
+        async with db.pool.acquire() as conn, conn.transaction():
+            purge = await forget_subject(conn, "member-1", keys=["acct-ref-1"], now=NOW)
+        assert (purge.deleted, purge.pending) == (2, 1)
+        assert len(await _envelopes(db)) == 2
+        assert await purge_sent_rows(db, NOW) == 0
+        await db.fetch("UPDATE outbox SET sent_at = now()")
+        assert await purge_sent_rows(db, NOW) == 1
+        left = await _envelopes(db)
+        assert len(left) == 1
+        assert "someone-else" in left[0]
+        assert await db.fetchval("SELECT purged_at FROM erased_subjects") == NOW
+        tombstone = await db.fetchval("SELECT digest FROM erased_subjects")
+        assert tombstone == digest("member-1")
+        async with db.pool.acquire() as conn:
+            assert await is_erased(conn, "member-1")
+            assert not await is_erased(conn, "someone-else", None)
+    finally:
+        await db.close()

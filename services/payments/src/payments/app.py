@@ -1,0 +1,49 @@
+"""Payments' composition root: `create_app(settings=None)` wires runtime, container, routes.
+
+Rule: nothing is opened at import or in `create_app`; the lifespan starts everything.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from common.db import MigrationSet
+from common.http import create_service_app
+from common.runtime import Runtime
+from common.settings import load_settings
+from fastapi import FastAPI
+
+from payments.container import Container
+from payments.entrypoints import consumers
+from payments.entrypoints.http import router
+from payments.settings import PaymentsSettings
+
+MIGRATIONS = MigrationSet.from_folder("payments", Path(__file__).parent / "adapters" / "migrations")
+
+
+def create_app(
+    settings: PaymentsSettings | None = None, *, observability: bool = True, **overrides: Any
+) -> FastAPI:
+    """The service app; `overrides` go to the container (tests: transports, clock, JWKS)."""
+    settings = settings or load_settings(PaymentsSettings)
+    holder: list[Container] = []
+    runtime = Runtime(
+        settings,
+        migrations=MIGRATIONS,
+        register_consumers=lambda rt: consumers.register(rt, holder[0]),
+    )
+    container = Container(settings, runtime, **overrides)
+    holder.append(container)
+    app = create_service_app(
+        settings,
+        runtime,
+        title="Coffre payments",
+        description="Payment initiation with the member's consent, step-up, fraud gate.",
+        routers=[router],
+        on_startup=[container.start],
+        on_shutdown=[container.stop],
+        configure_observability=observability,
+    )
+    app.state.container = container
+    return app

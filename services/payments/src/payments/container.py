@@ -1,0 +1,136 @@
+"""The one place that wires payments' use cases to their adapters.
+
+Rules: building a container does no I/O; ``start`` (in the app's lifespan) opens the bank,
+vault and fraud clients, the JWKS cache and the worker; ``stop`` closes them. Tests may hand
+in transports (in-process bank, vault or fraud), a clock or a JWKS source; nothing else
+differs from production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+from common.logging import get_logger
+from common.runtime import Runtime
+from common.security.access_tokens import (
+    AccessTokenVerifier,
+    HttpJwksSource,
+    JwksCache,
+    JwksSource,
+    StaticJwksSource,
+)
+from common.security.service_identity import ServiceAuth, ServiceTokenIssuer
+from common.security.stepup import StepUpVerifier
+
+from payments.adapters.berlin_group_pis import BerlinGroupBank
+from payments.adapters.clock import SystemClock
+from payments.adapters.fraud_client import HttpFraudClient
+from payments.adapters.pg_uow import PgUnitOfWork
+from payments.adapters.vault_client import HttpVaultClient
+from payments.domain.refs import RefKeys
+from payments.entrypoints.members import MemberAuthenticator
+from payments.service.context import Context
+from payments.service.ports import Clock
+from payments.service.worker import Worker
+from payments.settings import PaymentsSettings
+
+log = get_logger(__name__)
+
+
+class Container:
+    def __init__(
+        self,
+        settings: PaymentsSettings,
+        runtime: Runtime,
+        *,
+        bank_transport: httpx.AsyncBaseTransport | None = None,
+        vault_transport: httpx.AsyncBaseTransport | None = None,
+        fraud_transport: httpx.AsyncBaseTransport | None = None,
+        clock: Clock | None = None,
+        jwks_source: JwksSource | None = None,
+    ) -> None:
+        self.settings = settings
+        self.runtime = runtime
+        self._transports = (bank_transport, vault_transport, fraud_transport)
+        self._clock = clock or SystemClock()
+        self._jwks_source = jwks_source
+        self._clients: list[httpx.AsyncClient] = []
+        self._ready = asyncio.Event()
+        self.worker: Worker | None = None
+        self._ctx: Context | None = None
+        self._members: MemberAuthenticator | None = None
+
+    @property
+    def ctx(self) -> Context:
+        if self._ctx is None:
+            raise RuntimeError("the container is not started")
+        return self._ctx
+
+    @property
+    def members(self) -> MemberAuthenticator:
+        if self._members is None:
+            raise RuntimeError("the container is not started")
+        return self._members
+
+    async def ready(self) -> Context:
+        await self._ready.wait()
+        return self.ctx
+
+    async def start(self, runtime: Runtime) -> None:
+        s = self.settings
+        bank_t, vault_t, fraud_t = self._transports
+        assert s.service_identity_key_file is not None
+        issuer = ServiceTokenIssuer.from_file(s.service_name, s.service_identity_key_file)
+        jwks = JwksCache(self._jwks_source or self._jwks())
+        self._ctx = Context(
+            uow=lambda: PgUnitOfWork(runtime),
+            bank=BerlinGroupBank(
+                self._client(s.bank_base_url, bank_t, s.bank_timeout_seconds + 5),
+                timeout=s.bank_timeout_seconds,
+            ),
+            vault=HttpVaultClient(self._client(
+                s.vault_url, vault_t, s.vault_timeout_seconds, auth=ServiceAuth(issuer, "vault")
+            )),
+            fraud=HttpFraudClient(self._client(
+                s.fraud_url, fraud_t, s.fraud_timeout_seconds, auth=ServiceAuth(issuer, "fraud")
+            )),
+            stepup=StepUpVerifier(jwks, issuer=s.token_issuer),
+            clock=self._clock,
+            refs=RefKeys(s.ref_key.get_secret_value().encode()),
+            policy=s.policy(),
+        )  # fmt: skip
+        verifier = AccessTokenVerifier(jwks, issuer=s.token_issuer, audience=s.token_audience)
+        self._members = MemberAuthenticator(verifier, s.member_scope, self._ctx.uow)
+        if s.worker_enabled:
+            self.worker = Worker(self._ctx, s.worker_interval_seconds)
+            self.worker.start()
+        self._ready.set()
+
+    async def stop(self, runtime: Runtime) -> None:
+        if self.worker is not None:
+            await self.worker.stop()
+        for client in self._clients:
+            await client.aclose()
+
+    def kick(self) -> None:
+        """Wake the worker soon (after the caller's transaction has committed)."""
+        if self.worker is not None:
+            asyncio.get_running_loop().call_later(0.05, self.worker.kick)
+
+    def _client(
+        self, base_url: str, transport: httpx.AsyncBaseTransport | None, timeout: float, **kw: Any
+    ) -> httpx.AsyncClient:
+        client = httpx.AsyncClient(
+            base_url=base_url, transport=transport, timeout=timeout, follow_redirects=False, **kw
+        )
+        self._clients.append(client)
+        return client
+
+    def _jwks(self) -> JwksSource:
+        s = self.settings
+        if s.auth_jwks_json:
+            return StaticJwksSource(json.loads(s.auth_jwks_json))
+        return HttpJwksSource(s.auth_jwks_url, self._client(s.auth_jwks_url, None, 5.0))

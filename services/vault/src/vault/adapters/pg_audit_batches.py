@@ -1,0 +1,178 @@
+"""The group-commit audit writer in Postgres (all its SQL lives here).
+
+Rules:
+- One replica leads (a session advisory lock, like the outbox relay) and writes on the very
+  connection that holds the lock: a batch is one statement that moves ``audit_head`` from the
+  head it last wrote to the new one — only if the head is still there and no subject epoch the
+  batch relies on moved — and inserts every entry with one
+  ``INSERT … SELECT FROM jsonb_to_recordset``. If anything else wrote meanwhile (a unit of
+  work's own entry, another replica, a lost lease) the statement writes nothing and the batch
+  is written the locked way instead.
+- The locked way (standby replicas, and the leader's fallback): one transaction that locks the
+  head row, reads the epochs, chains, inserts and moves the head. The head row lock keeps one
+  unbroken chain whoever writes.
+- An epoch only moves in a transaction that also moves the head, so a batch that sees the head
+  unmoved also sees every epoch change committed before it.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+
+import asyncpg
+from common.db.database import Database
+
+from vault.domain.audit import (
+    GENESIS_HASH,
+    AuditEntry,
+    AuditRequest,
+    Head,
+    canonical_json,
+    chain_batch,
+    stale_requests,
+)
+
+_COLUMNS = (
+    "seq, at, actor, action, outcome, subject, purpose, ref, operator, detail, prev_hash, hash"
+)
+_ROWS = (
+    "jsonb_to_recordset($1::jsonb) AS t(seq bigint, at timestamptz, actor text, action text,"
+    " outcome text, subject text, purpose text, ref text, operator text, detail jsonb,"
+    " prev_hash text, hash text)"
+)
+_SELECT = f"SELECT {_COLUMNS} FROM {_ROWS}"  # noqa: S608
+_FENCED = (
+    "WITH moved AS (UPDATE audit_head SET seq = $2, hash = $3"  # noqa: S608
+    " WHERE id = 1 AND seq = $4 AND hash = $5 AND NOT EXISTS ("
+    " SELECT 1 FROM unnest($6::text[], $7::bigint[]) AS x(subject, epoch)"
+    " LEFT JOIN subject_epochs e ON e.subject = x.subject WHERE coalesce(e.epoch, 0) <> x.epoch)"
+    " RETURNING 1)"
+    f" INSERT INTO audit_log ({_COLUMNS}) {_SELECT} WHERE EXISTS (SELECT 1 FROM moved)"
+)
+_INSERT = f"INSERT INTO audit_log ({_COLUMNS}) {_SELECT}"
+
+
+def batch_rows(entries: Sequence[AuditEntry]) -> str:
+    """The entries as one JSON array (one parameter: no per-value encoding on the way): each
+    row is the canonical body its hash was computed over, plus the two hashes."""
+    return "[" + ",".join(_row(e) for e in entries) + "]"
+
+
+def _row(e: AuditEntry) -> str:
+    body = e.canonical.decode() if e.canonical else canonical_json(e.body()).decode()
+    return f'{body[:-1]},"prev_hash":"{e.prev_hash}","hash":"{e.hash}"}}'
+
+
+def _epochs(requests: Sequence[AuditRequest]) -> tuple[list[str], list[int]]:
+    pairs = {r.subject_epoch for r in requests if r.subject_epoch is not None}
+    return [s for s, _ in pairs], [e for _, e in pairs]
+
+
+class PgAuditBatches:
+    def __init__(
+        self, database: Callable[[], Database], *, lease_retry_seconds: float = 2.0
+    ) -> None:
+        self._database = database
+        self._lease_retry_seconds = lease_retry_seconds
+        self._lease: asyncpg.pool.PoolConnectionProxy | None = None
+        self._next_try = 0.0
+
+    @property
+    def leading(self) -> bool:
+        return self._lease is not None
+
+    async def write(
+        self, requests: Sequence[AuditRequest], head: Head | None, trusted: bool
+    ) -> tuple[list[AuditEntry | None], Head | None]:
+        await self._try_lead()
+        if trusted and self._lease is not None:
+            entries = chain_batch(head, requests)
+            if await self._fenced(self._lease, requests, entries, head):
+                last = entries[-1]
+                return entries, Head(last.seq, last.hash) if last else head
+        return await self._locked(requests)
+
+    async def _fenced(
+        self,
+        conn: asyncpg.Connection,
+        requests: Sequence[AuditRequest],
+        entries: list[AuditEntry | None],
+        head: Head | None,
+    ) -> bool:
+        written = [e for e in entries if e is not None]
+        subjects, epochs = _epochs(requests)
+        status: str = await conn.execute(
+            _FENCED,
+            batch_rows(written),
+            written[-1].seq,
+            written[-1].hash,
+            head.seq if head else 0,
+            head.hash if head else GENESIS_HASH,
+            subjects,
+            epochs,
+        )
+        return status == f"INSERT 0 {len(written)}"
+
+    async def _locked(
+        self, requests: Sequence[AuditRequest]
+    ) -> tuple[list[AuditEntry | None], Head | None]:
+        async with self._connection() as conn, conn.transaction():
+            row = await conn.fetchrow("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE")
+            head = Head(row["seq"], row["hash"]) if row["seq"] else None
+            subjects, _ = _epochs(requests)
+            rows = await conn.fetch(
+                "SELECT subject, epoch FROM subject_epochs WHERE subject = ANY($1::text[])",
+                subjects,
+            )
+            stale = stale_requests(requests, {r["subject"]: r["epoch"] for r in rows})
+            entries = chain_batch(head, requests, stale)
+            written = [e for e in entries if e is not None]
+            if written:
+                await conn.execute(_INSERT, batch_rows(written))
+                head = Head(written[-1].seq, written[-1].hash)
+                await conn.execute(
+                    "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1", head.seq, head.hash
+                )
+        return entries, head
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+        if self._lease is not None:
+            yield self._lease
+            return
+        async with self._database().pool.acquire() as conn:
+            yield conn
+
+    async def _try_lead(self) -> None:
+        """Lead when no other replica does; a broken lease connection is given up."""
+        if self._lease is not None:
+            if self._lease.is_closed():
+                await self.close()
+            return
+        if time.monotonic() < self._next_try:
+            return
+        self._next_try = time.monotonic() + self._lease_retry_seconds
+        db = self._database()
+        conn = await db.pool.acquire()
+        try:
+            if await conn.fetchval("SELECT pg_try_advisory_lock($1)", _lock_key(db.schema)):
+                self._lease, conn = conn, None
+        finally:
+            if conn is not None:
+                await db.pool.release(conn)
+
+    async def close(self) -> None:
+        """Give up the lease (releasing the connection unlocks it)."""
+        lease, self._lease = self._lease, None
+        if lease is not None:
+            try:
+                await self._database().pool.release(lease)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                lease.terminate()
+
+
+def _lock_key(schema: str) -> int:
+    return zlib.crc32(f"audit-appender:{schema}".encode()) & 0x7FFFFFFF

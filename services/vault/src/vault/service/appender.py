@@ -1,0 +1,155 @@
+"""The group-commit audit appender: many callers' entries chained in memory, one commit each batch.
+
+Rules:
+- One appender task per process takes whatever has queued (at most ``max_batch``), chains it with
+  the same per-entry hash as ever, and commits it in one write; the chain and ``verify`` are
+  unchanged. A caller is answered only after its batch committed: nothing a caller is given
+  leaves the vault before its audit entry is durable.
+- A request decided on a cached subject state carries that state's epoch; if the epoch moved
+  before the commit (an erasure, a hold, a release — on any replica) the entry is not written and
+  the caller gets ``StaleSubject`` and decides again from fresh state.
+- A failed write fails every caller of the batch with ``AuditUnavailable`` (the batch may or may
+  not have committed: the entry may exist, the answer never left) and the head is re-read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from common.logging import get_logger
+
+from vault.domain.audit import AuditDraft, AuditEntry, AuditRequest, Head, stale_requests
+from vault.domain.errors import AuditUnavailable
+from vault.service.ports import AuditBatchWriter, Clock, UnitOfWorkFactory
+
+log = get_logger(__name__)
+_ROUNDS_TO_REJOIN = 3
+
+
+class StaleSubject(Exception):
+    """The subject's state changed after the caller read it; decide again from fresh state."""
+
+
+class AuditAppender:
+    def __init__(self, writer: AuditBatchWriter, clock: Clock, *, max_batch: int = 1000) -> None:
+        self.writer = writer
+        self.clock = clock
+        self.max_batch = max_batch
+        self._queue: list[tuple[AuditRequest, asyncio.Future[AuditEntry]]] = []
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._head: Head | None = None
+        self._trusted = False
+        self._closing = False
+        self.batches = 0
+        self.entries = 0
+
+    async def append(
+        self, draft: AuditDraft, *, subject_epoch: tuple[str, int] | None = None
+    ) -> AuditEntry:
+        """The durable entry for ``draft``; ``StaleSubject`` if its subject state moved."""
+        [future] = self.submit([(draft, subject_epoch)])
+        return await future
+
+    def submit(
+        self, drafts: Sequence[tuple[AuditDraft, tuple[str, int] | None]]
+    ) -> list[asyncio.Future[AuditEntry]]:
+        """Queue several drafts at once (they land in the same batch, in this order)."""
+        loop = self._ensure_running()
+        now = self.clock.now()
+        futures = []
+        for draft, epoch in drafts:
+            future: asyncio.Future[AuditEntry] = loop.create_future()
+            self._queue.append((AuditRequest(draft, now, epoch), future))
+            futures.append(future)
+        assert self._wake is not None
+        self._wake.set()
+        return futures
+
+    def _ensure_running(self) -> asyncio.AbstractEventLoop:
+        loop = asyncio.get_running_loop()
+        task = self._task
+        if task is None or task.done() or task.get_loop() is not loop:
+            self._closing = False
+            self._wake = asyncio.Event()
+            self._task = loop.create_task(self._run(), name="vault-audit-appender")
+        return loop
+
+    async def close(self) -> None:
+        """Write what is queued (every caller is answered), stop the task, close the writer."""
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            if task.get_loop() is asyncio.get_running_loop():
+                self._closing = True
+                assert self._wake is not None
+                self._wake.set()
+                await task
+            else:  # a task left on a loop that is gone cannot be awaited
+                task.cancel()
+        await self.writer.close()
+
+    async def _run(self) -> None:
+        assert self._wake is not None
+        wake = self._wake
+        while True:
+            await wake.wait()
+            wake.clear()
+            while self._queue:
+                await self._write_one_batch()
+                for _ in range(_ROUNDS_TO_REJOIN):  # let the callers just answered ask again
+                    await asyncio.sleep(0)
+            if self._closing:
+                return
+
+    async def _write_one_batch(self) -> None:
+        batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+        try:
+            entries, head = await self.writer.write(
+                [request for request, _ in batch], self._head, self._trusted
+            )
+        except Exception as exc:  # every caller of the batch is refused; nothing was disclosed
+            self._trusted = False
+            log.warning("audit_batch_failed", error=type(exc).__name__, entries=len(batch))
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(AuditUnavailable())
+            return
+        self._head, self._trusted = head, True
+        self.batches += 1
+        self.entries += len(batch)
+        for (_, future), entry in zip(batch, entries, strict=True):
+            if future.done():
+                continue
+            if entry is None:
+                future.set_exception(StaleSubject())
+            else:
+                future.set_result(entry)
+
+
+class UowAuditBatches:
+    """The batch writer over the unit of work, for stores whose transactions run one at a time
+    (the in-memory store): it reads the epochs, then appends entry by entry in one commit."""
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self.uow = uow
+
+    async def write(
+        self, requests: Sequence[AuditRequest], head: Head | None, trusted: bool
+    ) -> tuple[list[AuditEntry | None], Head | None]:
+        async with self.uow() as uow:
+            subjects = {r.subject_epoch[0] for r in requests if r.subject_epoch is not None}
+            epochs = {s: await uow.subject_epochs.get(s) for s in subjects}
+            stale = stale_requests(requests, epochs)
+            entries: list[AuditEntry | None] = []
+            for index, request in enumerate(requests):
+                if index in stale:
+                    entries.append(None)
+                else:
+                    entries.append(await uow.audit.append(request.draft, request.at))
+            new_head = await uow.audit.head()
+            await uow.commit()
+        return entries, new_head
+
+    async def close(self) -> None:
+        return None
