@@ -29,6 +29,7 @@ from fraud.domain.validation import InputLimits
 from fraud.service.engine import Engine, ModelHolder, utc_now
 from fraud.service.parking import release_due
 from fraud.service.reports import scheduled_reports
+from fraud.service.state_cache import AccountCache, SnapshotPolicy
 from fraud.settings import FraudSettings
 
 log = get_logger(__name__)
@@ -43,6 +44,10 @@ def build_engine(settings: FraudSettings, clock: Callable[[], datetime] = utc_no
         auto_register_accounts=settings.auto_register_accounts,
         park_timeout=timedelta(seconds=settings.park_timeout_seconds),
         clock=clock,
+        states=AccountCache(
+            settings.state_cache_accounts,
+            SnapshotPolicy(settings.snapshot_every_events, settings.snapshot_every_seconds),
+        ),
     )
 
 

@@ -55,6 +55,15 @@ class FraudSettings(ServiceSettings):
     analyst_scope: str = "fraud:analyst"
     analyst_requires_second_factor: bool = True
     decision_callers: list[str] = Field(default_factory=lambda: ["payments"])
+    snapshot_every_events: int = Field(
+        64, ge=1, le=100_000, description="Outflows of an account between two state snapshots."
+    )
+    snapshot_every_seconds: float = Field(
+        30.0, gt=0, le=86_400, description="Longest time an account's changes go unsnapshotted."
+    )
+    state_cache_accounts: int = Field(
+        200_000, ge=1, description="Account states this replica keeps in memory at most."
+    )
     consumer_group_prefix: str = Field(
         "fraud", pattern=r"^[a-z0-9][a-z0-9._-]{0,40}$", description="Kafka consumer groups."
     )

@@ -242,12 +242,17 @@ async def test_member_gets_a_weekly_report_as_json_and_pdf(fraud: RunningFraud, 
     assert future.json()["code"] == "fraud.week-invalid"
 
 
-async def test_erasure_request_is_answered_with_proof(fraud: RunningFraud, infra) -> None:
+async def test_erasure_request_is_answered_with_proof_and_leaves_no_account_changes(
+    fraud: RunningFraud, infra
+) -> None:
     user, account = _member()
+    db = fraud.container.runtime.db  # type: ignore[union-attr]
+    changes = "SELECT count(*) FROM account_changes WHERE account_ref = $1"
     async with Events(infra.bootstrap_servers) as events:
         await _register(events, user, fraud)
         await events.send(_transaction(user, account, 1), subject=str(user), key=account)
         await _scored(fraud, 1, user)
+        assert await db.fetchval(changes, account) == 1
         request = ErasureRequested(
             user_id=str(user), requested_at=datetime.now(UTC), request_id="req-1"
         )
@@ -257,7 +262,8 @@ async def test_erasure_request_is_answered_with_proof(fraud: RunningFraud, infra
     )
     proof = json.loads(done[0].value)["payload"]
     assert (proof["service"], proof["proof"]["accounts"]) == ("fraud", 1)
-    db = fraud.container.runtime.db  # type: ignore[union-attr]
+    assert proof["proof"]["account_changes"] == 1
+    assert await db.fetchval(changes, account) == 0
     assert await db.fetchval("SELECT count(*) FROM scores WHERE owner_ref = $1", str(user)) == 0
 
 

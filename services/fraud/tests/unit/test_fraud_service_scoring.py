@@ -13,7 +13,7 @@ from fraud.domain.records import HoldStatus, Outcome
 from fraud.domain.scoring import Decision
 from fraud.service.engine import Engine
 from fraud.service.parking import release_due
-from fraud.service.scoring import decide_payment, score_transaction
+from fraud.service.scoring import decide_payment, score_activities, score_transaction
 from fraud.service.signals import register_member
 from fraud_builders import T0, StepClock, payment, transaction
 
@@ -104,6 +104,23 @@ async def test_a_transaction_of_an_erased_member_is_dropped_not_stored(
     assert not store.scores
     assert not store.parked
     assert not store.outbox
+
+
+async def test_a_batch_parks_and_drops_transactions_while_scoring_the_others(
+    store: MemoryStore, uow: Uow, engine: Engine
+) -> None:
+    store.erased.add("user-gone")
+    batch = [
+        transaction("txn-1"),
+        transaction("txn-2", account="acct-new", owner="user-late"),
+        transaction("txn-3", account="acct-gone", owner="user-gone"),
+        transaction("txn-4", amount="-30.00"),
+    ]
+    scored = await score_activities(batch, uow(), engine, park=True)
+    assert [s.score.activity_ref if s else None for s in scored] == ["txn-1", None, None, "txn-4"]
+    assert [a.ref for a, _, _ in store.parked] == ["txn-2"]
+    assert sorted(r.activity_ref for r in store.scores.values()) == ["txn-1", "txn-4"]
+    assert "acct-gone" not in store.directory
 
 
 async def test_a_parked_transaction_is_released_once_its_owner_is_known(

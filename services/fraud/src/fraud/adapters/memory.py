@@ -8,7 +8,7 @@ exit without ``commit`` (every write is journalled and undone), and published ev
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -23,7 +23,7 @@ from fraud.domain.errors import StaleState
 from fraud.domain.records import Alert, AlertStatus, AuditEntry, PaymentDecision, ScoreRecord
 from fraud.domain.report import Week, WeeklyReport
 from fraud.domain.state import AccountState, OwnerSecurityState
-from fraud.service.ports import ScoringContext, ScoringOutcome
+from fraud.service.ports import AccountHead, BatchContext, ScoringOutcome, Snapshot
 
 
 @dataclass
@@ -80,36 +80,70 @@ class _Repo:
 
 
 class MemoryScoring(_Repo):
-    async def load(self, activity: Activity) -> ScoringContext:
-        s = self.store
-        owner = s.directory.get(activity.account_ref)
-        row = s.accounts.get(activity.account_ref)
-        security_owner = owner or activity.owner_ref
-        security_row = s.owners.get(security_owner) if security_owner else None
-        decision = s.decisions.get(activity.ref) if activity.kind is ActivityKind.PAYMENT else None
-        return ScoringContext(
-            owner=owner,
-            member=activity.owner_ref in s.members,
-            account=AccountState.from_row(row) if row else None,
-            security=OwnerSecurityState.from_row(security_row) if security_row else None,
-            score=s.score_index.get((activity.kind, activity.ref)),
-            decision=copy.copy(decision) if decision else None,
-            erased=activity.owner_ref in s.erased,
-        )
+    """Keeps each account's state row current by folding its changes in (a snapshot always)."""
 
-    async def record(self, outcome: ScoringOutcome) -> None:
-        s, j, record = self.store, self.journal, outcome.score
-        if (record.kind, record.activity_ref) in s.score_index:
-            raise StaleState("activity was scored concurrently")
-        if outcome.register_owner is not None:
-            j.put(s.directory, record.account_ref, outcome.register_owner)
-        j.put(s.accounts, record.account_ref, copy.deepcopy(outcome.account.to_row()))
-        j.put(s.scores, record.score_id, record)
-        j.put(s.score_index, (record.kind, record.activity_ref), record)
-        if outcome.alert is not None:
-            j.put(s.alerts, outcome.alert.alert_id, copy.copy(outcome.alert))
-        if outcome.decision is not None:
-            j.put(s.decisions, outcome.decision.payment_id, copy.copy(outcome.decision))
+    async def load_many(
+        self, activities: Sequence[Activity], known: Mapping[str, AccountHead]
+    ) -> BatchContext:
+        s, context = self.store, BatchContext()
+        for activity in activities:
+            account = activity.account_ref
+            owner = s.directory.get(account)
+            if owner is not None:
+                context.owners[account] = owner
+            if activity.owner_ref in s.members:
+                context.members.add(activity.owner_ref)
+            if activity.owner_ref in s.erased:
+                context.erased.add(activity.owner_ref)
+            security_owner = owner or activity.owner_ref
+            if security_owner and (row := s.owners.get(security_owner)):
+                context.security[security_owner] = OwnerSecurityState.from_row(row)
+            self._head(account, known, context)
+            if (found := s.score_index.get((activity.kind, activity.ref))) is not None:
+                context.scores[(activity.kind, activity.ref)] = found
+            decision = (
+                s.decisions.get(activity.ref) if activity.kind is ActivityKind.PAYMENT else None
+            )
+            if decision is not None:
+                context.decisions[activity.ref] = copy.copy(decision)
+        return context
+
+    def _head(self, account: str, known: Mapping[str, AccountHead], context: BatchContext) -> None:
+        row = self.store.accounts.get(account)
+        if row is None or not row["revision"]:
+            return
+        head = AccountHead(int(row["revision"]), row.get("last_change"))
+        context.heads[account] = head
+        if known.get(account) != head:
+            context.states[account] = (AccountState.from_row(row), head.revision)
+
+    async def record_many(
+        self, outcomes: Sequence[ScoringOutcome], snapshots: Sequence[Snapshot]
+    ) -> None:
+        s, j = self.store, self.journal
+        for outcome in outcomes:
+            record = outcome.score
+            if (record.kind, record.activity_ref) in s.score_index:
+                raise StaleState("activity was scored concurrently")
+            if outcome.register_owner is not None:
+                j.put(s.directory, record.account_ref, outcome.register_owner)
+            if outcome.change is not None:
+                self._fold(record.account_ref, outcome, record.score_id)
+            j.put(s.scores, record.score_id, record)
+            j.put(s.score_index, (record.kind, record.activity_ref), record)
+            if outcome.alert is not None:
+                j.put(s.alerts, outcome.alert.alert_id, copy.copy(outcome.alert))
+            if outcome.decision is not None:
+                j.put(s.decisions, outcome.decision.payment_id, copy.copy(outcome.decision))
+
+    def _fold(self, account: str, outcome: ScoringOutcome, token: str) -> None:
+        row = self.store.accounts.get(account)
+        state = AccountState.from_row(row) if row else AccountState(account)
+        if state.revision + 1 != outcome.revision:
+            raise StaleState("account changed concurrently")
+        assert outcome.change is not None
+        state.apply(outcome.change)
+        self.journal.put(self.store.accounts, account, state.to_row() | {"last_change": token})
 
 
 class MemorySecurityStates(_Repo):

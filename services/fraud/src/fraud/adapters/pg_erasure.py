@@ -34,6 +34,9 @@ class PgErasure:
         counts["account_state"] = await self._run(
             "DELETE FROM account_state WHERE account_ref = ANY($1::text[])", refs
         )
+        counts["account_changes"] = await self._run(
+            "DELETE FROM account_changes WHERE account_ref = ANY($1::text[])", refs
+        )
         await self._run("DELETE FROM accounts WHERE owner_ref = $1", owner_ref)
         for table in _DELETE_BY_OWNER:
             counts[table] = await self._run(

@@ -1,140 +1,170 @@
-"""Postgres side of scoring: two round trips per activity, one to lock and read, one to write.
+"""Postgres side of scoring, a batch at a time: lock, read, then one set-based write.
 
-Rules: the account is held by a transaction-scoped advisory lock before anything is read
-(``scoring_context``, migration 0002), so events of one account (from the consumer or the
-decision endpoint) are scored one at a time and the read that follows sees the latest committed
-state; the same round trip tells whether the subject is an erased member (``erased_subjects``);
-everything scoring writes (account, state, score, alert, decision) goes in one statement; a
-duplicate score raises ``StaleState``.
+Rules: the batch's accounts are held by transaction-scoped advisory locks taken in one global
+order (the key of migration 0002, so the decision endpoint and the consumer of any replica
+exclude each other); every read after the lock sees what the lock's previous holder committed
+(read committed: each statement takes a fresh snapshot); the owners' read also tells which
+subjects are erased members (``erased_subjects``, by digest); an account's head is its newest
+change, or its snapshot when no change follows it; its state is read (snapshot + changes after
+it) only when the caller's head differs; every write is one statement per table with ``unnest``;
+a duplicate score or change raises ``StaleState``.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from decimal import Decimal
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import asyncpg
 from common.db.erasure import digest
 
 from fraud.adapters.pg_records import alert_values, decision_from_row, reasons_json, score_from_row
+from fraud.adapters.pg_scoring_sql import (
+    CHANGES,
+    DECISIONS,
+    DROP_CHANGES,
+    HEADS,
+    INSERT_ALERTS,
+    INSERT_CHANGES,
+    INSERT_DECISIONS,
+    INSERT_SCORES,
+    LOCK,
+    OWNERS,
+    REGISTER,
+    SCORES,
+    SNAPSHOT,
+    STATES,
+)
 from fraud.domain.activity import Activity, ActivityKind
 from fraud.domain.errors import StaleState
-from fraud.domain.state import AccountState, OwnerSecurityState
-from fraud.service.ports import ScoringContext, ScoringOutcome
-
-_LOAD = (
-    "SELECT c.*, EXISTS (SELECT 1 FROM erased_subjects e WHERE e.digest = $6) AS erased "
-    "FROM scoring_context($1, $2, $3, $4, $5) c"
-)
-
-_RECORD = """
-WITH registered AS (
-    INSERT INTO accounts (account_ref, owner_ref) SELECT $1, $2 WHERE $2::text IS NOT NULL
-    ON CONFLICT DO NOTHING RETURNING 1
-), state AS (
-    INSERT INTO account_state (account_ref, state, revision) VALUES ($1, $3::jsonb, $4)
-    ON CONFLICT (account_ref) DO UPDATE
-    SET state = EXCLUDED.state, revision = EXCLUDED.revision, updated_at = now()
-    RETURNING 1
-), score AS (
-    INSERT INTO scores (score_id, kind, activity_ref, account_ref, owner_ref, value, decision,
-                        reasons, features, model_version, scored_at, source_event_id)
-    VALUES ($5, $6, $7, $1, $8, $9, $10, $11::jsonb, $12::jsonb, $13, $14, $15)
-    RETURNING 1
-), alert AS (
-    INSERT INTO alerts (alert_id, score_id, kind, activity_ref, account_ref, owner_ref, decision,
-                        value, reasons, raised_at, status, verdict, analyst_id, resolved_at)
-    SELECT $16, $17, $18, $19, $20, $21, $22, $23, $24::jsonb, $25, $26, $27, $28, $29
-    WHERE $16::text IS NOT NULL
-    RETURNING 1
-), decision AS (
-    INSERT INTO payment_decisions (payment_id, account_ref, owner_ref, amount, currency,
-                                   payee_ref, score_id, decision, status, alert_id, decided_at)
-    SELECT $30, $1, $8, $31, $32, $33, $5, $10, $34, $16, $14
-    WHERE $30::text IS NOT NULL
-    RETURNING 1
-)
-SELECT (SELECT count(*) FROM score) AS scored
-"""
+from fraud.domain.state import AccountState, Observation, OwnerSecurityState
+from fraud.service.ports import AccountHead, BatchContext, ScoringOutcome, Snapshot
 
 
 class PgScoring:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
-    async def load(self, activity: Activity) -> ScoringContext:
-        payment = activity.ref if activity.kind is ActivityKind.PAYMENT else None
-        row = await self.conn.fetchrow(
-            _LOAD,
-            activity.account_ref,
-            activity.owner_ref,
-            activity.kind.value,
-            activity.ref,
-            payment,
-            digest(activity.owner_ref) if activity.owner_ref else None,
-        )
-        return ScoringContext(
-            owner=row["owner"],
-            member=row["member"],
-            account=AccountState.from_row(json.loads(row["account"])) if row["account"] else None,
-            security=_security(row["security"]),
-            score=score_from_row(_json_row(row["score"])) if row["score"] else None,
-            decision=decision_from_row(_json_row(row["decision"])) if row["decision"] else None,
-            erased=row["erased"],
-        )
+    async def load_many(
+        self, activities: Sequence[Activity], known: Mapping[str, AccountHead]
+    ) -> BatchContext:
+        accounts = list(dict.fromkeys(a.account_ref for a in activities))
+        await self.conn.execute(LOCK, accounts)
+        context = BatchContext()
+        for row in await self.conn.fetch(HEADS, accounts):
+            if row["owner"] is not None:
+                context.owners[row["account_ref"]] = row["owner"]
+            if row["revision"] is not None:
+                context.heads[row["account_ref"]] = AccountHead(row["revision"], row["token"])
+        owners = {context.owners.get(a.account_ref) or a.owner_ref for a in activities}
+        await self._owners(context, [o for o in owners if o], activities)
+        await self._existing(context, activities)
+        stale = [a for a, head in context.heads.items() if known.get(a) != head]
+        if stale:
+            await self._states(context, stale)
+        return context
 
-    async def record(self, outcome: ScoringOutcome) -> None:
+    async def _owners(
+        self, context: BatchContext, owners: list[str], activities: Sequence[Activity]
+    ) -> None:
+        candidates = list({a.owner_ref for a in activities if a.owner_ref} | set(owners))
+        digests = [digest(owner) for owner in candidates]
+        for row in await self.conn.fetch(OWNERS, candidates, digests):
+            if row["member"]:
+                context.members.add(row["owner_ref"])
+            if row["erased"]:
+                context.erased.add(row["owner_ref"])
+            if row["state"] is not None and row["owner_ref"] in owners:
+                state = OwnerSecurityState.from_row(json.loads(row["state"]))
+                context.security[row["owner_ref"]] = state
+
+    async def _existing(self, context: BatchContext, activities: Sequence[Activity]) -> None:
+        kinds = [a.kind.value for a in activities]
+        refs = [a.ref for a in activities]
+        for row in await self.conn.fetch(SCORES, kinds, refs):
+            record = score_from_row(row)
+            context.scores[(record.kind, record.activity_ref)] = record
+        payments = [a.ref for a in activities if a.kind is ActivityKind.PAYMENT]
+        if payments:
+            for row in await self.conn.fetch(DECISIONS, payments):
+                context.decisions[row["payment_id"]] = decision_from_row(row)
+
+    async def _states(self, context: BatchContext, accounts: list[str]) -> None:
+        """Snapshot + the changes after it, replayed in order."""
+        states: dict[str, AccountState] = {
+            row["account_ref"]: AccountState.from_row(json.loads(row["state"]))
+            for row in await self.conn.fetch(STATES, accounts)
+        }
+        snapshots = {a: s.revision for a, s in states.items()}
+        for row in await self.conn.fetch(CHANGES, accounts):
+            account = row["account_ref"]
+            state = states.setdefault(account, AccountState(account))
+            if row["revision"] != state.revision + 1:
+                raise StaleState("account change log has a gap")
+            state.apply(
+                Observation(row["ts"], row["amount"], row["precise"], row["payee_ref"], row["hour"])
+            )
+        for account, state in states.items():
+            context.states[account] = (state, snapshots.get(account, 0))
+
+    async def record_many(
+        self, outcomes: Sequence[ScoringOutcome], snapshots: Sequence[Snapshot]
+    ) -> None:
         try:
-            await self.conn.execute(_RECORD, *_record_args(outcome))
+            await self._write(outcomes, snapshots)
         except asyncpg.UniqueViolationError:
             raise StaleState("activity was scored concurrently") from None
 
+    async def _write(
+        self, outcomes: Sequence[ScoringOutcome], snapshots: Sequence[Snapshot]
+    ) -> None:
+        conn = self.conn
+        registered = [(o.score.account_ref, o.register_owner) for o in outcomes if o.register_owner]
+        if registered:
+            await conn.execute(REGISTER, *_columns(registered, 2))
+        changes = [_change(o) for o in outcomes if o.change is not None]
+        if changes:
+            await conn.execute(INSERT_CHANGES, *_columns(changes, 8))
+        await conn.execute(INSERT_SCORES, *_columns([_score(o) for o in outcomes], 12))
+        alerts = [alert_values(o.alert) for o in outcomes if o.alert is not None]
+        if alerts:
+            await conn.execute(INSERT_ALERTS, *_columns(alerts, 14))
+        decisions = [_decision(o) for o in outcomes if o.decision is not None]
+        if decisions:
+            await conn.execute(INSERT_DECISIONS, *_columns(decisions, 11))
+        if snapshots:
+            rows = [_snapshot(s) for s in snapshots]
+            await conn.execute(SNAPSHOT, *_columns(rows, 4))
+            await conn.execute(DROP_CHANGES, [r[0] for r in rows], [r[2] for r in rows])
 
-def _security(raw: str | None) -> OwnerSecurityState | None:
-    return OwnerSecurityState.from_row(json.loads(raw)) if raw else None
+
+def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    """Rows as one list per column (``unnest``'s arguments)."""
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[]] * width
 
 
-def _json_row(raw: str) -> dict[str, Any]:
-    """A ``row_to_json`` document typed as asyncpg would return the row."""
-    row: dict[str, Any] = json.loads(raw, parse_float=Decimal)
-    for name in ("scored_at", "raised_at", "decided_at", "resolved_at"):
-        if isinstance(row.get(name), str):
-            row[name] = datetime.fromisoformat(row[name])
-    for name in ("reasons", "features"):
-        if name in row:
-            row[name] = json.dumps(row[name], default=float)
-    if "value" in row:
-        row["value"] = float(row["value"])
-    if "amount" in row:
-        row["amount"] = Decimal(row["amount"])
-    return row
+def _change(o: ScoringOutcome) -> tuple[Any, ...]:
+    c = o.change
+    assert c is not None
+    return (o.score.account_ref, o.revision, o.score.score_id, c.ts, c.amount, c.precise,
+            c.payee_ref, c.hour)  # fmt: skip
 
 
-def _record_args(outcome: ScoringOutcome) -> list[Any]:
-    s, alert, decision = outcome.score, outcome.alert, outcome.decision
-    alert_args = list(alert_values(alert)) if alert else [None] * 14
-    return [
-        s.account_ref,
-        outcome.register_owner,
-        json.dumps(outcome.account.to_row(), separators=(",", ":")),
-        outcome.account.revision,
-        s.score_id,
-        s.kind.value,
-        s.activity_ref,
-        s.owner_ref,
-        s.value,
-        s.decision.value,
-        reasons_json(s.reasons),
-        json.dumps(s.features),
-        s.model_version,
-        s.scored_at,
-        s.source_event_id,
-        *alert_args,
-        decision.payment_id if decision else None,
-        decision.amount if decision else None,
-        decision.currency if decision else None,
-        decision.payee_ref if decision else None,
-        decision.status.value if decision else None,
-    ]
+def _score(o: ScoringOutcome) -> tuple[Any, ...]:
+    s = o.score
+    return (s.score_id, s.kind.value, s.activity_ref, s.account_ref, s.owner_ref, s.value,
+            s.decision.value, reasons_json(s.reasons), json.dumps(s.features), s.model_version,
+            s.scored_at, s.source_event_id)  # fmt: skip
+
+
+def _decision(o: ScoringOutcome) -> tuple[Any, ...]:
+    d = o.decision
+    assert d is not None
+    return (d.payment_id, d.account_ref, d.owner_ref, d.amount, d.currency, d.payee_ref,
+            d.score_id, d.decision.value, d.status.value, d.alert_id, d.decided_at)  # fmt: skip
+
+
+def _snapshot(s: Snapshot) -> tuple[Any, ...]:
+    document = json.dumps(s.state.to_row(), separators=(",", ":"))
+    return (s.state.account_ref, document, s.state.revision, s.token)

@@ -3,7 +3,8 @@
 Rules: state is a pure function of the activities and signals observed, in order; it is bounded
 (at most ``MAX_RECENT`` recent outflows within 24 h, ``MAX_PAYEES`` payees, ``MAX_DEVICES``
 devices) so a row stays small; device ids are kept only as fingerprints; only outflows feed an
-account's history.
+account's history; replaying an account's observations in order over its snapshot gives the
+same state as observing its activities.
 """
 
 from __future__ import annotations
@@ -62,6 +63,29 @@ class Recent:
         return self.ts < other.ts
 
 
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What one outflow contributes to its account's state: enough to replay it exactly."""
+
+    ts: float
+    amount: float
+    precise: bool
+    payee_ref: str | None
+    hour: int
+
+    @classmethod
+    def of(cls, activity: Activity) -> Observation | None:
+        if not activity.is_outflow:
+            return None
+        return cls(
+            activity.timestamp,
+            activity.magnitude,
+            activity.precise_time,
+            activity.payee_ref,
+            activity.occurred_at.hour,
+        )
+
+
 @dataclass(slots=True)
 class AccountState:
     """What the service remembers about one account's outflows."""
@@ -80,18 +104,24 @@ class AccountState:
             return 0.0
         return self.amounts.n / max(1.0, (now - self.first_ts) / DAY)
 
-    def observe(self, activity: Activity) -> None:
-        """Fold one activity into the state (credits leave it unchanged)."""
-        if not activity.is_outflow:
-            return
-        self.amounts.add(math.log1p(activity.magnitude))
-        self.first_ts = min(self.first_ts or activity.timestamp, activity.timestamp)
-        insort(self.recent, Recent(activity.timestamp, activity.magnitude, activity.precise_time))
+    def observe(self, activity: Activity) -> Observation | None:
+        """Fold one activity into the state; return what was folded (None for a credit, which
+        leaves the state unchanged)."""
+        observation = Observation.of(activity)
+        if observation is not None:
+            self.apply(observation)
+        return observation
+
+    def apply(self, change: Observation) -> None:
+        """Fold one outflow (as observed, or replayed from the account's change log)."""
+        self.amounts.add(math.log1p(change.amount))
+        self.first_ts = min(self.first_ts or change.ts, change.ts)
+        insort(self.recent, Recent(change.ts, change.amount, change.precise))
         self._prune()
-        if activity.payee_ref is not None:
-            self._remember_payee(activity.payee_ref)
-        if activity.precise_time:
-            self.hours[activity.occurred_at.hour] += 1
+        if change.payee_ref is not None:
+            self._remember_payee(change.payee_ref)
+        if change.precise:
+            self.hours[change.hour] += 1
         self.revision += 1
 
     def _prune(self) -> None:

@@ -1,15 +1,16 @@
 """Kafka edge: the events fraud consumes, each ending in one use case.
 
 Rules: every handler runs in the consumer's unit of work (inbox claim, effects and outbox
-commit together, a polled batch at a time); payments and transactions share one consumer, so
-two batches never lock the same accounts in different orders; an event fraud cannot score
-raises ``EventRejected`` with a reason and goes to the dead-letter topic while the consumer goes
-on; the payload's member id is preferred over the envelope's subject when both exist.
+commit together, a polled batch at a time); payments and transactions share one consumer and
+are scored as one batch (set-based writes, one commit), their accounts locked in one global
+order; an event fraud cannot score raises ``EventRejected`` with a reason (the consumer then
+redoes the batch one event at a time) and goes to the dead-letter topic while the others are
+scored; the payload's member id is preferred over the envelope's subject when both exist.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, time
 from typing import Any
 
@@ -20,15 +21,15 @@ from common.events.aggregation import ConsentExpiring, TransactionIngested
 from common.events.erasure import ErasureRequested
 from common.events.payments import PaymentInitiated
 from common.logging import get_logger
-from common.messaging import subscribe
+from common.messaging import Received, subscribe
 from common.runtime import Runtime
 
 from fraud.adapters.pg_uow import PgUnitOfWork
 from fraud.bootstrap import Container
-from fraud.domain.activity import SecuritySignal, SignalKind
+from fraud.domain.activity import Activity, SecuritySignal, SignalKind
 from fraud.domain.validation import parse_payment, parse_transaction
 from fraud.service.erasure import erase_member, is_erased
-from fraud.service.scoring import decide_payment, score_transaction
+from fraud.service.scoring import score_in
 from fraud.service.signals import record_signal, register_member
 
 log = get_logger(__name__)
@@ -46,20 +47,18 @@ AUTH_SIGNALS: dict[type[Event], SignalKind] = {
 def consumers(container: Container) -> Callable[[Runtime], None]:
     """Subscribe fraud's handlers (called by the runtime when it starts)."""
 
-    async def on_activity(event: Event, envelope: Envelope, uow: UnitOfWork) -> None:
+    async def on_activity(events: Sequence[Received], uow: UnitOfWork) -> None:
         """Score each initiated payment (and decide on it, once, even if payments asked first)
-        and each new bank transaction of a member's linked account."""
+        and each new bank transaction of a member's linked account, a polled batch at a time; a
+        transaction of a member not registered yet is parked, an event of an erased member is
+        dropped (payments here, transactions by the scoring query)."""
         borrowed = PgUnitOfWork.borrow(uow)
-        if isinstance(event, PaymentInitiated):
-            if await _about_erased_member(event, envelope, borrowed):
-                return
-            activity = parse_payment(_payload(event), **_context(container, envelope))
-            await decide_payment(activity, borrowed, container.engine)
+        kept = [r for r in events if not await _erased_payment(r, borrowed)]
+        activities = [_activity(container, received) for received in kept]
+        if not activities:
             return
-        assert isinstance(event, TransactionIngested)
-        context = _context(container, envelope) | {"owner_ref": event.user_id}
-        activity = parse_transaction(_payload(event), **context)
-        await score_transaction(activity, borrowed, container.engine)
+        async with borrowed:
+            await score_in(activities, borrowed, container.engine, park=True)
 
     async def on_security(event: Event, envelope: Envelope, uow: UnitOfWork) -> None:
         """Remember members, their sign-ins, step-ups, factor changes and expiring consents."""
@@ -83,7 +82,7 @@ def consumers(container: Container) -> Callable[[Runtime], None]:
     def register(runtime: Runtime) -> None:
         group = container.settings.consumer_group_prefix
         activity: list[type[Event]] = [PaymentInitiated, TransactionIngested]
-        subscribe(runtime, consumer=f"{group}.activity", events=activity, handler=on_activity)
+        subscribe(runtime, consumer=f"{group}.activity", events=activity, handle_many=on_activity)
         security: list[type[Event]] = [auth_events.UserRegistered, *AUTH_SIGNALS, ConsentExpiring]
         subscribe(runtime, consumer=f"{group}.security", events=security, handler=on_security)
         subscribe(
@@ -91,6 +90,22 @@ def consumers(container: Container) -> Callable[[Runtime], None]:
         )
 
     return register
+
+
+def _activity(container: Container, received: Received) -> Activity:
+    event, envelope = received.event, received.envelope
+    if isinstance(event, PaymentInitiated):
+        return parse_payment(_payload(event), **_context(container, envelope))
+    assert isinstance(event, TransactionIngested)
+    context = _context(container, envelope) | {"owner_ref": event.user_id}
+    return parse_transaction(_payload(event), **context)
+
+
+async def _erased_payment(received: Received, uow: PgUnitOfWork) -> bool:
+    """A payment's erased-member check (a transaction's rides on the scoring query)."""
+    if not isinstance(received.event, PaymentInitiated):
+        return False
+    return await _about_erased_member(received.event, received.envelope, uow)
 
 
 async def _about_erased_member(event: Event, envelope: Envelope, uow: PgUnitOfWork) -> bool:

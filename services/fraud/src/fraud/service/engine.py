@@ -1,5 +1,5 @@
 """What every scoring use case shares: the policy, the current model, input limits, the clock
-and the id factory, wired once at start-up.
+the id factory and the account states held in memory, wired once at start-up.
 
 Rule: a replica scores with the newest model it has seen; a newer model saved by any replica
 replaces it on the next refresh, never an older one.
@@ -16,6 +16,7 @@ from fraud.domain.model import OnlineModel
 from fraud.domain.scoring import ScoringPolicy
 from fraud.domain.validation import InputLimits
 from fraud.service.ports import ModelStore
+from fraud.service.state_cache import AccountCache
 
 
 def utc_now() -> datetime:
@@ -51,3 +52,4 @@ class Engine:
     park_timeout: timedelta = timedelta(minutes=15)
     clock: Callable[[], datetime] = utc_now
     new_id: Callable[[], str] = new_id
+    states: AccountCache = field(default_factory=AccountCache)

@@ -54,7 +54,7 @@ async def _score(
     dropped with a log line: it must not fail the registration that released it. The check
     happens before anything is written, so the transaction goes on."""
     try:
-        await score_in(activity, uow, engine, unknown_owner=unknown_owner)
+        await score_in([activity], uow, engine, unknown_owner=unknown_owner)
     except InvalidActivity as exc:
         log.warning(
             "parked_transaction_rejected", reason=exc.code, account_ref=activity.account_ref

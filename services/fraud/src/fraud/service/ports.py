@@ -6,7 +6,8 @@ events to the outbox in the same transaction as the state they describe.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -16,42 +17,72 @@ from common.events import Event
 from fraud.domain.activity import Activity, ActivityKind, SecuritySignal
 from fraud.domain.records import Alert, AlertStatus, AuditEntry, PaymentDecision, ScoreRecord
 from fraud.domain.report import ReportFacts, Week, WeeklyReport
-from fraud.domain.state import AccountState, OwnerSecurityState
+from fraud.domain.state import AccountState, Observation, OwnerSecurityState
 
 
 @dataclass(frozen=True, slots=True)
-class ScoringContext:
-    """What scoring one activity needs, read once the account is locked."""
+class AccountHead:
+    """Where an account's committed history stands: how many outflows it has folded and the
+    score id of the last one (``token``), so a copy held in memory can be checked cheaply."""
 
-    owner: str | None
-    member: bool
-    account: AccountState | None
-    security: OwnerSecurityState | None
-    score: ScoreRecord | None
-    decision: PaymentDecision | None
-    erased: bool = False
-    """The activity's subject is an erased member: nothing about them is stored again."""
+    revision: int
+    token: str | None
+
+
+@dataclass(slots=True)
+class BatchContext:
+    """What scoring a batch of activities needs, read once their accounts are locked.
+
+    ``states`` holds the committed state (snapshot + replayed changes) of every account whose
+    head differed from the one the caller said it holds; the others are unchanged since."""
+
+    owners: dict[str, str] = field(default_factory=dict)
+    members: set[str] = field(default_factory=set)
+    erased: set[str] = field(default_factory=set)
+    """The activities' subjects that are erased members: nothing about them is stored again."""
+    heads: dict[str, AccountHead] = field(default_factory=dict)
+    states: dict[str, tuple[AccountState, int]] = field(default_factory=dict)
+    security: dict[str, OwnerSecurityState] = field(default_factory=dict)
+    scores: dict[tuple[ActivityKind, str], ScoreRecord] = field(default_factory=dict)
+    decisions: dict[str, PaymentDecision] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class ScoringOutcome:
-    """What scoring one activity writes, in one go."""
+    """What scoring one activity writes: its score, alert and decision, the outflow it folded
+    into its account (``change``, at the account's new ``revision``), and the account's owner
+    when it is registered now."""
 
-    account: AccountState
     score: ScoreRecord
+    revision: int
+    change: Observation | None = None
     register_owner: str | None = None
     alert: Alert | None = None
     decision: PaymentDecision | None = None
 
 
-class ScoringStore(Protocol):
-    async def load(self, activity: Activity) -> ScoringContext:
-        """Lock the activity's account for the transaction, then read its context (the owner's
-        security state is that of the account's owner, or of the activity's subject)."""
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """An account's whole state, written so replays start from it."""
 
-    async def record(self, outcome: ScoringOutcome) -> None:
-        """Write the new account state, the score, its alert and decision, and register the
-        account when ``register_owner`` is set; a concurrent duplicate raises ``StaleState``."""
+    state: AccountState
+    token: str | None
+
+
+class ScoringStore(Protocol):
+    async def load_many(
+        self, activities: Sequence[Activity], known: Mapping[str, AccountHead]
+    ) -> BatchContext:
+        """Lock the activities' accounts for the transaction (in one global order), then read
+        their owners, heads, the owners' security states, the scores and decisions they already
+        have, which subjects are erased members, and the state of each account whose head is not
+        the ``known`` one."""
+
+    async def record_many(
+        self, outcomes: Sequence[ScoringOutcome], snapshots: Sequence[Snapshot]
+    ) -> None:
+        """Write every outcome (set-based) and the given snapshots, dropping the changes a
+        snapshot covers; a concurrent duplicate raises ``StaleState``."""
 
 
 class SecurityStates(Protocol):

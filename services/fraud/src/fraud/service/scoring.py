@@ -1,34 +1,33 @@
 """Use cases that score activity: bank transactions, and payments before they execute.
 
-Rules: scoring locks the account first, so one account's activities are scored one at a time;
-scoring is idempotent per activity (a transaction or payment scored twice keeps its first score
-and does not feed the account's history twice); the account must be known and owned by the
-event's subject: an account seen for the first time is taken as its subject's when the subject
-is a registered member (or when configured to accept any subject); a transaction whose subject
-is not a member *yet* is parked (``fraud.service.parking``), never rejected for that ordering
-race; a transaction of an erased member is dropped; the score, the new state, the alert and their
-events are committed together; a payment gets exactly one decision, and asking again with other
-details is a conflict.
+Rules: activities are scored in batches (one per polled batch of events, or one activity for the
+decision endpoint): their accounts are locked first, so one account's activities are scored one
+at a time, in order, whichever replica or endpoint scores them; account states come from memory
+when their committed head matches, else from the snapshot and the changes after it; scoring is
+idempotent per activity (a transaction or payment scored twice keeps its first score and does not
+feed the account's history twice); the account must be known and owned by the event's subject:
+an account seen for the first time is taken as its subject's when the subject is a registered
+member (or when configured to accept any subject), and is unknown otherwise; a transaction whose
+subject is not a member *yet* is parked (``fraud.service.parking``), never rejected for that
+ordering race; a transaction of an erased member is dropped; the scores, the folded changes, due
+snapshots, alerts, parked transactions and their events are committed together; a payment gets
+exactly one decision, and asking again with other details is a conflict. A batch that fails
+leaves no state in memory for its accounts.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from fraud.domain.activity import Activity, ActivityKind
-from fraud.domain.errors import (
-    DecisionMismatch,
-    DecisionNotFound,
-    OwnerMismatch,
-    UnknownAccount,
-)
-from fraud.domain.features import extract
+from fraud.domain.errors import DecisionNotFound
 from fraud.domain.records import Alert, PaymentDecision, ScoreRecord
-from fraud.domain.scoring import Decision, score
-from fraud.domain.state import AccountState
 from fraud.service import events
+from fraud.service.batch import Options, ScoringBatch
 from fraud.service.engine import Engine
-from fraud.service.ports import ScoringContext, ScoringOutcome, UnitOfWork
+from fraud.service.ports import BatchContext, UnitOfWork
+from fraud.service.state_cache import usable
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,64 +36,91 @@ class DecidedPayment:
     score: ScoreRecord
 
 
-async def score_transaction(
-    activity: Activity, uow: UnitOfWork, engine: Engine
-) -> ScoreRecord | None:
-    """Score a booked bank transaction (once); None when it is parked until its owner is known."""
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """One activity's score, and its payment decision when it is a payment."""
+
+    score: ScoreRecord
+    decision: PaymentDecision | None
+
+
+async def score_activities(
+    activities: Sequence[Activity], uow: UnitOfWork, engine: Engine, *, park: bool = False
+) -> list[Scored | None]:
+    """Score activities in order, in one transaction (each at most once); None for a
+    transaction dropped or parked."""
     async with uow:
-        record = await score_in(activity, uow, engine, park=True)
+        scored = await score_in(activities, uow, engine, park=park)
         await uow.commit()
-    return record
+    return scored
 
 
 async def score_in(
-    activity: Activity,
+    activities: Sequence[Activity],
     uow: UnitOfWork,
     engine: Engine,
     *,
     park: bool = False,
     unknown_owner: bool = False,
-) -> ScoreRecord | None:
-    """Score a transaction inside an open unit of work (None: dropped or parked). ``park``: park
-    it when its subject is not a member yet; ``unknown_owner``: score it linked to no one,
-    registering no account. A transaction of an erased member is dropped, never stored."""
-    context = await uow.scoring.load(activity)
-    if context.score is not None:
-        return context.score
-    if context.erased:
-        return None
-    if park and _awaits_registration(activity, context, engine):
-        now = engine.clock()
+) -> list[Scored | None]:
+    """Score activities in order inside an open unit of work (the caller commits). ``park``:
+    park a transaction whose subject is not a member yet; ``unknown_owner``: score a transaction
+    of an account nobody owns linked to no one. None: the transaction was dropped or parked."""
+    accounts = list(dict.fromkeys(a.account_ref for a in activities))
+    try:
+        context = await _load(activities, accounts, uow, engine)
+        batch = ScoringBatch(context, engine, Options(park=park, unknown_owner=unknown_owner))
+        results = [batch.score(activity) for activity in activities]
+        await uow.scoring.record_many(batch.outcomes, batch.snapshots())
+        await _park(batch.parked, uow, engine)
+    except BaseException:
+        engine.states.forget(accounts)
+        raise
+    for record, alert in batch.published:
+        _publish(record, alert, uow)
+    return [Scored(*result) if result is not None else None for result in results]
+
+
+async def _park(activities: Sequence[Activity], uow: UnitOfWork, engine: Engine) -> None:
+    now = engine.clock()
+    for activity in activities:
         await uow.parked.park(activity, now, now + engine.park_timeout)
-        return None
-    if unknown_owner and context.owner is None:
-        activity = replace(activity, owner_ref=None)
-    record, _ = await _score_and_record(activity, context, uow, engine, unknown_owner)
-    return record
 
 
-def _awaits_registration(activity: Activity, context: ScoringContext, engine: Engine) -> bool:
-    return (
-        context.owner is None
-        and activity.owner_ref is not None
-        and not context.member
-        and not engine.auto_register_accounts
-    )
+async def _load(
+    activities: Sequence[Activity], accounts: list[str], uow: UnitOfWork, engine: Engine
+) -> BatchContext:
+    """The batch's context; an account whose state in memory vanished meanwhile (a failed
+    batch forgot it) is read again in full."""
+    context = await uow.scoring.load_many(activities, engine.states.heads(accounts))
+    missing = {
+        a
+        for a in accounts
+        if a not in context.states and not usable(engine.states.get(a), context.heads.get(a))
+    }
+    if missing:
+        again = await uow.scoring.load_many([a for a in activities if a.account_ref in missing], {})
+        context.states.update(again.states)
+    return context
+
+
+async def score_transaction(
+    activity: Activity, uow: UnitOfWork, engine: Engine
+) -> ScoreRecord | None:
+    """Score a booked bank transaction (once); None when it is parked until its owner is known,
+    or dropped (an erased member's)."""
+    (scored,) = await score_activities([activity], uow, engine, park=True)
+    return scored.score if scored is not None else None
 
 
 async def decide_payment(activity: Activity, uow: UnitOfWork, engine: Engine) -> DecidedPayment:
     """Score a payment and decide whether it may execute (once per payment)."""
     if activity.kind is not ActivityKind.PAYMENT or activity.payee_ref is None:
         raise ValueError("decide_payment needs a payment")
-    async with uow:
-        context = await uow.scoring.load(activity)
-        if context.decision is not None and context.score is not None:
-            _check_same(context.decision, activity)
-            return DecidedPayment(context.decision, context.score)
-        record, decision = await _score_and_record(activity, context, uow, engine)
-        await uow.commit()
-    assert decision is not None
-    return DecidedPayment(decision, record)
+    (scored,) = await score_activities([activity], uow, engine)
+    assert scored is not None
+    assert scored.decision is not None
+    return DecidedPayment(scored.decision, scored.score)
 
 
 async def payment_decision(payment_id: str, uow: UnitOfWork) -> DecidedPayment:
@@ -105,100 +131,6 @@ async def payment_decision(payment_id: str, uow: UnitOfWork) -> DecidedPayment:
     if decision is None or record is None:
         raise DecisionNotFound("no decision for this payment")
     return DecidedPayment(decision, record)
-
-
-def _check_same(existing: PaymentDecision, activity: Activity) -> None:
-    payee = activity.payee_ref or ""
-    if not existing.same_request(-activity.amount, activity.currency, payee, activity.account_ref):
-        raise DecisionMismatch("payment id already decided with other details")
-
-
-async def _score_and_record(
-    activity: Activity,
-    context: ScoringContext,
-    uow: UnitOfWork,
-    engine: Engine,
-    unknown_owner: bool = False,
-) -> tuple[ScoreRecord, PaymentDecision | None]:
-    owner, register = _owner(activity, context, engine, unknown_owner)
-    account = context.account or AccountState(activity.account_ref)
-    features = extract(account, context.security, activity)
-    result = score(features, engine.policy, engine.models.current, is_outflow=activity.is_outflow)
-    record = ScoreRecord(
-        score_id=engine.new_id(),
-        kind=activity.kind,
-        activity_ref=activity.ref,
-        account_ref=activity.account_ref,
-        owner_ref=owner,
-        value=result.value,
-        decision=result.decision,
-        reasons=result.reasons,
-        features=features,
-        model_version=result.model_version,
-        scored_at=engine.clock(),
-        source_event_id=activity.source_event_id,
-    )
-    account.observe(activity)
-    alert = _alert(record, engine)
-    decision = _decision(activity, record, alert)
-    await uow.scoring.record(
-        ScoringOutcome(account, record, owner if register else None, alert, decision)
-    )
-    _publish(record, alert, uow)
-    return record, decision
-
-
-def _owner(
-    activity: Activity, context: ScoringContext, engine: Engine, unknown_owner: bool
-) -> tuple[str | None, bool]:
-    """The account's owner, and whether the account is to be registered to them now."""
-    if context.owner is not None:
-        if activity.owner_ref is not None and activity.owner_ref != context.owner:
-            raise OwnerMismatch()
-        return context.owner, False
-    if unknown_owner:
-        return None, False
-    if activity.owner_ref is None:
-        raise UnknownAccount()
-    if not engine.auto_register_accounts and not context.member:
-        raise UnknownAccount()
-    return activity.owner_ref, True
-
-
-def _alert(record: ScoreRecord, engine: Engine) -> Alert | None:
-    if record.decision is Decision.PASS:
-        return None
-    return Alert(
-        alert_id=engine.new_id(),
-        score_id=record.score_id,
-        kind=record.kind,
-        activity_ref=record.activity_ref,
-        account_ref=record.account_ref,
-        owner_ref=record.owner_ref,
-        decision=record.decision,
-        value=record.value,
-        reasons=record.reasons,
-        raised_at=record.scored_at,
-    )
-
-
-def _decision(
-    activity: Activity, record: ScoreRecord, alert: Alert | None
-) -> PaymentDecision | None:
-    if activity.kind is not ActivityKind.PAYMENT or activity.payee_ref is None:
-        return None
-    return PaymentDecision(
-        payment_id=activity.ref,
-        account_ref=activity.account_ref,
-        owner_ref=record.owner_ref,
-        amount=-activity.amount,
-        currency=activity.currency,
-        payee_ref=activity.payee_ref,
-        score_id=record.score_id,
-        decision=record.decision,
-        decided_at=record.scored_at,
-        alert_id=alert.alert_id if alert else None,
-    )
 
 
 def _publish(record: ScoreRecord, alert: Alert | None, uow: UnitOfWork) -> None:
