@@ -15,12 +15,14 @@ import importlib
 import inspect
 import os
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import schemathesis
+from coffre_testing.stores import S3Endpoint, TsaEndpoint
 from common.security.service_identity import generate_identity
 from common.settings import ServiceSettings
 from devstack.layout import DEFAULT_PORTS, discover_services
@@ -49,14 +51,29 @@ CHECKS = [
 
 
 @pytest.fixture(scope="module")
-def state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Identity keys and a state folder as ``make run`` prepares them."""
+def state(
+    tmp_path_factory: pytest.TempPathFactory, dev_tsa: TsaEndpoint, s3_endpoint: S3Endpoint
+) -> Iterator[Path]:
+    """Identity keys, the dev PKI (with its running TSA) and an S3 endpoint, as ``make run``
+    prepares them."""
     folder = tmp_path_factory.mktemp("fuzz-state")
     for name in DEFAULT_PORTS:
         generate_identity(name, folder / "identity")
     (folder / "kms").mkdir(mode=0o700)
     (folder / "objects").mkdir()
-    return folder
+    (folder / "pki").symlink_to(dev_tsa.pki.root_cert.parent, target_is_directory=True)
+    env = {
+        "ARCHIVE_TSA_URL": dev_tsa.url,
+        "ARCHIVE_S3_BUCKET": f"fuzz-{uuid.uuid4().hex[:12]}",
+        "OBJECT_STORE_ENDPOINT_URL": s3_endpoint.url,
+        "AWS_ACCESS_KEY_ID": s3_endpoint.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": s3_endpoint.secret_access_key,
+        "AWS_REGION": s3_endpoint.region,
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        yield folder
 
 
 def build_app(service: str, infra: Any, schema: str, state: Path) -> FastAPI:
