@@ -107,7 +107,12 @@ def configure_logging(
     json: bool | None = None,
     stream: TextIO | None = None,
 ) -> None:
-    """Configure structlog (and the stdlib root logger) for one process."""
+    """Configure structlog (and the stdlib root logger) for one process.
+
+    Without ``stream``, every line goes to the ``sys.stdout`` of the moment it is written, not
+    the one at configuration time: a replaced and closed stdout (a test's capture, a daemon's
+    redirection) never turns later log calls into ``ValueError: I/O operation on closed file``.
+    """
     out = stream or sys.stdout
     use_json = (not out.isatty()) if json is None else json
     renderer: Any = (
@@ -124,12 +129,12 @@ def configure_logging(
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(out),
+        logger_factory=structlog.PrintLoggerFactory(stream) if stream else _current_stdout_logger,
         cache_logger_on_first_use=False,
     )
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(service=service)
-    handler = logging.StreamHandler(out)
+    handler = logging.StreamHandler(stream) if stream else _CurrentStdoutHandler()
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
@@ -140,6 +145,22 @@ def configure_logging(
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
     logging.getLogger("uvicorn.error").setLevel(logging.INFO)
+
+
+def _current_stdout_logger(*_args: Any) -> structlog.PrintLogger:
+    return structlog.PrintLogger(sys.stdout)
+
+
+class _CurrentStdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stdlib handler writing to whatever ``sys.stdout`` is when a record is emitted."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        """``StreamHandler.__init__`` assigns a stream; the current stdout always wins."""
 
 
 def get_logger(name: str | None = None) -> Any:
