@@ -10,10 +10,16 @@ import uuid
 
 import pytest
 from coffre_testing.app import running_app
-from coffre_testing.example.service import create_app
+from coffre_testing.example.service import NoteRecorded, create_app
+from coffre_testing.kafka import group_caught_up
 from coffre_testing.waiting import eventually
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.asyncio]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.asyncio,
+    pytest.mark.timeout(900),
+]
 
 
 async def test_redelivery_after_a_crash_between_db_commit_and_offset_commit_has_no_effect(
@@ -42,7 +48,7 @@ async def test_redelivery_after_a_crash_between_db_commit_and_offset_commit_has_
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "coffre_testing.example.crash_consumer", env=env
     )
-    return_code = await asyncio.wait_for(process.wait(), timeout=60)
+    return_code = await asyncio.wait_for(process.wait(), timeout=600)
     assert return_code == -9, "the consumer must have been killed mid-flight"
 
     consumer_app = create_app(example_settings, consumer_group=group)
@@ -57,8 +63,11 @@ async def test_redelivery_after_a_crash_between_db_commit_and_offset_commit_has_
                 == 5
             )
 
-        await eventually(all_counted, timeout=30)
-        await asyncio.sleep(1.0)
+        await eventually(all_counted, timeout=120)
+        await eventually(
+            lambda: group_caught_up(infra.bootstrap_servers, group, NoteRecorded.topic()),
+            timeout=120,
+        )
         rows = await db.fetch(
             "SELECT seq, count(*) AS n FROM note_effects WHERE owner = $1 "
             "GROUP BY seq ORDER BY seq",

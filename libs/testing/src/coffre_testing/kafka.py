@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from collections.abc import Callable
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 
 async def collect(
@@ -46,3 +46,23 @@ def header(record: ConsumerRecord[bytes, bytes], name: str) -> str | None:
         if key == name:
             return bytes(value).decode()
     return None
+
+
+async def group_caught_up(bootstrap_servers: str, group: str, topic: str) -> bool:
+    """True when ``group`` has committed, on every partition of ``topic``, the end offset.
+
+    After that, nothing the group consumes can still change (no redelivery is pending), so a
+    test can assert on effects without sleeping first."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        ends = await consumer.end_offsets(partitions)
+        for partition in partitions:
+            if (await consumer.committed(partition) or 0) < ends[partition]:
+                return False
+        return bool(partitions)
+    finally:
+        await consumer.stop()

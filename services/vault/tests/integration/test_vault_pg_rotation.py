@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
 import sys
-import time
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 import pytest
+from coffre_testing.waiting import eventually
 from common.db.database import Database
 from common.db.uow import UnitOfWork as CommonUnitOfWork
 from vault.container import make_context
@@ -120,11 +120,15 @@ async def _rotation_row(db: Database) -> asyncpg.Record | None:
     )
 
 
+@pytest.mark.timeout(900)
 async def test_rotation_killed_mid_run_resumes_and_every_secret_stays_readable(
     pg: tuple[Database, VaultContext], vault_settings: VaultSettings
 ) -> None:
     """SIGKILL the rotate command between two batches; a second run finishes the same
-    rotation, re-wraps each data key exactly once and every secret still opens."""
+    rotation, re-wraps each data key exactly once and every secret still opens.
+
+    The test holds the row lock of the 21st data key (in the rotation's key order), so the
+    command stops there for certain: no race between the kill and the rotation's end."""
     db, ctx = pg
     total = 300
     refs = await _members(ctx, total)
@@ -133,19 +137,25 @@ async def test_rotation_killed_mid_run_resumes_and_every_secret_stays_readable(
     command = [
         sys.executable, "-m", "vault.entrypoints.rotate_cli", "--batch-size", "1", "--no-progress",
     ]  # fmt: skip
-    killed = subprocess.Popen(
-        command, env=_env(vault_settings), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    blocker = await asyncpg.connect(
+        vault_settings.database_url.get_secret_value(),
+        server_settings={"search_path": vault_settings.schema_name},
     )
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            row = await _rotation_row(db)
-            if row is not None and row["rewrapped"] >= 20:
-                break
-            await asyncio.sleep(0.005)
-    finally:
-        killed.send_signal(signal.SIGKILL)
-        killed.communicate(timeout=10)
+    async with blocker.transaction():
+        await blocker.fetchval(
+            # Only that row: FOR UPDATE with OFFSET would also lock the 20 rows it skips.
+            "SELECT key_id FROM data_keys WHERE key_id = (SELECT key_id FROM data_keys"
+            " WHERE destroyed_at IS NULL ORDER BY key_id OFFSET 20 LIMIT 1) FOR UPDATE"
+        )
+        killed = subprocess.Popen(
+            command, env=_env(vault_settings), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        try:
+            await eventually(_rewrapped_at_least(db, 20), timeout=300)
+        finally:
+            killed.send_signal(signal.SIGKILL)
+            killed.communicate(timeout=30)
+    await blocker.close()
     assert killed.returncode == -signal.SIGKILL
     row = await _rotation_row(db)
     assert row is not None
@@ -179,6 +189,14 @@ async def test_rotation_killed_mid_run_resumes_and_every_secret_stays_readable(
     assert (await audit.verify(after)).ok
     await fresh.appender.close()
     await after.appender.close()
+
+
+def _rewrapped_at_least(db: Database, count: int) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        row = await _rotation_row(db)
+        return row is not None and row["rewrapped"] >= count
+
+    return check
 
 
 def _env(settings: VaultSettings) -> dict[str, str]:

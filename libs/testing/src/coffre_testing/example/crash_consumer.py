@@ -47,7 +47,7 @@ async def main() -> None:
         run_relay=False,
     )
     await runtime.start()
-    await asyncio.sleep(60)
+    await asyncio.sleep(3600)  # the handler kills the process; the test bounds the wait
 
 
 if __name__ == "__main__":
