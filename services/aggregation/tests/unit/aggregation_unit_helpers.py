@@ -40,12 +40,19 @@ class SharedClock(SandboxClock):
         return self._clock.advance(timedelta(seconds=seconds))
 
 
+AGENT_TIMEOUT = 10.0
+"""Generous: an in-process bank call on a loaded machine can take seconds; a test of the slow
+fault passes its own short timeout and a fault delay far beyond it."""
+
+
 async def no_sleep(_: float) -> None:
     return None
 
 
 class Harness:
-    def __init__(self, *, page_size: int = 40, **policy: Any) -> None:
+    def __init__(
+        self, *, page_size: int = 40, agent_timeout: float = AGENT_TIMEOUT, **policy: Any
+    ) -> None:
         self.clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
         settings = SandboxSettings(page_size=page_size, fault_delay_seconds=2.0)
         self.sandbox = create_app(settings, clock=SharedClock(self.clock))
@@ -53,7 +60,7 @@ class Harness:
         self.bank = httpx.AsyncClient(transport=transport, base_url=BASE_URL)
         self.agent = BerlinGroupAgent(
             httpx.AsyncClient(transport=transport, base_url=BASE_URL),
-            RetryPolicy(attempts=3, base_delay=0.0, timeout=0.5),
+            RetryPolicy(attempts=3, base_delay=0.0, timeout=agent_timeout),
             sleep=no_sleep,
         )
         self.redirects: list[str] = []

@@ -17,7 +17,7 @@ from aggregation.domain.credential_errors import CredentialsMissing, Credentials
 from aggregation.service import embedded, teardown
 from aggregation.service.credential_ports import EmbeddedConsent
 from aggregation.service.embedded import CredentialContext
-from aggregation_unit_helpers import MEMBER_IP, Harness, no_sleep
+from aggregation_unit_helpers import AGENT_TIMEOUT, MEMBER_IP, Harness, no_sleep
 from common.security.client_encryption import RecipientKey, seal_b64
 from sandbox_bank.testing import BASE_URL
 
@@ -29,7 +29,7 @@ class Embedded:
         transport = httpx.ASGITransport(app=harness.sandbox)
         self.agent = EmbeddedBerlinGroupAgent(
             httpx.AsyncClient(transport=transport, base_url=BASE_URL),
-            RetryPolicy(attempts=3, base_delay=0.0, timeout=0.5),
+            RetryPolicy(attempts=3, base_delay=0.0, timeout=AGENT_TIMEOUT),
             sleep=no_sleep,
         )
         self.vault = InMemoryCredentialVault(RecipientKey.from_jwk(agent_jwk))

@@ -195,12 +195,11 @@ async def test_malformed_unattended_first_page_backs_off_instead_of_spending_bud
     assert len(h.state.pulls) == len(h.state.accounts)
 
 
-async def test_malformed_and_slow_answers_are_retried_when_the_member_is_present(
-    h: Harness,
-) -> None:
+async def test_malformed_and_slow_answers_are_retried_when_the_member_is_present() -> None:
+    h = Harness(agent_timeout=2.0)
     user, cid, _ = await _connected(h)
     await h.fault("malformed", count=1, pathPrefix="/v1/accounts/")
-    await h.fault("slow", count=1, pathPrefix="/v1/accounts/", delaySeconds=2)
+    await h.fault("slow", count=1, pathPrefix="/v1/accounts/", delaySeconds=60)
     report = await sync.refresh_connection(h.ctx, user, cid, MEMBER_IP)
     assert report.failed == 0
     assert report.added == await _bank_count(h, user)
