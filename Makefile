@@ -38,7 +38,7 @@ system-deps:
 	  else echo "warning: promtool is missing; the alert-rule tests will be skipped"; fi; }
 
 install: $(if $(findstring $(BOOTSTRAP),$(UV)),$(BOOTSTRAP)/bin/uv) system-deps
-	$(UV) sync --all-packages --frozen --quiet
+	$(UV) sync --all-packages --frozen --quiet $(if $(filter containers,$(COFFRE_TEST_INFRA)),--group containers)
 
 run: install
 	$(UV) run --frozen coffre-dev run

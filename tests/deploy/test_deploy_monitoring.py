@@ -35,18 +35,31 @@ def _queries(dashboard: dict[str, Any]) -> list[str]:
 
 
 def _registered_coffre_metrics() -> set[str]:
+    from archive.service import metrics as archive
+    from auth.service import metrics as auth
     from common.messaging import instruments
     from common.metrics import configure_metrics, prometheus_text
+    from fraud.service import metrics as fraud
+    from payments.service import metrics as payments
+    from vault.service import metrics as vault
 
     configure_metrics("deploy-test")
     instruments.record_lag("g", "t", 0, 1)
     instruments.record_backlog("s", 1, 1.0)
-    for counter in (instruments.published, instruments.consumed, instruments.dead_lettered):
+    vault.chain_checked(True)
+    payments._live[payments.LIVE[0]] = 0
+    counters = (instruments.published, instruments.consumed, instruments.dead_lettered,
+                vault.unwraps, auth.logins, auth.second_factor_failures, auth.lockouts,
+                fraud.decisions, payments.transitions, archive.receipts)  # fmt: skip
+    for counter in counters:
         counter.add(0, {"group": "g"})
-    for histogram in (instruments.batch_size, instruments.batch_duration):
+    histograms = (instruments.batch_size, instruments.batch_duration, vault.unwrap_batch_keys,
+                  vault.audit_append, vault.audit_append_entries, fraud.score_latency,
+                  archive.stage_duration)  # fmt: skip
+    for histogram in histograms:
         histogram.record(0, {"group": "g"})
     names = re.findall(r"^(coffre_[a-z_]+)", prometheus_text().decode(), re.M)
-    return {re.sub(r"_(bucket|count|sum)$", "", n) for n in names}
+    return {re.sub(r"_(bucket|count|sum|total)$", "", n) for n in names}
 
 
 def test_compose_rules_are_the_prometheus_rule_groups() -> None:
@@ -87,9 +100,23 @@ def test_dashboards_and_rules_name_only_metrics_the_code_registers() -> None:
     registered = _registered_coffre_metrics()
     texts = [p.read_text() for p in DASHBOARDS] + [(MONITORING / "rules.yml").read_text()]
     found = {m for text in texts for m in re.findall(r"\b(coffre_[a-z_]+)\b", text)}
-    named = {re.sub(r"_(bucket|count|sum)$", "", m) for m in found}
-    service_metrics = {"coffre_vault_audit_chain_intact"}  # registered by the vault itself
-    assert named - registered - service_metrics == set()
+    named = {re.sub(r"_(bucket|count|sum|total)$", "", m) for m in found}
+    assert named - registered == set()
+
+
+def test_every_service_dashboard_shows_the_services_own_metrics() -> None:
+    own = {
+        "vault": ["coffre_vault_unwraps", "coffre_vault_audit_append_duration_seconds",
+                  "coffre_vault_audit_chain_intact"],
+        "fraud": ["coffre_fraud_score_latency_seconds", "coffre_fraud_decisions"],
+        "auth": ["coffre_auth_logins", "coffre_auth_second_factor_failures",
+                 "coffre_auth_lockouts"],
+        "payments": ["coffre_payments_live", "coffre_payments_transitions"],
+        "archive": ["coffre_archive_receipts", "coffre_archive_stage_duration_seconds"],
+    }  # fmt: skip
+    for service, metrics in own.items():
+        text = (MONITORING / "dashboards" / f"{service}.json").read_text()
+        assert [m for m in metrics if m not in text] == [], service
 
 
 def test_compose_prometheus_scrapes_every_service_and_loads_the_rules() -> None:

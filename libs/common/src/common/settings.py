@@ -86,6 +86,12 @@ class ServiceSettings(BaseSettings):
         validation_alias=_env("OTEL_METRICS_EXPORTER"),
         description="'otlp' also pushes metrics to the OTLP endpoint; /metrics is always served.",
     )
+    metrics_enabled: bool = Field(
+        True,
+        validation_alias=_env("METRICS_ENABLED"),
+        description="false: no meter provider is installed, every instrument is a no-op and "
+        "/metrics is empty (to measure what metrics cost, or to run without them).",
+    )
     metrics_sample_seconds: float = Field(
         15.0,
         gt=0,

@@ -9,6 +9,7 @@ differs from production.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from typing import Any
 
@@ -32,6 +33,7 @@ from payments.adapters.pg_uow import PgUnitOfWork
 from payments.adapters.vault_client import HttpVaultClient
 from payments.domain.refs import RefKeys
 from payments.entrypoints.members import MemberAuthenticator
+from payments.service import metrics
 from payments.service.context import Context
 from payments.service.ports import Clock
 from payments.service.worker import Worker
@@ -60,6 +62,7 @@ class Container:
         self._clients: list[httpx.AsyncClient] = []
         self._ready = asyncio.Event()
         self.worker: Worker | None = None
+        self._sampler: asyncio.Task[None] | None = None
         self._ctx: Context | None = None
         self._members: MemberAuthenticator | None = None
 
@@ -107,9 +110,17 @@ class Container:
         if s.worker_enabled:
             self.worker = Worker(self._ctx, s.worker_interval_seconds)
             self.worker.start()
+        self._sampler = asyncio.create_task(
+            metrics.sample_live_forever(self._ctx.uow, s.metrics_sample_seconds),
+            name="payments-state-sampler",
+        )
         self._ready.set()
 
     async def stop(self, runtime: Runtime) -> None:
+        if self._sampler is not None:
+            self._sampler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sampler
         if self.worker is not None:
             await self.worker.stop()
         for client in self._clients:

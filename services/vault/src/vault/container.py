@@ -2,8 +2,9 @@
 
 Rule: constructing a container does no I/O; ``start`` (in the app lifespan, once the runtime's
 pool is open) makes sure a master key and the sealing keys exist, starts the sweeper that ends
-expired grants and releases erasure holds past their deadline, and the task that anchors the
-audit head outside the database every ``anchor_seconds`` (and once more on the way out).
+expired grants and releases erasure holds past their deadline, the task that anchors the
+audit head outside the database every ``anchor_seconds`` (and once more on the way out), and the
+one that verifies the audit rows written since its last check every ``audit_verify_seconds``.
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ from vault.adapters.pg_audit_batches import PgAuditBatches
 from vault.adapters.pg_uow import pg_uow_factory
 from vault.bootstrap import build_context
 from vault.domain.anchor import Checkpoint
-from vault.domain.audit import Head
+from vault.domain.audit import Head, VerifyReport
 from vault.domain.errors import ConcurrentUpdate, RotationConflict
 from vault.domain.policy import DEFAULT_POLICY, Policy
 from vault.service import anchoring, erasure, grants, reseal, sealing
+from vault.service.chain_watch import ChainWatch
 from vault.service.context import VaultContext
 from vault.service.ports import Kms
 from vault.settings import VaultSettings
@@ -104,6 +106,10 @@ class Container:
         self.anchors = FileAnchorStore(settings.anchor_dir)
         self.anchor_key: Ed25519PrivateKey | None = None
         self.last_anchor: Head | None = None
+        self.chain_watch = ChainWatch(
+            self.ctx, full_every_seconds=settings.audit_full_verify_seconds
+        )
+        self._chain_checker: asyncio.Task[None] | None = None
 
     async def start(self, runtime: Runtime) -> None:
         if self.settings.service_trust_dir:
@@ -112,6 +118,7 @@ class Container:
             )
         await ensure_keys(self.ctx)
         self._sweeper = asyncio.create_task(self._sweep(), name="vault-grant-sweeper")
+        self._chain_checker = asyncio.create_task(self._check_loop(), name="vault-chain-check")
         try:
             self.anchor_key = load_or_create_anchor_key(self.settings.anchor_key_file)
         except (OSError, ValueError) as exc:  # the vault serves on; the gap is logged loudly
@@ -120,7 +127,7 @@ class Container:
         self._anchorer = asyncio.create_task(self._anchor_loop(), name="vault-audit-anchor")
 
     async def stop(self, runtime: Runtime) -> None:
-        for task in (self._sweeper, self._anchorer):
+        for task in (self._sweeper, self._anchorer, self._chain_checker):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -150,6 +157,22 @@ class Container:
         while True:
             await asyncio.sleep(self.settings.anchor_seconds)
             await self._anchor_once()
+
+    async def check_chain_now(self) -> VerifyReport:
+        """Verify the audit rows written since the last check (from the latest anchor that
+        verifies, the first time) and set the chain gauge."""
+        anchor = None
+        if self.anchor_key is not None:
+            anchor, _ = self.anchors.latest(self.anchor_key.public_key())
+        return await self.chain_watch.check(anchor.head if anchor else None)
+
+    async def _check_loop(self) -> None:
+        while True:
+            try:
+                await self.check_chain_now()
+            except Exception as exc:  # unreadable now (database down): the next tick retries
+                log.warning("audit_chain_check_failed", error=type(exc).__name__)
+            await asyncio.sleep(self.settings.audit_verify_seconds)
 
     async def _sweep(self) -> None:
         while True:

@@ -45,6 +45,19 @@ class VaultSettings(ServiceSettings):
     anchor_seconds: float = Field(
         60.0, gt=0, le=86_400, description="How often the audit head is anchored when it moved"
     )
+    audit_verify_seconds: float = Field(
+        60.0,
+        gt=0,
+        le=86_400,
+        description="How often the audit rows written since the last check are verified (the "
+        "coffre_vault_audit_chain_intact gauge)",
+    )
+    audit_full_verify_seconds: float = Field(
+        86_400.0,
+        ge=0,
+        le=30 * 86_400,
+        description="How often that check walks the whole audit log instead (0: never)",
+    )
     grant_sweep_seconds: float = Field(30.0, gt=0, le=3600)
     max_secret_bytes: int = Field(16 * 1024, ge=256, le=64 * 1024)
     agent_keys: str | None = Field(

@@ -5,8 +5,9 @@ produce → consume (the baseline), and Coffre's path — units of work writing 
 relay publishing, an idempotent consumer recording each in its inbox — with single-event
 transactions (plain, then sharing commits) and 50-event transactions, per-event and batch
 handlers, and once while the relay purges an expired backlog; it prints each rate and its ratio
-to the baseline (``devstack.backbone_bench``). Then each ``services/<svc>/bench/run.py`` runs
-against the same stack and prints its own figures.
+to the baseline (``devstack.backbone_bench``). The metrics line runs one request loop with
+metrics off and on and prints both rates and their ratio (``devstack.metrics_bench``). Then each
+``services/<svc>/bench/run.py`` runs against the same stack and prints its own figures.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from devstack.backbone_bench import Scenario, run_scenario
 from devstack.baseline import raw_kafka_rate
 from devstack.kafka import EmbeddedKafka
 from devstack.layout import DEFAULT_PORTS
+from devstack.metrics_bench import metrics_cost
 from devstack.ports import free_port
 from devstack.postgres import EmbeddedPostgres
 
@@ -83,6 +85,8 @@ def run_benchmarks(root: Path, *, quick: bool = False, only: str | None = None) 
     try:
         if only in (None, "backbone"):
             backbone(postgres.url, kafka.bootstrap_servers, count)
+        if only in (None, "metrics"):
+            metrics_cost(postgres.url, kafka.bootstrap_servers, 300 if quick else 1_000)
         for name in DEFAULT_PORTS:
             generate_identity(name, base / "identity")
         env = {
@@ -95,7 +99,7 @@ def run_benchmarks(root: Path, *, quick: bool = False, only: str | None = None) 
             "COFFRE_BENCH_QUICK": "1" if quick else "0",
             "LOG_LEVEL": "WARNING",
         }
-        if only != "backbone":
+        if only not in ("backbone", "metrics"):
             run_service_benches(root, env, only)
     finally:
         kafka.stop()

@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     run_cmd.add_argument("--port-offset", type=int, default=0, help="add this to every port")
     bench_cmd = sub.add_parser("bench", help="run the benchmarks on a fresh embedded stack")
     bench_cmd.add_argument("--quick", action="store_true", help="smaller volumes")
-    bench_cmd.add_argument("--only", help="'backbone' or one service name")
+    bench_cmd.add_argument("--only", help="'backbone', 'metrics' or one service name")
     token_cmd = sub.add_parser("token", help="print a short-lived service token (development)")
     token_cmd.add_argument("identity", help="an identity of the state folder, e.g. backoffice")
     token_cmd.add_argument("--audience", default="vault", help="the service it is for")

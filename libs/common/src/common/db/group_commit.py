@@ -163,6 +163,7 @@ class SharedCommitUnitOfWork(UnitOfWork):
         self.committed = True
         if self._on_commit is not None and (events or self._flushed):
             self._on_commit()
+        self._run_after_commit()
 
     async def __aexit__(
         self,
@@ -179,3 +180,4 @@ class SharedCommitUnitOfWork(UnitOfWork):
                 self._committer.leave(group, committed=False)
             self._conn = None
             self._pending.clear()
+            self._after_commit.clear()

@@ -76,6 +76,7 @@ class UnitOfWork:
         self._tx: Any = None
         self._pending: list[PendingEvent] = []
         self._flushed = 0
+        self._after_commit: list[Callable[[], None]] = []
         self.committed = False
 
     @property
@@ -111,6 +112,7 @@ class UnitOfWork:
                 await self._db.pool.release(self._conn)
             self._conn = None
             self._pending.clear()
+            self._after_commit.clear()
 
     def record(
         self,
@@ -171,16 +173,29 @@ class UnitOfWork:
         self._pending.clear()
         if self._on_commit is not None and (events or self._flushed):
             self._on_commit()
+        self._run_after_commit()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once this unit of work has committed, never if it rolls back: for
+        in-memory effects (metrics) that must count only what is durable. It must not raise."""
+        self._after_commit.append(callback)
+
+    def _run_after_commit(self) -> None:
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
-        """A nested transaction: on error its changes and the events it recorded are undone."""
-        mark = len(self._pending)
+        """A nested transaction: on error its changes, the events it recorded and its
+        ``after_commit`` callbacks are undone."""
+        mark, callbacks = len(self._pending), len(self._after_commit)
         try:
             async with self.conn.transaction():
                 yield
         except BaseException:
             del self._pending[mark:]
+            del self._after_commit[callbacks:]
             raise
 
     async def claim_inbox_many(

@@ -58,10 +58,11 @@ def create_service_app(
                 settings.service_name, otlp_endpoint=settings.otel_exporter_otlp_endpoint
             )
         push = settings.otel_metrics_exporter == "otlp"
-        configure_metrics(
-            settings.service_name,
-            otlp_endpoint=settings.otel_exporter_otlp_endpoint if push else None,
-        )
+        if settings.metrics_enabled:
+            configure_metrics(
+                settings.service_name,
+                otlp_endpoint=settings.otel_exporter_otlp_endpoint if push else None,
+            )
         await runtime.start()
         for hook in on_startup:
             await hook(runtime)

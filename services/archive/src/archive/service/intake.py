@@ -17,11 +17,13 @@ import hashlib
 import uuid
 from dataclasses import dataclass, field
 
+from common.errors import CoffreError
 from common.events.archive import ReceiptUploaded
 
 from archive.domain import files
 from archive.domain.encryption import encrypt
 from archive.domain.receipts import Hints, Receipt, Source, aad, vault_subject_for
+from archive.service import metrics
 from archive.service.context import Context
 from archive.service.matching import match_new_receipt
 from archive.service.ports import Store
@@ -57,12 +59,17 @@ async def _render(ctx: Context, item: Incoming) -> tuple[str, bytes]:
     if item.rendered is not None:
         return item.content_type or "text/plain", item.rendered
     kind = files.identify(item.content, item.content_type)
-    return kind.value, await ctx.renderer.to_pdf(item.content, kind)
+    with metrics.timed("render"):
+        return kind.value, await ctx.renderer.to_pdf(item.content, kind)
 
 
 async def accept(ctx: Context, items: list[Incoming]) -> list[Accepted]:
     """Identify, render, encrypt and stage every file; all or nothing."""
-    rendered = [await _render(ctx, item) for item in items]
+    try:
+        rendered = [await _render(ctx, item) for item in items]
+    except CoffreError:
+        metrics.count("intake", "rejected", len(items))
+        raise
     now = ctx.clock.now()
     accepted: list[Accepted] = []
     for item, (content_type, pdf) in zip(items, rendered, strict=True):
@@ -90,6 +97,7 @@ async def accept(ctx: Context, items: list[Incoming]) -> list[Accepted]:
         for entry, item in zip(accepted, items, strict=True):
             await _stage(ctx, uow, entry, item.content)
         await uow.commit()
+    metrics.count("intake", "accepted", len(accepted))
     return accepted
 
 

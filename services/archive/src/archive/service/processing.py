@@ -23,6 +23,7 @@ from common.logging import get_logger
 from archive.domain.encryption import decrypt, encrypt
 from archive.domain.errors import IntegrityMismatch
 from archive.domain.receipts import Receipt, Status, aad, object_key, retention_end
+from archive.service import metrics
 from archive.service.context import Context
 from archive.service.intake import Accepted
 from archive.service.ports import UnitOfWork
@@ -39,9 +40,11 @@ async def process(ctx: Context, receipt_id: uuid.UUID, ready: Accepted | None = 
                 return receipt.status if receipt else Status.RECEIVED
             await _seal_and_store(ctx, uow, receipt, ready)
             await uow.commit()
-            return Status.SEALED
+        metrics.count("processing", "sealed")
+        return Status.SEALED
     except CoffreError as exc:
         await _retry_later(ctx, receipt_id, exc.code)
+        metrics.count("processing", "deferred")
         return Status.RECEIVED
 
 
@@ -58,15 +61,17 @@ async def _seal_and_store(
             raise IntegrityMismatch("the staged copies of this receipt are missing")
         key = await ctx.keys.unwrap(receipt.vault_subject, receipt.wrapped_key)
         pdf = decrypt(key, staged["pdf"], aad(rid, user, "pdf"))
-    sealed = await ctx.sealer.seal(pdf)
+    with metrics.timed("seal"):
+        sealed = await ctx.sealer.seal(pdf)
     now = ctx.clock.now()
     until = retention_end(now, ctx.policy.retention_years)
     sealed_blob = encrypt(key, sealed, aad(rid, user, "sealed"))
     sealed_key, original_key = object_key(rid, "sealed"), object_key(rid, "original")
-    receipt.sealed_version, receipt.original_version = await asyncio.gather(
-        ctx.store.put_locked(sealed_key, sealed_blob, until),
-        ctx.store.put_locked(original_key, staged["original"], until),
-    )
+    with metrics.timed("store"):
+        receipt.sealed_version, receipt.original_version = await asyncio.gather(
+            ctx.store.put_locked(sealed_key, sealed_blob, until),
+            ctx.store.put_locked(original_key, staged["original"], until),
+        )
     receipt.sealed_object, receipt.original_object = sealed_key, original_key
     receipt.sealed_cipher_sha256 = hashlib.sha256(sealed_blob).hexdigest()
     receipt.original_cipher_sha256 = hashlib.sha256(staged["original"]).hexdigest()

@@ -1,9 +1,10 @@
 """Auth's unit of work on Postgres: common's UnitOfWork (transaction + outbox) with auth's
-repositories bound to its connection."""
+repositories bound to its connection; the sign-in events it commits feed auth's metrics."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from types import TracebackType
 
 from common.db.uow import UnitOfWork
@@ -15,6 +16,7 @@ from auth.adapters.pg_erasure import PgErasureLog
 from auth.adapters.pg_keys import PgKeys, PgTenants
 from auth.adapters.pg_security import PgChallenges, PgFailures, PgRates, PgSessions
 from auth.adapters.sealing import SecretBox
+from auth.service import metrics
 
 
 class PgAuthUnitOfWork:
@@ -57,6 +59,8 @@ class PgAuthUnitOfWork:
         await self.inner.__aexit__(exc_type, exc, tb)
 
     def record(self, payload: Event, *, subject: str) -> Envelope:
+        if isinstance(payload, metrics.COUNTED):
+            self.inner.after_commit(partial(metrics.count_committed, payload))
         return self.inner.record(payload, subject=subject)
 
     async def commit(self) -> None:

@@ -2,17 +2,20 @@
 
 Rules: events published through it go to ``common``'s outbox in the same transaction; a unit of
 work *borrowed* from a consumer (which has already claimed the event in the inbox) neither opens
-nor commits: the consumer commits the effects, the inbox row and the events together.
+nor commits: the consumer commits the effects, the inbox row and the events together. Each
+score published is counted in the metrics once it is committed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from types import TracebackType
 from typing import Self
 
 from common.db import UnitOfWork as CommonUnitOfWork
 from common.events import Event
+from common.events.fraud import TransactionScored
 
 from fraud.adapters.pg_erasure import PgErasure, PgReportRuns
 from fraud.adapters.pg_parking import PgParkedActivities
@@ -21,6 +24,7 @@ from fraud.adapters.pg_reports import PgReports, PgReportSource
 from fraud.adapters.pg_scoring import PgScoring
 from fraud.adapters.pg_signals import PgConsents, PgModelStore, PgSecurityLog
 from fraud.adapters.pg_state import PgDirectory, PgSecurityStates
+from fraud.service import metrics
 
 
 class PgUnitOfWork:
@@ -81,6 +85,8 @@ class PgUnitOfWork:
         if self._uow is None:
             raise RuntimeError("the unit of work is not open")
         self._uow.record(event, subject=subject, key=key)
+        if isinstance(event, TransactionScored):
+            self._uow.after_commit(partial(metrics.count_decision, event))
 
     async def commit(self) -> None:
         if self._uow is None:

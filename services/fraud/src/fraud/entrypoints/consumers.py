@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, time
+from functools import partial
 from typing import Any
 
 from common.db import UnitOfWork
@@ -29,7 +30,8 @@ from fraud.bootstrap import Container
 from fraud.domain.activity import Activity, SecuritySignal, SignalKind
 from fraud.domain.validation import parse_payment, parse_transaction
 from fraud.service.erasure import erase_member, is_erased
-from fraud.service.scoring import score_in
+from fraud.service.metrics import record_latencies
+from fraud.service.scoring import Scored, score_in
 from fraud.service.signals import record_signal, register_member
 
 log = get_logger(__name__)
@@ -58,7 +60,8 @@ def consumers(container: Container) -> Callable[[Runtime], None]:
         if not activities:
             return
         async with borrowed:
-            await score_in(activities, borrowed, container.engine, park=True)
+            scored = await score_in(activities, borrowed, container.engine, park=True)
+        uow.after_commit(partial(record_latencies, _newly_scored(kept, scored)))
 
     async def on_security(event: Event, envelope: Envelope, uow: UnitOfWork) -> None:
         """Remember members, their sign-ins, step-ups, factor changes and expiring consents."""
@@ -90,6 +93,17 @@ def consumers(container: Container) -> Callable[[Runtime], None]:
         )
 
     return register
+
+
+def _newly_scored(
+    events: Sequence[Received], scored: Sequence[Scored | None]
+) -> list[tuple[str, datetime]]:
+    """(kind, occurred_at) of each event scored now (not parked, not scored before)."""
+    return [
+        (result.score.kind.value, received.envelope.occurred_at)
+        for received, result in zip(events, scored, strict=True)
+        if result is not None and result.score.source_event_id == str(received.envelope.event_id)
+    ]
 
 
 def _activity(container: Container, received: Received) -> Activity:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import uuid
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -101,6 +103,9 @@ class _Payments:
     async def open_of_user(self, user_id: str) -> list[Payment]:
         return copy.deepcopy([p for p in self.s.payments.values() if p.user_id == user_id
                               and p.state not in _FAILED | {State.EXECUTED}])  # fmt: skip
+
+    async def count_in(self, states: Sequence[State]) -> dict[State, int]:
+        return dict(Counter(p.state for p in self.s.payments.values() if p.state in states))
 
     async def pseudonymise(self, user_id: str, pseudonym: str) -> int:
         mine = [p for p in self.s.payments.values() if p.user_id == user_id]

@@ -1,14 +1,20 @@
-"""The Postgres unit of work: common's ``UnitOfWork`` (outbox included) with our repositories."""
+"""The Postgres unit of work: common's ``UnitOfWork`` (outbox included) with our repositories;
+each payment transition it commits is counted in the metrics."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import asyncpg
 from common.db.repositories import RepositoryStore, RepositoryUnitOfWork
+from common.events import Event
+from common.events.payments import PaymentTransition
 from common.runtime import Runtime
 
 from payments.adapters.pg_consents import PgConsents
 from payments.adapters.pg_misc import PgIdempotency, PgLedger, PgSessions
 from payments.adapters.pg_payments import PgAudit, PgPayments
+from payments.service import metrics
 
 
 class PgStore(RepositoryStore):
@@ -21,6 +27,11 @@ class PgStore(RepositoryStore):
         self.audit = PgAudit(conn)
         self.sessions = PgSessions(conn)
         self.ledger = PgLedger(conn)
+
+    def record(self, event: Event, *, subject: str, key: str | None = None) -> None:
+        super().record(event, subject=subject, key=key)
+        if isinstance(event, PaymentTransition):
+            self._uow.after_commit(partial(metrics.count_transition, event))
 
     async def lock_member(self, user_id: str) -> None:
         await self._uow.conn.execute(

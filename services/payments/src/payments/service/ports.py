@@ -8,7 +8,7 @@ writes the recorded events to the outbox in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -179,6 +179,10 @@ class PaymentRepository(Protocol):
     async def open_of_user(self, user_id: str) -> list[Payment]: ...
 
     async def pseudonymise(self, user_id: str, pseudonym: str) -> int: ...
+
+    async def count_in(self, states: Sequence[State]) -> dict[State, int]:
+        """How many payments are in each of ``states`` now (states with none are left out)."""
+        ...
 
 
 class ConsentRepository(Protocol):

@@ -206,6 +206,14 @@ class ChainVerifier:
         self.head: Head | None = None
         self.problem: ChainProblem | None = None
 
+    @classmethod
+    def after(cls, start: Head, *anchors: Head | None) -> ChainVerifier:
+        """A verifier that continues the chain after ``start``, a head verified before (whose
+        row the caller checks with ``check_start``)."""
+        verifier = cls(*anchors)
+        verifier.head = start
+        return verifier
+
     def feed(self, entry: AuditEntry) -> bool:
         """Check one entry; returns False once a problem is found."""
         if self.problem is not None:
@@ -236,6 +244,18 @@ def verify_chain(entries: Iterable[AuditEntry], expected_head: Head | None = Non
         if not verifier.feed(entry):
             break
     return verifier.report()
+
+
+def check_start(start: Head, entry: AuditEntry | None) -> ChainProblem | None:
+    """The row of a head verified before (``entry``, the first at or after ``start.seq``) must
+    still be there, unedited and with the same hash."""
+    if entry is None or entry.seq != start.seq:
+        return _problem(start.seq, ProblemKind.MISSING)
+    if entry.computed_hash() != entry.hash:
+        return _problem(start.seq, ProblemKind.EDITED)
+    if entry.hash != start.hash:
+        return _problem(start.seq, ProblemKind.HEAD_MISMATCH)
+    return None
 
 
 def _check_entry(entry: AuditEntry, expected_seq: int, prev_hash: str) -> ChainProblem | None:

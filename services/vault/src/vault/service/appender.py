@@ -15,12 +15,14 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 
 from common.logging import get_logger
 
 from vault.domain.audit import AuditDraft, AuditEntry, AuditRequest, Head, stale_requests
 from vault.domain.errors import AuditUnavailable
+from vault.service import metrics
 from vault.service.ports import AuditBatchWriter, Clock, UnitOfWorkFactory
 
 log = get_logger(__name__)
@@ -104,6 +106,7 @@ class AuditAppender:
 
     async def _write_one_batch(self) -> None:
         batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+        started = time.perf_counter()
         try:
             entries, head = await self.writer.write(
                 [request for request, _ in batch], self._head, self._trusted
@@ -116,6 +119,7 @@ class AuditAppender:
                     future.set_exception(AuditUnavailable())
             return
         self._head, self._trusted = head, True
+        metrics.appended(len(batch), time.perf_counter() - started)
         self.batches += 1
         self.entries += len(batch)
         for (_, future), entry in zip(batch, entries, strict=True):

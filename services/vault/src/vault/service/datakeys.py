@@ -26,7 +26,7 @@ from vault.domain.erasure import hold_admits
 from vault.domain.errors import CiphertextRejected, ConcurrentUpdate, Erased, PolicyDenied
 from vault.domain.keys import DataKey
 from vault.domain.policy import Action
-from vault.service import erasure
+from vault.service import erasure, metrics
 from vault.service.appender import StaleSubject
 from vault.service.context import VaultContext, draft_for, failed, guarded, record
 
@@ -73,14 +73,16 @@ _UNWRAP = str(Action.UNWRAP_DATA_KEY)
 async def unwrap_data_key(
     ctx: VaultContext, caller: Caller, subject: str, purpose: str, wrapped: bytes
 ) -> GeneratedKey:
-    [result] = await unwrap_many(ctx, caller, [UnwrapItem(subject, purpose, wrapped)])
+    [result] = await unwrap_many(
+        ctx, caller, [UnwrapItem(subject, purpose, wrapped)], mode="single"
+    )
     if isinstance(result, CoffreError):
         raise result
     return result
 
 
 async def unwrap_many(
-    ctx: VaultContext, caller: Caller, items: Sequence[UnwrapItem]
+    ctx: VaultContext, caller: Caller, items: Sequence[UnwrapItem], *, mode: str = "batch"
 ) -> list[Unwrapped]:
     """Each item's key or its error, every one audited; answered once all entries are durable.
 
@@ -105,7 +107,9 @@ async def unwrap_many(
         todo = stale
     else:
         raise ConcurrentUpdate()
-    return [r for r in results if r is not None]
+    answered = [r for r in results if r is not None]
+    metrics.count_unwraps(mode, answered)
+    return answered
 
 
 async def decide_one(

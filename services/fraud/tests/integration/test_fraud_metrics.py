@@ -1,0 +1,69 @@
+"""Fraud's metrics on /metrics: the wait from an event's occurred_at to its committed score, and
+the decisions by kind, with no account or member as a label."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import pytest
+from coffre_testing.metrics import sample
+from coffre_testing.waiting import eventually
+from common.events.aggregation import TransactionIngested
+from common.events.auth import UserRegistered
+from fraud_harness import Events
+from fraud_it_conftest import RunningFraud
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
+
+
+def _transaction(user: uuid.UUID, account: str, n: int) -> TransactionIngested:
+    return TransactionIngested.model_validate(
+        {
+            "user_id": str(user),
+            "account_ref": account,
+            "transaction_ref": f"txn-{user.hex[:8]}-{n:04d}",
+            "label": "card purchase",
+            "booking_date": date.today(),
+            "amount": "-12.50",
+            "currency": "EUR",
+            "status": "booked",
+        }
+    )
+
+
+async def test_score_latency_and_decisions_are_recorded_once_scores_commit(
+    fraud: RunningFraud, infra: object
+) -> None:
+    user = uuid.uuid4()
+    account = f"acct-{user.hex[:12]}"
+    before = (await fraud.client.get("/metrics")).text
+    db = fraud.container.runtime.db  # type: ignore[union-attr]
+    async with Events(infra.bootstrap_servers) as events:  # type: ignore[attr-defined]
+        await events.send(UserRegistered(user_id=user, method="password"), subject=str(user))
+
+        async def known() -> bool:
+            found = await db.fetchval("SELECT 1 FROM members WHERE owner_ref = $1", str(user))
+            return found is not None
+
+        await eventually(known, timeout=30)
+        for n in range(3):
+            await events.send(_transaction(user, account, n), subject=str(user), key=account)
+    latency = "coffre_fraud_score_latency_seconds_count"
+    decisions = "coffre_fraud_decisions_total"
+
+    async def recorded() -> bool:
+        after = (await fraud.client.get("/metrics")).text
+        return (
+            sample(after, latency, kind="transaction") - sample(before, latency, kind="transaction")
+            >= 3
+            and sample(after, decisions, kind="transaction")
+            - sample(before, decisions, kind="transaction")
+            >= 3
+        )
+
+    await eventually(recorded, timeout=30)
+    after = (await fraud.client.get("/metrics")).text
+    assert sample(after, "coffre_fraud_score_latency_seconds_sum", kind="transaction") > 0
+    assert account not in after
+    assert str(user) not in after
