@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -47,6 +47,9 @@ class MemoryErasure(_Repo):
 
     async def is_erased(self, owner_ref: str | None) -> bool:
         return owner_ref is not None and owner_ref in self.store.erased
+
+    async def erased_among(self, owner_refs: Sequence[str]) -> set[str]:
+        return {ref for ref in owner_refs if ref in self.store.erased}
 
 
 def _pseudonymise(s: MemoryStore, owner_ref: str, accounts: list[str]) -> int:
