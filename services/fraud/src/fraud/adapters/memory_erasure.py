@@ -87,6 +87,12 @@ class MemoryParked(_Repo):
         if all(a.ref != activity.ref for a, _, _ in self.store.parked):
             self.journal.append(self.store.parked, (activity, parked_at, deadline))
 
+    async def park_many(
+        self, activities: Sequence[Activity], parked_at: datetime, deadline: datetime
+    ) -> None:
+        for activity in activities:
+            await self.park(activity, parked_at, deadline)
+
     async def take_for_owner(self, owner_ref: str) -> list[Activity]:
         return [a for a, _, _ in self._take(lambda a, _: a.owner_ref == owner_ref, None)]
 

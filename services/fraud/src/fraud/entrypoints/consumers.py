@@ -59,9 +59,9 @@ def consumers(container: Container) -> Callable[[Runtime], None]:
         transaction of a member not registered yet is parked, an event of an erased member is
         dropped (payments here, transactions by the scoring query)."""
         borrowed = PgUnitOfWork.borrow(uow)
-        payments = [r for r in events if isinstance(r.event, PaymentInitiated)]
-        erased = await _erased([_member(r) for r in payments], borrowed)
-        kept = [r for r in events if r not in payments or _member(r) not in erased]
+        payments = [_member(r) for r in events if isinstance(r.event, PaymentInitiated)]
+        erased = await _erased(payments, borrowed)
+        kept = [r for r in events if not (erased and _erased_payment(r, erased))]
         activities = [_activity(container, received) for received in kept]
         if not activities:
             return
@@ -140,6 +140,10 @@ def _member(received: Received) -> str:
     """Whom an event is about: the payload's member id, else the envelope's subject."""
     member = getattr(received.event, "user_id", None)
     return str(member) if member else received.envelope.subject
+
+
+def _erased_payment(received: Received, erased: set[str]) -> bool:
+    return isinstance(received.event, PaymentInitiated) and _member(received) in erased
 
 
 async def _erased(members: list[str], uow: PgUnitOfWork) -> set[str]:

@@ -202,6 +202,11 @@ class ParkedActivities(Protocol):
     async def park(self, activity: Activity, parked_at: datetime, deadline: datetime) -> None:
         """Keep the activity (once per source event or reference)."""
 
+    async def park_many(
+        self, activities: Sequence[Activity], parked_at: datetime, deadline: datetime
+    ) -> None:
+        """Keep the activities (once each, as ``park`` does) in one statement."""
+
     async def take_for_owner(self, owner_ref: str) -> list[Activity]:
         """Remove and return the owner's parked activities, oldest first."""
 
