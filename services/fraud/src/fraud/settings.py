@@ -75,7 +75,7 @@ class FraudSettings(ServiceSettings):
         "what has arrived, never held back to fill up.",
     )
     fetch_max_wait_ms: int = Field(
-        5, ge=1, le=5_000, description="Longest the broker holds a fetch open with nothing new."
+        20, ge=1, le=5_000, description="Longest the broker holds a fetch open with nothing new."
     )
     decision_wait_seconds: float = Field(
         1.0,
