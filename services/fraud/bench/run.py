@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -27,14 +28,14 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from common.events import Envelope, Event
 from common.events.aggregation import TransactionIngested
-from common.events.fraud import TransactionScored
 from common.events.payments import PaymentInitiated
 from fraud.evaluation.evaluate import evaluate
 from fraud.evaluation.scenarios import generate
 from fraud.evaluation.synthetic import SyntheticEvent
+from load import Phase, Scored, measure, offer
 
 QUICK = os.environ.get("COFFRE_BENCH_QUICK") == "1"
 RATE = int(os.environ.get("FRAUD_BENCH_RATE", "2000"))
@@ -44,11 +45,6 @@ SATURATION = int(os.environ.get("FRAUD_BENCH_SATURATION", "5000" if QUICK else "
 
 def line(name: str, value: float, unit: str) -> None:
     print(f"{name}: {value:,.2f} {unit}", flush=True)
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 @dataclass
@@ -87,149 +83,28 @@ def encode(phase: str, synthetic: SyntheticEvent) -> tuple[str, bytes, bytes, st
     return event.topic(), envelope.to_bytes(), payload["account_ref"].encode(), ref
 
 
-class Scored:
-    """Reads TransactionScored and records when each activity's score arrived."""
-
-    def __init__(self, bootstrap: str) -> None:
-        self.consumer = AIOKafkaConsumer(
-            TransactionScored.topic(),
-            bootstrap_servers=bootstrap,
-            group_id=f"bench-scored-{uuid.uuid4().hex[:8]}",
-            auto_offset_reset="earliest",
-            session_timeout_ms=2000,
-            heartbeat_interval_ms=300,
-            max_poll_records=2000,
-        )
-        self.arrived: dict[str, float] = {}
-        self.decisions: dict[str, str] = {}
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        await self.consumer.start()
-        self._task = asyncio.create_task(self._read())
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        await self.consumer.stop()
-
-    async def _read(self) -> None:
-        while True:
-            batches = await self.consumer.getmany(timeout_ms=50)
-            now = time.perf_counter()
-            for records in batches.values():
-                for record in records:
-                    payload = json.loads(record.value)["payload"]
-                    self.arrived.setdefault(payload["activity_ref"], now)
-                    self.decisions[payload["activity_ref"]] = payload["decision"]
-
-    async def wait_for(self, refs: list[str], timeout: float) -> None:
-        deadline = time.perf_counter() + timeout
-        while time.perf_counter() < deadline:
-            if all(ref in self.arrived for ref in refs):
-                return
-            await asyncio.sleep(0.05)
-        missing = sum(1 for ref in refs if ref not in self.arrived)
-        raise TimeoutError(f"{missing} events were not scored within {timeout} s")
-
-
-async def offer(
-    producer: AIOKafkaProducer, messages: list[tuple[str, bytes, bytes, str]], rate: float | None
-) -> dict[str, float]:
-    """Send at ``rate`` events/s (None: as fast as possible); return each ref's send time."""
-    sent: dict[str, float] = {}
-    futures = []
-    started = time.perf_counter()
-    tick = 0.005
-    for index, (topic, value, key, ref) in enumerate(messages):
-        if rate is not None:
-            due = started + index / rate
-            delay = due - time.perf_counter()
-            if delay > tick:
-                await asyncio.sleep(delay)
-        sent[ref] = time.perf_counter()
-        futures.append(await producer.send(topic, value, key=key))
-    await asyncio.gather(*futures)
-    return sent
-
-
-@dataclass
-class Phase:
-    scored_per_second: float
-    p50_ms: float
-    p99_ms: float
-    offered_per_second: float
-    count: int = 0
-
-
-def measure(sent: dict[str, float], scored: Scored) -> Phase:
-    latencies = [(scored.arrived[ref] - at) * 1000 for ref, at in sent.items()]
-    first, last = min(sent.values()), max(scored.arrived[ref] for ref in sent)
-    offered = len(sent) / max(max(sent.values()) - first, 1e-9)
-    rate = len(sent) / (last - first)
-    return Phase(rate, pct(latencies, 50), pct(latencies, 99), offered, len(sent))
-
-
 async def raw_baseline(bootstrap: str, size: int, count: int, rate: float) -> tuple[float, Phase]:
     """aiokafka alone: saturated produce → consume rate, and latency at ``rate``."""
     topic = f"bench.fraud-raw-{uuid.uuid4().hex[:6]}"
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id=f"bench-{topic}",
-        auto_offset_reset="earliest",
-        session_timeout_ms=2000,
-        heartbeat_interval_ms=300,
-        max_poll_records=2000,
-    )
+    reader = Scored(bootstrap, topic)
     await producer.start()
-    await consumer.start()
-    arrived: dict[str, float] = {}
-
-    async def read() -> None:
-        while True:
-            batches = await consumer.getmany(timeout_ms=50)
-            now = time.perf_counter()
-            for records in batches.values():
-                for record in records:
-                    arrived.setdefault(record.key.decode(), now)
-
-    reader = asyncio.create_task(read())
+    await reader.start()
     try:
         await producer.send_and_wait(topic, b"warm-up", key=b"warm-up")
-        await _until(lambda: "warm-up" in arrived)
+        await reader.wait_for(["warm-up"], 120)
         body = b"x" * size
         fixed = [(topic, body, f"f{i}".encode(), f"f{i}") for i in range(int(rate * SECONDS))]
-        sent = await offer(producer, fixed, rate)
-        await _until(lambda: all(ref in arrived for ref in sent))
-        at_rate = _phase(sent, arrived)
+        sent = await offer(producer, fixed, rate, reader)
+        await reader.wait_for(list(sent.due), 300)
+        at_rate = measure(sent, reader)
         burst = [(topic, body, f"s{i}".encode(), f"s{i}") for i in range(count)]
-        sent = await offer(producer, burst, None)
-        await _until(lambda: all(ref in arrived for ref in sent))
-        return _phase(sent, arrived).scored_per_second, at_rate
+        sent = await offer(producer, burst, None, reader)
+        await reader.wait_for(list(sent.due), 300)
+        return measure(sent, reader).scored_per_second, at_rate
     finally:
-        reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reader
+        await reader.stop()
         await producer.stop()
-        await consumer.stop()
-
-
-def _phase(sent: dict[str, float], arrived: dict[str, float]) -> Phase:
-    holder = Scored.__new__(Scored)
-    holder.arrived = arrived
-    return measure(sent, holder)
-
-
-async def _until(check: Any, timeout: float = 300) -> None:
-    deadline = time.perf_counter() + timeout
-    while not check():
-        if time.perf_counter() > deadline:
-            raise TimeoutError("baseline messages did not all arrive")
-        await asyncio.sleep(0.05)
 
 
 @contextlib.contextmanager
@@ -258,11 +133,40 @@ def infrastructure() -> Iterator[tuple[str, str]]:
         postgres.stop()
 
 
+@dataclass
+class Service:
+    """The fraud process under test, and where its stage timings go."""
+
+    process: subprocess.Popen[bytes]
+    stages: Path
+    signals: int = 0
+
+    def cpu_seconds(self) -> float:
+        """CPU time the service process has used so far (user + system)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def timings(self) -> dict[str, Any]:
+        """What the service measured since the previous call (``bench/stages.py``)."""
+        self.signals += 1
+        self.process.send_signal(signal.SIGUSR1)
+        path = Path(f"{self.stages}.{self.signals}")
+        for _ in range(200):
+            if path.exists():
+                with contextlib.suppress(json.JSONDecodeError):
+                    data: dict[str, Any] = json.loads(path.read_text())
+                    return data
+            time.sleep(0.05)
+        return {}
+
+
 @contextlib.asynccontextmanager
-async def fraud_service(database_url: str, bootstrap: str) -> AsyncIterator[None]:
-    """The fraud service as its own process, in a throw-away schema, until it is ready."""
+async def fraud_service(database_url: str, bootstrap: str) -> AsyncIterator[Service]:
+    """The fraud service as its own process (with the stage timer of ``bench/stages.py``), in a
+    throw-away schema, until it is ready."""
     port = _free_port()
     tag = uuid.uuid4().hex[:8]
+    stages = Path(tempfile.gettempdir()) / f"fraud-bench-{tag}.stages.json"
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -274,6 +178,7 @@ async def fraud_service(database_url: str, bootstrap: str) -> AsyncIterator[None
         "FRAUD_CONSUMER_GROUP_PREFIX": f"bench-fraud-{tag}",
         "FRAUD_AUTO_REGISTER_ACCOUNTS": "true",
         "FRAUD_REPORT_CHECK_SECONDS": "3600",
+        "FRAUD_BENCH_STAGES": str(stages),
         "HTTP_PORT": str(port),
         "LOG_LEVEL": os.environ.get("FRAUD_BENCH_LOG_LEVEL", "WARNING"),
         "LOG_JSON": "true",
@@ -282,7 +187,7 @@ async def fraud_service(database_url: str, bootstrap: str) -> AsyncIterator[None
     log, process = await asyncio.to_thread(_spawn, env, log_path)
     try:
         await _ready(port, process)
-        yield
+        yield Service(process, stages)
     finally:
         process.terminate()
         try:
@@ -294,7 +199,7 @@ async def fraud_service(database_url: str, bootstrap: str) -> AsyncIterator[None
 
 def _spawn(env: dict[str, str], log_path: Path) -> tuple[IO[bytes], subprocess.Popen[bytes]]:
     log = log_path.open("wb")
-    command = [sys.executable, "-m", "fraud.entrypoints.main"]
+    command = [sys.executable, str(Path(__file__).with_name("stages.py"))]
     return log, subprocess.Popen(command, env=env, stdout=log, stderr=log)
 
 
@@ -324,29 +229,107 @@ def quality(labels: dict[str, bool], decisions: dict[str, str]) -> tuple[float, 
     return tp / max(tp + fp, 1), tp / max(tp + fn, 1)
 
 
-async def service_phases(
-    database_url: str, bootstrap: str
-) -> tuple[Phase, Phase, dict[str, bool], dict[str, str]]:
+@dataclass
+class ServiceRun:
+    at_rate: Phase
+    saturated: Phase
+    stages_at_rate: dict[str, Any]
+    stages_saturated: dict[str, Any]
+    labels: dict[str, bool]
+    decisions: dict[str, str]
+
+
+async def service_phases(database_url: str, bootstrap: str) -> ServiceRun:
     fixed = prepare("fixed", 101, int(RATE * SECONDS))
     burst = prepare("burst", 202, SATURATION)
     warm = prepare("warm", 303, 20)
-    async with fraud_service(database_url, bootstrap):
+    async with fraud_service(database_url, bootstrap) as service:
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
         scored = Scored(bootstrap)
         await producer.start()
         await scored.start()
         try:
-            await scored.wait_for(list(await offer(producer, warm.messages, None)), 120)
-            sent = await offer(producer, fixed.messages, RATE)
-            await scored.wait_for(list(sent), 600)
+            sent = await offer(producer, warm.messages, None, scored)
+            await scored.wait_for(list(sent.due), 120)
+            await asyncio.to_thread(service.timings)  # start over after the warm-up
+            cpu = service.cpu_seconds()
+            with profiled(service.process.pid):
+                sent = await offer(producer, fixed.messages, RATE, scored)
+                await scored.wait_for(list(sent.due), 600)
             at_rate = measure(sent, scored)
-            sent = await offer(producer, burst.messages, None)
-            await scored.wait_for(list(sent), 900)
+            stages_at_rate = await asyncio.to_thread(service.timings)
+            stages_at_rate["cpu_s"], cpu = service.cpu_seconds() - cpu, service.cpu_seconds()
+            sent = await offer(producer, burst.messages, None, scored)
+            await scored.wait_for(list(sent.due), 900)
             saturated = measure(sent, scored)
+            stages_saturated = await asyncio.to_thread(service.timings)
+            stages_saturated["cpu_s"] = service.cpu_seconds() - cpu
         finally:
             await scored.stop()
             await producer.stop()
-    return at_rate, saturated, {**fixed.labels, **burst.labels}, scored.decisions
+    labels = {**fixed.labels, **burst.labels}
+    return ServiceRun(
+        at_rate, saturated, stages_at_rate, stages_saturated, labels, scored.decisions
+    )
+
+
+@contextlib.contextmanager
+def profiled(pid: int) -> Iterator[None]:
+    """With ``FRAUD_BENCH_PYSPY`` (a py-spy binary), sample the service while the block runs
+    and write a flame graph next to its log."""
+    binary = os.environ.get("FRAUD_BENCH_PYSPY")
+    if not binary:
+        yield
+        return
+    out = Path(tempfile.gettempdir()) / f"fraud-bench-{pid}.pyspy.txt"
+    command = [binary, "record", "-p", str(pid), "-r", "100", "-f", "raw", "-o", str(out)]
+    spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            spy.wait(timeout=30)
+        print(f"(py-spy samples of the service at {RATE:,}/s: {out})", flush=True)
+
+
+def print_stages(title: str, stages: dict[str, Any]) -> None:
+    """The service's own timings of one phase: per stage, calls, total and p50/p99 per call."""
+    committed = stages.get("committed", {})
+    records = stages.get("records", {})
+    print(
+        f"{title}: {records.get('batches', 0):,} batches, "
+        f"mean {records.get('mean', 0):,.1f} events (max {records.get('max', 0):,})",
+        flush=True,
+    )
+    for stage in STAGES:
+        figures = stages.get(stage)
+        if figures:
+            print(
+                f"  {stage:<8} {figures['calls']:>7,} calls {figures['total_s']:>8.2f} s "
+                f"p50 {figures['p50_ms']:8.2f} ms  p99 {figures['p99_ms']:8.2f} ms",
+                flush=True,
+            )
+    if stages.get("cpu_s") and committed.get("events"):
+        per_event = stages["cpu_s"] / committed["events"] * 1e6
+        print(
+            f"  service CPU: {stages['cpu_s']:.2f} s, {per_event:,.0f} µs per event "
+            f"(one core: at most {1e6 / per_event:,.0f} events/s)",
+            flush=True,
+        )
+    if committed.get("events"):
+        print(
+            f"  event time → score committed: p50 {committed['p50_ms']:.1f} ms, "
+            f"p99 {committed['p99_ms']:.1f} ms, max {committed['max_ms']:.1f} ms "
+            f"({committed['events']:,} events)",
+            flush=True,
+        )
+
+
+STAGES = (
+    "fetch", "decode", "wait", "batch", "inbox", "load", "score", "write", "publish", "commit",
+    "offsets",
+)  # fmt: skip
 
 
 async def main() -> None:
@@ -357,7 +340,8 @@ async def main() -> None:
     with infrastructure() as (database_url, bootstrap):
         size = len(prepare("size", 1, 50).messages[0][1])
         raw_rate, raw_fixed = await raw_baseline(bootstrap, size, SATURATION, RATE)
-        at_rate, saturated, labels, decisions = await service_phases(database_url, bootstrap)
+        run = await service_phases(database_url, bootstrap)
+    at_rate, saturated = run.at_rate, run.saturated
     line("load average (1 min) when the run started", load_at_start, "")
     line("load average (1 min) when the run ended", os.getloadavg()[0], "")
     line("raw aiokafka produce→consume (saturated)", raw_rate, "events/s")
@@ -368,16 +352,31 @@ async def main() -> None:
         at_rate.count,
         "events",
     )
-    line(f"fraud offered rate (target {RATE:,}/s)", at_rate.offered_per_second, "events/s")
+    line(
+        f"fraud offered rate, open loop (target {RATE:,}/s)",
+        at_rate.offered.sent_per_second,
+        "events/s",
+    )
+    line("fraud producer behind its schedule at most", at_rate.offered.behind_max_s * 1000, "ms")
     line(f"fraud events scored at {RATE:,}/s offered", at_rate.scored_per_second, "events/s")
-    line(f"fraud p50 publish→TransactionScored at {RATE:,}/s", at_rate.p50_ms, "ms")
-    line(f"fraud p99 publish→TransactionScored at {RATE:,}/s", at_rate.p99_ms, "ms")
+    line(
+        f"fraud backlog (due, not scored) half-way at {RATE:,}/s", at_rate.backlog_at(0.5), "events"
+    )
+    line(
+        f"fraud backlog (due, not scored) at the end at {RATE:,}/s",
+        at_rate.backlog_at(1.0),
+        "events",
+    )
+    line(f"fraud p50 event time→TransactionScored at {RATE:,}/s", at_rate.p50_ms, "ms")
+    line(f"fraud p99 event time→TransactionScored at {RATE:,}/s", at_rate.p99_ms, "ms")
+    print_stages(f"fraud stages at {RATE:,}/s", run.stages_at_rate)
     line(f"fraud events sent at once (target {SATURATION:,})", saturated.count, "events")
     line("fraud events scored at saturation", saturated.scored_per_second, "events/s")
-    line("fraud p50 publish→TransactionScored at saturation", saturated.p50_ms, "ms")
-    line("fraud p99 publish→TransactionScored at saturation", saturated.p99_ms, "ms")
+    line("fraud p50 event time→TransactionScored at saturation", saturated.p50_ms, "ms")
+    line("fraud p99 event time→TransactionScored at saturation", saturated.p99_ms, "ms")
+    print_stages("fraud stages at saturation", run.stages_saturated)
     print(f"ratio fraud scored/raw (saturated): {saturated.scored_per_second / raw_rate:.3f}")
-    precision, recall = quality(labels, decisions)
+    precision, recall = quality(run.labels, run.decisions)
     # payments and transactions of one account travel on two topics, so their interleaving (and
     # these two figures) varies from run to run; the evaluator's figures below are exact
     line("service precision (rules, no feedback) on synthetic", precision, "")

@@ -64,6 +64,26 @@ class FraudSettings(ServiceSettings):
     state_cache_accounts: int = Field(
         200_000, ge=1, description="Account states this replica keeps in memory at most."
     )
+    batch_max_events: int = Field(
+        500, ge=1, le=100_000, description="Most events the activity consumer scores in a batch."
+    )
+    batch_max_wait_ms: int = Field(
+        5,
+        ge=1,
+        le=1_000,
+        description="Longest a poll of the activity consumer waits for a first event: a batch is "
+        "what has arrived, never held back to fill up.",
+    )
+    fetch_max_wait_ms: int = Field(
+        20, ge=1, le=5_000, description="Longest the broker holds a fetch open with nothing new."
+    )
+    decision_wait_seconds: float = Field(
+        1.0,
+        ge=0,
+        le=30,
+        description="How long a decision asked over HTTP waits for the partition owner to decide "
+        "the payment from its event before this replica decides it.",
+    )
     consumer_group_prefix: str = Field(
         "fraud", pattern=r"^[a-z0-9][a-z0-9._-]{0,40}$", description="Kafka consumer groups."
     )

@@ -61,6 +61,7 @@ def fraud_settings(infra: Infra, schema_name: str) -> FraudSettings:
         consumer_group_prefix=f"fraud-{uuid.uuid4().hex[:8]}",
         model_refresh_seconds=0.5,
         report_check_seconds=3600,
+        decision_wait_seconds=0.1,  # most tests ask for decisions no event will bring
     )
 
 

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 from common.events.fraud import ScoreReason, TransactionScored
 from fraud.adapters.memory import MemoryStore, MemoryUnitOfWork
 from fraud.domain.activity import SecuritySignal, SignalKind
 from fraud.domain.errors import OwnerMismatch
-from fraud.service.signals import record_signal, register_account
+from fraud.service.signals import record_signal, record_signals, register_account
 from fraud_builders import T0
 
 pytestmark = pytest.mark.unit
@@ -22,6 +23,29 @@ async def test_login_from_a_second_device_is_reported_new(store: MemoryStore, uo
     assert await record_signal(other, uow()) is True
     assert [new for _, new in store.signals] == [False, True]
     assert store.owners["user-1"]["last_new_device_at"] == T0.timestamp()
+
+
+@pytest.mark.asyncio
+async def test_a_batch_of_signals_folds_like_the_same_signals_one_at_a_time() -> None:
+    later = T0 + timedelta(minutes=5)
+    signals = [
+        SecuritySignal(SignalKind.LOGIN, "user-1", T0, device_id="device-home"),
+        SecuritySignal(SignalKind.LOGIN, "user-2", T0, device_id="device-home"),
+        SecuritySignal(SignalKind.LOGIN, "user-1", later, device_id="device-other"),
+        SecuritySignal(SignalKind.FACTOR_CHANGED, "user-1", later),
+        SecuritySignal(SignalKind.LOGIN, "user-1", later, device_id="device-other"),
+        SecuritySignal(
+            SignalKind.CONSENT_GRANTED, "user-2", T0, consent_ref="c-1", expires_at=later
+        ),
+        SecuritySignal(SignalKind.CONSENT_ENDED, "user-2", later, consent_ref="c-1"),
+    ]
+    one_at_a_time, batched = MemoryStore(), MemoryStore()
+    singles = [await record_signal(s, MemoryUnitOfWork(one_at_a_time)) for s in signals]
+    assert await record_signals(signals, MemoryUnitOfWork(batched)) == singles
+    assert singles == [False, False, True, False, False, False, False]
+    assert batched.owners == one_at_a_time.owners
+    assert batched.signals == one_at_a_time.signals
+    assert batched.consents == one_at_a_time.consents == {("user-2", "c-1"): None}
 
 
 @pytest.mark.asyncio

@@ -34,7 +34,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
-from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
 from opentelemetry import trace
@@ -83,9 +83,16 @@ def subscribe(
     handler: EventHandler | None = None,
     handle_many: BatchHandler | None = None,
     max_attempts: int = 3,
+    max_records: int = BATCH_MAX_RECORDS,
+    max_wait_ms: int = 100,
+    fetch_max_wait_ms: int = 500,
+    listener: ConsumerRebalanceListener | None = None,
 ) -> None:
     """Subscribe a per-event ``handler`` or a batch ``handle_many`` (exactly one) to the topics
-    of ``events`` in the consumer group ``consumer``."""
+    of ``events`` in the consumer group ``consumer``. A batch is what the client has fetched,
+    at most ``max_records`` messages; a poll waits at most ``max_wait_ms`` for a first message
+    (and an empty poll pauses as long); the broker holds a fetch open at most
+    ``fetch_max_wait_ms`` while it has nothing new; ``listener`` hears partition assignments."""
     if (handler is None) == (handle_many is None):
         raise TypeError("subscribe needs exactly one of handler= or handle_many=")
     topics = sorted({e.topic() for e in events})
@@ -111,8 +118,10 @@ def subscribe(
         *topics,
         group_id=consumer,
         batch=True,
-        max_records=BATCH_MAX_RECORDS,
-        batch_timeout_ms=100,
+        max_records=max_records,
+        batch_timeout_ms=max_wait_ms,
+        fetch_max_wait_ms=fetch_max_wait_ms,
+        listener=listener,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.MANUAL,  # BatchPipeline commits offsets after the unit of work
         session_timeout_ms=settings.kafka_session_timeout_ms,

@@ -8,7 +8,7 @@ exit without ``commit`` (every write is journalled and undone), and published ev
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -154,6 +154,18 @@ class MemorySecurityStates(_Repo):
     async def save(self, state: OwnerSecurityState) -> None:
         self.journal.put(self.store.owners, state.owner_ref, copy.deepcopy(state.to_row()))
 
+    async def get_many(self, owner_refs: Sequence[str]) -> dict[str, OwnerSecurityState]:
+        rows = {ref: self.store.owners.get(ref) for ref in owner_refs}
+        return {ref: OwnerSecurityState.from_row(row) for ref, row in rows.items() if row}
+
+    async def save_many(
+        self, states: Sequence[OwnerSecurityState], existing: Collection[str]
+    ) -> None:
+        if any(s.owner_ref not in existing and s.owner_ref in self.store.owners for s in states):
+            raise StaleState("state was created concurrently")
+        for state in states:
+            await self.save(state)
+
 
 class MemoryDirectory(_Repo):
     async def owner_of(self, account_ref: str) -> str | None:
@@ -220,10 +232,18 @@ class MemorySecurityLog(_Repo):
     async def add(self, signal: SecuritySignal, *, new_device: bool) -> None:
         self.journal.append(self.store.signals, (signal, new_device))
 
+    async def add_many(self, entries: Sequence[tuple[SecuritySignal, bool]]) -> None:
+        for signal, new_device in entries:
+            await self.add(signal, new_device=new_device)
+
 
 class MemoryConsents(_Repo):
     async def upsert(self, owner_ref: str, consent_ref: str, expires_at: datetime | None) -> None:
         self.journal.put(self.store.consents, (owner_ref, consent_ref), expires_at)
+
+    async def upsert_many(self, expiries: Mapping[tuple[str, str], datetime | None]) -> None:
+        for (owner_ref, consent_ref), expires_at in expiries.items():
+            await self.upsert(owner_ref, consent_ref, expires_at)
 
 
 class MemoryModelStore(_Repo):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -48,6 +48,9 @@ class MemoryErasure(_Repo):
     async def is_erased(self, owner_ref: str | None) -> bool:
         return owner_ref is not None and owner_ref in self.store.erased
 
+    async def erased_among(self, owner_refs: Sequence[str]) -> set[str]:
+        return {ref for ref in owner_refs if ref in self.store.erased}
+
 
 def _pseudonymise(s: MemoryStore, owner_ref: str, accounts: list[str]) -> int:
     tokens = {a: f"erased-{uuid.uuid4()}" for a in accounts}
@@ -83,6 +86,12 @@ class MemoryParked(_Repo):
     async def park(self, activity: Activity, parked_at: datetime, deadline: datetime) -> None:
         if all(a.ref != activity.ref for a, _, _ in self.store.parked):
             self.journal.append(self.store.parked, (activity, parked_at, deadline))
+
+    async def park_many(
+        self, activities: Sequence[Activity], parked_at: datetime, deadline: datetime
+    ) -> None:
+        for activity in activities:
+            await self.park(activity, parked_at, deadline)
 
     async def take_for_owner(self, owner_ref: str) -> list[Activity]:
         return [a for a, _, _ in self._take(lambda a, _: a.owner_ref == owner_ref, None)]

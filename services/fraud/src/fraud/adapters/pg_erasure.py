@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import asyncpg
-from common.db.erasure import forget_inbox_events, forget_subject, is_erased
+from common.db.erasure import digest, forget_inbox_events, forget_subject, is_erased
 
 from fraud.domain.report import Week
 
@@ -57,6 +58,18 @@ class PgErasure:
 
     async def is_erased(self, owner_ref: str | None) -> bool:
         return await is_erased(self.conn, owner_ref)
+
+    async def erased_among(self, owner_refs: Sequence[str]) -> set[str]:
+        refs = sorted(set(owner_refs))
+        if not refs:
+            return set()
+        rows = await self.conn.fetch(
+            "SELECT r.ref FROM unnest($1::text[], $2::text[]) AS r(ref, digest) "
+            "WHERE EXISTS (SELECT 1 FROM erased_subjects e WHERE e.digest = r.digest)",
+            refs,
+            [digest(ref) for ref in refs],
+        )
+        return {row["ref"] for row in rows}
 
     async def _account_refs(self, owner_ref: str) -> list[str]:
         rows = await self.conn.fetch(

@@ -6,6 +6,7 @@ Rule: a parked activity keeps opaque references, the amount and the time; never 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -39,6 +40,24 @@ class PgParkedActivities:
             activity.owner_ref,
             activity.account_ref,
             json.dumps(_document(activity)),
+            parked_at,
+            deadline,
+        )
+
+    async def park_many(
+        self, activities: Sequence[Activity], parked_at: datetime, deadline: datetime
+    ) -> None:
+        if not activities:
+            return
+        await self.conn.execute(
+            "INSERT INTO parked_events (event_id, owner_ref, account_ref, activity, parked_at, "
+            "deadline) SELECT e, o, a, d::jsonb, $5, $6 "
+            "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(e, o, a, d) "
+            "ON CONFLICT DO NOTHING",
+            [a.source_event_id or f"{a.kind.value}:{a.ref}" for a in activities],
+            [a.owner_ref for a in activities],
+            [a.account_ref for a in activities],
+            [json.dumps(_document(a)) for a in activities],
             parked_at,
             deadline,
         )

@@ -39,7 +39,13 @@ from fraud.adapters.pg_scoring_sql import (
 from fraud.domain.activity import Activity, ActivityKind
 from fraud.domain.errors import StaleState
 from fraud.domain.state import AccountState, Observation, OwnerSecurityState
-from fraud.service.ports import AccountHead, BatchContext, ScoringOutcome, Snapshot
+from fraud.service.ports import (
+    AccountHead,
+    BatchContext,
+    CommittedState,
+    ScoringOutcome,
+    Snapshot,
+)
 
 
 class PgScoring:
@@ -91,22 +97,8 @@ class PgScoring:
                 context.decisions[row["payment_id"]] = decision_from_row(row)
 
     async def _states(self, context: BatchContext, accounts: list[str]) -> None:
-        """Snapshot + the changes after it, replayed in order."""
-        states: dict[str, AccountState] = {
-            row["account_ref"]: AccountState.from_row(json.loads(row["state"]))
-            for row in await self.conn.fetch(STATES, accounts)
-        }
-        snapshots = {a: s.revision for a, s in states.items()}
-        for row in await self.conn.fetch(CHANGES, accounts):
-            account = row["account_ref"]
-            state = states.setdefault(account, AccountState(account))
-            if row["revision"] != state.revision + 1:
-                raise StaleState("account change log has a gap")
-            state.apply(
-                Observation(row["ts"], row["amount"], row["precise"], row["payee_ref"], row["hour"])
-            )
-        for account, state in states.items():
-            context.states[account] = (state, snapshots.get(account, 0))
+        for account, committed in (await committed_states(self.conn, accounts)).items():
+            context.states[account] = (committed.state, committed.snapshot_revision)
 
     async def record_many(
         self, outcomes: Sequence[ScoringOutcome], snapshots: Sequence[Snapshot]
@@ -137,6 +129,28 @@ class PgScoring:
             rows = [_snapshot(s) for s in snapshots]
             await conn.execute(SNAPSHOT, *_columns(rows, 4))
             await conn.execute(DROP_CHANGES, [r[0] for r in rows], [r[2] for r in rows])
+
+
+async def committed_states(
+    conn: asyncpg.Connection, accounts: Sequence[str]
+) -> dict[str, CommittedState]:
+    """Each account's snapshot + the changes after it, replayed in order, with its head (read
+    them in one database snapshot, under the accounts' locks or in a repeatable-read
+    transaction, or a concurrent snapshot write may show a gap, which raises ``StaleState``)."""
+    states: dict[str, CommittedState] = {}
+    for row in await conn.fetch(STATES, accounts):
+        state = AccountState.from_row(json.loads(row["state"]))
+        states[row["account_ref"]] = CommittedState(state, state.revision, row["last_change"])
+    for row in await conn.fetch(CHANGES, accounts):
+        account = row["account_ref"]
+        committed = states.setdefault(account, CommittedState(AccountState(account), 0, None))
+        if row["revision"] != committed.state.revision + 1:
+            raise StaleState("account change log has a gap")
+        committed.state.apply(
+            Observation(row["ts"], row["amount"], row["precise"], row["payee_ref"], row["hour"])
+        )
+        committed.token = row["score_id"]
+    return states
 
 
 def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:

@@ -37,7 +37,7 @@ JOIN unnest($1::text[], $2::text[]) AS k(kind, ref) ON sc.kind = k.kind AND sc.a
 DECISIONS = "SELECT * FROM payment_decisions WHERE payment_id = ANY($1::text[])"
 
 STATES = """
-SELECT account_ref, state::text AS state FROM account_state
+SELECT account_ref, state::text AS state, last_change FROM account_state
 WHERE account_ref = ANY($1::text[]) AND revision > 0
 """
 
@@ -98,4 +98,9 @@ WHERE account_state.revision < EXCLUDED.revision
 DROP_CHANGES = """
 DELETE FROM account_changes c USING unnest($1::text[], $2::bigint[]) AS u(a, r)
 WHERE c.account_ref = u.a AND c.revision <= u.r
+"""
+
+ACCOUNTS_WITH_HISTORY = """
+SELECT account_ref FROM account_state WHERE revision > 0
+UNION SELECT DISTINCT account_ref FROM account_changes
 """

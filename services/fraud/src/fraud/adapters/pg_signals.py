@@ -8,6 +8,7 @@ each other.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +32,20 @@ class PgSecurityLog:
             signal.source_event_id,
         )
 
+    async def add_many(self, entries: Sequence[tuple[SecuritySignal, bool]]) -> None:
+        if not entries:
+            return
+        await self.conn.execute(
+            "INSERT INTO security_events (owner_ref, kind, occurred_at, new_device, "
+            "source_event_id) SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], "
+            "$4::boolean[], $5::text[])",
+            [s.owner_ref for s, _ in entries],
+            [s.kind.value for s, _ in entries],
+            [s.occurred_at for s, _ in entries],
+            [new for _, new in entries],
+            [s.source_event_id for s, _ in entries],
+        )
+
 
 class PgConsents:
     def __init__(self, conn: asyncpg.Connection) -> None:
@@ -44,6 +59,19 @@ class PgConsents:
             owner_ref,
             consent_ref,
             expires_at,
+        )
+
+    async def upsert_many(self, expiries: Mapping[tuple[str, str], datetime | None]) -> None:
+        if not expiries:
+            return
+        await self.conn.execute(
+            "INSERT INTO consents (owner_ref, consent_ref, expires_at) "
+            "SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[]) "
+            "ON CONFLICT (owner_ref, consent_ref) DO UPDATE "
+            "SET expires_at = EXCLUDED.expires_at, updated_at = now()",
+            [owner for owner, _ in expiries],
+            [consent for _, consent in expiries],
+            list(expiries.values()),
         )
 
 

@@ -9,6 +9,8 @@ account's owner is written once.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Sequence
+from typing import Any
 
 import asyncpg
 
@@ -69,6 +71,47 @@ class PgSecurityStates(_StateRows):
 
     async def save(self, state: OwnerSecurityState) -> None:
         await self._save(state.owner_ref, state.to_row(), state.revision)
+
+    async def get_many(self, owner_refs: Sequence[str]) -> dict[str, OwnerSecurityState]:
+        rows = await self.conn.fetch(
+            "SELECT owner_ref, state::text AS state FROM owner_state "
+            "WHERE owner_ref = ANY($1::text[]) ORDER BY owner_ref FOR UPDATE",
+            sorted(set(owner_refs)),
+        )
+        return {
+            row["owner_ref"]: OwnerSecurityState.from_row(json.loads(row["state"])) for row in rows
+        }
+
+    async def save_many(
+        self, states: Sequence[OwnerSecurityState], existing: Collection[str]
+    ) -> None:
+        rows = [
+            (s.owner_ref, json.dumps(s.to_row(), separators=(",", ":")), s.revision) for s in states
+        ]
+        updated = [r for r in rows if r[0] in existing]
+        created = [r for r in rows if r[0] not in existing]
+        if updated:
+            await self.conn.execute(UPDATE_OWNERS, *_columns(updated))
+        if created:
+            done = await self.conn.fetch(CREATE_OWNERS, *_columns(created))
+            if len(done) != len(created):
+                raise StaleState("state was created concurrently")
+
+
+UPDATE_OWNERS = """
+UPDATE owner_state o SET state = u.s::jsonb, revision = u.r, updated_at = now()
+FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(ref, s, r) WHERE o.owner_ref = u.ref
+"""
+
+CREATE_OWNERS = """
+INSERT INTO owner_state (owner_ref, state, revision)
+SELECT ref, s::jsonb, r FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(ref, s, r)
+ON CONFLICT DO NOTHING RETURNING 1
+"""
+
+
+def _columns(rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
+    return [list(column) for column in zip(*rows, strict=True)]
 
 
 class PgDirectory:

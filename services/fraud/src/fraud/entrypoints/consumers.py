@@ -5,7 +5,10 @@ commit together, a polled batch at a time); payments and transactions share one 
 are scored as one batch (set-based writes, one commit), their accounts locked in one global
 order; an event fraud cannot score raises ``EventRejected`` with a reason (the consumer then
 redoes the batch one event at a time) and goes to the dead-letter topic while the others are
-scored; the payload's member id is preferred over the envelope's subject when both exist.
+scored; a batch is what the consumer has fetched (``FRAUD_BATCH_MAX_EVENTS`` at most), never
+held back more than ``FRAUD_BATCH_MAX_WAIT_MS`` to fill up; security events are handled a batch
+at a time too (one erased-member read, set-based signal writes); the payload's member id is
+preferred over the envelope's subject when both exist.
 """
 
 from __future__ import annotations
@@ -25,14 +28,17 @@ from common.logging import get_logger
 from common.messaging import Received, subscribe
 from common.runtime import Runtime
 
+from fraud.adapters.pg_state_loader import PgStateLoader
 from fraud.adapters.pg_uow import PgUnitOfWork
 from fraud.bootstrap import Container
 from fraud.domain.activity import Activity, SecuritySignal, SignalKind
 from fraud.domain.validation import parse_payment, parse_transaction
-from fraud.service.erasure import erase_member, is_erased
+from fraud.entrypoints.rebalance import HoldAssignedAccounts
+from fraud.service.erasure import erase_member, erased_among
 from fraud.service.metrics import record_latencies
 from fraud.service.scoring import Scored, score_in
-from fraud.service.signals import record_signal, register_member
+from fraud.service.signals import record_signals, register_member
+from fraud.service.warmup import hold_owned
 
 log = get_logger(__name__)
 
@@ -55,7 +61,9 @@ def consumers(container: Container) -> Callable[[Runtime], None]:
         transaction of a member not registered yet is parked, an event of an erased member is
         dropped (payments here, transactions by the scoring query)."""
         borrowed = PgUnitOfWork.borrow(uow)
-        kept = [r for r in events if not await _erased_payment(r, borrowed)]
+        payments = [_member(r) for r in events if isinstance(r.event, PaymentInitiated)]
+        erased = await _erased(payments, borrowed)
+        kept = [r for r in events if not (erased and _erased_payment(r, erased))]
         activities = [_activity(container, received) for received in kept]
         if not activities:
             return
@@ -63,17 +71,23 @@ def consumers(container: Container) -> Callable[[Runtime], None]:
             scored = await score_in(activities, borrowed, container.engine, park=True)
         uow.after_commit(partial(record_latencies, _newly_scored(kept, scored)))
 
-    async def on_security(event: Event, envelope: Envelope, uow: UnitOfWork) -> None:
-        """Remember members, their sign-ins, step-ups, factor changes and expiring consents."""
+    async def on_security(events: Sequence[Received], uow: UnitOfWork) -> None:
+        """Remember members, their sign-ins, step-ups, factor changes and expiring consents, a
+        polled batch at a time, in order (signals set-based, a registration scores what was
+        parked for its member); an event about an erased member is dropped."""
         borrowed = PgUnitOfWork.borrow(uow)
-        if await _about_erased_member(event, envelope, borrowed):
-            return
-        if isinstance(event, auth_events.UserRegistered):
-            await register_member(str(event.user_id), borrowed, container.engine)
-            return
-        signal = to_signal(event, envelope)
-        if signal is not None:
-            await record_signal(signal, borrowed)
+        erased = await _erased([_member(r) for r in events], borrowed)
+        signals: list[SecuritySignal] = []
+        for received in events:
+            event, envelope = received.event, received.envelope
+            if _member(received) in erased:
+                log.info("event_of_erased_member_dropped", event_type=envelope.type)
+            elif isinstance(event, auth_events.UserRegistered):
+                await _record(signals, borrowed)
+                await register_member(str(event.user_id), borrowed, container.engine)
+            elif (signal := to_signal(event, envelope)) is not None:
+                signals.append(signal)
+        await _record(signals, borrowed)
 
     async def on_erasure(event: Event, envelope: Envelope, uow: UnitOfWork) -> None:
         """Erase fraud's part of a member's data and prove it."""
@@ -85,9 +99,19 @@ def consumers(container: Container) -> Callable[[Runtime], None]:
     def register(runtime: Runtime) -> None:
         group = container.settings.consumer_group_prefix
         activity: list[type[Event]] = [PaymentInitiated, TransactionIngested]
-        subscribe(runtime, consumer=f"{group}.activity", events=activity, handle_many=on_activity)
+        s = container.settings
+        subscribe(
+            runtime,
+            consumer=f"{group}.activity",
+            events=activity,
+            handle_many=on_activity,
+            max_records=s.batch_max_events,
+            max_wait_ms=s.batch_max_wait_ms,
+            fetch_max_wait_ms=s.fetch_max_wait_ms,
+            listener=_assignments(container, runtime),
+        )
         security: list[type[Event]] = [auth_events.UserRegistered, *AUTH_SIGNALS, ConsentExpiring]
-        subscribe(runtime, consumer=f"{group}.security", events=security, handler=on_security)
+        subscribe(runtime, consumer=f"{group}.security", events=security, handle_many=on_security)
         subscribe(
             runtime, consumer=f"{group}.erasure", events=[ErasureRequested], handler=on_erasure
         )
@@ -106,6 +130,17 @@ def _newly_scored(
     ]
 
 
+def _assignments(container: Container, runtime: Runtime) -> HoldAssignedAccounts:
+    async def partitions_of(topic: str) -> set[int]:
+        found: set[int] = await runtime.producer_for_dead_letters().partitions_for(topic)
+        return found
+
+    async def hold(owns: Callable[[str], bool]) -> int:
+        return await hold_owned(PgStateLoader(runtime.db), owns, container.engine)
+
+    return HoldAssignedAccounts(partitions_of, hold)
+
+
 def _activity(container: Container, received: Received) -> Activity:
     event, envelope = received.event, received.envelope
     if isinstance(event, PaymentInitiated):
@@ -115,20 +150,29 @@ def _activity(container: Container, received: Received) -> Activity:
     return parse_transaction(_payload(event), **context)
 
 
-async def _erased_payment(received: Received, uow: PgUnitOfWork) -> bool:
-    """A payment's erased-member check (a transaction's rides on the scoring query)."""
-    if not isinstance(received.event, PaymentInitiated):
-        return False
-    return await _about_erased_member(received.event, received.envelope, uow)
+def _member(received: Received) -> str:
+    """Whom an event is about: the payload's member id, else the envelope's subject."""
+    member = getattr(received.event, "user_id", None)
+    return str(member) if member else received.envelope.subject
 
 
-async def _about_erased_member(event: Event, envelope: Envelope, uow: PgUnitOfWork) -> bool:
-    """A late or redelivered event about an erased member is dropped, never stored."""
-    member = getattr(event, "user_id", None)
-    if not await is_erased(str(member) if member else envelope.subject, uow):
-        return False
-    log.info("event_of_erased_member_dropped", event_type=envelope.type)
-    return True
+def _erased_payment(received: Received, erased: set[str]) -> bool:
+    return isinstance(received.event, PaymentInitiated) and _member(received) in erased
+
+
+async def _erased(members: list[str], uow: PgUnitOfWork) -> set[str]:
+    """The erased members among a batch's (one read; a transaction's check rides on the scoring
+    query): a late or redelivered event about them is dropped, never stored."""
+    found = await erased_among(members, uow) if members else set()
+    if found:
+        log.info("events_of_erased_members_dropped", members=len(found))
+    return found
+
+
+async def _record(signals: list[SecuritySignal], uow: PgUnitOfWork) -> None:
+    if signals:
+        await record_signals(signals, uow)
+        signals.clear()
 
 
 def _payload(event: Event) -> dict[str, Any]:

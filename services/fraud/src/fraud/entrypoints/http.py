@@ -27,8 +27,9 @@ from fraud.entrypoints.schemas import (
 )
 from fraud.entrypoints.security import Member, analyst, container_of, member, payments_caller
 from fraud.service.analyst import Analyst, get_alert, list_alerts, resolve_alert, settle_payment
+from fraud.service.decisions import decide_consistently
 from fraud.service.reports import fetch_report, generate_report
-from fraud.service.scoring import decide_payment, payment_decision
+from fraud.service.scoring import payment_decision
 
 router = APIRouter(prefix="/v1")
 Ref = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:@-]+$")]
@@ -50,7 +51,9 @@ async def retrying(attempt: Callable[[], Awaitable[T]]) -> T:
 async def decide(
     body: DecisionRequest, request: Request, _caller: str = Depends(payments_caller)
 ) -> DecisionOut:
-    """Score a payment and decide: execute, hold for an analyst, or refuse (idempotent)."""
+    """Decide on a payment: execute, hold for an analyst, or refuse (idempotent). The decision
+    its account's partition owner makes from the payment's event when it comes within
+    ``FRAUD_DECISION_WAIT_SECONDS``, else one made here against the committed state."""
     c = container_of(request)
     activity = parse_payment(
         body.model_dump(),
@@ -59,7 +62,8 @@ async def decide(
         now=c.engine.clock(),
         limits=c.engine.limits,
     )
-    decided = await retrying(lambda: decide_payment(activity, c.uow(), c.engine))
+    wait = c.settings.decision_wait_seconds
+    decided = await retrying(lambda: decide_consistently(activity, c.uow, c.engine, wait=wait))
     return DecisionOut.of(decided)
 
 

@@ -15,6 +15,8 @@ Rules:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from common.events.erasure import ErasureCompleted, broker_retention_end
 
 from fraud.service.engine import Engine
@@ -47,3 +49,9 @@ async def is_erased(owner_ref: str | None, uow: UnitOfWork) -> bool:
     """True when the member was erased: events about them are dropped, never stored."""
     async with uow:
         return await uow.erasure.is_erased(owner_ref)
+
+
+async def erased_among(owner_refs: Sequence[str], uow: UnitOfWork) -> set[str]:
+    """The subjects among these that are erased members (one read for a batch of events)."""
+    async with uow:
+        return await uow.erasure.erased_among(owner_refs)

@@ -6,7 +6,7 @@ events to the outbox in the same transaction as the state they describe.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -45,6 +45,28 @@ class BatchContext:
     security: dict[str, OwnerSecurityState] = field(default_factory=dict)
     scores: dict[tuple[ActivityKind, str], ScoreRecord] = field(default_factory=dict)
     decisions: dict[str, PaymentDecision] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class CommittedState:
+    """An account's committed state (snapshot + changes replayed), the revision of its
+    snapshot, and the score id of its last change (``token``: with the revision, its head)."""
+
+    state: AccountState
+    snapshot_revision: int
+    token: str | None
+
+    @property
+    def head(self) -> AccountHead:
+        return AccountHead(self.state.revision, self.token)
+
+
+class StateLoader(Protocol):
+    """Reads whole account states outside any batch, to hold them before their events come."""
+
+    async def owned(self, owns: Callable[[str], bool], chunk: int) -> list[CommittedState]:
+        """The committed state of every account with a history that ``owns`` selects, read in
+        one database snapshot."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +113,15 @@ class SecurityStates(Protocol):
     ) -> OwnerSecurityState | None: ...
     async def save(self, state: OwnerSecurityState) -> None: ...
 
+    async def get_many(self, owner_refs: Sequence[str]) -> dict[str, OwnerSecurityState]:
+        """The owners' states that exist, locked for the transaction (in one global order)."""
+
+    async def save_many(
+        self, states: Sequence[OwnerSecurityState], existing: Collection[str]
+    ) -> None:
+        """Write the states in one statement: update those in ``existing`` (read by
+        ``get_many``), create the others (one created meanwhile raises ``StaleState``)."""
+
 
 class AccountDirectory(Protocol):
     async def owner_of(self, account_ref: str) -> str | None: ...
@@ -122,11 +153,16 @@ class PaymentDecisions(Protocol):
 
 class SecurityLog(Protocol):
     async def add(self, signal: SecuritySignal, *, new_device: bool) -> None: ...
+    async def add_many(self, entries: Sequence[tuple[SecuritySignal, bool]]) -> None:
+        """Log signals (each with whether its device was new) in one statement."""
 
 
 class Consents(Protocol):
     async def upsert(self, owner_ref: str, consent_ref: str, expires_at: datetime | None) -> None:
         """Record a consent's expiry; ``None`` means it ended."""
+
+    async def upsert_many(self, expiries: Mapping[tuple[str, str], datetime | None]) -> None:
+        """Record the expiry of each (owner, consent) in one statement."""
 
 
 class ModelStore(Protocol):
@@ -156,12 +192,20 @@ class Erasure(Protocol):
 
     async def is_erased(self, owner_ref: str | None) -> bool: ...
 
+    async def erased_among(self, owner_refs: Sequence[str]) -> set[str]:
+        """The given subjects that are erased members (one read for a whole batch)."""
+
 
 class ParkedActivities(Protocol):
     """Transactions waiting for their owner's registration."""
 
     async def park(self, activity: Activity, parked_at: datetime, deadline: datetime) -> None:
         """Keep the activity (once per source event or reference)."""
+
+    async def park_many(
+        self, activities: Sequence[Activity], parked_at: datetime, deadline: datetime
+    ) -> None:
+        """Keep the activities (once each, as ``park`` does) in one statement."""
 
     async def take_for_owner(self, owner_ref: str) -> list[Activity]:
         """Remove and return the owner's parked activities, oldest first."""

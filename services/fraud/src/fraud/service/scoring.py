@@ -82,9 +82,9 @@ async def score_in(
 
 
 async def _park(activities: Sequence[Activity], uow: UnitOfWork, engine: Engine) -> None:
-    now = engine.clock()
-    for activity in activities:
-        await uow.parked.park(activity, now, now + engine.park_timeout)
+    if activities:
+        now = engine.clock()
+        await uow.parked.park_many(activities, now, now + engine.park_timeout)
 
 
 async def _load(

@@ -8,6 +8,9 @@ the weekly report; a consent is remembered until it ends.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+
 from fraud.domain.activity import SecuritySignal, SignalKind
 from fraud.domain.errors import OwnerMismatch
 from fraud.domain.state import OwnerSecurityState
@@ -30,6 +33,29 @@ async def record_signal(signal: SecuritySignal, uow: UnitOfWork) -> bool:
             await uow.consents.upsert(signal.owner_ref, signal.consent_ref, None)
         await uow.commit()
     return new_device
+
+
+async def record_signals(signals: Sequence[SecuritySignal], uow: UnitOfWork) -> list[bool]:
+    """Fold security signals, in order, into their owners' states, as ``record_signal`` does
+    one at a time, with one read, one write per table and one commit; True for each signal
+    that was a new device."""
+    async with uow:
+        states = await uow.security_states.get_many([s.owner_ref for s in signals])
+        existing = set(states)
+        logged: list[tuple[SecuritySignal, bool]] = []
+        consents: dict[tuple[str, str], datetime | None] = {}
+        for signal in signals:
+            state = states.setdefault(signal.owner_ref, OwnerSecurityState(signal.owner_ref))
+            logged.append((signal, state.observe(signal)))
+            if signal.consent_ref and signal.kind is SignalKind.CONSENT_GRANTED:
+                consents[(signal.owner_ref, signal.consent_ref)] = signal.expires_at
+            elif signal.consent_ref and signal.kind is SignalKind.CONSENT_ENDED:
+                consents[(signal.owner_ref, signal.consent_ref)] = None
+        await uow.security_states.save_many(list(states.values()), existing)
+        await uow.security_log.add_many(logged)
+        await uow.consents.upsert_many(consents)
+        await uow.commit()
+    return [new_device for _, new_device in logged]
 
 
 async def register_member(owner_ref: str, uow: UnitOfWork, engine: Engine) -> int:

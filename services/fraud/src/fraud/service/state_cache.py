@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from fraud.domain.state import AccountState
-from fraud.service.ports import AccountHead
+from fraud.service.ports import AccountHead, CommittedState
 
 DEFAULT_CAPACITY = 200_000
 
@@ -81,6 +81,15 @@ class AccountCache:
         while len(self._items) > self.capacity:
             self._items.popitem(last=False)
         return cached
+
+    def hold(self, committed: CommittedState) -> bool:
+        """Keep a committed state read outside a batch, unless this cache already holds the
+        account at the same or a newer revision; True when it was taken."""
+        current = self._items.get(committed.state.account_ref)
+        if current is not None and current.state.revision >= committed.state.revision:
+            return False
+        self.put(committed.state, committed.token, committed.snapshot_revision)
+        return True
 
     def forget(self, accounts: Iterable[str]) -> None:
         for account in accounts:

@@ -1,0 +1,170 @@
+"""The fraud bench's open-loop load: events sent on a fixed schedule, scores read back.
+
+Rules: the producer never waits for a score before sending the next event (open loop): event
+``i`` of a phase is due at ``start + i / rate`` and its latency counts from that due time, so a
+producer that falls behind its schedule cannot hide a slow service (no coordinated omission);
+each event carries its due time (wall clock, ``x-bench-due``) for the service-side timer;
+the backlog is the number of events due but not yet scored, sampled while the phase runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from common.events.fraud import TransactionScored
+
+Message = tuple[str, bytes, bytes, str]
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+class Scored:
+    """Reads TransactionScored and records when each activity's score arrived (wall clock)."""
+
+    def __init__(self, bootstrap: str, topic: str = TransactionScored.topic()) -> None:
+        self.consumer = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=bootstrap,
+            group_id=f"bench-scored-{uuid.uuid4().hex[:8]}",
+            auto_offset_reset="earliest",
+            session_timeout_ms=2000,
+            heartbeat_interval_ms=300,
+            fetch_max_wait_ms=5,
+            max_poll_records=5000,
+        )
+        self.arrived: dict[str, float] = {}
+        self.decisions: dict[str, str] = {}
+        self._task: asyncio.Task[None] | None = None
+        self.raw = topic != TransactionScored.topic()
+
+    async def start(self) -> None:
+        await self.consumer.start()
+        self._task = asyncio.create_task(self._read())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.consumer.stop()
+
+    async def _read(self) -> None:
+        while True:
+            batches = await self.consumer.getmany(timeout_ms=20)
+            now = time.time()
+            for records in batches.values():
+                for record in records:
+                    if self.raw:
+                        assert record.key is not None
+                        self.arrived.setdefault(record.key.decode(), now)
+                        continue
+                    payload = json.loads(record.value)["payload"]
+                    self.arrived.setdefault(payload["activity_ref"], now)
+                    self.decisions[payload["activity_ref"]] = payload["decision"]
+
+    async def wait_for(self, refs: list[str], timeout: float) -> None:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if all(ref in self.arrived for ref in refs):
+                return
+            await asyncio.sleep(0.05)
+        missing = sum(1 for ref in refs if ref not in self.arrived)
+        raise TimeoutError(f"{missing} events were not scored within {timeout} s")
+
+
+@dataclass
+class Offered:
+    """What one phase sent: each ref's due time, and how far the producer fell behind."""
+
+    due: dict[str, float] = field(default_factory=dict)
+    behind_max_s: float = 0.0
+    first_sent: float = 0.0
+    last_sent: float = 0.0
+    backlog: list[tuple[float, int]] = field(default_factory=list)
+
+    @property
+    def sent_per_second(self) -> float:
+        return len(self.due) / max(self.last_sent - self.first_sent, 1e-9)
+
+
+async def offer(
+    producer: AIOKafkaProducer, messages: list[Message], rate: float | None, scored: Scored
+) -> Offered:
+    """Send at ``rate`` events/s on a fixed schedule (None: all at once), sampling the
+    backlog (due but not scored) every 100 ms while sending."""
+    offered = Offered()
+    sampler = asyncio.create_task(_sample_backlog(offered, scored))
+    futures = []
+    started = time.time()
+    offered.first_sent = started
+    try:
+        for index, (topic, value, key, ref) in enumerate(messages):
+            due = started + index / rate if rate is not None else time.time()
+            delay = due - time.time()
+            if delay > 0.002:
+                await asyncio.sleep(delay)
+            offered.behind_max_s = max(offered.behind_max_s, time.time() - due)
+            offered.due[ref] = due
+            headers = [("x-bench-due", repr(due).encode())]
+            futures.append(await producer.send(topic, value, key=key, headers=headers))
+        offered.last_sent = time.time()
+        await asyncio.gather(*futures)
+    finally:
+        sampler.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sampler
+    offered.backlog.append((time.time() - started, _backlog(offered, scored)))
+    return offered
+
+
+def _backlog(offered: Offered, scored: Scored) -> int:
+    return sum(1 for ref in offered.due if ref not in scored.arrived)
+
+
+async def _sample_backlog(offered: Offered, scored: Scored) -> None:
+    started = time.time()
+    while True:
+        await asyncio.sleep(0.1)
+        offered.backlog.append((time.time() - started, _backlog(offered, scored)))
+
+
+@dataclass
+class Phase:
+    """One phase's figures: rate scored, latency from event time to the score on the broker."""
+
+    scored_per_second: float
+    p50_ms: float
+    p99_ms: float
+    offered: Offered
+
+    @property
+    def count(self) -> int:
+        return len(self.offered.due)
+
+    def backlog_at(self, share: float) -> int:
+        """The backlog sampled at ``share`` of the sending window (1.0: when sending ended)."""
+        samples = self.offered.backlog
+        if not samples:
+            return 0
+        window = self.offered.last_sent - self.offered.first_sent
+        eligible = [n for at, n in samples if at <= share * window + 1e-6]
+        return eligible[-1] if eligible else samples[0][1]
+
+
+def measure(offered: Offered, scored: Scored) -> Phase:
+    due = offered.due
+    latencies = [(scored.arrived[ref] - at) * 1000 for ref, at in due.items()]
+    first, last = min(due.values()), max(scored.arrived[ref] for ref in due)
+    rate = len(due) / max(last - first, 1e-9)
+    return Phase(rate, pct(latencies, 50), pct(latencies, 99), offered)
