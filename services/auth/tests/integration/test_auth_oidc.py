@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 import pytest_asyncio
+from auth.entrypoints.oidc import COOKIE
 from auth.service import oidc_tenants
 from auth.service.oidc_tenants import OidcConfig
 from auth_it_conftest import RunningAuth
@@ -23,6 +24,7 @@ from coffre_testing.oidc_provider import (
     mint,
     new_signing_key,
 )
+from test_auth_secrets_at_rest import _values
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 SECRET = "client-secret-" + uuid.uuid4().hex
@@ -203,3 +205,36 @@ async def test_unknown_tenant_and_unreachable_provider_answer_problems(
     assert r.json()["code"] == "auth.idp-unavailable"
     r = await auth.client.get(f"/v1/oidc/{slug}/callback?state=x&code=y")
     assert r.status_code == 401
+
+
+async def test_client_secret_and_login_values_are_never_stored_or_logged(
+    auth: RunningAuth, idp: LocalOidcProvider, capsys: pytest.CaptureFixture[str]
+) -> None:
+    slug = await _tenant(auth, idp)
+    start = await auth.client.get(f"/v1/oidc/{slug}/login", headers=UA)
+    sent = parse_qs(urlsplit(start.headers["location"]).query)
+    async with httpx.AsyncClient() as browser:
+        back = urlsplit((await browser.get(start.headers["location"])).headers["location"])
+    code = parse_qs(back.query)["code"][0]
+    tokens = (await _callback(auth, f"{back.path}?{back.query}")).json()
+    pending = parse_qs(
+        urlsplit((await auth.client.get(f"/v1/oidc/{slug}/login")).headers["location"]).query
+    )
+    secrets = [
+        SECRET, code, sent["state"][0], sent["nonce"][0], pending["state"][0],
+        pending["nonce"][0], auth.client.cookies[COOKIE], tokens["refresh_token"],
+    ]  # fmt: skip
+    tables = await auth.runtime.db.fetch(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = $1",
+        auth.settings.schema_name,
+    )
+    assert {"oidc_clients", "oidc_logins"} <= {t["table_name"] for t in tables}
+    values: list[Any] = []
+    for t in tables:
+        rows = await auth.runtime.db.fetch(f'SELECT * FROM "{t["table_name"]}"')
+        values += [v for row in rows for v in _values(dict(row))]
+    dump = " ".join(str(v) for v in values)
+    logs = capsys.readouterr().out
+    assert "oidc_login_succeeded" in logs
+    for found in (s for s in secrets if s in dump or s in logs):
+        pytest.fail(f"in clear in a table or a log line: {found[:6]}…")
