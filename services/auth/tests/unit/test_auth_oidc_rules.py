@@ -15,6 +15,7 @@ from auth.domain.accounts import Account
 from auth.domain.errors import IdpAnsweredWrongly, SsoRefused
 from auth.domain.oidc import OidcClient, OidcIdentity, code_challenge
 from auth.domain.sso import Tenant
+from auth.entrypoints.main import _oidc_config, _oidc_parser
 from auth.service.oidc_accounts import account_for
 from auth_unit_helpers import CTX, Harness
 from coffre_testing.oidc_provider import LocalOidcProvider, RegisteredClient, new_signing_key
@@ -164,3 +165,30 @@ async def test_same_tenant_account_is_linked_only_with_a_verified_address(h: Har
         await _sign_in(h, tenant, client, _ident("emp-1", verified=False))
     assert (await _sign_in(h, tenant, client, _ident("emp-1"))).id == saml.id
     assert (await _sign_in(h, tenant, client, _ident("emp-1"))).id == saml.id
+
+
+def test_add_oidc_tenant_takes_the_secret_from_the_environment_not_the_arguments(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ACME_SECRET", "from-the-env")
+    args = _oidc_parser().parse_args(
+        [
+            "acme",
+            "ACME",
+            "--issuer",
+            ISSUER,
+            "--client-id",
+            "c",
+            "--client-secret-env",
+            "ACME_SECRET",
+        ]
+    )
+    config = _oidc_config(args, "https://auth.coffre.test/")
+    assert config.client_secret == "from-the-env"
+    assert config.redirect_uri == "https://auth.coffre.test/v1/oidc/acme/callback"
+    with pytest.raises(SystemExit):
+        _oidc_parser().parse_args(["acme", "ACME", "--issuer", ISSUER, "--client-secret", "x"])
+    keyed = _oidc_config(
+        _oidc_parser().parse_args(["a", "A", "--issuer", ISSUER, "--client-id", "c"]), "https://x"
+    )
+    assert keyed.client_secret is None
