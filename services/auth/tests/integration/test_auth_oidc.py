@@ -238,3 +238,19 @@ async def test_client_secret_and_login_values_are_never_stored_or_logged(
     assert "oidc_login_succeeded" in logs
     for found in (s for s in secrets if s in dump or s in logs):
         pytest.fail(f"in clear in a table or a log line: {found[:6]}…")
+
+
+async def test_login_older_than_ten_minutes_is_refused_and_purged(
+    auth: RunningAuth, idp: LocalOidcProvider
+) -> None:
+    slug = await _tenant(auth, idp)
+    path = await _authorize(auth, slug)
+    await _authorize(auth, slug)
+    async with auth.runtime.db.pool.acquire() as conn:
+        await conn.execute("UPDATE oidc_logins SET expires_at = now() - interval '1 second'")
+    r = await _callback(auth, path)
+    assert r.status_code == 401
+    assert "open sign-in" in r.json()["detail"]
+    assert await auth.runtime.db.fetchval("SELECT count(*) FROM oidc_logins") == 1
+    await auth.container.maintain_once(auth.runtime)
+    assert await auth.runtime.db.fetchval("SELECT count(*) FROM oidc_logins") == 0
