@@ -17,6 +17,7 @@ from auth.service import oidc_tenants
 from auth.service.oidc_tenants import OidcConfig
 from auth_it_conftest import RunningAuth
 from auth_it_helpers import UA
+from coffre_testing.app import LogCapture
 from coffre_testing.oidc_provider import (
     LocalOidcProvider,
     ProviderUser,
@@ -24,6 +25,7 @@ from coffre_testing.oidc_provider import (
     mint,
     new_signing_key,
 )
+from common.logging import configure_logging
 from test_auth_secrets_at_rest import _values
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
@@ -208,18 +210,14 @@ async def test_unknown_tenant_and_unreachable_provider_answer_problems(
 
 
 async def test_client_secret_and_login_values_are_never_stored_or_logged(
-    auth: RunningAuth, idp: LocalOidcProvider, capsys: pytest.CaptureFixture[str]
+    auth: RunningAuth, idp: LocalOidcProvider
 ) -> None:
-    slug = await _tenant(auth, idp)
-    start = await auth.client.get(f"/v1/oidc/{slug}/login", headers=UA)
-    sent = parse_qs(urlsplit(start.headers["location"]).query)
-    async with httpx.AsyncClient() as browser:
-        back = urlsplit((await browser.get(start.headers["location"])).headers["location"])
-    code = parse_qs(back.query)["code"][0]
-    tokens = (await _callback(auth, f"{back.path}?{back.query}")).json()
-    pending = parse_qs(
-        urlsplit((await auth.client.get(f"/v1/oidc/{slug}/login")).headers["location"]).query
-    )
+    capture = LogCapture()
+    configure_logging("auth", json=True, stream=capture)  # type: ignore[arg-type]
+    try:
+        sent, code, tokens, pending = await _sign_in_and_leave_one_open(auth, idp)
+    finally:
+        configure_logging("auth", json=True)
     secrets = [
         SECRET, code, sent["state"][0], sent["nonce"][0], pending["state"][0],
         pending["nonce"][0], auth.client.cookies[COOKIE], tokens["refresh_token"],
@@ -234,10 +232,23 @@ async def test_client_secret_and_login_values_are_never_stored_or_logged(
         rows = await auth.runtime.db.fetch(f'SELECT * FROM "{t["table_name"]}"')
         values += [v for row in rows for v in _values(dict(row))]
     dump = " ".join(str(v) for v in values)
-    logs = capsys.readouterr().out
-    assert "oidc_login_succeeded" in logs
-    for found in (s for s in secrets if s in dump or s in logs):
+    assert capture.events("oidc_login_succeeded")
+    for found in (s for s in secrets if s in dump or s in capture.text):
         pytest.fail(f"in clear in a table or a log line: {found[:6]}…")
+
+
+async def _sign_in_and_leave_one_open(
+    auth: RunningAuth, idp: LocalOidcProvider
+) -> tuple[dict[str, list[str]], str, dict[str, Any], dict[str, list[str]]]:
+    slug = await _tenant(auth, idp)
+    start = await auth.client.get(f"/v1/oidc/{slug}/login", headers=UA)
+    sent = parse_qs(urlsplit(start.headers["location"]).query)
+    async with httpx.AsyncClient() as browser:
+        back = urlsplit((await browser.get(start.headers["location"])).headers["location"])
+    code = parse_qs(back.query)["code"][0]
+    tokens = (await _callback(auth, f"{back.path}?{back.query}")).json()
+    in_flight = await auth.client.get(f"/v1/oidc/{slug}/login")
+    return sent, code, tokens, parse_qs(urlsplit(in_flight.headers["location"]).query)
 
 
 async def test_login_older_than_ten_minutes_is_refused_and_purged(
