@@ -191,7 +191,7 @@ async def test_address_of_another_account_is_not_taken_over(
     assert "another account" in r.json()["detail"]
 
 
-async def test_unknown_tenant_and_unreachable_provider_answer_problems(
+async def test_unknown_tenant_unreachable_provider_and_saml_routes_answer_problems(
     auth: RunningAuth, idp: LocalOidcProvider
 ) -> None:
     r = await auth.client.get("/v1/oidc/nobody-here/login")
@@ -207,6 +207,8 @@ async def test_unknown_tenant_and_unreachable_provider_answer_problems(
     assert r.json()["code"] == "auth.idp-unavailable"
     r = await auth.client.get(f"/v1/oidc/{slug}/callback?state=x&code=y")
     assert r.status_code == 401
+    r = await auth.client.get(f"/v1/sso/{slug}/metadata")
+    assert r.status_code == 404, "a tenant without SAML is unknown to the SAML routes"
 
 
 async def test_client_secret_and_login_values_are_never_stored_or_logged(
