@@ -1,14 +1,17 @@
-"""Auth bench: logins/s at the configured argon2id cost, step-up verification latency.
+"""Auth bench: logins/s at the configured argon2id cost, step-up verification latency, OIDC
+ID-token checks.
 
 Standalone: reads DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS from the environment (``make bench``
 sets them) and runs in its own throw-away schema; without DATABASE_URL it runs the use cases on
 the in-memory fakes and says so. Prints ``name: value unit`` lines, and each figure's ratio to
-a raw baseline measured in the same run (argon2id alone; one Ed25519 signature check alone).
+a raw baseline measured in the same run (argon2id alone; one Ed25519 signature check alone;
+one RS256 signature check alone for the ID-token checks).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import secrets
 import statistics
@@ -28,6 +31,7 @@ from auth.adapters.sms import RecordingSmsSender
 from auth.bootstrap import MIGRATIONS, build_deps
 from auth.domain.accounts import Account
 from auth.domain.challenges import Method
+from auth.domain.id_tokens import IdTokenRules, read_header, verify_id_token
 from auth.domain.ratelimit import RateLimits, RateRule
 from auth.service import login, stepup
 from auth.service.context import RequestContext
@@ -38,11 +42,16 @@ from common.logging import configure_logging
 from common.runtime import Runtime
 from common.security.access_tokens import JwksCache
 from common.security.stepup import Operation, StepUpVerifier
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from joserfc import jwt
+from joserfc.jwk import RSAKey
 
 PASSWORD = "violet-harbour-tundra-42"
 LOGINS = int(os.environ.get("AUTH_BENCH_LOGINS", "60"))
 STEPUPS = int(os.environ.get("AUTH_BENCH_STEPUPS", "200"))
+ID_TOKENS = int(os.environ.get("AUTH_BENCH_ID_TOKENS", "500"))
 CONCURRENCY = int(os.environ.get("AUTH_BENCH_CONCURRENCY", str(os.cpu_count() or 2)))
 CTX = RequestContext(ip=None, user_agent="bench")
 
@@ -160,6 +169,37 @@ async def bench_stepup(deps: Deps, account: Account, sms: RecordingSmsSender) ->
     print(f"stepup_samples: {len(local)}; mean {statistics.mean(local) * 1e6:.1f} us")
 
 
+def bench_id_tokens(count: int) -> None:
+    """Every ID-token check of an OIDC login (RS256, 2048-bit key) against one bare RS256
+    signature check with ``cryptography``."""
+    key = RSAKey.generate_key(2048, parameters={"kid": "k1", "alg": "RS256"})
+    public = RSAKey.import_key(key.as_dict(private=False))
+    now = int(time.time())
+    claims = {"iss": "https://idp.bench", "aud": "coffre", "sub": "e-1", "iat": now,
+              "exp": now + 300, "nonce": "n"}  # fmt: skip
+    token = jwt.encode({"alg": "RS256", "kid": "k1"}, claims, key)
+    rules = IdTokenRules("https://idp.bench", "coffre", ("RS256",), lambda n: n == "n")
+    checks = []
+    for _ in range(count):
+        t0 = time.perf_counter()
+        alg, _ = read_header(token, rules)
+        verify_id_token(token, alg, public, rules, time.time())
+        checks.append(time.perf_counter() - t0)
+    signing_input, _, signature = token.rpartition(".")
+    raw_sig = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
+    raw_key = public.public_key
+    raw = []
+    for _ in range(count):
+        t0 = time.perf_counter()
+        raw_key.verify(raw_sig, signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+        raw.append(time.perf_counter() - t0)
+    mine, base = statistics.median(checks), statistics.median(raw)
+    line("oidc_id_token_check_p50", mine * 1e6, "us")
+    line("oidc_id_token_check_p99", pct(checks, 99) * 1e6, "us")
+    line("baseline_rs256_verify_p50", base * 1e6, "us")
+    print(f"oidc_id_token_check_vs_raw: {mine / base:.2f}x ({count} tokens)", flush=True)
+
+
 async def main() -> None:
     configure_logging("auth-bench", level="WARNING", json=True)
     database_url = os.environ.get("DATABASE_URL")
@@ -192,6 +232,7 @@ async def main() -> None:
         accounts = await seed(deps, max(8, CONCURRENCY * 4))
         await bench_logins(deps, accounts)
         await bench_stepup(deps, accounts[0], sms)
+        bench_id_tokens(ID_TOKENS)
     finally:
         if runtime is not None and database_url:
             await runtime.stop()

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 from common.db import MigrationSet
 from common.db.erasure import ErasurePurgeLoop
 from common.logging import get_logger
@@ -16,6 +17,7 @@ from common.security.access_tokens import AccessTokenVerifier, JwksCache
 
 from auth.adapters.clock import SystemClock
 from auth.adapters.mail import HttpMailer, RecordingMailer
+from auth.adapters.oidc_http import HttpOidcProvider
 from auth.adapters.pg_keys import purge_expired
 from auth.adapters.pg_uow import PgAuthUnitOfWorkFactory
 from auth.adapters.saml import Pysaml2ServiceProvider
@@ -116,6 +118,7 @@ class Container:
     deps: Deps | None = None
     verifier: AccessTokenVerifier | None = None
     saml: Pysaml2ServiceProvider | None = None
+    oidc: HttpOidcProvider | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _purge: ErasurePurgeLoop | None = None
@@ -134,6 +137,9 @@ class Container:
         self.saml = Pysaml2ServiceProvider(
             self.settings.public_base_url, self.settings.saml_xmlsec_binary
         )
+        self.oidc = HttpOidcProvider(
+            httpx.AsyncClient(timeout=self.settings.oidc_timeout_seconds, follow_redirects=False)
+        )
         self._stopping.clear()
         self._tasks.append(asyncio.create_task(self._maintain(runtime), name="auth-maintenance"))
         self._purge = ErasurePurgeLoop(runtime.db)
@@ -144,6 +150,8 @@ class Container:
         so the pool it borrows from closes whole; cancel only what overruns the grace."""
         if self._purge is not None:
             await self._purge.stop()
+        if self.oidc is not None:
+            await self.oidc.client.aclose()
         self._stopping.set()
         if not self._tasks:
             return

@@ -58,6 +58,9 @@ class AuthSettings(ServiceSettings):
     mail_api_key: SecretStr | None = None
     trust_forwarded_for: bool = Field(False, description="Take the client IP from X-Forwarded-For")
     saml_xmlsec_binary: str = "/usr/bin/xmlsec1"
+    oidc_timeout_seconds: float = Field(
+        5.0, gt=0, le=30, description="Timeout of each call to a tenant's OIDC provider"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> AuthSettings:

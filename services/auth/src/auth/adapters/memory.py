@@ -20,6 +20,7 @@ from auth.domain.challenges import Challenge
 from auth.domain.keys import SigningKey
 from auth.domain.links import EmailLink, LinkPurpose
 from auth.domain.lockout import FailureCount
+from auth.domain.oidc import OidcClient, PendingLogin
 from auth.domain.recovery import RecoveryCodes
 from auth.domain.sessions import RefreshToken, Session
 from auth.domain.sso import Tenant
@@ -53,6 +54,8 @@ class MemoryState:
     tenants: dict[uuid.UUID, Tenant] = field(default_factory=dict)
     assertions: dict[str, datetime] = field(default_factory=dict)
     saml_requests: dict[str, tuple[uuid.UUID, datetime]] = field(default_factory=dict)
+    oidc_clients: dict[uuid.UUID, OidcClient] = field(default_factory=dict)
+    oidc_logins: dict[str, PendingLogin] = field(default_factory=dict)
     events: list[RecordedEvent] = field(default_factory=list)
     erased: set[str] = field(default_factory=set)
 
@@ -237,6 +240,20 @@ class MemoryTenants(_Repo):
         return found is not None and found[0] == tenant_id and found[1] > now
 
 
+class MemoryOidc(_Repo):
+    async def client(self, tenant_id: uuid.UUID) -> OidcClient | None:
+        return _c(self.s.oidc_clients.get(tenant_id))
+
+    async def save_client(self, client: OidcClient) -> None:
+        self.s.oidc_clients[client.tenant_id] = _c(client)
+
+    async def add_login(self, login: PendingLogin) -> None:
+        self.s.oidc_logins[login.state_digest] = login
+
+    async def take_login(self, state_digest: str) -> PendingLogin | None:
+        return self.s.oidc_logins.pop(state_digest, None)
+
+
 @dataclass(frozen=True)
 class Forgotten:
     deleted: int
@@ -263,6 +280,7 @@ class InMemoryUnitOfWork:
         self.rates = MemoryRates(state)
         self.keys = MemoryKeys(state)
         self.tenants = MemoryTenants(state)
+        self.oidc = MemoryOidc(state)
         self.erasure = MemoryErasure(state)
         self._pending: list[RecordedEvent] = []
         self._snapshot: MemoryState | None = None

@@ -116,6 +116,7 @@ PURGES = (
     "DELETE FROM email_links WHERE expires_at < $1",
     "DELETE FROM saml_requests WHERE expires_at < $1",
     "DELETE FROM saml_assertions WHERE expires_at < $1",
+    "DELETE FROM oidc_logins WHERE expires_at < $1",
     "DELETE FROM challenges WHERE expires_at < $1::timestamptz - interval '1 day'",
     "DELETE FROM sessions WHERE absolute_expires_at < $1::timestamptz - interval '1 day'",
     "DELETE FROM failure_counts WHERE failures = 0 "

@@ -14,6 +14,7 @@ from common.runtime import Runtime
 from auth.adapters.pg_accounts import PgAccounts, PgFactors, PgLinks
 from auth.adapters.pg_erasure import PgErasureLog
 from auth.adapters.pg_keys import PgKeys, PgTenants
+from auth.adapters.pg_oidc import PgOidc
 from auth.adapters.pg_security import PgChallenges, PgFailures, PgRates, PgSessions
 from auth.adapters.sealing import SecretBox
 from auth.service import metrics
@@ -29,6 +30,7 @@ class PgAuthUnitOfWork:
     rates: PgRates
     keys: PgKeys
     tenants: PgTenants
+    oidc: PgOidc
     erasure: PgErasureLog
 
     def __init__(self, inner: UnitOfWork, box: SecretBox) -> None:
@@ -47,6 +49,7 @@ class PgAuthUnitOfWork:
         self.rates = PgRates(conn)
         self.keys = PgKeys(conn, self.box)
         self.tenants = PgTenants(conn)
+        self.oidc = PgOidc(conn, self.box)
         self.erasure = PgErasureLog(conn)
         return self
 

@@ -88,7 +88,7 @@ class Pysaml2ServiceProvider:
         conf: dict[str, Any] = {
             "entityid": entity_id,
             "xmlsec_binary": self.xmlsec_binary,
-            "metadata": {"inline": [tenant.idp_metadata_xml]},
+            "metadata": {"inline": [tenant.saml_metadata]},
             "accepted_time_diff": CLOCK_SKEW_SECONDS,
             "allow_unknown_attributes": True,
             "service": {

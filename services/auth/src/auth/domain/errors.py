@@ -130,3 +130,15 @@ class TenantNotFound(NotFound):
 class LinkInvalid(Gone):
     code = "auth.link-invalid"
     title = "The link is not valid, was already used or has expired; ask for a new one"
+
+
+class IdpUnavailable(CoffreError):
+    code = "auth.idp-unavailable"
+    status = 503
+    title = "The company's identity provider cannot be reached; try again later"
+
+
+class IdpAnsweredWrongly(CoffreError):
+    code = "auth.idp-bad-answer"
+    status = 502
+    title = "The company's identity provider answered wrongly"

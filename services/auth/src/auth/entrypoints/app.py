@@ -9,13 +9,15 @@ from fastapi import FastAPI
 from auth.bootstrap import MIGRATIONS, Container
 from auth.entrypoints.http import router
 from auth.entrypoints.limits import BodySizeLimit
+from auth.entrypoints.oidc import oidc_router
 from auth.entrypoints.public import dev, public, sso_router
 from auth.service.ports import Mailer, SmsSender
 from auth.settings import AuthSettings
 
 DESCRIPTION = (
     "Registration, argon2id passwords, TOTP and SMS second factors, step-up with dynamic "
-    "linking, sessions and short-lived EdDSA access tokens (JWKS), SAML single sign-on."
+    "linking, sessions and short-lived EdDSA access tokens (JWKS), SAML and OpenID Connect "
+    "single sign-on."
 )
 
 
@@ -33,7 +35,7 @@ def create_app(
         runtime,
         title="Coffre auth",
         description=DESCRIPTION,
-        routers=[router, public, sso_router, dev],
+        routers=[router, public, sso_router, oidc_router, dev],
         on_startup=[container.start],
         on_shutdown=[container.stop],
     )

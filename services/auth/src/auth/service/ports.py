@@ -14,6 +14,7 @@ from auth.domain.challenges import Challenge
 from auth.domain.keys import SigningKey
 from auth.domain.links import EmailLink, LinkPurpose
 from auth.domain.lockout import FailureCount
+from auth.domain.oidc import OidcClient, PendingLogin
 from auth.domain.recovery import RecoveryCodes
 from auth.domain.sessions import RefreshToken, Session
 from auth.domain.sso import Tenant
@@ -114,6 +115,18 @@ class TenantRepository(Protocol):
         ...
 
 
+class OidcRepository(Protocol):
+    async def client(self, tenant_id: uuid.UUID) -> OidcClient | None: ...
+    async def save_client(self, client: OidcClient) -> None:
+        """Add or replace the tenant's OIDC client (its credential sealed)."""
+        ...
+
+    async def add_login(self, login: PendingLogin) -> None: ...
+    async def take_login(self, state_digest: str) -> PendingLogin | None:
+        """Remove and return the login in flight with this state (single use), if any."""
+        ...
+
+
 class OutboxForgetting(Protocol):
     @property
     def deleted(self) -> int: ...
@@ -149,6 +162,8 @@ class AuthUnitOfWork(TransactionPort, Protocol):
     def keys(self) -> SigningKeyRepository: ...
     @property
     def tenants(self) -> TenantRepository: ...
+    @property
+    def oidc(self) -> OidcRepository: ...
     @property
     def erasure(self) -> ErasureLog: ...
 

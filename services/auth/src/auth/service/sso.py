@@ -58,7 +58,7 @@ async def _tenant(uow: AuthUnitOfWork, slug: str) -> Tenant:
     if not SLUG.match(slug):
         raise TenantNotFound()
     tenant = await uow.tenants.by_slug(slug)
-    if tenant is None:
+    if tenant is None or tenant.idp_metadata_xml is None:
         raise TenantNotFound()
     return tenant
 
