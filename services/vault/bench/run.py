@@ -15,7 +15,6 @@ import asyncio
 import cProfile
 import os
 import pstats
-import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -24,6 +23,7 @@ from tempfile import TemporaryDirectory
 
 from common.db.database import Database
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from http_bench import measure_http
 from vault.adapters.kms import LocalFileKms
 from vault.adapters.memory import MemoryStore
 from vault.adapters.pg_audit_batches import batch_rows
@@ -243,6 +243,9 @@ def main() -> None:
         dsn = os.environ.get("DATABASE_URL")
         if dsn:
             figures = asyncio.run(with_postgres(dsn, Path(tmp)))
+            if os.environ.get("SERVICE_TRUST_DIR") and os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+                http = measure_http(dsn, Path(tmp), CONCURRENCIES, SECONDS, BATCH)
+                figures |= {f"http {name}": value for name, value in http.items()}
         else:
             figures = asyncio.run(in_memory(Path(tmp)))
     print(f"raw AES-256-GCM decrypts (cryptography, 32-byte key, one thread): {raw:,.0f} ops/s")
@@ -251,4 +254,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

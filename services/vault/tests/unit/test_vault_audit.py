@@ -156,3 +156,35 @@ async def test_caller_without_identity_is_refused_and_audited(
         "vault.identity-missing",
     )
     assert await audit.head(ctx) == Head(entry.seq, entry.hash)
+
+
+_AWKWARD = [
+    None,
+    "",
+    "plain",
+    'quote " and \\ backslash',
+    "line\nbreak\ttab\x00nul\x1f",
+    "é ü 中文 🙂",
+    "\u2028\u2029",
+]
+
+
+@pytest.mark.parametrize("text", _AWKWARD)
+@pytest.mark.parametrize(
+    "detail",
+    [{}, {"key_id": "k-1"}, {"error": "vault.x"}, {"b": True, "a": 3}, {"n": None},
+     {"ids": ["x", "é\n"]}, {"z\"k": "v", "a": "w"}],
+)  # fmt: skip
+def test_an_entry_hashes_the_canonical_json_of_its_body(
+    text: str | None, detail: dict[str, object]
+) -> None:
+    draft = AuditDraft(
+        actor="archive", action=text or "datakey.unwrap", outcome=Outcome.DENIED, subject=text,
+        purpose=text, ref=text, operator=text,
+        detail={**detail, **({"note": text} if text else {})},  # type: ignore[dict-item]
+    )  # fmt: skip
+    entry = chain(Head(41, "ab" * 32), draft, T0 + timedelta(microseconds=7))
+    expected = json.dumps(entry.body(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert entry.canonical == expected.encode()
+    assert entry.hash == entry.computed_hash()
+    assert entry.hash == hashlib.sha256(bytes.fromhex("ab" * 32) + expected.encode()).hexdigest()
