@@ -167,7 +167,7 @@ def plans(made: list[tuple[str, str]], batch: int) -> dict[str, list[list[str]]]
 
 def phases(
     server: Server, issuer: ServiceTokenIssuer, made: list[tuple[str, str]],
-    concurrencies: list[int], seconds: float, batch: int,
+    concurrencies: list[int], batch_callers: list[int], seconds: float, batch: int,
 ) -> tuple[dict[str, float], int]:  # fmt: skip
     """Every HTTP figure of the run, and how many keys the server answered."""
     requests = plans(made, batch)
@@ -184,11 +184,15 @@ def phases(
             f"http single unwraps, {callers} callers", result, "unwraps/s"
         )
         print(f"  single unwraps / no-op at {callers} callers: {rate / noop:.2f}x")
-    result = load(server, 8, seconds, requests["batch"], issuer.token_for("vault"))
-    answered += result["statuses"].get("200", 0) * batch
-    figures["batch"] = _line(
-        f"http batch unwraps ({batch} keys per call), 8 callers", result, "keys/s", batch
-    )
+    for callers in batch_callers:
+        result = load(server, callers, seconds, requests["batch"], issuer.token_for("vault"))
+        answered += result["statuses"].get("200", 0) * batch
+        figures[f"batch {callers}"] = _line(
+            f"http batch unwraps ({batch} keys per call), {callers} callers",
+            result,
+            "keys/s",
+            batch,
+        )
     return figures, answered + profiled(
         server, issuer, requests, max(concurrencies), seconds, batch
     )
@@ -200,21 +204,19 @@ def profiled(
 ) -> int:  # fmt: skip
     """The same loads again under py-spy (not the figures above): the server's time by stage."""
     answered = 0
-    for name, count, per_request in [
-        ("noop", callers, 0),
-        ("single", callers, 1),
-        ("batch", 8, batch),
-    ]:
-        recording = Path(tempfile.mkdtemp(prefix="vault-bench-spy-")) / f"{name}.txt"
-        spy = stages.start_recording(server.process.pid, seconds, recording)
-        result = load(server, count, seconds, requests[name], issuer.token_for("vault"))
-        if spy is not None:
-            spy.wait()
-        answered += result["statuses"].get("200", 0) * per_request
-        cpu_us = 1e6 * result["server_cpu_seconds"] / max(result["done"], 1)
-        stages.print_breakdown(
-            f"server time per {name} request, {count} callers", recording, cpu_us
-        )
+    loads = [("noop", callers, 0), ("single", callers, 1), ("batch", 8, batch)]
+    with tempfile.TemporaryDirectory(prefix="vault-bench-spy-") as folder:
+        for name, count, per_request in loads:
+            recording = Path(folder) / f"{name}.txt"
+            spy = stages.start_recording(server.process.pid, seconds, recording)
+            result = load(server, count, seconds, requests[name], issuer.token_for("vault"))
+            if spy is not None:
+                spy.wait()
+            answered += result["statuses"].get("200", 0) * per_request
+            cpu_us = 1e6 * result["server_cpu_seconds"] / max(result["done"], 1)
+            stages.print_breakdown(
+                f"server time per {name} request, {count} callers", recording, cpu_us
+            )
     return answered
 
 
@@ -246,7 +248,12 @@ async def verify_server_chain(dsn: str, schema: str, kms_file: Path, answered: i
 
 
 def measure_http(
-    dsn: str, tmp: Path, concurrencies: list[int], seconds: float, batch: int
+    dsn: str,
+    tmp: Path,
+    concurrencies: list[int],
+    batch_callers: list[int],
+    seconds: float,
+    batch: int,
 ) -> dict[str, float]:
     import asyncio
 
@@ -255,7 +262,9 @@ def measure_http(
     print(f"load average before the HTTP runs: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     with running_server(tmp) as server:
         made = prepare(server, issuer)
-        figures, answered = phases(server, issuer, made, concurrencies, seconds, batch)
+        figures, answered = phases(
+            server, issuer, made, concurrencies, batch_callers, seconds, batch
+        )
         schema = server.schema
     print(f"load average after the HTTP runs: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     asyncio.run(verify_server_chain(dsn, schema, tmp / "http-kms" / "master.key", answered))

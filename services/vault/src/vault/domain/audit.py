@@ -125,16 +125,25 @@ def chain(
 ) -> AuditEntry:
     """The entry that follows ``previous`` (the head, or None for the first) for ``draft``;
     ``at_text`` is ``at`` already formatted, when the caller has it."""
-    seq = previous.seq + 1 if previous else 1
     prev_hash = previous.hash if previous else GENESIS_HASH
     at = at.astimezone(UTC)
+    entry, _ = _link(previous.seq if previous else 0, prev_hash, bytes.fromhex(prev_hash),
+                     draft, at, at_text or _iso(at))  # fmt: skip
+    return entry
+
+
+def _link(
+    prev_seq: int, prev_hash: str, prev_digest: bytes, draft: AuditDraft, at: datetime, at_text: str
+) -> tuple[AuditEntry, bytes]:
+    """One link of the chain (``at`` already in UTC) and its digest, for the next link."""
     detail = dict(draft.detail)
-    canonical = canonical_body(seq, at_text or _iso(at), draft, detail)
-    digest = hashlib.sha256(bytes.fromhex(prev_hash) + canonical).hexdigest()
-    return AuditEntry(
-        seq, at, draft.actor, draft.action, draft.outcome, draft.subject, draft.purpose,
-        draft.ref, draft.operator, detail, prev_hash, digest, canonical,
+    canonical = canonical_body(prev_seq + 1, at_text, draft, detail)
+    digest = hashlib.sha256(prev_digest + canonical).digest()
+    entry = AuditEntry(
+        prev_seq + 1, at, draft.actor, draft.action, draft.outcome, draft.subject, draft.purpose,
+        draft.ref, draft.operator, detail, prev_hash, digest.hex(), canonical,
     )  # fmt: skip
+    return entry, digest
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,16 +163,20 @@ def chain_batch(
 ) -> list[AuditEntry | None]:
     """Chain the requests after ``head`` in order; those whose index is in ``skip`` get None."""
     entries: list[AuditEntry | None] = []
-    previous: AuditEntry | Head | None = head
-    last_at, at_text = None, ""
+    seq, prev_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
+    prev_digest = bytes.fromhex(prev_hash)
+    last_at: datetime | None = None
+    at, at_text = datetime.now(UTC), ""
     for index, request in enumerate(requests):
         if index in skip:
             entries.append(None)
             continue
         if request.at is not last_at:
-            last_at, at_text = request.at, _iso(request.at)
-        previous = chain(previous, request.draft, request.at, at_text)
-        entries.append(previous)
+            last_at, at = request.at, request.at.astimezone(UTC)
+            at_text = _iso(at)
+        entry, prev_digest = _link(seq, prev_hash, prev_digest, request.draft, at, at_text)
+        seq, prev_hash = entry.seq, entry.hash
+        entries.append(entry)
     return entries
 
 
