@@ -1,12 +1,16 @@
 """Vault bench: audited unwraps/s (single and batched) and secret reads/s beside the raw AES-GCM
-rate of ``cryptography``, measured in the same run.
+rate of ``cryptography`` and raw Postgres commits, measured in the same run; then the same unwraps
+over HTTP against a real server process beside a no-op endpoint on that server (``http_bench``).
 
 Standalone: reads DATABASE_URL from the environment (``make bench`` starts a fresh embedded
-stack and sets it) and works in a throw-away schema it drops at the end; without DATABASE_URL it
-measures the use cases over the in-memory store instead and says so. Every figure is measured
-in this run; output lines are ``name: value unit``. ``BENCH_CONCURRENCY`` (default ``8,64``)
-lists the numbers of concurrent callers; the appender's mean batch size printed beside each
-shows that the callers really overlap. The audit chain is verified after the run.
+stack and sets it) and works in throw-away schemas it drops at the end; without DATABASE_URL it
+measures the use cases over the in-memory store instead and says so (and skips HTTP, which also
+needs KAFKA_BOOTSTRAP_SERVERS and SERVICE_TRUST_DIR). Every figure is measured in this run;
+output lines are ``name: value unit``. ``BENCH_CONCURRENCY`` (default ``8,64``) lists the numbers
+of concurrent single-unwrap callers, ``BENCH_BATCH_CONCURRENCY`` (``8,32``) those of batch
+callers, ``BENCH_BATCH`` (100) the keys per batch call, ``BENCH_SECONDS`` (3) each phase's
+length; the appender's mean batch size printed beside each shows that the callers really
+overlap. The audit chain is verified after the run (in-process and the server's).
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ import asyncio
 import cProfile
 import os
 import pstats
-import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -24,6 +27,7 @@ from tempfile import TemporaryDirectory
 
 from common.db.database import Database
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from http_bench import measure_http
 from vault.adapters.kms import LocalFileKms
 from vault.adapters.memory import MemoryStore
 from vault.adapters.pg_audit_batches import batch_rows
@@ -42,6 +46,7 @@ QUICK = os.environ.get("COFFRE_BENCH_QUICK") == "1"
 SECONDS = float(os.environ.get("BENCH_SECONDS", "1" if QUICK else "3"))
 CONCURRENCIES = [int(c) for c in os.environ.get("BENCH_CONCURRENCY", "8,64").split(",")]
 BATCH = int(os.environ.get("BENCH_BATCH", "100"))
+BATCH_CALLERS = [int(c) for c in os.environ.get("BENCH_BATCH_CONCURRENCY", "8,32").split(",")]
 SUBJECTS = 200
 ARCHIVE, AGGREGATION, PAYMENTS = Caller("archive"), Caller("aggregation"), Caller("payments")
 
@@ -168,9 +173,11 @@ async def measure(ctx: VaultContext, label: str) -> dict[str, float]:
         figures[f"single {callers}"] = await measured(
             "vault single unwraps", ctx, callers, calls.unwrap, "unwraps/s"
         )
-    figures["batch"] = await measured(
-        f"vault batch unwraps ({BATCH} keys per call)", ctx, 8, calls.unwrap_batch, "keys/s"
-    )
+    for callers in BATCH_CALLERS:
+        figures[f"batch {callers}"] = await measured(
+            f"vault batch unwraps ({BATCH} keys per call)", ctx, callers, calls.unwrap_batch,
+            "keys/s",
+        )  # fmt: skip
     figures["reads"] = await measured("vault secret reads", ctx, 8, calls.read, "reads/s")
     print(f"cache: subjects {ctx.subjects.hits:,} hits / {ctx.subjects.misses:,} misses")
     await python_per_unwrap(ctx, calls)
@@ -243,6 +250,9 @@ def main() -> None:
         dsn = os.environ.get("DATABASE_URL")
         if dsn:
             figures = asyncio.run(with_postgres(dsn, Path(tmp)))
+            if os.environ.get("SERVICE_TRUST_DIR") and os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+                http = measure_http(dsn, Path(tmp), CONCURRENCIES, BATCH_CALLERS, SECONDS, BATCH)
+                figures |= {f"http {name}": value for name, value in http.items()}
         else:
             figures = asyncio.run(in_memory(Path(tmp)))
     print(f"raw AES-256-GCM decrypts (cryptography, 32-byte key, one thread): {raw:,.0f} ops/s")
@@ -251,4 +261,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -84,3 +84,25 @@ def test_expired_token_is_refused(keys: Path) -> None:
 def test_lifetime_is_capped() -> None:
     with pytest.raises(ValueError):
         ServiceTokenIssuer("aggregation", Ed25519PrivateKey.generate(), ttl=3600)
+
+
+def test_a_remembered_token_is_refused_once_it_expires(keys: Path) -> None:
+    issuer = ServiceTokenIssuer.from_file("aggregation", keys / "aggregation.key.pem", ttl=60)
+    now = time.time()
+    header = f"Bearer {issuer.token_for('vault', now=now)}"
+    verifier = ServiceTokenVerifier.from_folder("vault", keys)
+    assert verifier.verify(header, now=now).name == "aggregation"
+    assert verifier.verify(header, now=now + 60).name == "aggregation"
+    with pytest.raises(Unauthenticated) as info:
+        verifier.verify(header, now=now + 60 + 31)
+    assert info.value.extensions["reason"] == "expired"
+
+
+def test_a_tampered_copy_of_a_remembered_token_is_refused(keys: Path) -> None:
+    issuer = ServiceTokenIssuer.from_file("aggregation", keys / "aggregation.key.pem")
+    verifier = ServiceTokenVerifier.from_folder("vault", keys)
+    token = issuer.token_for("vault")
+    assert verifier.verify(f"Bearer {token}").name == "aggregation"
+    head, body, sig = token.split(".")
+    assert _reason(verifier, f"Bearer {head}.{body}.{sig[:-4]}AAAA") == "bad-signature"
+    assert verifier.verify(f"Bearer {token}").name == "aggregation"

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import pytest
 from vault.adapters.clock import ManualClock
 from vault.adapters.memory import FakeKms, MemoryStore
 from vault.bootstrap import build_context
-from vault.domain.audit import AuditDraft, Outcome, verify_chain
-from vault.domain.errors import Erased
-from vault.service.appender import StaleSubject
+from vault.domain.audit import AuditDraft, AuditEntry, AuditRequest, Head, Outcome, verify_chain
+from vault.domain.errors import AuditUnavailable, Erased
+from vault.service.appender import StaleSubject, UowAuditBatches
 from vault.service.context import VaultContext
 from vault.service.datakeys import UnwrapItem, generate_data_key, unwrap_data_key, unwrap_many
 from vault.service.erasure import erase_subject
@@ -88,3 +89,33 @@ async def test_closing_answers_every_caller_already_queued(
     await ctx.appender.close()
     assert [f.result().seq for f in futures] == [1, 2, 3, 4, 5]
     assert len(store.state.audit) == 5
+
+
+class _CommitFailsOnce(UowAuditBatches):
+    """Writes the batch, then fails as a commit that never became durable would."""
+
+    failures = 1
+
+    async def write(
+        self, requests: Sequence[AuditRequest], head: Head | None, trusted: bool
+    ) -> tuple[list[AuditEntry | None], Head | None]:
+        if self.failures:
+            self.failures -= 1
+            raise OSError("connection lost during COMMIT")
+        return await super().write(requests, head, trusted)
+
+
+async def test_no_key_leaves_when_its_audit_commit_fails(
+    store: MemoryStore, kms: FakeKms, clock: ManualClock
+) -> None:
+    ctx = build_context(store.uow, kms, clock=clock, audit_batches=_CommitFailsOnce(store.uow))
+    made = await generate_data_key(ctx, ARCHIVE, "member-1", "document")
+    items = [UnwrapItem("member-1", "document", made.wrapped)] * 3
+    with pytest.raises(AuditUnavailable):
+        await unwrap_many(ctx, ARCHIVE, items)
+    assert [e.action for e in store.state.audit] == ["datakey.generate"]
+    again = await unwrap_data_key(ctx, ARCHIVE, "member-1", "document", made.wrapped)
+    assert again.plaintext == made.plaintext
+    assert len(store.state.audit) == 2
+    assert verify_chain(store.state.audit).ok
+    await ctx.appender.close()

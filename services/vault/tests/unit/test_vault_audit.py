@@ -3,7 +3,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from vault.adapters.memory import MemoryStore
@@ -11,10 +11,12 @@ from vault.domain.audit import (
     GENESIS_HASH,
     AuditDraft,
     AuditEntry,
+    AuditRequest,
     Head,
     Outcome,
     ProblemKind,
     chain,
+    chain_batch,
     verify_chain,
 )
 from vault.domain.errors import IdentityMissing
@@ -156,3 +158,59 @@ async def test_caller_without_identity_is_refused_and_audited(
         "vault.identity-missing",
     )
     assert await audit.head(ctx) == Head(entry.seq, entry.hash)
+
+
+_AWKWARD = [
+    None,
+    "",
+    "plain",
+    'quote " and \\ backslash',
+    "line\nbreak\ttab\x00nul\x1f",
+    "é ü 中文 🙂",
+    "\u2028\u2029",
+]
+
+
+@pytest.mark.parametrize("text", _AWKWARD)
+@pytest.mark.parametrize(
+    "detail",
+    [{}, {"key_id": "k-1"}, {"error": "vault.x"}, {"b": True, "a": 3}, {"n": None},
+     {"ids": ["x", "é\n"]}, {"z\"k": "v", "a": "w"}],
+)  # fmt: skip
+def test_an_entry_hashes_the_canonical_json_of_its_body(
+    text: str | None, detail: dict[str, object]
+) -> None:
+    draft = AuditDraft(
+        actor="archive", action=text or "datakey.unwrap", outcome=Outcome.DENIED, subject=text,
+        purpose=text, ref=text, operator=text,
+        detail={**detail, **({"note": text} if text else {})},  # type: ignore[dict-item]
+    )  # fmt: skip
+    entry = chain(Head(41, "ab" * 32), draft, T0 + timedelta(microseconds=7))
+    expected = json.dumps(entry.body(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert entry.canonical == expected.encode()
+    assert entry.hash == entry.computed_hash()
+    assert entry.hash == hashlib.sha256(bytes.fromhex("ab" * 32) + expected.encode()).hexdigest()
+
+
+def test_a_batch_chains_exactly_as_entries_chained_one_by_one() -> None:
+    drafts = [
+        AuditDraft("archive", "datakey.unwrap", Outcome.ALLOWED, f"m{i}", "document", f"d{i}",
+                   detail={"key_id": f"k{i}"})
+        for i in range(6)
+    ]  # fmt: skip
+    at = T0.astimezone(timezone(timedelta(hours=2)))
+    requests = [
+        AuditRequest(d, at if i < 3 else T0 + timedelta(seconds=1)) for i, d in enumerate(drafts)
+    ]
+    head = Head(9, "cd" * 32)
+    batched = chain_batch(head, requests, skip={2})
+    one_by_one: list[AuditEntry] = []
+    previous: AuditEntry | Head = head
+    for i, request in enumerate(requests):
+        if i != 2:
+            previous = chain(previous, request.draft, request.at)
+            one_by_one.append(previous)
+    assert batched[2] is None
+    assert [e for e in batched if e is not None] == one_by_one
+    assert [e.seq for e in one_by_one] == [10, 11, 12, 13, 14]
+    assert all(e.hash == e.computed_hash() for e in one_by_one)

@@ -88,3 +88,26 @@ async def test_a_service_may_destroy_only_its_own_document_subjects(ctx: VaultCo
         await destroy_data_keys(ctx, ARCHIVE, "member-1", "document")
     with pytest.raises(PolicyDenied):
         await destroy_data_keys(ctx, PAYMENTS, "archive-receipt-1", "document")
+
+
+def test_the_batch_answer_has_exactly_the_shape_its_model_documents() -> None:
+    import json
+
+    from vault.entrypoints import schemas as s
+    from vault.entrypoints.http import unwrap_batch_response
+    from vault.service.datakeys import GeneratedKey
+
+    results = [GeneratedKey("doc-1", b"\x01" * 32, b"w"), CiphertextRejected(), Erased()]
+    answer = unwrap_batch_response(results)
+    assert answer.media_type == "application/json"
+    documented = s.UnwrapBatchOut(
+        batch_results=[
+            s.UnwrapResult(document_key_id="doc-1", plaintext=s.b64u(b"\x01" * 32)),
+            s.UnwrapResult(error=s.ItemError(code="vault.ciphertext-invalid", status=422,
+                                             title=CiphertextRejected.title)),
+            s.UnwrapResult(error=s.ItemError(code="vault.subject-erased", status=410,
+                                             title=Erased.title)),
+        ]
+    )  # fmt: skip
+    assert json.loads(bytes(answer.body)) == documented.model_dump(mode="json")
+    assert s.UnwrapBatchOut.model_validate_json(bytes(answer.body)) == documented

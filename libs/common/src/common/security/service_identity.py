@@ -8,6 +8,9 @@ Rules:
   ``Authorization: Bearer``: ``iss``/``sub`` = the caller, ``aud`` = the callee, ``iat``, ``exp``,
   ``jti``. The callee accepts only tokens for itself, signed by a key it trusts under that exact
   service name, unexpired (30 s clock skew), and refuses anything else with 401.
+- A token that verified is remembered by its exact text (signature included) until its expiry
+  plus the skew, so a caller reusing its token costs one signature check per token, not per
+  request; any other text, and the same text once expired, is checked in full again.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import json
 import re
 import secrets
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,9 +127,13 @@ class ServiceTokenIssuer:
 class ServiceTokenVerifier:
     """Verifies tokens sent to ``audience`` against the public keys it trusts."""
 
-    def __init__(self, audience: str, trusted: dict[str, Ed25519PublicKey]) -> None:
+    def __init__(
+        self, audience: str, trusted: dict[str, Ed25519PublicKey], *, remember: int = 4096
+    ) -> None:
         self.audience = audience
         self._trusted = {name: _okp(key) for name, key in trusted.items()}
+        self._remember = remember
+        self._verified: OrderedDict[str, tuple[ServiceCaller, int]] = OrderedDict()
 
     @classmethod
     def from_folder(cls, audience: str, folder: str | Path) -> ServiceTokenVerifier:
@@ -140,6 +148,12 @@ class ServiceTokenVerifier:
         if not authorization or not authorization.startswith("Bearer "):
             raise Unauthenticated("a service token is required", reason="missing-token")
         token = authorization.removeprefix("Bearer ").strip()
+        now = time.time() if now is None else now
+        known = self._verified.get(token)
+        if known is not None:
+            if now <= known[1] + CLOCK_SKEW_SECONDS:
+                return known[0]
+            del self._verified[token]
         caller = _claimed_issuer(token)
         key = self._trusted.get(caller or "")
         if caller is None or key is None:
@@ -148,12 +162,18 @@ class ServiceTokenVerifier:
             decoded = jwt.decode(token, key, algorithms=["Ed25519"])
         except (JoseError, ValueError):
             raise Unauthenticated("the service token is invalid", reason="bad-signature") from None
-        return self._check_claims(decoded.claims, caller, now)
+        verified = self._check_claims(decoded.claims, caller, now)
+        self._remember_token(token, verified, decoded.claims["exp"])
+        return verified
 
-    def _check_claims(
-        self, claims: dict[str, object], caller: str, now: float | None
-    ) -> ServiceCaller:
-        now = time.time() if now is None else now
+    def _remember_token(self, token: str, verified: ServiceCaller, exp: int) -> None:
+        if self._remember <= 0:
+            return
+        self._verified[token] = (verified, exp)
+        while len(self._verified) > self._remember:
+            self._verified.popitem(last=False)
+
+    def _check_claims(self, claims: dict[str, object], caller: str, now: float) -> ServiceCaller:
         exp, iat = claims.get("exp"), claims.get("iat")
         if claims.get("aud") != self.audience:
             raise Unauthenticated(

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence, Set
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from json.encoder import encode_basestring
 
 GENESIS_HASH = "00" * 32
 
@@ -79,10 +80,40 @@ class AuditEntry:
 
 
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_STRING: Callable[[str], str] = encode_basestring  # the escaping ``_CANONICAL`` applies
+_BODY = (
+    '{{"action":{},"actor":{},"at":{},"detail":{},"operator":{},"outcome":{},"purpose":{},'
+    '"ref":{},"seq":{},"subject":{}}}'
+)
 
 
 def canonical_json(body: Mapping[str, object]) -> bytes:
     return _CANONICAL.encode(body).encode()
+
+
+def _text(value: str | None) -> str:
+    return "null" if value is None else _STRING(value)
+
+
+def _detail_json(detail: Mapping[str, DetailValue]) -> str:
+    if len(detail) == 1:
+        [(key, value)] = detail.items()
+        if type(value) is str:
+            return f"{{{_STRING(key)}:{_STRING(value)}}}"
+    return _CANONICAL.encode(detail)
+
+
+def canonical_body(
+    seq: int, at_text: str, draft: AuditDraft, detail: Mapping[str, DetailValue]
+) -> bytes:
+    """``canonical_json`` of an entry's body, byte for byte, without walking a dict: the body's
+    keys are fixed, so they are written in sorted order directly (the common one-string detail
+    too); every string is escaped by the very function the encoder uses."""
+    return _BODY.format(
+        _STRING(draft.action), _STRING(draft.actor), _STRING(at_text), _detail_json(detail),
+        _text(draft.operator), _STRING(str(draft.outcome)), _text(draft.purpose),
+        _text(draft.ref), int(seq), _text(draft.subject),
+    ).encode()  # fmt: skip
 
 
 def entry_hash(prev_hash: str, body: Mapping[str, object]) -> str:
@@ -94,28 +125,25 @@ def chain(
 ) -> AuditEntry:
     """The entry that follows ``previous`` (the head, or None for the first) for ``draft``;
     ``at_text`` is ``at`` already formatted, when the caller has it."""
-    seq = previous.seq + 1 if previous else 1
     prev_hash = previous.hash if previous else GENESIS_HASH
     at = at.astimezone(UTC)
+    entry, _ = _link(previous.seq if previous else 0, prev_hash, bytes.fromhex(prev_hash),
+                     draft, at, at_text or _iso(at))  # fmt: skip
+    return entry
+
+
+def _link(
+    prev_seq: int, prev_hash: str, prev_digest: bytes, draft: AuditDraft, at: datetime, at_text: str
+) -> tuple[AuditEntry, bytes]:
+    """One link of the chain (``at`` already in UTC) and its digest, for the next link."""
     detail = dict(draft.detail)
-    body = {
-        "seq": seq,
-        "at": at_text or _iso(at),
-        "actor": draft.actor,
-        "action": draft.action,
-        "outcome": str(draft.outcome),
-        "subject": draft.subject,
-        "purpose": draft.purpose,
-        "ref": draft.ref,
-        "operator": draft.operator,
-        "detail": detail,
-    }
-    canonical = canonical_json(body)
-    digest = hashlib.sha256(bytes.fromhex(prev_hash) + canonical).hexdigest()
-    return AuditEntry(
-        seq, at, draft.actor, draft.action, draft.outcome, draft.subject, draft.purpose,
-        draft.ref, draft.operator, detail, prev_hash, digest, canonical,
+    canonical = canonical_body(prev_seq + 1, at_text, draft, detail)
+    digest = hashlib.sha256(prev_digest + canonical).digest()
+    entry = AuditEntry(
+        prev_seq + 1, at, draft.actor, draft.action, draft.outcome, draft.subject, draft.purpose,
+        draft.ref, draft.operator, detail, prev_hash, digest.hex(), canonical,
     )  # fmt: skip
+    return entry, digest
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,16 +163,20 @@ def chain_batch(
 ) -> list[AuditEntry | None]:
     """Chain the requests after ``head`` in order; those whose index is in ``skip`` get None."""
     entries: list[AuditEntry | None] = []
-    previous: AuditEntry | Head | None = head
-    last_at, at_text = None, ""
+    seq, prev_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
+    prev_digest = bytes.fromhex(prev_hash)
+    last_at: datetime | None = None
+    at, at_text = datetime.now(UTC), ""
     for index, request in enumerate(requests):
         if index in skip:
             entries.append(None)
             continue
         if request.at is not last_at:
-            last_at, at_text = request.at, _iso(request.at)
-        previous = chain(previous, request.draft, request.at, at_text)
-        entries.append(previous)
+            last_at, at = request.at, request.at.astimezone(UTC)
+            at_text = _iso(at)
+        entry, prev_digest = _link(seq, prev_hash, prev_digest, request.draft, at, at_text)
+        seq, prev_hash = entry.seq, entry.hash
+        entries.append(entry)
     return entries
 
 

@@ -38,7 +38,7 @@ class DataKeyCache:
         self.misses = 0
 
     def _now(self) -> float:
-        return self._clock.now().timestamp()
+        return self._clock.timestamp()
 
     def get(self, key_id: str) -> bytes | None:
         entry = self._entries.get(key_id)

@@ -23,7 +23,13 @@ from vault.domain.audit import AuditDraft, Outcome
 from vault.domain.caller import Caller
 from vault.domain.document_keys import WrappedDocumentKey
 from vault.domain.erasure import hold_admits
-from vault.domain.errors import CiphertextRejected, ConcurrentUpdate, Erased, PolicyDenied
+from vault.domain.errors import (
+    AuditUnavailable,
+    CiphertextRejected,
+    ConcurrentUpdate,
+    Erased,
+    PolicyDenied,
+)
 from vault.domain.keys import DataKey
 from vault.domain.policy import Action
 from vault.service import erasure, metrics
@@ -87,13 +93,14 @@ async def unwrap_many(
     """Each item's key or its error, every one audited; answered once all entries are durable.
 
     An item decided on a subject state that moved meanwhile (an erasure on any replica) is
-    decided again from fresh state; it is never answered from the stale one."""
+    decided again from fresh state; it is never answered from the stale one. If any entry could
+    not be made durable the whole call fails with ``AuditUnavailable``: no key of it leaves."""
     results: list[Unwrapped | None] = [None] * len(items)
     todo = list(range(len(items)))
     for attempt in range(3):
         decided = [await decide_one(ctx, caller, items[i], fresh=attempt > 0) for i in todo]
         futures = ctx.appender.submit([(draft, epoch) for draft, epoch, _ in decided])
-        stale = []
+        stale, unaudited = [], False
         for index, future, (_, _, result) in zip(todo, futures, decided, strict=True):
             try:
                 await future
@@ -101,7 +108,12 @@ async def unwrap_many(
                 ctx.subjects.evict(items[index].subject)
                 stale.append(index)
                 continue
+            except AuditUnavailable:  # every future is awaited; none of the keys leaves
+                unaudited = True
+                continue
             results[index] = result
+        if unaudited:
+            raise AuditUnavailable()
         if not stale:
             break
         todo = stale

@@ -36,6 +36,10 @@ class Kms(Protocol):
 class Clock(Protocol):
     def now(self) -> datetime: ...
 
+    def timestamp(self) -> float:
+        """``now()`` as POSIX seconds, without building a datetime (cache expiry, hot path)."""
+        ...
+
 
 class MasterKeyRepo(Protocol):
     async def get(self, version: int) -> MasterKey | None: ...

@@ -42,7 +42,7 @@ class SubjectCache:
 
     def get(self, subject: str) -> SubjectState | None:
         state = self._entries.get(subject)
-        if state is None or state.expires_at <= self._clock.now().timestamp():
+        if state is None or state.expires_at <= self._clock.timestamp():
             self.misses += 1
             return None
         self.hits += 1
@@ -54,7 +54,7 @@ class SubjectCache:
             epoch = await tx.subject_epochs.get(subject)
             keys = await tx.data_keys.of_subject(subject)
             hold = await tx.erasure_holds.get(subject)
-        expires_at = self._clock.now().timestamp() + self.ttl_seconds
+        expires_at = self._clock.timestamp() + self.ttl_seconds
         state = SubjectState(subject, epoch, hold, {k.key_id: k for k in keys}, expires_at)
         if self.ttl_seconds > 0 and self.max_entries > 0:
             self._entries[subject] = state

@@ -1,0 +1,271 @@
+"""The vault over HTTP, as a service calls it: a real ``coffre-vault`` server process (same app,
+same uvicorn settings) and the load client in another process (``http_client.py``).
+
+In one run: the raw HTTP baseline (``POST /v1/bench/noop``: same body, same answer shape, same
+middleware, no work) at each concurrency, then audited single unwraps at the same concurrencies,
+then batch unwraps; each with p50/p99, the server's and the client's CPU per request, and its
+ratio to the baseline. Afterwards the server's audit chain is verified and compared with the keys
+it answered. Needs DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS and SERVICE_TRUST_DIR (with the
+archive's private key beside the public keys), as ``make bench`` sets them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import stages
+from common.security.service_identity import ServiceTokenIssuer
+
+HERE = Path(__file__).parent
+SUBJECTS = 200
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    port: int
+    schema: str
+    url: str
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def running_server(tmp: Path) -> Iterator[Server]:
+    port, schema = _free_port(), f"vault_bench_http_{uuid.uuid4().hex[:8]}"
+    env = os.environ | {
+        "DATABASE_SCHEMA": schema,
+        "VAULT_HTTP_PORT": str(port),
+        "VAULT_KMS_KEY_FILE": str(tmp / "http-kms" / "master.key"),
+        "VAULT_ANCHOR_KEY_FILE": str(tmp / "http-anchor" / "anchor.key"),
+        "VAULT_ANCHOR_DIR": str(tmp / "http-anchor" / "checkpoints"),
+        "KAFKA_SESSION_TIMEOUT_MS": "2000",
+        "KAFKA_HEARTBEAT_INTERVAL_MS": "300",
+        "LOG_LEVEL": "WARNING",
+    }
+    process = subprocess.Popen([sys.executable, str(HERE / "http_server.py")], env=env)
+    server = Server(process, port, schema, f"http://127.0.0.1:{port}")
+    try:
+        _wait_live(server)
+        yield server
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_live(server: Server, timeout: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"the vault server exited with {server.process.returncode}")
+        try:
+            if httpx.get(f"{server.url}/health/live", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("the vault server did not start in time")
+
+
+def prepare(server: Server, issuer: ServiceTokenIssuer) -> list[tuple[str, str]]:
+    """One document key per subject, unwrapped once: (subject, wrapped token)."""
+    made = []
+    with httpx.Client(base_url=server.url, timeout=30.0) as client:
+        for i in range(SUBJECTS):
+            subject = f"member-{i:06d}"
+            answer = client.post(
+                f"/v1/subjects/{subject}/data-keys",
+                json={"purpose": "document"},
+                headers=issuer.headers_for("vault"),
+            )
+            answer.raise_for_status()
+            wrapped = answer.json()["wrapped"]
+            client.post(  # the subject's state is cached from here on, as in steady use
+                f"/v1/subjects/{subject}/data-keys/unwrap",
+                json={"purpose": "document", "wrapped": wrapped},
+                headers=issuer.headers_for("vault"),
+            ).raise_for_status()
+            made.append((subject, wrapped))
+    return made
+
+
+def load(
+    server: Server, callers: int, seconds: float, requests: list[list[str]], token: str
+) -> dict[str, Any]:
+    """Run the client process against the server; its result plus the server's CPU meanwhile."""
+    plan = {
+        "host": "127.0.0.1", "port": server.port, "callers": callers, "seconds": seconds,
+        "requests": requests, "headers": {"authorization": f"Bearer {token}"},
+    }  # fmt: skip
+    cpu = server.cpu_seconds()
+    done = subprocess.run(
+        [sys.executable, str(HERE / "http_client.py")],
+        input=json.dumps(plan).encode(), capture_output=True, check=True,
+    )  # fmt: skip
+    result: dict[str, Any] = json.loads(done.stdout)
+    result["server_cpu_seconds"] = server.cpu_seconds() - cpu
+    return result
+
+
+def _line(label: str, result: dict[str, Any], unit: str, per_request: int = 1) -> float:
+    done = result["done"]
+    rate: float = done * per_request / result["elapsed"]
+    bad = {k: v for k, v in result["statuses"].items() if k != "200"}
+    print(
+        f"{label}: {rate:,.0f} {unit} (p50 {result['p50_ms']:.1f} ms,"
+        f" p99 {result['p99_ms']:.1f} ms;"
+        f" server CPU {1e6 * result['server_cpu_seconds'] / max(done, 1):,.0f} µs/request,"
+        f" client CPU {1e6 * result['cpu_seconds'] / max(done, 1):,.0f} µs/request)"
+        + (f" NON-200: {bad}" if bad else ""),
+        flush=True,
+    )
+    return rate
+
+
+def plans(made: list[tuple[str, str]], batch: int) -> dict[str, list[list[str]]]:
+    """The requests of each phase, built once: [method, path, JSON body]."""
+    one = [(s, json.dumps({"purpose": "document", "wrapped": w})) for s, w in made]
+    batches = []
+    for start in range(0, 20 * batch, batch):
+        items = [made[j % len(made)] for j in range(start, start + batch)]
+        body = [{"subject": s, "purpose": "document", "wrapped": w} for s, w in items]
+        batches.append(["POST", "/v1/data-keys/unwrap-batch", json.dumps({"batch_input": body})])
+    return {
+        "noop": [["POST", "/v1/bench/noop", body] for _, body in one],
+        "single": [["POST", f"/v1/subjects/{s}/data-keys/unwrap", body] for s, body in one],
+        "batch": batches,
+    }
+
+
+def phases(
+    server: Server, issuer: ServiceTokenIssuer, made: list[tuple[str, str]],
+    concurrencies: list[int], batch_callers: list[int], seconds: float, batch: int,
+) -> tuple[dict[str, float], int]:  # fmt: skip
+    """Every HTTP figure of the run, and how many keys the server answered."""
+    requests = plans(made, batch)
+    figures: dict[str, float] = {}
+    answered = len(made)
+    for callers in concurrencies:
+        result = load(server, callers, seconds, requests["noop"], issuer.token_for("vault"))
+        noop = figures[f"noop {callers}"] = _line(
+            f"http no-op (raw baseline), {callers} callers", result, "requests/s"
+        )
+        result = load(server, callers, seconds, requests["single"], issuer.token_for("vault"))
+        answered += result["statuses"].get("200", 0)
+        rate = figures[f"single {callers}"] = _line(
+            f"http single unwraps, {callers} callers", result, "unwraps/s"
+        )
+        print(f"  single unwraps / no-op at {callers} callers: {rate / noop:.2f}x")
+    for callers in batch_callers:
+        result = load(server, callers, seconds, requests["batch"], issuer.token_for("vault"))
+        answered += result["statuses"].get("200", 0) * batch
+        figures[f"batch {callers}"] = _line(
+            f"http batch unwraps ({batch} keys per call), {callers} callers",
+            result,
+            "keys/s",
+            batch,
+        )
+    return figures, answered + profiled(
+        server, issuer, requests, max(concurrencies), seconds, batch
+    )
+
+
+def profiled(
+    server: Server, issuer: ServiceTokenIssuer, requests: dict[str, list[list[str]]],
+    callers: int, seconds: float, batch: int,
+) -> int:  # fmt: skip
+    """The same loads again under py-spy (not the figures above): the server's time by stage."""
+    answered = 0
+    loads = [("noop", callers, 0), ("single", callers, 1), ("batch", 8, batch)]
+    with tempfile.TemporaryDirectory(prefix="vault-bench-spy-") as folder:
+        for name, count, per_request in loads:
+            recording = Path(folder) / f"{name}.txt"
+            spy = stages.start_recording(server.process.pid, seconds, recording)
+            result = load(server, count, seconds, requests[name], issuer.token_for("vault"))
+            if spy is not None:
+                spy.wait()
+            answered += result["statuses"].get("200", 0) * per_request
+            cpu_us = 1e6 * result["server_cpu_seconds"] / max(result["done"], 1)
+            stages.print_breakdown(
+                f"server time per {name} request, {count} callers", recording, cpu_us
+            )
+    return answered
+
+
+async def verify_server_chain(dsn: str, schema: str, kms_file: Path, answered: int) -> None:
+    """The server's audit chain walks clean and holds an allowed entry for every key answered."""
+    from common.db.database import Database
+    from common.db.uow import UnitOfWork
+    from vault.adapters.kms import LocalFileKms
+    from vault.adapters.pg_uow import pg_uow_factory
+    from vault.bootstrap import build_context
+    from vault.service import audit
+
+    db = await Database.connect(dsn, schema, max_size=2, app="vault-bench")
+    try:
+        ctx = build_context(
+            pg_uow_factory(lambda: UnitOfWork(db, producer="vault")), LocalFileKms(kms_file)
+        )
+        report = await audit.verify(ctx)
+        allowed = await db.pool.fetchval(
+            "SELECT count(*) FROM audit_log WHERE action = 'datakey.unwrap' AND outcome = 'allowed'"
+        )
+        status = "verified" if report.ok else f"BROKEN ({report.problem})"
+        print(f"http server's audit chain after the run: {status}, {report.checked:,} entries;")
+        print(f"  allowed unwrap entries {allowed:,} for {answered:,} keys answered over HTTP")
+        await ctx.appender.close()
+    finally:
+        await db.pool.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        await db.close()
+
+
+def measure_http(
+    dsn: str,
+    tmp: Path,
+    concurrencies: list[int],
+    batch_callers: list[int],
+    seconds: float,
+    batch: int,
+) -> dict[str, float]:
+    import asyncio
+
+    trust = Path(os.environ["SERVICE_TRUST_DIR"])
+    issuer = ServiceTokenIssuer.from_file("archive", trust / "archive.key.pem")
+    print(f"load average before the HTTP runs: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    with running_server(tmp) as server:
+        made = prepare(server, issuer)
+        figures, answered = phases(
+            server, issuer, made, concurrencies, batch_callers, seconds, batch
+        )
+        schema = server.schema
+    print(f"load average after the HTTP runs: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    asyncio.run(verify_server_chain(dsn, schema, tmp / "http-kms" / "master.key", answered))
+    return figures
