@@ -9,10 +9,14 @@ Rules:
   (the caller retries): a receipt is never kept in clear.
 - The files of one request (one upload, one e-mail) are accepted together or not at all, in one
   transaction that also writes `ReceiptUploaded` to the outbox and the journal entry.
+- The seal of each rendered PDF starts as soon as it is rendered, while the key is fetched and
+  the receipt staged: sealing has no effect outside memory (and the TSA's log), so a refused or
+  failed intake only drops it; nothing is stored before the receipt is staged.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from dataclasses import dataclass, field
@@ -47,6 +51,8 @@ class Accepted:
     key: bytes
     pdf: bytes
     staged_original: bytes = b""
+    sealing: asyncio.Future[bytes] | None = None
+    """The seal of `pdf`, started at intake (processing awaits it)."""
 
 
 def _sha(data: bytes) -> str:
@@ -60,12 +66,33 @@ async def _render(ctx: Context, item: Incoming) -> tuple[str, bytes]:
     return kind.value, await ctx.renderer.to_pdf(item.content, kind)
 
 
+def _start_seal(ctx: Context, pdf: bytes) -> asyncio.Future[bytes]:
+    sealing = asyncio.ensure_future(ctx.sealer.seal(pdf))
+    sealing.add_done_callback(lambda done: done.cancelled() or done.exception())
+    return sealing
+
+
 async def accept(ctx: Context, items: list[Incoming]) -> list[Accepted]:
-    """Identify, render, encrypt and stage every file; all or nothing."""
+    """Identify, render, encrypt and stage every file; all or nothing. Each seal starts here."""
     rendered = [await _render(ctx, item) for item in items]
+    sealing = [_start_seal(ctx, pdf) for _, pdf in rendered]
+    try:
+        return await _keep(ctx, items, rendered, sealing)
+    except BaseException:
+        for started in sealing:
+            started.cancel()
+        raise
+
+
+async def _keep(
+    ctx: Context,
+    items: list[Incoming],
+    rendered: list[tuple[str, bytes]],
+    sealing: list[asyncio.Future[bytes]],
+) -> list[Accepted]:
     now = ctx.clock.now()
     accepted: list[Accepted] = []
-    for item, (content_type, pdf) in zip(items, rendered, strict=True):
+    for item, (content_type, pdf), seal in zip(items, rendered, sealing, strict=True):
         receipt_id = uuid.uuid4()
         subject = vault_subject_for(receipt_id)
         key = await ctx.keys.generate(subject)
@@ -85,7 +112,7 @@ async def accept(ctx: Context, items: list[Incoming]) -> list[Accepted]:
             hints=item.hints,
             next_attempt_at=now,
         )
-        accepted.append(Accepted(receipt, key.plaintext, pdf))
+        accepted.append(Accepted(receipt, key.plaintext, pdf, sealing=seal))
     async with ctx.uow() as uow:
         for entry, item in zip(accepted, items, strict=True):
             await _stage(ctx, uow, entry, item.content)
