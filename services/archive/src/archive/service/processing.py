@@ -35,17 +35,24 @@ log = get_logger(__name__)
 
 async def process(ctx: Context, receipt_id: uuid.UUID, ready: Accepted | None = None) -> Status:
     """Seal and store one receipt; returns its status afterwards (received when retried later)."""
+    receipt = await process_receipt(ctx, receipt_id, ready)
+    return receipt.status if receipt is not None else Status.RECEIVED
+
+
+async def process_receipt(
+    ctx: Context, receipt_id: uuid.UUID, ready: Accepted | None = None
+) -> Receipt | None:
+    """Seal and store one receipt; returns it as stored afterwards (None: no such receipt)."""
     try:
         async with ctx.uow() as uow:
             receipt = await uow.receipts.get(receipt_id, lock=True)
             if receipt is None or receipt.status is not Status.RECEIVED:
-                return receipt.status if receipt else Status.RECEIVED
+                return receipt
             await _seal_and_store(ctx, uow, receipt, ready)
             await uow.commit()
-            return Status.SEALED
+            return receipt
     except CoffreError as exc:
-        await _retry_later(ctx, receipt_id, exc.code)
-        return Status.RECEIVED
+        return await _retry_later(ctx, receipt_id, exc.code)
 
 
 async def _seal_and_store(
@@ -94,12 +101,12 @@ async def _seal_and_store(
     )
 
 
-async def _retry_later(ctx: Context, receipt_id: uuid.UUID, error: str) -> None:
+async def _retry_later(ctx: Context, receipt_id: uuid.UUID, error: str) -> Receipt | None:
     p = ctx.policy
     async with ctx.uow() as uow:
         receipt = await uow.receipts.get(receipt_id, lock=True)
         if receipt is None or receipt.status is not Status.RECEIVED:
-            return
+            return receipt
         receipt.mark_failed(error, ctx.clock.now(), p.retry_base_seconds, p.retry_cap_seconds)
         await uow.receipts.update(receipt)
         await uow.commit()
@@ -109,6 +116,7 @@ async def _retry_later(ctx: Context, receipt_id: uuid.UUID, error: str) -> None:
         error=error,
         attempts=receipt.attempts,
     )
+    return receipt
 
 
 async def process_due(ctx: Context) -> int:
