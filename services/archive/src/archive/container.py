@@ -13,16 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from datetime import UTC, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
-from common.db.uow import UnitOfWork as CommonUnitOfWork
-from common.events import Envelope, Event
-from common.events.aggregation import TransactionIngested
-from common.events.auth import UserRegistered
-from common.events.erasure import ErasureRequested
-from common.events.payments import PaymentExecuted
 from common.logging import get_logger
 from common.runtime import Runtime
 from common.security.access_tokens import (
@@ -35,14 +29,14 @@ from common.security.access_tokens import (
 from common.security.service_identity import ServiceAuth, ServiceTokenIssuer
 
 from archive.adapters.clock import SystemClock
-from archive.adapters.pg_uow import PgStore, PgUnitOfWork
+from archive.adapters.pg_uow import PgUnitOfWork
+from archive.adapters.pyhanko_sealer import PadesSealer
 from archive.adapters.renderer import PdfRenderer
 from archive.adapters.s3_store import S3ObjectStore
 from archive.adapters.sealing import build_sealer
 from archive.adapters.vault_keys import HttpDocumentKeys
 from archive.domain.errors import StoreUnavailable
 from archive.entrypoints.members import MemberAuthenticator
-from archive.service import erasure, matching, members
 from archive.service.context import Context, Policy
 from archive.service.ports import Clock, DocumentKeys, ObjectStore, Sealer
 from archive.service.scheduler import Scheduler
@@ -71,6 +65,7 @@ class Container:
         self._vault_transport = vault_transport
         self._jwks_source = jwks_source
         self._clients: list[httpx.AsyncClient] = []
+        self._built_sealer: PadesSealer | None = None
         self._ready = asyncio.Event()
         self._ctx: Context | None = None
         self._members: MemberAuthenticator | None = None
@@ -112,7 +107,7 @@ class Container:
             uow=lambda: PgUnitOfWork(runtime),
             keys=self._keys or self._vault(),
             store=store,
-            sealer=self._sealer or await asyncio.to_thread(build_sealer, s),  # type: ignore[arg-type]
+            sealer=self._sealer or await self._build_sealer(),
             renderer=PdfRenderer(s.max_pixels),
             clock=self._clock,
             policy=self.policy(),
@@ -134,6 +129,10 @@ class Container:
             )
             self.scheduler.start()
         self._ready.set()
+
+    async def _build_sealer(self) -> Sealer:
+        self._built_sealer = await asyncio.to_thread(build_sealer, self.settings)
+        return self._built_sealer
 
     async def _start_smtp(self) -> None:
         from archive.entrypoints.smtp import start_smtp
@@ -169,38 +168,13 @@ class Container:
             await self.scheduler.stop()
         for client in self._clients:
             await client.aclose()
+        if self._built_sealer is not None:
+            await asyncio.to_thread(self._built_sealer.close)
 
-    async def on_member(self, event: Event, envelope: Envelope, uow: CommonUnitOfWork) -> None:
-        """Give a new member a receipts address and trust the address auth verified."""
-        assert isinstance(event, UserRegistered)
+    async def ready(self) -> Context:
+        """The context, once `start` has built it (consumers may be called before)."""
         await self._ready.wait()
-        await members.member_registered(PgStore(uow), str(event.user_id), event.verified_email)
-
-    async def on_movement(self, event: Event, envelope: Envelope, uow: CommonUnitOfWork) -> None:
-        """Attach receipts to the member's transactions and executed payments."""
-        await self._ready.wait()
-        if isinstance(event, TransactionIngested):
-            found = matching.movement(
-                "transaction",
-                event.transaction_ref,
-                event.user_id,
-                event.amount,
-                event.currency,
-                event.booking_date,
-            )
-        else:
-            assert isinstance(event, PaymentExecuted)
-            on = event.executed_at.astimezone(UTC).date()
-            found = matching.movement(
-                "payment", event.payment_id, envelope.subject, event.amount, event.currency, on
-            )
-        await matching.match_new_movement(self.ctx, PgStore(uow), found)
-
-    async def on_erasure(self, event: Event, envelope: Envelope, uow: CommonUnitOfWork) -> None:
-        """Erase what no law requires us to keep; keep receipts locked until retention ends."""
-        assert isinstance(event, ErasureRequested)
-        await self._ready.wait()
-        await erasure.erase_member(self.ctx, PgStore(uow), event.user_id, event.request_id)
+        return self.ctx
 
     def _s3(self) -> S3ObjectStore:
         s = self.settings

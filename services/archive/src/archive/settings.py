@@ -72,6 +72,9 @@ class ArchiveSettings(ServiceSettings):
     seal_pkcs11_pin: SecretStr | None = None
     tsa_url: str = "http://127.0.0.1:8021/"
     tsa_timeout_seconds: float = Field(10.0, gt=0, le=60)
+    seal_workers: int = Field(
+        4, ge=1, le=64, description="Sealing threads (each keeps its TSA connection)."
+    )
     # intake
     max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
     max_pixels: int = Field(60_000_000, ge=1_000_000, description="Decompression-bomb guard.")

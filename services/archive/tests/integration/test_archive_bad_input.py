@@ -19,6 +19,11 @@ async def _nothing_stored(stack: Stack) -> None:
     assert await stack.db.pool.fetchval("SELECT count(*) FROM receipts") == 0
     assert await stack.db.pool.fetchval("SELECT count(*) FROM staged_objects") == 0
     assert await stack.db.pool.fetchval("SELECT count(*) FROM outbox") == 0
+    live_keys = await stack.vault_app.state.runtime.db.pool.fetchval(
+        "SELECT count(*) FROM data_keys WHERE subject LIKE 'archive-receipt-%'"
+        " AND wrapped IS NOT NULL"
+    )
+    assert live_keys == 0  # a key fetched while a refused file was rendered is destroyed again
 
 
 def _problem(answer: Any, status: int, code: str) -> None:

@@ -1,6 +1,8 @@
 """The development PKI of the archive's seal: root CA → seal certificate, plus a TSA certificate.
 
-Rules: generated once into `<state>/pki/` and reused (idempotent); private keys are written
+Rules: generated once into `<state>/pki/` and reused (idempotent); keys are ECDSA P-256 (fast
+to sign and small to embed; `key_type="rsa"` gives RSA-2048, and a folder made earlier with RSA
+keys is kept as it is — the signer and the TSA take either); private keys are written
 0600; the TSA certificate carries the critical `timeStamping` extended key usage; the root's
 CRL (empty) is re-issued whenever it is missing or past its next update, so offline validation
 always has fresh revocation material. Development and tests only: production seals come from
@@ -13,13 +15,16 @@ import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 DEFAULT_CRL_URL = "http://127.0.0.1:8021/crl/root.crl"
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+KeyType = Literal["ec", "rsa"]
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,7 @@ def _name(common_name: str) -> x509.Name:
     )
 
 
-def _write_key(path: Path, key: rsa.RSAPrivateKey) -> None:
+def _write_key(path: Path, key: PrivateKey) -> None:
     pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -83,8 +88,8 @@ def _write_key(path: Path, key: rsa.RSAPrivateKey) -> None:
 
 def _issue(
     subject: str,
-    key: rsa.RSAPrivateKey,
-    issuer: tuple[x509.Certificate, rsa.RSAPrivateKey] | None,
+    key: PrivateKey,
+    issuer: tuple[x509.Certificate, PrivateKey] | None,
     *,
     years: int,
     eku: x509.ObjectIdentifier | None = None,
@@ -134,14 +139,16 @@ def _issue(
     return builder.sign(signing_key, hashes.SHA256())
 
 
-def _new_key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+def _new_key(key_type: KeyType) -> PrivateKey:
+    if key_type == "rsa":
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return ec.generate_private_key(ec.SECP256R1())
 
 
-def _load(cert: Path, key: Path) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
+def _load(cert: Path, key: Path) -> tuple[x509.Certificate, PrivateKey]:
     certificate = x509.load_pem_x509_certificate(cert.read_bytes())
     private = serialization.load_pem_private_key(key.read_bytes(), password=None)
-    assert isinstance(private, rsa.RSAPrivateKey)
+    assert isinstance(private, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)
     return certificate, private
 
 
@@ -153,7 +160,7 @@ def _crl_is_fresh(path: Path) -> bool:
     return next_update is not None and next_update - _now() > dt.timedelta(days=1)
 
 
-def _write_crl(pki: DevPki, root: tuple[x509.Certificate, rsa.RSAPrivateKey]) -> None:
+def _write_crl(pki: DevPki, root: tuple[x509.Certificate, PrivateKey]) -> None:
     now = _now() - dt.timedelta(minutes=5)
     crl = (
         x509.CertificateRevocationListBuilder()
@@ -166,13 +173,15 @@ def _write_crl(pki: DevPki, root: tuple[x509.Certificate, rsa.RSAPrivateKey]) ->
     pki.crl.write_bytes(crl.public_bytes(serialization.Encoding.DER))
 
 
-def ensure_dev_pki(folder: Path, *, crl_url: str = DEFAULT_CRL_URL) -> DevPki:
+def ensure_dev_pki(
+    folder: Path, *, crl_url: str = DEFAULT_CRL_URL, key_type: KeyType = "ec"
+) -> DevPki:
     """Create (or keep) the root CA, the seal and TSA certificates and a fresh root CRL."""
     pki = DevPki(folder)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     root_key_path = pki.path("root.key.pem")
     if not (pki.root_cert.exists() and root_key_path.exists()):
-        key = _new_key()
+        key = _new_key(key_type)
         _write_key(root_key_path, key)
         cert = _issue("Coffre Development Root CA", key, None, years=20)
         pki.root_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
@@ -186,7 +195,7 @@ def ensure_dev_pki(folder: Path, *, crl_url: str = DEFAULT_CRL_URL) -> DevPki:
     for cert_path, key_path, name, eku in leaves:
         if cert_path.exists() and key_path.exists():
             continue
-        key = _new_key()
+        key = _new_key(key_type)
         _write_key(key_path, key)
         cert = _issue(name, key, root, years=3, eku=eku, crl_url=crl_url)
         cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))

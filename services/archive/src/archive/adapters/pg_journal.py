@@ -1,5 +1,6 @@
 """The receipts journal in Postgres: appended under a transaction-scoped advisory lock, so the
-chain has one writer at a time; the table itself refuses updates and deletes (a trigger)."""
+chain has one writer at a time; the table itself refuses updates and deletes (a trigger).
+`append_many` chains a batch in memory from the head and writes it with one statement."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from archive.domain.journal import GENESIS, JournalEntry, body, chain
+from archive.domain.journal import GENESIS, JournalEntry, NewEntry, body, chain
 
 _LOCK = 0x41524348  # "ARCH"
 
@@ -26,24 +27,38 @@ class PgJournal:
         action: str,
         detail: dict[str, Any],
     ) -> JournalEntry:
-        at = at.astimezone(UTC)
+        [entry] = await self.append_many([NewEntry(at, receipt_id, user_id, action, detail)])
+        return entry
+
+    async def append_many(self, new: list[NewEntry]) -> list[JournalEntry]:
+        if not new:
+            return []
         await self._conn.execute("SELECT pg_advisory_xact_lock($1)", _LOCK)
         head = await self._conn.fetchrow("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1")
         seq, prev = (head["seq"] + 1, bytes(head["hash"])) if head else (1, GENESIS)
-        digest = chain(prev, body(seq, at, receipt_id, user_id, action, detail))
+        entries = []
+        for n in new:
+            at = n.at.astimezone(UTC)
+            digest = chain(prev, body(seq, at, n.receipt_id, n.user_id, n.action, n.detail))
+            entries.append(
+                JournalEntry(seq, at, n.receipt_id, n.user_id, n.action, n.detail, prev, digest)
+            )
+            seq, prev = seq + 1, digest
         await self._conn.execute(
             "INSERT INTO journal (seq, at, receipt_id, user_id, action, detail, prev_hash, hash)"
-            " VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8)",
-            seq,
-            at,
-            receipt_id,
-            user_id,
-            action,
-            json.dumps(detail),
-            prev,
-            digest,
+            " SELECT s, a, r, u, x, d::jsonb, p, h FROM unnest($1::bigint[], $2::timestamptz[],"
+            " $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[], $8::bytea[])"
+            " AS t(s, a, r, u, x, d, p, h) ORDER BY s",
+            [e.seq for e in entries],
+            [e.at for e in entries],
+            [e.receipt_id for e in entries],
+            [e.user_id for e in entries],
+            [e.action for e in entries],
+            [json.dumps(e.detail) for e in entries],
+            [e.prev_hash for e in entries],
+            [e.hash for e in entries],
         )
-        return JournalEntry(seq, at, receipt_id, user_id, action, detail, prev, digest)
+        return entries
 
     async def entries(self) -> list[JournalEntry]:
         rows = await self._conn.fetch(

@@ -31,11 +31,21 @@ class PgMembers:
         )
         return user
 
-    async def add_sender(self, user_id: str, address: str) -> None:
+    async def register_many(
+        self, tokens: list[tuple[str, str]], senders: list[tuple[str, str]]
+    ) -> None:
+        """New members' addresses (a member who has one keeps it) and their verified senders."""
         await self._conn.execute(
-            "INSERT INTO mail_senders (user_id, address) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            user_id,
-            address,
+            "INSERT INTO mail_addresses (user_id, token)"
+            " SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (user_id) DO NOTHING",
+            [user for user, _ in tokens],
+            [token for _, token in tokens],
+        )
+        await self._conn.execute(
+            "INSERT INTO mail_senders (user_id, address)"
+            " SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING",
+            [user for user, _ in senders],
+            [address for _, address in senders],
         )
 
     async def is_sender(self, user_id: str, address: str) -> bool:
@@ -54,18 +64,20 @@ class PgMovements:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
-    async def add(self, movement: Movement) -> bool:
-        status = await self._conn.execute(
+    async def add_many(self, movements: list[Movement]) -> set[tuple[str, str]]:
+        """Insert the movements not yet known; returns the (kind, ref) of those inserted."""
+        rows = await self._conn.fetch(
             "INSERT INTO movements (kind, ref, user_id, amount, currency, on_date)"
-            " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-            movement.kind,
-            movement.ref,
-            movement.user_id,
-            movement.amount,
-            movement.currency,
-            movement.on,
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[],"
+            " $5::text[], $6::date[]) ON CONFLICT DO NOTHING RETURNING kind, ref",
+            [m.kind for m in movements],
+            [m.ref for m in movements],
+            [m.user_id for m in movements],
+            [m.amount for m in movements],
+            [m.currency for m in movements],
+            [m.on for m in movements],
         )
-        return bool(status.endswith(" 1"))
+        return {(r["kind"], r["ref"]) for r in rows}
 
     async def unmatched(self, user_id: str) -> list[Movement]:
         rows = await self._conn.fetch(
@@ -84,6 +96,17 @@ class PgMovements:
             kind,
             ref,
             receipt_id,
+        )
+
+    async def mark_matched_many(self, matches: list[tuple[str, str, str]]) -> None:
+        """(kind, ref, receipt id) for each movement now matched."""
+        await self._conn.execute(
+            "UPDATE movements m SET matched_receipt = t.receipt"
+            " FROM unnest($1::text[], $2::text[], $3::text[]) AS t(kind, ref, receipt)"
+            " WHERE m.kind = t.kind AND m.ref = t.ref",
+            [kind for kind, _, _ in matches],
+            [ref for _, ref, _ in matches],
+            [receipt for _, _, receipt in matches],
         )
 
     async def erase(self, user_id: str) -> int:

@@ -173,25 +173,43 @@ class PgReceipts:
         return [_receipt(r) for r in rows]
 
     async def candidates(self, user_id: str) -> list[Candidate]:
+        return (await self.candidates_of([user_id])).get(user_id, [])
+
+    async def candidates_of(self, user_ids: list[str]) -> dict[str, list[Candidate]]:
+        """Each member's unmatched receipts (newest first, at most 1,000 each), in one query."""
         rows = await self._conn.fetch(
-            "SELECT receipt_id, transaction_ref, payment_id, amount, currency,"
-            " coalesce(spent_on, (created_at AT TIME ZONE 'UTC')::date) AS on_date"
-            " FROM receipts WHERE user_id = $1 AND matched_ref IS NULL"
-            " AND status <> 'shredded' ORDER BY created_at DESC LIMIT 1000",
-            user_id,
+            "SELECT * FROM (SELECT user_id, receipt_id, transaction_ref, payment_id, amount,"
+            " currency, coalesce(spent_on, (created_at AT TIME ZONE 'UTC')::date) AS on_date,"
+            " row_number() OVER (PARTITION BY user_id ORDER BY created_at DESC) AS n"
+            " FROM receipts WHERE user_id = ANY($1::text[]) AND matched_ref IS NULL"
+            " AND status <> 'shredded') AS c WHERE n <= 1000 ORDER BY user_id, n",
+            user_ids,
         )
-        return [
-            Candidate(
-                str(r["receipt_id"]),
-                user_id,
-                r["transaction_ref"],
-                r["payment_id"],
-                r["amount"],
-                r["currency"],
-                r["on_date"],
+        found: dict[str, list[Candidate]] = {}
+        for r in rows:
+            found.setdefault(r["user_id"], []).append(
+                Candidate(
+                    str(r["receipt_id"]),
+                    r["user_id"],
+                    r["transaction_ref"],
+                    r["payment_id"],
+                    r["amount"],
+                    r["currency"],
+                    r["on_date"],
+                )
             )
-            for r in rows
-        ]
+        return found
+
+    async def set_matched_many(self, matches: list[tuple[str, str, str]]) -> None:
+        """(receipt id, kind, ref) for each receipt now matched."""
+        await self._conn.execute(
+            "UPDATE receipts r SET matched_kind = t.kind, matched_ref = t.ref"
+            " FROM unnest($1::uuid[], $2::text[], $3::text[]) AS t(receipt, kind, ref)"
+            " WHERE r.receipt_id = t.receipt",
+            [uuid.UUID(receipt) for receipt, _, _ in matches],
+            [kind for _, kind, _ in matches],
+            [ref for _, _, ref in matches],
+        )
 
     async def sample_sealed(self, limit: int) -> list[Receipt]:
         rows = await self._conn.fetch(

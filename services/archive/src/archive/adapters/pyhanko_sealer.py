@@ -4,7 +4,9 @@ Rules: the seal is a PAdES baseline signature with an RFC 3161 timestamp and the
 material (chain, CRLs) embedded, so it validates offline for years (B-LT); validation never
 fetches anything (`allow_fetching=False`) and trusts only the configured roots. One timestamper
 and one signer (its key parsed once) serve every receipt. Signing and validating are CPU-bound,
-so both run in a worker thread, never on the event loop.
+so both run on the sealer's own worker threads, never on the event loop; each worker keeps its
+event loop, its validation context and its TSA connection between receipts. How the signature
+is built is in `pades_signing`.
 """
 
 from __future__ import annotations
@@ -13,24 +15,26 @@ import asyncio
 import io
 import logging
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from asn1crypto import crl as asn1_crl
 from asn1crypto import x509 as asn1_x509
-from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign import fields, signers
+from pyhanko.sign import signers
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.timestamps.api import TimeStamper
 from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
+from archive.adapters.pades_signing import PresignCache, sign_b_lt, use_encoded_attributes
 from archive.domain.errors import SealFailed
 from archive.domain.seal import SealCheck
 
-FIELD_NAME = "CoffreSeal"
-RESERVED_BYTES = 16384
-"""Room for the CMS (chain + timestamp token): a fixed size skips pyHanko's dry-run signature."""
+T = TypeVar("T")
+DEFAULT_WORKERS = 4
 
 
 def _name(cert: asn1_x509.Certificate) -> str:
@@ -46,13 +50,40 @@ class PadesSealer:
         timestamper: TimeStamper,
         trust_roots: list[asn1_x509.Certificate],
         crls: list[asn1_crl.CertificateList],
+        *,
+        workers: int = DEFAULT_WORKERS,
     ) -> None:
         logging.getLogger("pyhanko.sign.signers.pdf_signer").setLevel(logging.ERROR)
+        use_encoded_attributes(signer)
         self._signer = signer
         self._timestamper = timestamper
         self._roots = trust_roots
         self._crls = crls
         self._local = threading.local()
+        self._presign = PresignCache(crls)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="seal")
+        self._runners: list[asyncio.Runner] = []
+
+    async def _on_worker(self, work: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, work)
+
+    def _runner(self) -> asyncio.Runner:
+        """The worker thread's own event loop, kept between receipts (pyHanko is async inside)."""
+        found: asyncio.Runner | None = getattr(self._local, "runner", None)
+        if found is None:
+            found = asyncio.Runner()
+            self._local.runner = found
+            self._runners.append(found)
+        return found
+
+    def close(self) -> None:
+        """Stop the workers (after the seals in progress) and close their loops."""
+        self._pool.shutdown(wait=True)
+        for runner in self._runners:
+            runner.close()
+        close = getattr(self._timestamper, "close", None)
+        if callable(close):
+            close()
 
     def _context(self) -> ValidationContext:
         """One validation context per worker thread: it caches validated paths between seals."""
@@ -66,32 +97,22 @@ class PadesSealer:
 
     async def seal(self, pdf: bytes) -> bytes:
         try:
-            return await asyncio.to_thread(self._seal_sync, pdf)
+            return await self._on_worker(lambda: self._seal_sync(pdf))
         except SealFailed:
             raise
         except Exception as exc:
             raise SealFailed(f"the seal could not be applied ({type(exc).__name__})") from None
 
     def _seal_sync(self, pdf: bytes) -> bytes:
-        meta = signers.PdfSignatureMetadata(
-            field_name=FIELD_NAME,
-            subfilter=fields.SigSeedSubFilter.PADES,
-            embed_validation_info=True,
-            use_pades_lta=False,
-            validation_context=self._context(),
-            md_algorithm="sha256",
-            reason="Coffre receipt archive seal",
+        return self._runner().run(
+            sign_b_lt(pdf, self._signer, self._timestamper, self._context(), self._presign)
         )
-        writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
-        pdf_signer = signers.PdfSigner(meta, signer=self._signer, timestamper=self._timestamper)
-        out = pdf_signer.sign_pdf(writer, bytes_reserved=RESERVED_BYTES, in_place=False)
-        return bytes(out.getbuffer())
 
     async def extend(self, pdf: bytes) -> bytes:
         """B-LTA: embed the validation material of the last timestamp and add a document
         timestamp over everything, so the seal outlives the TSA certificate."""
         try:
-            return await asyncio.to_thread(self._extend_sync, pdf)
+            return await self._on_worker(lambda: self._extend_sync(pdf))
         except Exception as exc:
             raise SealFailed(f"the archival timestamp failed ({type(exc).__name__})") from None
 
@@ -102,7 +123,7 @@ class PadesSealer:
         return bytes(out.getbuffer())
 
     async def check(self, pdf: bytes) -> SealCheck:
-        return await asyncio.to_thread(self._check_sync, pdf)
+        return await self._on_worker(lambda: self._check_sync(pdf))
 
     def _check_sync(self, pdf: bytes) -> SealCheck:
         try:

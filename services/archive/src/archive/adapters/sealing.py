@@ -11,10 +11,10 @@ from pathlib import Path
 from asn1crypto import crl as asn1_crl
 from common.errors import ConfigurationError
 from pyhanko.keys import load_cert_from_pemder
-from pyhanko.sign.timestamps.requests_client import RequestsHTTPTimeStamper
 
 from archive.adapters.pyhanko_sealer import PadesSealer
 from archive.adapters.seal_signers import local_key_signer, pkcs11_signer
+from archive.adapters.tsa_client import KeepAliveHttpTimeStamper
 from archive.domain.errors import SealFailed
 from archive.settings import ArchiveSettings
 
@@ -40,5 +40,5 @@ def build_sealer(s: ArchiveSettings) -> PadesSealer:
             f"the seal material could not be loaded ({type(exc).__name__}); "
             "in development `make run` generates it under .state/pki"
         ) from None
-    timestamper = RequestsHTTPTimeStamper(s.tsa_url, timeout=int(s.tsa_timeout_seconds))
-    return PadesSealer(signer, timestamper, roots, crls)
+    timestamper = KeepAliveHttpTimeStamper(s.tsa_url, timeout=s.tsa_timeout_seconds)
+    return PadesSealer(signer, timestamper, roots, crls, workers=s.seal_workers)

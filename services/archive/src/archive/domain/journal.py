@@ -28,6 +28,17 @@ class JournalEntry:
     hash: bytes
 
 
+@dataclass(frozen=True)
+class NewEntry:
+    """An entry to append: the journal gives it its seq and hashes."""
+
+    at: datetime
+    receipt_id: str | None
+    user_id: str | None
+    action: str
+    detail: dict[str, Any]
+
+
 def body(
     seq: int,
     at: datetime,

@@ -59,10 +59,12 @@ async def upload_receipt(member: CurrentMember, request: Request) -> JSONRespons
         hints=s.hints_from(upload.fields),
     )
     [accepted] = await intake.accept(c.ctx, [item])
-    status = await processing.process(c.ctx, accepted.receipt.receipt_id, accepted)
-    receipt = await retrieval.own_receipt(c.ctx, member.user_id, accepted.receipt.receipt_id)
+    receipt_id = accepted.receipt.receipt_id
+    receipt = await processing.process_receipt(c.ctx, receipt_id, accepted)
+    if receipt is None:  # erased meanwhile: answer as for any receipt not found
+        receipt = await retrieval.own_receipt(c.ctx, member.user_id, receipt_id)
     body = s.ReceiptOut.of(receipt).model_dump(mode="json")
-    code = 201 if status is Status.SEALED else 202
+    code = 201 if receipt.status is Status.SEALED else 202
     return JSONResponse(
         body, status_code=code, headers={"Location": f"/v1/receipts/{receipt.receipt_id}"}
     )

@@ -9,16 +9,24 @@ Rules:
   (the caller retries): a receipt is never kept in clear.
 - The files of one request (one upload, one e-mail) are accepted together or not at all, in one
   transaction that also writes `ReceiptUploaded` to the outbox and the journal entry.
+- Once every file's type is known, the vault is asked for the keys while the files are rendered;
+  a file refused while rendering gets its fresh keys destroyed again (best effort: an unused key
+  encrypts nothing). The seal of each PDF starts as soon as it is rendered, while the receipt is
+  staged: sealing has no effect outside memory (and the TSA's log), so a refused or failed
+  intake only drops it; nothing is stored before the receipt is staged.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import uuid
 from dataclasses import dataclass, field
 
 from common.errors import CoffreError
 from common.events.archive import ReceiptUploaded
+from common.logging import get_logger
 
 from archive.domain import files
 from archive.domain.encryption import encrypt
@@ -26,7 +34,9 @@ from archive.domain.receipts import Hints, Receipt, Source, aad, vault_subject_f
 from archive.service import metrics
 from archive.service.context import Context
 from archive.service.matching import match_new_receipt
-from archive.service.ports import Store
+from archive.service.ports import DocumentKey, Store
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -49,33 +59,87 @@ class Accepted:
     key: bytes
     pdf: bytes
     staged_original: bytes = b""
+    sealing: asyncio.Future[bytes] | None = None
+    """The seal of `pdf`, started at intake (processing awaits it)."""
 
 
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-async def _render(ctx: Context, item: Incoming) -> tuple[str, bytes]:
-    if item.rendered is not None:
-        return item.content_type or "text/plain", item.rendered
-    kind = files.identify(item.content, item.content_type)
+async def _render(ctx: Context, item: Incoming, kind: files.Kind | None) -> tuple[str, bytes]:
+    if item.rendered is not None or kind is None:
+        return item.content_type or "text/plain", item.rendered or b""
     with metrics.timed("render"):
         return kind.value, await ctx.renderer.to_pdf(item.content, kind)
 
 
+async def _new_keys(ctx: Context, ids: list[uuid.UUID], made: list[str]) -> list[DocumentKey]:
+    keys = []
+    for receipt_id in ids:
+        keys.append(await ctx.keys.generate(vault_subject_for(receipt_id)))
+        made.append(vault_subject_for(receipt_id))
+    return keys
+
+
+async def _discard_keys(
+    ctx: Context, fetching: asyncio.Future[list[DocumentKey]], made: list[str]
+) -> None:
+    """A file refused while rendering: the keys made for this intake are destroyed again."""
+    with contextlib.suppress(Exception):
+        await fetching
+    for subject in made:
+        try:
+            await ctx.keys.destroy(subject)
+        except CoffreError as exc:
+            log.warning("unused_document_key_kept", subject=subject, error=exc.code)
+
+
+def _start_seal(ctx: Context, pdf: bytes) -> asyncio.Future[bytes]:
+    sealing = asyncio.ensure_future(ctx.sealer.seal(pdf))
+    sealing.add_done_callback(lambda done: done.cancelled() or done.exception())
+    return sealing
+
+
 async def accept(ctx: Context, items: list[Incoming]) -> list[Accepted]:
-    """Identify, render, encrypt and stage every file; all or nothing."""
+    """Identify, render, encrypt and stage every file; all or nothing. Each seal starts here."""
+    kinds = [
+        None if item.rendered is not None else files.identify(item.content, item.content_type)
+        for item in items
+    ]
+    ids, made = [uuid.uuid4() for _ in items], list[str]()
+    fetching = asyncio.ensure_future(_new_keys(ctx, ids, made))
     try:
-        rendered = [await _render(ctx, item) for item in items]
-    except CoffreError:
-        metrics.count("intake", "rejected", len(items))
+        rendered = [await _render(ctx, item, kind) for item, kind in zip(items, kinds, strict=True)]
+    except BaseException as exc:
+        if isinstance(exc, CoffreError):
+            metrics.count("intake", "rejected", len(items))
+        await _discard_keys(ctx, fetching, made)
         raise
+    sealing = [_start_seal(ctx, pdf) for _, pdf in rendered]
+    try:
+        return await _keep(
+            ctx, items, list(zip(ids, await fetching, strict=True)), rendered, sealing
+        )
+    except BaseException:
+        for started in sealing:
+            started.cancel()
+        raise
+
+
+async def _keep(
+    ctx: Context,
+    items: list[Incoming],
+    keys: list[tuple[uuid.UUID, DocumentKey]],
+    rendered: list[tuple[str, bytes]],
+    sealing: list[asyncio.Future[bytes]],
+) -> list[Accepted]:
     now = ctx.clock.now()
     accepted: list[Accepted] = []
-    for item, (content_type, pdf) in zip(items, rendered, strict=True):
-        receipt_id = uuid.uuid4()
+    for item, (receipt_id, key), (content_type, pdf), seal in zip(
+        items, keys, rendered, sealing, strict=True
+    ):
         subject = vault_subject_for(receipt_id)
-        key = await ctx.keys.generate(subject)
         receipt = Receipt(
             receipt_id=receipt_id,
             user_id=item.user_id,
@@ -92,7 +156,7 @@ async def accept(ctx: Context, items: list[Incoming]) -> list[Accepted]:
             hints=item.hints,
             next_attempt_at=now,
         )
-        accepted.append(Accepted(receipt, key.plaintext, pdf))
+        accepted.append(Accepted(receipt, key.plaintext, pdf, sealing=seal))
     async with ctx.uow() as uow:
         for entry, item in zip(accepted, items, strict=True):
             await _stage(ctx, uow, entry, item.content)

@@ -28,7 +28,9 @@ async def receipts_address(ctx: Context, user_id: str) -> str:
     return f"{token}@{ctx.policy.mail_domain}"
 
 
-async def member_registered(uow: Store, user_id: str, verified_email: str | None) -> None:
-    await _ensure_token(uow, user_id)
-    if verified_email:
-        await uow.members.add_sender(user_id, mail.normalise_address(verified_email))
+async def members_registered(uow: Store, registered: list[tuple[str, str | None]]) -> None:
+    """(member, verified e-mail or None) for each registration: an address for each new member,
+    their verified sender trusted; a member seen again keeps the address they have."""
+    tokens = [(user, mail.new_token()) for user, _ in registered]
+    senders = [(user, mail.normalise_address(email)) for user, email in registered if email]
+    await uow.members.register_many(tokens, senders)

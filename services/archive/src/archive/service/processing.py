@@ -5,6 +5,9 @@ Rules:
   and the original to the object store with a COMPLIANCE lock until the retention date → mark
   it sealed, drop the staged copies, journal it and publish `ReceiptSealed`, in one transaction.
 - The receipt's row is locked while it is processed, so two workers never process it twice.
+- Straight after intake the seal is already under way (started by `intake.accept`) and is
+  awaited here; nothing goes to the store before the seal exists (a failed seal writes no
+  locked object that a retry would write again); both objects are then written at once.
 - If the vault, the TSA or the store fails, the receipt stays `received` (its ciphertexts
   staged) with a back-off retry time, and the scheduler tries again: nothing is lost, nothing
   is half-stored, nothing is stored in clear.
@@ -33,19 +36,27 @@ log = get_logger(__name__)
 
 async def process(ctx: Context, receipt_id: uuid.UUID, ready: Accepted | None = None) -> Status:
     """Seal and store one receipt; returns its status afterwards (received when retried later)."""
+    receipt = await process_receipt(ctx, receipt_id, ready)
+    return receipt.status if receipt is not None else Status.RECEIVED
+
+
+async def process_receipt(
+    ctx: Context, receipt_id: uuid.UUID, ready: Accepted | None = None
+) -> Receipt | None:
+    """Seal and store one receipt; returns it as stored afterwards (None: no such receipt)."""
     try:
         async with ctx.uow() as uow:
             receipt = await uow.receipts.get(receipt_id, lock=True)
             if receipt is None or receipt.status is not Status.RECEIVED:
-                return receipt.status if receipt else Status.RECEIVED
+                return receipt
             await _seal_and_store(ctx, uow, receipt, ready)
             await uow.commit()
         metrics.count("processing", "sealed")
-        return Status.SEALED
+        return receipt
     except CoffreError as exc:
-        await _retry_later(ctx, receipt_id, exc.code)
+        deferred = await _retry_later(ctx, receipt_id, exc.code)
         metrics.count("processing", "deferred")
-        return Status.RECEIVED
+        return deferred
 
 
 async def _seal_and_store(
@@ -54,15 +65,15 @@ async def _seal_and_store(
     rid, user = receipt.receipt_id, receipt.user_id
     if ready is not None:
         staged = {"original": ready.staged_original}
-        key, pdf = ready.key, ready.pdf
+        key, pdf, sealing = ready.key, ready.pdf, ready.sealing
     else:
         staged = await uow.receipts.staged(rid)
         if "pdf" not in staged or "original" not in staged:
             raise IntegrityMismatch("the staged copies of this receipt are missing")
         key = await ctx.keys.unwrap(receipt.vault_subject, receipt.wrapped_key)
-        pdf = decrypt(key, staged["pdf"], aad(rid, user, "pdf"))
+        pdf, sealing = decrypt(key, staged["pdf"], aad(rid, user, "pdf")), None
     with metrics.timed("seal"):
-        sealed = await ctx.sealer.seal(pdf)
+        sealed = await (sealing if sealing is not None else ctx.sealer.seal(pdf))
     now = ctx.clock.now()
     until = retention_end(now, ctx.policy.retention_years)
     sealed_blob = encrypt(key, sealed, aad(rid, user, "sealed"))
@@ -96,12 +107,12 @@ async def _seal_and_store(
     )
 
 
-async def _retry_later(ctx: Context, receipt_id: uuid.UUID, error: str) -> None:
+async def _retry_later(ctx: Context, receipt_id: uuid.UUID, error: str) -> Receipt | None:
     p = ctx.policy
     async with ctx.uow() as uow:
         receipt = await uow.receipts.get(receipt_id, lock=True)
         if receipt is None or receipt.status is not Status.RECEIVED:
-            return
+            return receipt
         receipt.mark_failed(error, ctx.clock.now(), p.retry_base_seconds, p.retry_cap_seconds)
         await uow.receipts.update(receipt)
         await uow.commit()
@@ -111,6 +122,7 @@ async def _retry_later(ctx: Context, receipt_id: uuid.UUID, error: str) -> None:
         error=error,
         attempts=receipt.attempts,
     )
+    return receipt
 
 
 async def process_due(ctx: Context) -> int:
