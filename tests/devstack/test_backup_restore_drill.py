@@ -6,16 +6,19 @@ consuming from the real broker; a redelivered event is not applied twice after t
 
 from __future__ import annotations
 
+import argparse
 import base64
+import hashlib
+import io
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import asyncpg
 import boto3
@@ -33,8 +36,9 @@ from common.db.uow import UnitOfWork
 from common.events.base import Envelope
 from common.events.erasure import ErasureRequested
 from common.security.service_identity import ServiceTokenIssuer, generate_identity
+from devstack.backup.cli import add_commands, execute
 from devstack.backup.keys import unwrap
-from devstack.backup.manifest import Manifest, manifest_key
+from devstack.backup.manifest import Manifest, associated_data, manifest_key
 from devstack.backup.segments import SegmentDecryptor
 from vault.adapters.kms import LocalFileKms
 from vault.entrypoints.app import create_app
@@ -46,6 +50,13 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio, pytest.mark.timeout(
 CONSUMER = f"vault.erasure.drill-{uuid.uuid4().hex[:6]}"
 SECRET = b"consent-token-drill-7f3a9c"
 MARKER = "drill-marker-5b1e2d"
+
+
+@dataclass(frozen=True)
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
 
 
 @dataclass
@@ -75,7 +86,6 @@ class Drill:
 
     def env(self, **extra: str) -> dict[str, str]:
         return {
-            **os.environ,
             "DATABASE_URL": self.url,
             "OBJECT_STORE_ENDPOINT_URL": self.endpoint.url,
             "AWS_ACCESS_KEY_ID": self.endpoint.access_key_id,
@@ -88,11 +98,14 @@ class Drill:
             **extra,
         }
 
-    def coffre_dev(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-        command = [str(Path(sys.executable).with_name("coffre-dev")), *args]
-        return subprocess.run(
-            command, env=self.env(**env), capture_output=True, text=True, timeout=120
-        )
+    async def coffre_dev(self, *args: str, **env: str) -> Run:
+        """``coffre-dev backup|restore ARGS`` in this process, with its settings in ``env``."""
+        parser = argparse.ArgumentParser()
+        add_commands(parser.add_subparsers(dest="command", required=True))
+        out, err = io.StringIO(), io.StringIO()
+        with patch.dict(os.environ, self.env(**env)), redirect_stdout(out), redirect_stderr(err):
+            code = await execute(parser.parse_args(list(args)), self.folder)
+        return Run(code, out.getvalue(), err.getvalue())
 
     def s3(self) -> Any:
         return boto3.client(
@@ -138,7 +151,8 @@ async def _publish(drill: Drill, envelope: Envelope, key: str) -> None:
 
 
 async def _auth_outbox(drill: Drill, erased: str, pending: str) -> Envelope:
-    """auth's schema: its migrations, and its outbox with one sent and one unsent request."""
+    """auth's schema: its migrations, and its outbox with two erasure requests (only the first
+    will be relayed)."""
     db = await Database.connect(drill.url, "auth")
     try:
         await migrate(db, AUTH_MIGRATIONS)
@@ -150,13 +164,21 @@ async def _auth_outbox(drill: Drill, erased: str, pending: str) -> Envelope:
                 )
                 envelopes.append(uow.record(event, subject=member))
                 await uow.commit()
-        await _publish(drill, envelopes[0], erased)
-        await db.pool.execute(
-            "UPDATE outbox SET sent_at = now() WHERE event_id = $1", envelopes[0].event_id
-        )
         return envelopes[0]
     finally:
         await db.close()
+
+
+async def _relay(drill: Drill, envelope: Envelope, key: str) -> None:
+    """What auth's relay does with its outbox row: publish it, then mark it sent."""
+    await _publish(drill, envelope, key)
+    conn = await asyncpg.connect(drill.url)
+    try:
+        await conn.execute(
+            "UPDATE auth.outbox SET sent_at = now() WHERE event_id = $1", envelope.event_id
+        )
+    finally:
+        await conn.close()
 
 
 async def _count(url: str, sql: str, *args: object) -> int:
@@ -210,13 +232,14 @@ async def _populate(drill: Drill, erased: str, kept: str) -> Envelope:
             headers=_token(drill, "archive"),
         )  # fmt: skip
         assert keys.is_success
+        await _relay(drill, request, erased)
 
         async def completion_relayed() -> bool:
             return (
                 await _count(
                     drill.url,
-                    "SELECT count(*) FROM vault.outbox WHERE topic LIKE 'erasure.erasure-completed%'"
-                    " AND sent_at IS NOT NULL",
+                    "SELECT count(*) FROM vault.outbox"
+                    " WHERE topic LIKE 'erasure.erasure-completed%' AND sent_at IS NOT NULL",
                 )
                 == 1
             )
@@ -230,9 +253,9 @@ async def test_restore_brings_back_rows_audit_chain_outbox_and_inbox(drill: Dril
     request = await _populate(drill, erased, kept)
     before = await _state(drill.url)
 
-    done = drill.coffre_dev("backup")
+    done = await drill.coffre_dev("backup")
     assert done.returncode == 0, done.stderr
-    assert "backup " in done.stdout and " done: 2 schemas" in done.stdout
+    assert " done: 2 schemas" in done.stdout
     status = (drill.folder / "status" / "status.json").read_text()
     assert '"last_success"' in status
     assert (
@@ -244,7 +267,7 @@ async def test_restore_brings_back_rows_audit_chain_outbox_and_inbox(drill: Dril
     await conn.execute("DROP SCHEMA vault CASCADE; DROP SCHEMA auth CASCADE")
     await conn.close()
 
-    restored = drill.coffre_dev("restore")
+    restored = await drill.coffre_dev("restore")
     assert restored.returncode == 0, restored.stderr
     assert "row counts match" in restored.stdout
     assert await _state(drill.url) == before
@@ -253,7 +276,7 @@ async def test_restore_brings_back_rows_audit_chain_outbox_and_inbox(drill: Dril
     assert report.ok
     assert report.checked == before["counts"]["vault.audit_log"]
 
-    again = drill.coffre_dev("restore")
+    again = await drill.coffre_dev("restore")
     assert again.returncode == 1
     assert "already has schema(s) auth, vault" in again.stderr
 
@@ -306,7 +329,8 @@ async def test_backup_objects_hold_no_plaintext(drill: Drill) -> None:
         for clear in (b"PGDMP", b"CREATE TABLE", b"outbox", MARKER.encode(), SECRET):
             assert clear not in stored, (dump.key, clear)
         plain = _decrypt(key, manifest, dump.schema_name, stored)
-        assert plain.startswith(b"PGDMP") and b"CREATE TABLE" in plain  # the check is meaningful
+        assert plain.startswith(b"PGDMP")  # the check is meaningful: the dump is in there
+        assert b"CREATE TABLE" in plain
     lock = s3.get_object_lock_configuration(Bucket=drill.bucket)["ObjectLockConfiguration"]
     assert lock["ObjectLockEnabled"] == "Enabled"
     version = s3.list_object_versions(Bucket=drill.bucket, Prefix=manifest_name)["Versions"][0]
@@ -315,8 +339,6 @@ async def test_backup_objects_hold_no_plaintext(drill: Drill) -> None:
 
 
 def _decrypt(key: bytes, manifest: Manifest, schema: str, stored: bytes) -> bytes:
-    from devstack.backup.manifest import associated_data
-
     decryptor = SegmentDecryptor(key, associated_data(manifest.backup_id, schema))
     plain = decryptor.feed(stored)
     decryptor.finish()
@@ -327,19 +349,22 @@ async def test_restore_with_another_kms_key_is_refused_and_writes_nothing(drill:
     other = drill.folder / "other-kms" / "master.key"
     LocalFileKms(other).load_or_create()
     target = f"{drill.url}_b"
-    done = drill.coffre_dev(
+    done = await drill.coffre_dev(
         "restore", "--database-url", target, "--create-database", VAULT_KMS_KEY_FILE=str(other)
     )
     assert done.returncode == 1
     assert "data key does not unwrap" in done.stderr
     assert SECRET.decode() not in done.stderr + done.stdout
+    database = target.rsplit("/", 1)[1]
+    exists = "SELECT count(*) FROM pg_database WHERE datname = $1"
+    assert await _count(drill.infra.database_url, exists, database) == 0  # refused before writing
 
 
 async def test_tampered_backup_is_refused_even_with_a_matching_manifest(drill: Drill) -> None:
     """An altered object fails its hash; with the manifest rewritten to match, it fails its
     authentication tag mid-stream, and the schema's transaction never commits."""
     s3 = drill.s3()
-    backup = drill.coffre_dev("backup", "--schema", "auth")
+    backup = await drill.coffre_dev("backup", "--schema", "auth")
     assert backup.returncode == 0, backup.stderr
     backup_id = backup.stdout.split("backup ", 1)[1].split()[0]
     manifest = Manifest.model_validate_json(
@@ -351,13 +376,11 @@ async def test_tampered_backup_is_refused_even_with_a_matching_manifest(drill: D
     s3.put_object(Bucket=drill.bucket, Key=dump.key, Body=bytes(stored))
     target = f"{drill.url}_b"
 
-    done = drill.coffre_dev(
+    done = await drill.coffre_dev(
         "restore", "--backup-id", backup_id, "--database-url", target, "--create-database"
     )
     assert done.returncode == 1
     assert "does not match its manifest" in done.stderr
-
-    import hashlib
 
     forged = manifest.model_copy(
         update={
@@ -369,7 +392,7 @@ async def test_tampered_backup_is_refused_even_with_a_matching_manifest(drill: D
     s3.put_object(
         Bucket=drill.bucket, Key=manifest_key(backup_id), Body=forged.model_dump_json().encode()
     )
-    done = drill.coffre_dev(
+    done = await drill.coffre_dev(
         "restore", "--backup-id", backup_id, "--database-url", target, "--create-database"
     )
     assert done.returncode == 1

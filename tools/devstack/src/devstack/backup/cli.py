@@ -70,6 +70,11 @@ def dev_defaults(root: Path) -> None:
 
 def run_command(args: argparse.Namespace, root: Path) -> int:
     dev_defaults(root)
+    return asyncio.run(execute(args, root))
+
+
+async def execute(args: argparse.Namespace, root: Path) -> int:
+    """Run a parsed ``backup`` or ``restore`` command; the exit code."""
     try:
         settings = BackupSettings()
     except ValidationError as exc:
@@ -78,13 +83,13 @@ def run_command(args: argparse.Namespace, root: Path) -> int:
         return 2
     try:
         if args.command == "restore":
-            return asyncio.run(_restore(settings, args))
+            return await _restore(settings, args)
         if args.list:
-            return asyncio.run(_list(settings))
+            return await _list(settings)
         status = BackupStatus(settings.status_dir or state_dir(root) / "backup")
         if args.every:
-            return asyncio.run(_every(settings, status, args.every, args.schema))
-        return asyncio.run(_once(settings, status, args.schema))
+            return await _every(settings, status, args.every, args.schema)
+        return await _once(settings, status, args.schema)
     except BackupError as exc:
         print(f"[coffre-dev {args.command}] FAILED: {exc}", file=sys.stderr, flush=True)
         return 1

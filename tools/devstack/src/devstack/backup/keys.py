@@ -17,7 +17,6 @@ from common.errors import ConfigurationError
 from common.settings import load_settings
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from vault.adapters.kms import LocalFileKms
-from vault.container import make_kms
 from vault.domain.errors import KmsUnavailable
 from vault.service.ports import Kms
 from vault.settings import VaultSettings
@@ -35,6 +34,8 @@ def vault_kms() -> tuple[Kms, str]:
     if settings.kms == "local-file":
         kms = LocalFileKms(settings.kms_key_file, create=False)
         return kms, kms.key_id
+    from vault.container import make_kms  # the vault's whole wiring: only when needed
+
     return make_kms(settings), f"aws-kms:{settings.aws_kms_key_id}"
 
 
