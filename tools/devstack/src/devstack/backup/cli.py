@@ -16,8 +16,10 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -137,7 +139,7 @@ async def _every(
             continue
         attempt = now
         try:
-            await _once(settings, status, only)
+            await _until_stopped(_once(settings, status, only), stop)
         except BackupError as exc:
             failures += 1
             say(f"backup FAILED ({failures} in a row): {exc}")
@@ -145,6 +147,21 @@ async def _every(
         last, failures = status.last_success(), 0
     say("stopped")
     return 0
+
+
+async def _until_stopped(work: Coroutine[Any, Any, int], stop: asyncio.Event) -> None:
+    """Run ``work``; on stop, cancel it (an upload in flight is aborted, no manifest written)."""
+    task = asyncio.create_task(work)
+    stopper = asyncio.create_task(stop.wait())
+    await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        say("backup interrupted by stop: not recorded")
+        return
+    task.result()
 
 
 async def _newest_in_bucket(settings: BackupSettings) -> datetime | None:

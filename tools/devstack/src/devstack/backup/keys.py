@@ -60,7 +60,7 @@ async def unwrap(kms: Kms, backup_id: str, wrapped: str) -> bytes:
     except ValueError:
         raise IntegrityError("the manifest's wrapped key is not base64") from None
     try:
-        key = await kms.decrypt(blob, kms_context(backup_id))
+        key: bytes = await kms.decrypt(blob, kms_context(backup_id))
     except KmsUnavailable as exc:
         raise IntegrityError(
             f"the backup's data key does not unwrap ({exc.message}): another KMS key, or the "
