@@ -128,7 +128,8 @@ async def _every(
         loop.add_signal_handler(sig, stop.set)
     last = status.last_success() or await _newest_in_bucket(settings)
     failures, attempt = 0, None
-    say(f"daily schedule: one backup every {every}; last success {last or 'never'}")
+    hours = every.total_seconds() / 3600
+    say(f"daily schedule: one backup every {hours:g} h; last success {last or 'never'}")
     while not stop.is_set():
         due = next_due(last, failures, attempt, every)
         now = datetime.now(UTC)

@@ -10,6 +10,10 @@ class BackupError(Exception):
 class BackupStoreError(BackupError):
     """The object store refused a call, or the bucket is not fit for backups."""
 
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+
 
 class BackupNotFound(BackupError):
     """No backup with that id (or none at all) in the bucket."""

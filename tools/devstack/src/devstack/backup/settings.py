@@ -14,7 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class BackupSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="COFFRE_BACKUP_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="COFFRE_BACKUP_", extra="ignore", frozen=True, populate_by_name=True
+    )
 
     database_url: SecretStr = Field(
         SecretStr("postgresql://coffre@127.0.0.1:55432/coffre"),

@@ -3,8 +3,10 @@
 Rules:
 - The bucket is created with Object Lock (so versioning) when missing; a bucket without Object
   Lock is refused: no backup is written where it could be deleted or overwritten.
-- Every object is written with a COMPLIANCE retention until the backup's ``retain_until``; the
-  store itself refuses to delete a locked version. Expired backups are left to the bucket's
+- Every object is written with a COMPLIANCE retention until the backup's ``retain_until`` (a
+  multipart upload's retention is set again on the completed version, as some stores drop it
+  from the upload's request), and the bucket's default retention is the same number of days:
+  the store itself refuses to delete a locked version. Expired backups are left to the bucket's
   lifecycle rule (set at creation: objects expire a day after the retention).
 - Dumps are uploaded in multipart parts as they are produced (memory holds one part), so a dump
   never needs a local file.
@@ -67,18 +69,21 @@ class BackupStore:
             code = exc.response.get("Error", {}).get("Code", "")
             if code in ("NoSuchKey", "NoSuchVersion", "404"):
                 raise BackupNotFound(f"no object {kwargs.get('Key', '')!r} in the bucket") from None
-            raise BackupStoreError(f"the object store refused {method} ({code})") from None
+            raise BackupStoreError(f"the object store refused {method} ({code})", code) from None
         except BotoCoreError as exc:
-            raise BackupStoreError(
-                f"the object store is unreachable ({type(exc).__name__})"
-            ) from None
+            raise BackupStoreError(f"the object store call failed ({type(exc).__name__})") from None
 
     async def ensure_bucket(self) -> None:
         try:
             lock = await self._call("get_object_lock_configuration", Bucket=self.bucket)
-        except BackupStoreError:
-            await self._create_bucket()
-            lock = await self._call("get_object_lock_configuration", Bucket=self.bucket)
+        except BackupStoreError as exc:
+            if exc.code == "ObjectLockConfigurationNotFoundError":
+                lock = {}
+            elif exc.code == "NoSuchBucket":
+                await self._create_bucket()
+                lock = await self._call("get_object_lock_configuration", Bucket=self.bucket)
+            else:
+                raise
         if lock.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") != "Enabled":
             raise BackupStoreError(f"bucket {self.bucket!r} has no Object Lock: refused")
 
@@ -88,6 +93,14 @@ class BackupStore:
             Bucket=self.bucket,
             ObjectLockEnabledForBucket=True,
             CreateBucketConfiguration={"LocationConstraint": self._region},
+        )
+        await self._call(
+            "put_object_lock_configuration",
+            Bucket=self.bucket,
+            ObjectLockConfiguration={
+                "ObjectLockEnabled": "Enabled",
+                "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": self._retention_days}},
+            },
         )
         days = self._retention_days + 1
         await self._call(
@@ -136,7 +149,7 @@ class BackupStore:
         upload_id = upload["UploadId"]
         try:
             parts, stored = await self._upload_parts(key, upload_id, chunks)
-            await self._call(
+            done = await self._call(
                 "complete_multipart_upload",
                 Bucket=self.bucket,
                 Key=key,
@@ -146,6 +159,15 @@ class BackupStore:
         except BaseException:
             await asyncio.shield(self._abort(key, upload_id))
             raise
+        if not done.get("VersionId"):
+            raise BackupStoreError("the object store did not version the upload (no Object Lock?)")
+        await self._call(
+            "put_object_retention",
+            Bucket=self.bucket,
+            Key=key,
+            VersionId=done["VersionId"],
+            Retention={"Mode": "COMPLIANCE", "RetainUntilDate": retain_until},
+        )
         return stored
 
     async def _upload_parts(
