@@ -11,6 +11,7 @@ The embedded broker keeps its log in a local S3 endpoint whose objects are mirro
 offsets. The runner supervises the S3 endpoint, the broker and every service: whatever exits is
 restarted with backoff and the runner says so; after a broker restart it creates any missing
 topic again. The S3 endpoint is also every service's object store (``OBJECT_STORE_ENDPOINT_URL``).
+Once every service is ready it also supervises the daily encrypted backup (``devstack.backup``).
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from devstack.backup.errors import BackupError
 from devstack.backup.keys import vault_kms
 from devstack.backup.manifest import Manifest
 from devstack.backup.schedule import BackupStatus, next_due, parse_interval
-from devstack.backup.service import Kmsref, list_backups, run_backup, run_restore
+from devstack.backup.service import KmsRef, list_backups, run_backup, run_restore
 from devstack.backup.settings import BackupSettings
 from devstack.backup.store import BackupStore
 from devstack.layout import state_dir
@@ -97,9 +97,9 @@ async def execute(args: argparse.Namespace, root: Path) -> int:
         return 1
 
 
-def _kms() -> Kmsref:
+def _kms() -> KmsRef:
     kms, key_id = vault_kms()
-    return Kmsref(kms, key_id)
+    return KmsRef(kms, key_id)
 
 
 async def _once(settings: BackupSettings, status: BackupStatus, only: list[str] | None) -> int:

@@ -41,13 +41,13 @@ Say = Callable[[str], None]
 
 
 @dataclass(frozen=True)
-class Kmsref:
+class KmsRef:
     kms: Kms
     key_id: str
 
 
 async def run_backup(
-    settings: BackupSettings, kms: Kmsref, *, only: list[str] | None = None
+    settings: BackupSettings, kms: KmsRef, *, only: list[str] | None = None
 ) -> Manifest:
     url = settings.database_url.get_secret_value()
     target = pgtools.Target.parse(url)
@@ -147,7 +147,7 @@ class RestoreReport:
 
 async def run_restore(
     settings: BackupSettings,
-    kms: Kmsref,
+    kms: KmsRef,
     *,
     backup_id: str | None,
     target_url: str,
@@ -172,7 +172,14 @@ async def run_restore(
             target, dump.schema_name, _decrypting(store, dump, key, manifest)
         )
         say(f"schema {dump.schema_name} restored ({len(dump.row_counts)} tables)")
-    counts = await pgtools.row_counts(target_url, schemas)
+    await _check_counts(target_url, manifest)
+    total = sum(sum(d.row_counts.values()) for d in manifest.schemas)
+    return RestoreReport(manifest, total, time.monotonic() - started)
+
+
+async def _check_counts(target_url: str, manifest: Manifest) -> None:
+    """Every table of the snapshot has, restored, the rows it had."""
+    counts = await pgtools.row_counts(target_url, [d.schema_name for d in manifest.schemas])
     wrong = [
         f"{d.schema_name}.{table}: {counts[d.schema_name].get(table)} rows, backup had {rows}"
         for d in manifest.schemas
@@ -181,8 +188,6 @@ async def run_restore(
     ]
     if wrong:
         raise IntegrityError("row counts differ after the restore: " + "; ".join(wrong[:5]))
-    total = sum(sum(d.row_counts.values()) for d in manifest.schemas)
-    return RestoreReport(manifest, total, time.monotonic() - started)
 
 
 async def _verify_stored(store: BackupStore, dump: SchemaDump) -> None:
