@@ -79,7 +79,7 @@ def test_backup_alert_reads_the_plugin_metric_prometheus_really_scrapes() -> Non
     exprs = {r["alert"]: r["expr"] for g in rules["spec"]["groups"] for r in g["rules"]}
     assert METRIC in exprs["CoffreBackupTooOld"]
     assert "26 * 3600" in exprs["CoffreBackupTooOld"]
-    assert "cnpg_collector" not in " ".join(exprs.values())
+    assert "cnpg_collector_last_available_backup" not in " ".join(exprs.values())
     pods = {"cnpg.io/cluster": _cluster()["metadata"]["name"]}
     (service,) = [
         s for s in of_kind("Service") if selects({"matchLabels": s["spec"]["selector"]}, pods)
