@@ -1,7 +1,7 @@
 """Coffre's Kubernetes rules: hardened, highly available Deployments; default-deny networking
 where only aggregation, payments and archive reach the vault; KRaft Kafka on three nodes; a
-three-instance Postgres backed up every day. Topics: test_deploy_topics; secrets, KMS and
-service identity: test_deploy_service_wiring.
+three-instance Postgres. Backups: test_deploy_backups; topics: test_deploy_topics; secrets, KMS
+and service identity: test_deploy_service_wiring.
 """
 
 from __future__ import annotations
@@ -234,18 +234,10 @@ def test_kafka_runs_in_kraft_mode_on_three_nodes() -> None:
         assert pool["metadata"]["labels"]["strimzi.io/cluster"] == _name(kafka)
 
 
-def test_postgres_has_three_instances_and_a_daily_backup() -> None:
+def test_postgres_has_three_instances_on_separate_nodes() -> None:
+    """Backups: test_deploy_backups."""
     (cluster,) = of_kind("Cluster")
     spec = cluster["spec"]
     assert spec["instances"] == 3
     assert spec["bootstrap"]["initdb"]["database"] == "coffre"
-    store = spec["backup"]["barmanObjectStore"]
-    assert store["destinationPath"].startswith("s3://")
-    assert store["wal"]["encryption"]
-    assert store["data"]["encryption"]
-    (backup,) = of_kind("ScheduledBackup")
-    assert backup["spec"]["cluster"]["name"] == _name(cluster)
-    assert backup["spec"]["method"] == "barmanObjectStore"
-    _seconds, _minute, hour, day, month, weekday = backup["spec"]["schedule"].split()
-    assert hour.isdigit()
-    assert (day, month, weekday) == ("*", "*", "*")
+    assert spec["affinity"]["podAntiAffinityType"] == "required"

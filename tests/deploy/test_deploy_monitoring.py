@@ -127,7 +127,7 @@ def test_compose_prometheus_scrapes_every_service_and_loads_the_rules() -> None:
 
 def test_services_are_scraped_in_kubernetes_and_the_vault_pushes_instead() -> None:
     monitors = {m["metadata"]["name"]: m for m in of_kind("ServiceMonitor")}
-    assert set(monitors) == {"coffre-services", "coffre-otel-collector"}
+    assert set(monitors) == {"coffre-services", "coffre-otel-collector", "coffre-postgres"}
     vault = next(c for c in of_kind("ConfigMap") if c["metadata"]["name"] == "vault-config")
     assert vault["data"]["OTEL_METRICS_EXPORTER"] == "otlp"
     policies = load_all(K8S / "network-policies.yaml")

@@ -1,10 +1,12 @@
-"""``coffre-dev``: run the platform (``run``), its benchmarks (``bench``), or print a dev
-service token (``token backoffice``)."""
+"""``coffre-dev``: run the platform (``run``), its benchmarks (``bench``), print a dev
+service token (``token backoffice``), back up or restore its databases (``backup``,
+``restore``)."""
 
 from __future__ import annotations
 
 import argparse
 
+from devstack.backup.cli import add_commands as add_backup_commands
 from devstack.layout import workspace_root
 
 
@@ -20,8 +22,13 @@ def main(argv: list[str] | None = None) -> int:
     token_cmd = sub.add_parser("token", help="print a short-lived service token (development)")
     token_cmd.add_argument("identity", help="an identity of the state folder, e.g. backoffice")
     token_cmd.add_argument("--audience", default="vault", help="the service it is for")
+    add_backup_commands(sub)
     args = parser.parse_args(argv)
     root = workspace_root()
+    if args.command in ("backup", "restore"):
+        from devstack.backup.cli import run_command
+
+        return run_command(args, root)
     if args.command == "token":
         from devstack.identities import token_for
 

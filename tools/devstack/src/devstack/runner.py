@@ -11,6 +11,7 @@ The embedded broker keeps its log in a local S3 endpoint whose objects are mirro
 offsets. The runner supervises the S3 endpoint, the broker and every service: whatever exits is
 restarted with backoff and the runner says so; after a broker restart it creates any missing
 topic again. The S3 endpoint is also every service's object store (``OBJECT_STORE_ENDPOINT_URL``).
+Once every service is ready it also supervises the daily encrypted backup (``devstack.backup``).
 """
 
 from __future__ import annotations
@@ -181,6 +182,9 @@ class DevStack:
             "SERVICE_IDENTITY_KEY_FILE": str(identity / f"{spec_name}.key.pem"),
             "SERVICE_TRUST_DIR": str(identity),
             "COFFRE_STATE_DIR": str(self.state),
+            "VAULT_KMS_KEY_FILE": os.environ.get(
+                "VAULT_KMS_KEY_FILE", str(self.state / "kms" / "master.key")
+            ),
             "LOG_JSON": os.environ.get("LOG_JSON", "true"),
             **(self.s3.client_env if self.s3 else {}),
         }
@@ -256,6 +260,15 @@ class DevStack:
 
         self.supervisor.add(name, start)
 
+    def start_backups(self) -> None:
+        """The daily encrypted backup (``coffre-dev backup --every``), supervised like a service;
+        ``COFFRE_DEV_BACKUP_EVERY=off`` leaves it out."""
+        every = os.environ.get("COFFRE_DEV_BACKUP_EVERY", "24h")
+        if every != "off":
+            argv = [venv_bin("coffre-dev"), "backup", "--every", every]
+            self._spawn("backup", argv, self.service_env("backup", 0))
+            say(f"daily backup every {every}; status in {self.state / 'backup' / 'status.json'}")
+
     def wait_ready(
         self, endpoints: list[tuple[str, str]], timeout: float = READY_TIMEOUT
     ) -> dict[str, bool]:
@@ -330,6 +343,7 @@ def run(root: Path, *, exit_when_ready: bool = False, port_offset: int = 0) -> i
         stack.start_infrastructure()
         endpoints = stack.start_services(services)
         status = stack.wait_ready(endpoints)
+        stack.start_backups()
         say("Coffre is up:" if all(status.values()) else "some services are not ready yet:")
         say(f"  {'postgres':>12}  {stack.database_url.split('@')[-1]}")
         say(f"  {'kafka':>12}  {stack.bootstrap_servers}")

@@ -4,6 +4,9 @@ Rules: moto keeps objects in memory only, so this process mirrors every bucket t
 (``<data-dir>/<bucket>/<url-quoted key>``): at start it uploads what the folder holds, then every
 ``--interval`` seconds it writes the objects whose ETag changed and removes the files of deleted
 objects (each file is replaced atomically), and it takes a last snapshot on SIGTERM or SIGINT.
+Which buckets have Object Lock is kept in ``<data-dir>/.buckets.json``, and those buckets come
+back with Object Lock (the archive and the backups refuse a bucket without it); the retention
+dates of their objects and older versions are not mirrored.
 A clean stop loses nothing; a SIGKILL of this process loses at most the last interval. Without
 ``--data-dir`` it is a plain in-memory moto server. It listens on loopback only.
 """
@@ -11,6 +14,7 @@ A clean stop loses nothing; a SIGKILL of this process loses at most the last int
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import threading
@@ -21,6 +25,7 @@ from urllib.parse import quote, unquote
 import boto3
 
 READY = "s3store ready; objects restored:"
+BUCKETS = ".buckets.json"
 CREDENTIALS = {
     "aws_access_key_id": "local",
     "aws_secret_access_key": "local",
@@ -39,17 +44,21 @@ class FolderMirror:
         self.client = s3_client(endpoint)
         self.folder = folder
         self._etags: dict[tuple[str, str], str] = {}
+        self._locked: set[str] = set()
+        self._checked: set[str] = set()
 
     def restore(self) -> int:
         """Upload every mirrored object in key order (the order S3 lists them, which a reader
         paging with start-after relies on); return how many."""
         count = 0
         self.folder.mkdir(parents=True, exist_ok=True)
+        self._locked = self._read_locked()
         for bucket_dir in sorted(p for p in self.folder.iterdir() if p.is_dir()):
             bucket = bucket_dir.name
             self.client.create_bucket(
                 Bucket=bucket,
                 CreateBucketConfiguration={"LocationConstraint": CREDENTIALS["region_name"]},
+                **({"ObjectLockEnabledForBucket": True} if bucket in self._locked else {}),
             )
             for key, file in sorted((unquote(f.name), f) for f in bucket_dir.iterdir()):
                 if file.name.startswith(".tmp-"):
@@ -66,6 +75,7 @@ class FolderMirror:
         changed = 0
         for bucket in (b["Name"] for b in self.client.list_buckets().get("Buckets", [])):
             (self.folder / bucket).mkdir(parents=True, exist_ok=True)
+            self._note_lock(bucket)
             pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
             for item in (obj for page in pages for obj in page.get("Contents", [])):
                 ident = (bucket, item["Key"])
@@ -77,6 +87,28 @@ class FolderMirror:
             del self._etags[(bucket, key)]
             changed += 1
         return changed
+
+    def _read_locked(self) -> set[str]:
+        try:
+            return set(json.loads((self.folder / BUCKETS).read_text()).get("object_lock", []))
+        except (OSError, ValueError):
+            return set()
+
+    def _note_lock(self, bucket: str) -> None:
+        """Remember (once per bucket) whether it has Object Lock."""
+        if bucket in self._checked:
+            return
+        self._checked.add(bucket)
+        try:
+            lock = self.client.get_object_lock_configuration(Bucket=bucket)
+        except self.client.exceptions.ClientError:
+            return
+        if lock.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") == "Enabled":
+            self._locked.add(bucket)
+            target = self.folder / BUCKETS
+            temporary = target.with_name(f".tmp-{target.name}")
+            temporary.write_text(json.dumps({"object_lock": sorted(self._locked)}))
+            os.replace(temporary, target)
 
     def _write(self, bucket: str, key: str) -> bool:
         try:
