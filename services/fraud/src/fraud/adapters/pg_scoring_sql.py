@@ -101,6 +101,8 @@ WHERE c.account_ref = u.a AND c.revision <= u.r
 """
 
 ACCOUNTS_WITH_HISTORY = """
-SELECT account_ref FROM account_state WHERE revision > 0
-UNION SELECT DISTINCT account_ref FROM account_changes
+SELECT account_ref FROM (
+    SELECT account_ref, updated_at AS at FROM account_state WHERE revision > 0
+    UNION ALL SELECT account_ref, to_timestamp(ts) AS at FROM account_changes
+) h GROUP BY account_ref ORDER BY max(at) DESC
 """

@@ -20,14 +20,16 @@ class PgStateLoader:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def owned(self, owns: Callable[[str], bool], chunk: int) -> list[CommittedState]:
+    async def owned(
+        self, owns: Callable[[str], bool], chunk: int, limit: int
+    ) -> list[CommittedState]:
         loaded: list[CommittedState] = []
         async with (
             self.db.pool.acquire() as conn,
             conn.transaction(isolation="repeatable_read", readonly=True),
         ):
             accounts = [r["account_ref"] for r in await conn.fetch(ACCOUNTS_WITH_HISTORY)]
-            mine = [account for account in accounts if owns(account)]
+            mine = [account for account in accounts if owns(account)][:limit]
             for start in range(0, len(mine), chunk):
                 states = await committed_states(conn, mine[start : start + chunk])
                 loaded.extend(states.values())

@@ -64,9 +64,11 @@ class CommittedState:
 class StateLoader(Protocol):
     """Reads whole account states outside any batch, to hold them before their events come."""
 
-    async def owned(self, owns: Callable[[str], bool], chunk: int) -> list[CommittedState]:
-        """The committed state of every account with a history that ``owns`` selects, read in
-        one database snapshot."""
+    async def owned(
+        self, owns: Callable[[str], bool], chunk: int, limit: int
+    ) -> list[CommittedState]:
+        """The committed state of the accounts with a history that ``owns`` selects (at most
+        ``limit``, most recently changed first), read in one database snapshot."""
 
 
 @dataclass(frozen=True, slots=True)
