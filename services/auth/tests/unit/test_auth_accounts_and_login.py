@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from datetime import timedelta
 
@@ -146,18 +145,37 @@ async def test_unknown_address_and_wrong_password_get_the_same_answer(h: Harness
     assert errors[0] == errors[1]
 
 
-async def test_unknown_address_costs_one_password_hash_like_a_known_one(h: Harness) -> None:
+async def test_unknown_address_costs_one_password_hash_like_a_known_one(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counted, not timed: each wrong login runs exactly one argon2 verification against a hash
+    of the same cost parameters, whether the address exists or not."""
     await h.account()
+    hasher = h.deps.hasher
+    verified: list[str] = []
+    real_verify = hasher.verify
 
-    async def timed(email: str) -> float:
-        start = time.perf_counter()
+    def counting_verify(password_hash: str, password: str) -> bool:
+        verified.append(password_hash)
+        return real_verify(password_hash, password)
+
+    monkeypatch.setattr(hasher, "verify", counting_verify)
+
+    async def hashes_checked(email: str) -> list[str]:
+        verified.clear()
         with pytest.raises(InvalidCredentials):
             await login.login(h.deps, email, "wrong-" + PASSWORD, CTX)
-        return time.perf_counter() - start
+        return list(verified)
 
-    known = min([await timed("ada@example.org") for _ in range(3)])
-    unknown = min([await timed("nobody@example.org") for _ in range(3)])
-    assert 0.5 < unknown / known < 2.0
+    (known,) = await hashes_checked("ada@example.org")
+    (unknown,) = await hashes_checked("nobody@example.org")
+    assert _argon_parameters(unknown) == _argon_parameters(known)
+
+
+def _argon_parameters(phc: str) -> tuple[str, str, str]:
+    """``$argon2id$v=19$m=…,t=…,p=…$salt$hash`` → (variant, version, cost parameters)."""
+    _, variant, version, parameters, *_ = phc.split("$")
+    return variant, version, parameters
 
 
 async def test_five_failed_passwords_lock_the_account_for_thirty_minutes(h: Harness) -> None:
