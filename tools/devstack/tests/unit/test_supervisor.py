@@ -20,7 +20,7 @@ class FakeChild:
         return self.code
 
 
-def _until(check: object, timeout: float = 10.0) -> None:
+def _until(check: object, timeout: float = 60.0) -> None:
     assert callable(check)
     deadline = time.monotonic() + timeout
     while not check():
