@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -46,6 +47,19 @@ class Context:
     clock: Clock
     refs: RefKeys
     policy: Policy = field(default_factory=Policy)
+
+
+async def persist_many(store: Store, payments: Sequence[Payment]) -> None:
+    """``persist`` for payments already stored, set-based: one pipelined update for the rows,
+    one insert for every audit entry; each payment's events recorded in its own order."""
+    await store.payments.save_many(payments)
+    entries = [(payment, entry) for payment in payments for entry in payment.entries]
+    for payment in payments:
+        payment.entries = []
+    await store.audit.add([entry for _, entry in entries])
+    for payment, entry in entries:
+        for event in events_for(payment, entry):
+            store.record(event, subject=payment.user_id, key=payment.payment_id)
 
 
 async def persist(store: Store, payment: Payment, *, new: bool = False) -> None:
