@@ -41,6 +41,8 @@ class Result:
     relay_rate: float
     end_to_end_rate: float
     purged: int
+    commits: int
+    handler_calls: int
 
 
 def settings_for(database_url: str, bootstrap: str, writers: int) -> ExampleSettings:
@@ -67,9 +69,11 @@ class Counter:
         self.prefix = prefix
         self.count = count
         self.processed = 0
+        self.calls = 0
         self.done = asyncio.Event()
 
     def _seen(self, n: int) -> None:
+        self.calls += 1
         self.processed += n
         if self.processed >= self.count:
             self.done.set()
@@ -139,11 +143,15 @@ async def run_scenario(database_url: str, bootstrap: str, scenario: Scenario) ->
                 "SELECT count(*) FROM inbox WHERE consumer = 'purge-backlog'"
             )
         relay_seconds = (await relayed) - started
+        shared, _ = runtime.shared_commits
+        commits = shared if scenario.shared_commit else -(-scenario.count // scenario.per_tx)
         return Result(
             scenario.count / written,
             scenario.count / relay_seconds,
             scenario.count / elapsed,
             purged,
+            commits,
+            counter.calls,
         )
     finally:
         await runtime.stop()

@@ -52,6 +52,11 @@ def backbone(database_url: str, bootstrap: str, count: int) -> None:
         line("raw aiokafka produce→consume (before, after)", raw, f"/ {after:,.1f} events/s")
         line(f"  {name}: outbox writes", result.write_rate, "events/s")
         line(f"  {name}: relayed (first write → last ack)", result.relay_rate, "events/s")
+        print(
+            f"  {name}: {result.commits:,} producing commits, "
+            f"{result.handler_calls:,} handler calls",
+            flush=True,
+        )
         if scenario.purge_backlog:
             line(f"  {name}: expired inbox ids purged", result.purged, "rows")
         line(f"{name}: end to end", result.end_to_end_rate, "events/s")
