@@ -16,7 +16,7 @@ from datetime import datetime
 from common.logging import get_logger
 
 from payments.domain.payment import Actor, ActorKind, Payment, State
-from payments.service.context import Context, persist_many
+from payments.service.context import Context, for_each, persist_many
 from payments.service.payments import forget_payee
 from payments.service.ports import DecisionRequest, Store
 
@@ -89,8 +89,7 @@ async def ask_fraud(ctx: Context) -> int:
             payment.next_check_at = now + ctx.policy.fraud_wait
             await uow.payments.save(payment)
         await uow.commit()
-    for payment in due:
-        await _ask(ctx, payment)
+    await for_each(ctx, due, lambda payment: _ask(ctx, payment))
     return len(due)
 
 
