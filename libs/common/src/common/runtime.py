@@ -83,6 +83,13 @@ class Runtime:
             on_commit=self.wakeup,
         )
 
+    @property
+    def shared_commits(self) -> tuple[int, int]:
+        """How many shared commits happened, and how many units of work they committed."""
+        if self._committer is None:
+            return 0, 0
+        return self._committer.groups_committed, self._committer.members_committed
+
     def producer_for_dead_letters(self) -> AIOKafkaProducer:
         if self._producer is None:
             raise RuntimeError("the Kafka producer is not connected yet")

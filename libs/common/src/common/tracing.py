@@ -55,6 +55,24 @@ def current_trace_carrier() -> dict[str, str]:
     return carrier
 
 
+class _LastCarrier:
+    """The carrier of the last context seen: a unit of work recording many events under one
+    span injects its context once (the context object is immutable; a new span or any attach
+    makes a new one)."""
+
+    context: otel_context.Context | None = None
+    carrier: dict[str, str] = {}
+
+
+def current_trace_carrier_cached() -> dict[str, str]:
+    """``current_trace_carrier``, computed once per current context; do not mutate it."""
+    context = otel_context.get_current()
+    if context is not _LastCarrier.context:
+        _LastCarrier.carrier = current_trace_carrier()
+        _LastCarrier.context = context
+    return _LastCarrier.carrier
+
+
 def carrier_to_kafka_headers(carrier: Mapping[str, str]) -> list[tuple[str, bytes]]:
     return [(name, value.encode()) for name, value in carrier.items()]
 

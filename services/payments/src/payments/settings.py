@@ -59,6 +59,7 @@ class PaymentsSettings(ServiceSettings):
     collection_name: str = "Coffre SAS collection account"
     worker_enabled: bool = True
     worker_interval_seconds: float = Field(1.0, gt=0, le=60)
+    worker_parallel_calls: int = Field(8, ge=1, le=64)
     consumer_group_prefix: str = "payments"
 
     @model_validator(mode="after")
@@ -86,4 +87,5 @@ class PaymentsSettings(ServiceSettings):
             poll_cap=timedelta(seconds=self.poll_cap_seconds),
             collection_iban=normalise_iban(self.collection_iban),
             collection_name=self.collection_name,
+            parallel_calls=self.worker_parallel_calls,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -81,3 +82,20 @@ class Events:
             event.topic(), envelope.to_bytes(), key=(key or subject).encode()
         )
         return envelope
+
+    async def send_together(
+        self, events: list[Event], *, subject: str
+    ) -> list[tuple[str, bytes, bytes]]:
+        """Publish several events at once (one request, so a consumer fetches them together);
+        return what was sent, to send it again as a redelivery with ``resend``."""
+        sent = [
+            (e.topic(), Envelope.wrap(e, producer="test", subject=subject).to_bytes(),
+             subject.encode())
+            for e in events
+        ]  # fmt: skip
+        await self.resend(sent)
+        return sent
+
+    async def resend(self, sent: list[tuple[str, bytes, bytes]]) -> None:
+        futures = [await self.producer.send(topic, value, key=key) for topic, value, key in sent]
+        await asyncio.gather(*futures)

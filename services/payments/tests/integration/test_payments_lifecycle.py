@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from coffre_testing.kafka import collect
-from common.events import decode_envelope
+from common.events import Envelope, decode_envelope
 from common.events.auth import SessionRevoked
 from common.events.erasure import ErasureCompleted, ErasureRequested
 from common.events.fraud import PaymentHoldResolved, TransactionScored
@@ -114,6 +114,39 @@ async def test_a_bank_stuck_in_actc_keeps_the_payment_submitted_and_never_resubm
     assert stuck["state"] == "submitted"
     await stack.bank.delete("/sandbox/faults")
     await member.wait_state(payment["payment_id"], "executed")
+
+
+async def test_fraud_decisions_fetched_together_apply_in_order_and_a_redelivery_changes_nothing(
+    lean_stack: Stack, infra: Any
+) -> None:
+    stack, member = lean_stack, lean_stack.member()
+    consent = await member.consent()
+    first, second = await _authorised(member, consent), await _authorised(member, consent)
+    batch = [_scored(first, "review"), _scored(second, "pass"), _scored(first, "pass")]
+    async with Events(infra.bootstrap_servers) as events:
+        sent = await events.send_together(batch, subject=member.user_id)
+        assert (await member.wait_state(first["payment_id"], "held"))["decision"] == "review"
+        await member.wait_state(second["payment_id"], "cleared", "submitting", "submitted",
+                                "executed")  # fmt: skip
+        await events.resend(sent)  # the same envelopes again: a redelivery
+        marker = _scored({"payment_id": "no-such-payment", "account_ref": "x"}, "pass")
+        last = await events.send(marker, subject=member.user_id)  # same key: after them
+    claimed = "SELECT count(*) FROM inbox WHERE event_id = $1"
+    await eventually(lambda: stack.db.fetchval(claimed, last.event_id), lambda n: n == 1)
+    trail = await stack.db.fetch(
+        "SELECT payment_id, state FROM payment_audit WHERE payment_id = ANY($1::text[]) "
+        "AND state IN ('held', 'cleared') ORDER BY entry_id",
+        [first["payment_id"], second["payment_id"]],
+    )
+    assert [(r["payment_id"], r["state"]) for r in trail] == [
+        (first["payment_id"], "held"), (second["payment_id"], "cleared"),
+    ]  # fmt: skip
+    assert (await member.payment(first["payment_id"]))["state"] == "held"
+    ids = [Envelope.model_validate_json(value).event_id for _, value, _ in sent]
+    inbox = await stack.db.fetchval(
+        "SELECT count(*) FROM inbox WHERE event_id = ANY($1::uuid[])", ids
+    )
+    assert inbox == 3
 
 
 async def test_logout_cancels_unsent_payments_and_refuses_the_session(

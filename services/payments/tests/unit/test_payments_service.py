@@ -12,8 +12,10 @@ from payments.domain.errors import (
     LimitExceeded,
     PaymentStateConflict,
 )
+from payments.service.create import Requester
 from payments.service.payments import authorise_payment
-from payments.service.sessions import session_revoked
+from payments.service.screening import FraudOutcome, apply_fraud_outcomes
+from payments.service.sessions import RevokedSession, session_revoked, sessions_revoked
 from payments.service.worker import run_once
 from payments_unit_helpers import CREDITOR, Harness
 
@@ -152,3 +154,63 @@ async def test_revoked_session_cancels_what_has_not_reached_the_bank() -> None:
         await uow.commit()
     assert {h.state.payments[p].state.value for p in (payment_id, waiting)} == {"cancelled"}
     assert "session-1" in h.state.sessions
+
+
+def _trail(h: Harness, payment_id: str) -> list[str]:
+    return [e.state.value for e in h.state.audit if e.payment_id == payment_id]
+
+
+async def test_a_batch_applies_several_outcomes_for_one_payment_in_order_and_once() -> None:
+    h = Harness()
+    held, passed = await _authorised(h, "k1"), await _authorised(h, "k2")
+    batch = [
+        FraudOutcome(held, "review"),
+        FraudOutcome(passed, "pass"),
+        FraudOutcome(held, released=True, analyst_id="analyst-7"),
+        FraudOutcome(passed, "block"),  # too late: the payment is no longer being screened
+    ]
+    async with h.ctx.uow() as uow:
+        assert await apply_fraud_outcomes(uow, batch, h.clock.now()) == 2
+        await uow.commit()
+    assert _trail(h, held)[-3:] == ["screening", "held", "cleared"]
+    assert _trail(h, passed)[-2:] == ["screening", "cleared"]
+    published = [(key, type(e).__name__) for e, _, key in h.state.events]
+    assert [name for key, name in published if key == held][-3:] == [
+        "PaymentInitiated", "PaymentHeld", "PaymentCleared",
+    ]  # fmt: skip
+    assert [name for key, name in published if key == passed][-2:] == [
+        "PaymentInitiated", "PaymentCleared",
+    ]  # fmt: skip
+    trails, events = len(h.state.audit), len(h.state.events)
+    async with h.ctx.uow() as uow:  # the same outcomes again (fraud or Kafka repeating them)
+        assert await apply_fraud_outcomes(uow, batch, h.clock.now()) == 0
+        await uow.commit()
+    assert (len(h.state.audit), len(h.state.events)) == (trails, events)
+
+
+async def test_a_release_before_its_review_in_a_batch_does_not_clear_the_payment() -> None:
+    h = Harness()
+    payment_id = await _authorised(h)
+    batch = [FraudOutcome(payment_id, released=True), FraudOutcome(payment_id, "review")]
+    async with h.ctx.uow() as uow:
+        assert await apply_fraud_outcomes(uow, batch, h.clock.now()) == 1
+        await uow.commit()
+    assert h.state.payments[payment_id].state.value == "held"
+
+
+async def test_revoking_several_sessions_at_once_cancels_each_sessions_payments() -> None:
+    h = Harness()
+    first = await _authorised(h)
+    h.who = Requester(h.who.user_id, "session-2", "device-2")
+    second = await _authorised(h, "k2")
+    revoked = [
+        RevokedSession("session-1", h.who.user_id, "logout"),
+        RevokedSession("session-2", h.who.user_id, "revoke-all"),
+        RevokedSession("session-1", h.who.user_id, "revoke-all"),
+    ]
+    async with h.ctx.uow() as uow:
+        assert await sessions_revoked(uow, revoked, h.clock.now()) == 2
+        await uow.commit()
+    reasons = {p: h.state.payments[p].reason for p in (first, second)}
+    assert reasons == {first: "session-logout", second: "session-revoke-all"}
+    assert {"session-1", "session-2"} <= set(h.state.sessions)

@@ -17,10 +17,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from coffre_testing.example.service import MIGRATIONS, ExampleSettings, NoteRecorded
 from common.db import MigrationSet, UnitOfWork
 from common.events import Envelope, Event
-from common.messaging import OutboxRelay, Received, subscribe
+from common.messaging import OutboxRelay, Received, ensure_topics, subscribe
 from common.runtime import Runtime
 
 
@@ -40,9 +41,11 @@ class Result:
     relay_rate: float
     end_to_end_rate: float
     purged: int
+    commits: int
+    handler_calls: int
 
 
-def _settings(database_url: str, bootstrap: str, writers: int) -> ExampleSettings:
+def settings_for(database_url: str, bootstrap: str, writers: int) -> ExampleSettings:
     return ExampleSettings.model_validate(
         {
             "service_name": "bench",
@@ -66,9 +69,11 @@ class Counter:
         self.prefix = prefix
         self.count = count
         self.processed = 0
+        self.calls = 0
         self.done = asyncio.Event()
 
     def _seen(self, n: int) -> None:
+        self.calls += 1
         self.processed += n
         if self.processed >= self.count:
             self.done.set()
@@ -101,9 +106,10 @@ class Counter:
 
 
 async def run_scenario(database_url: str, bootstrap: str, scenario: Scenario) -> Result:
-    settings = _settings(database_url, bootstrap, scenario.writers)
+    settings = settings_for(database_url, bootstrap, scenario.writers)
     counter = Counter(uuid.uuid4().hex[:6], scenario.count)
     group = f"bench-{settings.schema_name}"
+    await place_group_at_end(bootstrap, group, NoteRecorded.topic())
 
     def register(rt: Runtime) -> None:
         if scenario.batch_handler:
@@ -127,9 +133,7 @@ async def run_scenario(database_url: str, bootstrap: str, scenario: Scenario) ->
         published_before = relay.published
         started = time.perf_counter()
         relayed = asyncio.create_task(_relayed(relay, published_before + scenario.count))
-        await asyncio.gather(
-            *(_writer(runtime, scenario, counter.prefix, i) for i in range(scenario.writers))
-        )
+        await write_all(runtime, scenario, counter.prefix)
         written = time.perf_counter() - started
         await asyncio.wait_for(counter.done.wait(), timeout=600)
         elapsed = time.perf_counter() - started
@@ -139,11 +143,15 @@ async def run_scenario(database_url: str, bootstrap: str, scenario: Scenario) ->
                 "SELECT count(*) FROM inbox WHERE consumer = 'purge-backlog'"
             )
         relay_seconds = (await relayed) - started
+        shared, _ = runtime.shared_commits
+        commits = shared if scenario.shared_commit else -(-scenario.count // scenario.per_tx)
         return Result(
             scenario.count / written,
             scenario.count / relay_seconds,
             scenario.count / elapsed,
             purged,
+            commits,
+            counter.calls,
         )
     finally:
         await runtime.stop()
@@ -154,6 +162,35 @@ async def _relayed(relay: OutboxRelay, target: int) -> float:
     while relay.published < target:  # noqa: ASYNC110 - a bench probe polling a counter
         await asyncio.sleep(0.005)
     return time.perf_counter()
+
+
+async def write_all(runtime: Runtime, scenario: Scenario, prefix: str) -> None:
+    await asyncio.gather(*(_writer(runtime, scenario, prefix, i) for i in range(scenario.writers)))
+
+
+async def place_group_at_end(bootstrap: str, group: str, topic: str) -> None:
+    """Commit ``group``'s offsets at the topic's current end, so its consumer reads only this
+    run's events, not every earlier scenario's backlog."""
+    await ensure_topics(bootstrap, [topic])
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in await _partitions(consumer, topic)]
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        await consumer.commit(dict(ends))
+    finally:
+        await consumer.stop()
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    for _ in range(100):
+        found = consumer.partitions_for_topic(topic)
+        if found:
+            return set(found)
+        await consumer.topics()  # refreshes the metadata
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"no partitions for {topic}")
 
 
 async def _writer(runtime: Runtime, scenario: Scenario, prefix: str, index: int) -> None:

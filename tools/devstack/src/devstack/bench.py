@@ -24,6 +24,7 @@ from common.logging import configure_logging
 from common.security.service_identity import generate_identity
 
 from devstack.backbone_bench import Scenario, run_scenario
+from devstack.backbone_stages import run_stages
 from devstack.baseline import raw_kafka_rate
 from devstack.kafka import EmbeddedKafka
 from devstack.layout import DEFAULT_PORTS
@@ -37,14 +38,44 @@ def line(name: str, value: float, unit: str) -> None:
 
 
 def backbone(database_url: str, bootstrap: str, count: int) -> None:
+    """Each scenario's end-to-end rate beside raw aiokafka measured just before and just after
+    it (the machine's load drifts: the ratio is to their mean)."""
     print(f"== backbone ({count:,} events of ~200 B, 2-core machine) ==", flush=True)
+    print(f"load average: {os.getloadavg()[0]:.1f}", flush=True)
+    staged = Scenario(count, per_tx=50, batch_handler=True)
+    stages = asyncio.run(run_stages(database_url, bootstrap, staged))
+    line("stages alone, 50-event tx: outbox writes", stages.write, "events/s")
+    line("stages alone: relay publishing a backlog", stages.relay, "events/s")
+    line("stages alone: consumer (batch handler) reading a backlog", stages.consume, "events/s")
     raw = asyncio.run(raw_kafka_rate(bootstrap, count))
-    line("raw aiokafka produce→consume", raw, "events/s")
-    scenarios = [
-        ("single-event tx, 16 writers, per-event handler", Scenario(count)),
+    for name, scenario in scenarios(count):
+        result = asyncio.run(run_scenario(database_url, bootstrap, scenario))
+        after = asyncio.run(raw_kafka_rate(bootstrap, count))
+        line("raw aiokafka produce→consume (before, after)", raw, f"/ {after:,.1f} events/s")
+        line(f"  {name}: outbox writes", result.write_rate, "events/s")
+        line(f"  {name}: relayed (first write → last ack)", result.relay_rate, "events/s")
+        print(
+            f"  {name}: {result.commits:,} producing commits, "
+            f"{result.handler_calls:,} handler calls",
+            flush=True,
+        )
+        if scenario.purge_backlog:
+            line(f"  {name}: expired inbox ids purged", result.purged, "rows")
+        line(f"{name}: end to end", result.end_to_end_rate, "events/s")
+        ratio = result.end_to_end_rate / ((raw + after) / 2)
+        print(f"ratio to raw: {ratio:.3f} (load average {os.getloadavg()[0]:.1f})", flush=True)
+        raw = after
+
+
+def scenarios(count: int) -> list[tuple[str, Scenario]]:
+    return [
         (
             "single-event tx, 16 writers, shared commits, batch handler",
             Scenario(count, shared_commit=True, batch_handler=True),
+        ),
+        (
+            "single-event tx, 16 writers, own commits, batch handler",
+            Scenario(count, batch_handler=True),
         ),
         ("50-event tx, 16 writers, per-event handler", Scenario(count, per_tx=50)),
         ("50-event tx, 16 writers, batch handler", Scenario(count, per_tx=50, batch_handler=True)),
@@ -53,14 +84,6 @@ def backbone(database_url: str, bootstrap: str, count: int) -> None:
             Scenario(count, per_tx=50, batch_handler=True, purge_backlog=100_000),
         ),
     ]
-    for name, scenario in scenarios:
-        result = asyncio.run(run_scenario(database_url, bootstrap, scenario))
-        line(f"  {name}: outbox writes", result.write_rate, "events/s")
-        line(f"  {name}: relayed (first write → last ack)", result.relay_rate, "events/s")
-        if scenario.purge_backlog:
-            line(f"  {name}: expired inbox ids purged", result.purged, "rows")
-        line(f"{name}: end to end", result.end_to_end_rate, "events/s")
-        print(f"ratio to raw: {result.end_to_end_rate / raw:.3f}", flush=True)
 
 
 def run_service_benches(root: Path, env: dict[str, str], only: str | None = None) -> None:

@@ -5,6 +5,10 @@ tables by accident; the pool opens in the application lifespan, never at import.
 bounded: a connection still held after ``close_timeout`` seconds is a leak, reported with the
 code and the task that acquired it (log line ``db_pool_leak`` and a ``ConnectionLeak`` error),
 and the pool is then terminated instead of waiting for ever.
+A connection goes back to the pool reset (advisory locks, cursors, LISTEN, settings), except
+one a unit of work hands back after ending its transaction cleanly (``release_clean``): a unit
+of work leaves no session state behind (``SET LOCAL``, ``pg_advisory_xact_lock``), so the reset
+round trip is skipped for it.
 """
 
 from __future__ import annotations
@@ -64,6 +68,7 @@ class Database:
         self.pool = pool
         self.schema = schema
         self._held: dict[int, Acquisition] = {}
+        self._clean: set[int] = set()
 
     @classmethod
     async def connect(
@@ -79,6 +84,7 @@ class Database:
         finally:
             await admin.close()
         held: dict[int, Acquisition] = {}
+        clean: set[int] = set()
 
         async def on_acquire(conn: Any) -> None:
             task = asyncio.current_task()
@@ -86,7 +92,11 @@ class Database:
             held[conn.get_server_pid()] = Acquisition(name, _caller_site(), time.monotonic())
 
         async def on_release(conn: Any) -> None:
-            held.pop(conn.get_server_pid(), None)
+            pid = conn.get_server_pid()
+            held.pop(pid, None)
+            if pid in clean:  # the pool already rolled back anything open and dropped listeners
+                clean.discard(pid)
+                return
             await conn.reset()
 
         pool = await asyncpg.create_pool(
@@ -99,7 +109,18 @@ class Database:
         )
         database = cls(pool, schema)
         database._held = held
+        database._clean = clean
         return database
+
+    async def release_clean(self, conn: Any) -> None:
+        """Give back a connection whose transaction ended (committed or rolled back) and that
+        holds no session state, without the reset query."""
+        pid = conn.get_server_pid()
+        self._clean.add(pid)
+        try:
+            await self.pool.release(conn)
+        finally:
+            self._clean.discard(pid)
 
     def in_use(self) -> int:
         """How many connections are acquired right now."""

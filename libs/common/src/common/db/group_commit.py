@@ -8,6 +8,9 @@ Rules:
   If the group's commit fails, every member's ``commit`` raises.
 - A group commits as soon as no member is waiting for its turn, or when it is full; the next
   group starts on another connection while the previous one commits.
+- Round trips: a member costs one (its savepoint, sent together with the release of the
+  previous member's) plus its own statements; its events wait in memory and the group writes
+  every member's outbox rows with one statement just before its one commit.
 - Members see the changes of earlier members of their group (as if those had committed just
   before them). Use it for short database-only units of work: a member that awaits anything else
   (an HTTP call, a slow hash) holds up its whole group.
@@ -18,14 +21,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
 import asyncpg
 
 from common.db.database import Database
-from common.db.uow import UnitOfWork, write_outbox
+from common.db.uow import PendingEvent, UnitOfWork, write_outbox
 from common.events.base import DEFAULT_MAX_EVENT_BYTES
 
 
@@ -36,6 +39,19 @@ class CommitGroup:
     done: asyncio.Future[None]
     lane: _Lane
     members: int = 0
+    savepoints: int = 0
+    to_release: str | None = None
+    events: list[PendingEvent] = field(default_factory=list)
+
+    async def open_savepoint(self) -> str:
+        """A savepoint for the next member, releasing the previous member's in the same trip."""
+        self.savepoints += 1
+        name = f"coffre_member_{self.savepoints}"
+        released, self.to_release = self.to_release, None
+        await self.conn.execute(
+            f"RELEASE SAVEPOINT {released}; SAVEPOINT {name}" if released else f"SAVEPOINT {name}"
+        )
+        return name
 
 
 class _Lane:
@@ -51,7 +67,7 @@ class GroupCommitter:
     """Forms commit groups for one database; one per process. ``lanes`` groups fill at once
     (on as many connections), so members are not all serialised on one connection."""
 
-    def __init__(self, db: Database, *, lanes: int = 4, max_group: int = 64) -> None:
+    def __init__(self, db: Database, *, lanes: int = 4, max_group: int = 32) -> None:
         self._db = db
         self._max_group = max_group
         self._lanes = [_Lane() for _ in range(lanes)]
@@ -99,20 +115,25 @@ class GroupCommitter:
         return group.done
 
     async def _finish(self, group: CommitGroup) -> None:
+        ended = False
         try:
             if group.members:
+                if group.events:
+                    await write_outbox(group.conn, group.events)
                 await group.tx.commit()
                 self.groups_committed += 1
                 self.members_committed += group.members
             else:
                 await group.tx.rollback()
+            ended = True
             group.done.set_result(None)
         except BaseException as exc:
             group.done.set_exception(exc)
             group.done.exception()  # retrieved: members that left without committing don't wait
         finally:
+            release = self._db.release_clean if ended else self._db.pool.release
             with contextlib.suppress(Exception):
-                await self._db.pool.release(group.conn)
+                await release(group.conn)
 
     async def close(self) -> None:
         if self._committing:
@@ -136,27 +157,29 @@ class SharedCommitUnitOfWork(UnitOfWork):
         )
         self._committer = committer
         self._group: CommitGroup | None = None
+        self._savepoint = ""
 
     async def __aenter__(self) -> SharedCommitUnitOfWork:
         group = await self._committer.join()
         self._conn = group.conn
-        self._tx = group.conn.transaction()  # a savepoint inside the group's transaction
         try:
-            await self._tx.start()
+            self._savepoint = await group.open_savepoint()
         except BaseException:
+            self._conn = None
             self._committer.leave(group, committed=False)
             raise
         self._group = group
         return self
 
     async def commit(self) -> None:
+        """Hand the member's events to its group and wait for the group's commit (no round
+        trip of its own: its savepoint is released by the next member or by the commit)."""
         assert self._group is not None
         events = len(self._pending)
-        if events:
-            await write_outbox(self.conn, self._pending)
-        await self._tx.commit()
-        self._pending.clear()
         group, self._group = self._group, None
+        group.events.extend(self._pending)
+        group.to_release = self._savepoint
+        self._pending.clear()
         done = self._committer.leave(group, committed=True)
         self._conn = None
         await asyncio.shield(done)
@@ -174,7 +197,8 @@ class SharedCommitUnitOfWork(UnitOfWork):
         group, self._group = self._group, None
         try:
             if group is not None:
-                await self._tx.rollback()
+                name = self._savepoint
+                await group.conn.execute(f"ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}")
         finally:
             if group is not None:
                 self._committer.leave(group, committed=False)

@@ -8,6 +8,8 @@ travels with it. Events are keyed (default: their subject) so order per key is k
 Each envelope is serialised once, when recorded; the outbox rows go in with one statement. No
 NOTIFY runs inside the transaction (it would serialise every commit on Postgres's notify lock):
 after the commit, ``on_commit`` wakes the relay in-process (see ``common.messaging.wakeup``).
+A unit of work leaves no session state behind (``SET LOCAL``, ``pg_advisory_xact_lock``, no
+LISTEN): its connection goes back to the pool without the reset round trip.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 
@@ -29,8 +32,9 @@ from common.events.base import (
     Event,
     TraceContext,
     encode_envelope,
+    envelope_from_fields,
 )
-from common.tracing import current_trace_carrier
+from common.tracing import current_trace_carrier_cached
 
 INSERT_OUTBOX = (
     "INSERT INTO outbox (event_id, topic, message_key, subject, envelope, headers) "
@@ -77,6 +81,8 @@ class UnitOfWork:
         self._pending: list[PendingEvent] = []
         self._flushed = 0
         self._after_commit: list[Callable[[], None]] = []
+        self._carrier: dict[str, str] | None = None
+        self._headers = "{}"
         self.committed = False
 
     @property
@@ -104,12 +110,17 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        ended = self.committed
         try:
             if not self.committed and self._tx is not None:
                 await self._tx.rollback()
+                ended = True
         finally:
             if self._conn is not None:
-                await self._db.pool.release(self._conn)
+                if ended:
+                    await self._db.release_clean(self._conn)
+                else:
+                    await self._db.pool.release(self._conn)
             self._conn = None
             self._pending.clear()
             self._after_commit.clear()
@@ -123,7 +134,7 @@ class UnitOfWork:
         correlation_id: str | None = None,
     ) -> Envelope:
         """Record an event to publish if, and only if, this unit of work commits."""
-        carrier = current_trace_carrier()
+        carrier = current_trace_carrier_cached()
         event_id, occurred_at, data = encode_envelope(
             payload,
             producer=self._producer,
@@ -132,23 +143,14 @@ class UnitOfWork:
             trace=carrier,
             max_bytes=self._max_event_bytes,
         )
+        if carrier is not self._carrier:
+            self._carrier, self._headers = carrier, json.dumps(carrier)
+        topic = _topic(type(payload))
         self._pending.append(
-            PendingEvent(
-                event_id, payload.topic(), key or subject, subject, data, json.dumps(carrier)
-            )
+            PendingEvent(event_id, topic, key or subject, subject, data, self._headers)
         )
-        return Envelope.model_construct(
-            event_id=event_id,
-            type=payload.event_type,
-            version=payload.event_version,
-            occurred_at=occurred_at,
-            producer=self._producer,
-            subject=subject,
-            correlation_id=correlation_id,
-            trace=TraceContext.model_construct(
-                traceparent=carrier.get("traceparent"), tracestate=carrier.get("tracestate")
-            ),
-            payload=payload.model_dump(mode="json"),
+        return _envelope_of(
+            payload, event_id, occurred_at, self._producer, subject, correlation_id, carrier
         )
 
     @property
@@ -212,6 +214,22 @@ class UnitOfWork:
         )
         return {row["event_id"] for row in rows}
 
+    async def claim_inbox_unseen(
+        self, consumer: str, events: Sequence[tuple[uuid.UUID, str]]
+    ) -> set[uuid.UUID]:
+        """Record incoming events expected to be new with one plain INSERT (cheaper than the
+        conflict-tolerant ``claim_inbox_many``); if any was seen before (or comes twice),
+        raises ``asyncpg.UniqueViolationError`` and the transaction is aborted: roll back and
+        claim again with ``claim_inbox_many``."""
+        await self.conn.execute(
+            "INSERT INTO inbox (consumer, event_id, topic) "
+            "SELECT $1, e.id, e.topic FROM unnest($2::uuid[], $3::text[]) AS e(id, topic)",
+            consumer,
+            [event_id for event_id, _ in events],
+            [topic for _, topic in events],
+        )
+        return {event_id for event_id, _ in events}
+
     async def claim_inbox(self, consumer: str, event_id: Any, topic: str) -> bool:
         """Record an incoming event as processed; False when it already was (a redelivery)."""
         row = await self.conn.fetchval(
@@ -222,6 +240,44 @@ class UnitOfWork:
             topic,
         )
         return row is not None
+
+
+_TOPICS: dict[type[Event], str] = {}
+
+
+def _topic(cls: type[Event]) -> str:
+    topic = _TOPICS.get(cls)
+    if topic is None:
+        topic = _TOPICS[cls] = cls.topic()
+    return topic
+
+
+def _envelope_of(
+    payload: Event,
+    event_id: uuid.UUID,
+    occurred_at: datetime,
+    producer: str,
+    subject: str,
+    correlation_id: str | None,
+    carrier: dict[str, str],
+) -> Envelope:
+    """The envelope just encoded, built without validating again (its fields are known good)."""
+    trace = TraceContext.model_construct(
+        traceparent=carrier.get("traceparent"), tracestate=carrier.get("tracestate")
+    )
+    return envelope_from_fields(
+        {
+            "event_id": event_id,
+            "type": payload.event_type,
+            "version": payload.event_version,
+            "occurred_at": occurred_at,
+            "producer": producer,
+            "subject": subject,
+            "correlation_id": correlation_id,
+            "trace": trace,
+            "payload": payload.model_dump(mode="json"),
+        }
+    )
 
 
 async def write_outbox(conn: asyncpg.Connection, events: Sequence[PendingEvent]) -> None:

@@ -17,6 +17,7 @@ import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -166,6 +167,9 @@ class Envelope(BaseModel):
         return data
 
 
+_ENVELOPE_FIELDS = frozenset(Envelope.model_fields)
+
+
 def encode_envelope(
     payload: Event,
     *,
@@ -182,21 +186,29 @@ def encode_envelope(
     """
     event_id = uuid.uuid4()
     occurred_at = datetime.now(UTC)
-    head = json.dumps(
-        {
-            "event_id": str(event_id),
-            "type": payload.event_type,
-            "version": payload.event_version,
-            "occurred_at": occurred_at.isoformat(),
-            "producer": producer,
-            "subject": subject,
-            "correlation_id": correlation_id,
-            "trace": {
-                "traceparent": (trace or {}).get("traceparent"),
-                "tracestate": (trace or {}).get("tracestate"),
-            },
-        },
-        separators=(",", ":"),
+    carrier = trace or {}
+    head = "".join(
+        (
+            '{"event_id":"',
+            str(event_id),
+            '","type":',
+            _json_str(payload.event_type),
+            ',"version":',
+            str(int(payload.event_version)),
+            ',"occurred_at":"',
+            occurred_at.isoformat(),
+            '","producer":',
+            _json_str(producer),
+            ',"subject":',
+            _json_str(subject),
+            ',"correlation_id":',
+            _json_str(correlation_id),
+            ',"trace":{"traceparent":',
+            _json_str(carrier.get("traceparent")),
+            ',"tracestate":',
+            _json_str(carrier.get("tracestate")),
+            "}}",
+        )
     )
     data = b"".join(
         (head[:-1].encode(), b',"payload":', payload.__pydantic_serializer__.to_json(payload), b"}")
@@ -207,6 +219,22 @@ def encode_envelope(
             reason="oversized",
         )
     return event_id, occurred_at, data
+
+
+def envelope_from_fields(fields: dict[str, Any]) -> Envelope:
+    """An ``Envelope`` from fields already validated (every field present), without validating
+    them again: ``model_construct`` costs as much as a validation."""
+    envelope = Envelope.__new__(Envelope)
+    object.__setattr__(envelope, "__dict__", fields)
+    object.__setattr__(envelope, "__pydantic_fields_set__", set(_ENVELOPE_FIELDS))
+    object.__setattr__(envelope, "__pydantic_extra__", None)
+    object.__setattr__(envelope, "__pydantic_private__", None)
+    return envelope
+
+
+def _json_str(value: str | None) -> str:
+    """A string (or null) as ``json.dumps`` writes it, without building an encoder."""
+    return "null" if value is None else encode_basestring_ascii(value)
 
 
 def decode_envelope(raw: bytes | None, max_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> Envelope:

@@ -67,7 +67,11 @@ INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.TooManyConnectionsError,
     asyncpg.ConnectionDoesNotExistError,
 )
-BATCH_MAX_RECORDS = 500
+BATCH_MAX_RECORDS = 2000
+
+
+class _SeenBefore(Exception):
+    """A batch's plain inbox claim met an id already claimed (a redelivery)."""
 
 
 def _pass_through(message: Any) -> None:
@@ -275,10 +279,24 @@ class ConsumerBatch:
             await self._handle_many([Received(d.event, d.envelope) for d in deliveries], uow)
 
     async def _process_batch(self, deliveries: Sequence[Delivery]) -> None:
+        """Claims the batch with a plain INSERT (the usual case: nothing seen before); on a
+        redelivery (or a twin in the batch) the unit of work is redone with the claim that
+        skips ids already there."""
+        try:
+            await self._apply_batch(deliveries, unseen=True)
+        except _SeenBefore:
+            await self._apply_batch(deliveries, unseen=False)
+
+    async def _apply_batch(self, deliveries: Sequence[Delivery], *, unseen: bool) -> None:
+        ids = [(d.envelope.event_id, d.source.topic) for d in deliveries]
         async with self._runtime.uow() as uow:
-            fresh = await uow.claim_inbox_many(
-                self._consumer, [(d.envelope.event_id, d.source.topic) for d in deliveries]
-            )
+            if unseen:
+                try:
+                    fresh = await uow.claim_inbox_unseen(self._consumer, ids)
+                except asyncpg.UniqueViolationError:
+                    raise _SeenBefore from None
+            else:
+                fresh = await uow.claim_inbox_many(self._consumer, ids)
             outcomes: dict[int, str] = {}
             todo: list[Delivery] = []
             for delivery in deliveries:

@@ -1,8 +1,10 @@
 """Decoding a consumed message into its envelope and typed event, in one pass.
 
 Rules:
-- The body is JSON-decoded once and validated once: one pydantic validation checks the envelope
-  fields and the payload against its registered class together. (The Kafka subscriber's own
+- The body is JSON-decoded once and validated once: one pydantic validation, straight from the
+  bytes, checks the envelope fields and the payload against its registered class together
+  (each handled type's envelope pins its type and version, so the right one matches). Only a
+  message that fails it is decoded again, to name the reason. (The Kafka subscriber's own
   decoder is bypassed: it would decode every body a second time.)
 - Anything else is refused with an ``EventRejected`` naming the reason, the same reasons as
   ``decode_envelope``: ``empty``, ``oversized``, ``malformed`` (not JSON, not an envelope),
@@ -14,14 +16,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal, Union
 
-from pydantic import BaseModel, ValidationError, create_model
+from pydantic import BaseModel, TypeAdapter, ValidationError, create_model
 
 from common.errors import EventRejected
-from common.events.base import Envelope, Event, decode_envelope, event_class
-
-_FIELDS = frozenset(Envelope.model_fields)
+from common.events.base import Envelope, Event, decode_envelope, envelope_from_fields, event_class
 
 
 class EventDecoder:
@@ -30,12 +30,27 @@ class EventDecoder:
     def __init__(self, consumer: str, events: Iterable[type[Event]], max_bytes: int) -> None:
         self._consumer = consumer
         self._max_bytes = max_bytes
+        classes = list(events)
         self._typed: dict[tuple[Any, Any], type[BaseModel]] = {
-            (cls.event_type, cls.event_version): _typed_envelope(cls) for cls in events
+            (cls.event_type, cls.event_version): _typed_envelope(cls) for cls in classes
         }
+        pinned = [_typed_envelope(cls, pinned=True) for cls in classes]
+        shape: Any = pinned[0] if len(pinned) == 1 else Union[tuple(pinned)]  # noqa: UP007
+        self._fast: TypeAdapter[Any] = TypeAdapter(shape)
 
     def decode(self, raw: bytes | None) -> tuple[Envelope, Event]:
         """The envelope and its typed payload; raises EventRejected with a reason."""
+        if raw is not None and len(raw) <= self._max_bytes:
+            try:
+                checked = self._fast.validate_json(raw)
+            except ValidationError:
+                pass  # name the reason below
+            else:
+                payload: Event = checked.payload
+                return _envelope(checked, payload.model_dump(mode="json")), payload
+        return self._decode_slowly(raw)
+
+    def _decode_slowly(self, raw: bytes | None) -> tuple[Envelope, Event]:
         if raw is None or len(raw) > self._max_bytes:
             decode_envelope(raw, self._max_bytes)  # raises its 'empty' / 'oversized' rejection
         assert raw is not None
@@ -66,23 +81,21 @@ class EventDecoder:
 
 
 def _envelope(checked: BaseModel, payload: dict[str, Any]) -> Envelope:
-    """The plain ``Envelope`` of an already validated typed envelope, its payload the decoded
-    JSON object. Built without a second validation (``model_construct`` costs as much)."""
+    """The plain ``Envelope`` of an already validated typed envelope, its payload as JSON data.
+    Built without a second validation (``model_construct`` costs as much)."""
     fields = dict(checked.__dict__)
     fields["payload"] = payload
-    envelope = Envelope.__new__(Envelope)
-    object.__setattr__(envelope, "__dict__", fields)
-    object.__setattr__(envelope, "__pydantic_fields_set__", set(_FIELDS))
-    object.__setattr__(envelope, "__pydantic_extra__", None)
-    object.__setattr__(envelope, "__pydantic_private__", None)
-    return envelope
+    return envelope_from_fields(fields)
 
 
-def _typed_envelope(cls: type[Event]) -> type[BaseModel]:
-    """The envelope model whose payload is ``cls``."""
-    model: type[BaseModel] = create_model(
-        f"{cls.__name__}Envelope", __base__=Envelope, payload=(cls, ...)
-    )
+def _typed_envelope(cls: type[Event], *, pinned: bool = False) -> type[BaseModel]:
+    """The envelope model whose payload is ``cls`` (``pinned``: and whose type and version can
+    only be ``cls``'s)."""
+    fields: dict[str, Any] = {"payload": (cls, ...)}
+    if pinned:
+        fields["type"] = (Literal[cls.event_type], ...)
+        fields["version"] = (Literal[cls.event_version], ...)
+    model: type[BaseModel] = create_model(f"{cls.__name__}Envelope", __base__=Envelope, **fields)
     return model
 
 

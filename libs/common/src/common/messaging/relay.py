@@ -14,9 +14,10 @@ Rules:
   rows with higher ids. The relay reads ahead with an id cursor, but re-scans the unsent rows
   below it whenever it is idle and at least every ``gap_interval`` seconds: no
   "id > high-water mark" shortcut ever skips such a row.
-- Commits wake the relay in-process (``RelayWakeup``) or by NOTIFY from other replicas; a poll
-  interval covers a missed wake-up. The leader also purges rows past the redelivery horizon, in
-  the background on its own connection.
+- Commits wake the relay in-process (``RelayWakeup``) or by NOTIFY from other replicas; it
+  lingers ``linger`` seconds (5 ms) after a wake-up so one select takes the rows of the
+  commits around it; a poll interval covers a missed wake-up. The leader also purges rows
+  past the redelivery horizon, in the background on its own connection.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class OutboxRelay:
         lease_seconds: float = 5.0,
         redelivery_horizon: float | None = None,
         purge_interval: float = 30.0,
+        linger: float = 0.005,
     ) -> None:
         self._db = db
         self._producer_factory = producer_factory
@@ -73,6 +75,7 @@ class OutboxRelay:
         self._lease_seconds = lease_seconds
         self._horizon = redelivery_horizon
         self.purge_interval = purge_interval
+        self.linger = linger
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()

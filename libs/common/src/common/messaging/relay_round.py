@@ -1,8 +1,9 @@
 """One stretch of an outbox relay's leadership with one producer (see ``common.messaging.relay``).
 
 Rules: select ahead with a cursor while batches wait for acknowledgement; rescan below the
-cursor for rows committed late; one UPDATE per round marks every acknowledged row, fenced by
-the lease; a failed batch drains the others and fails the round.
+cursor for rows committed late; after a commit's wake-up, linger a few milliseconds so one
+select takes the rows of the commits around it; one UPDATE per round marks every acknowledged
+row, fenced by the lease; a failed batch drains the others and fails the round.
 """
 
 from __future__ import annotations
@@ -127,6 +128,8 @@ class PublishRound:
             )
         finally:
             waker.cancel()
+        if self.relay._wake.is_set() and self.relay.linger > 0:
+            await asyncio.sleep(self.relay.linger)  # let the commits around this one land too
         self.relay._wake.clear()
 
     async def _settle(self) -> None:

@@ -109,7 +109,8 @@ def create_app(
 
     @router.post("/notes", status_code=201)
     async def post_note(note: NoteIn, rt: Runtime = Depends(get_runtime)) -> dict[str, int]:
-        async with rt.uow() as uow:
+        """A short, database-only unit of work: concurrent requests share commits."""
+        async with rt.uow(shared_commit=True) as uow:
             return {"id": await record_note(uow, note)}
 
     return create_service_app(

@@ -11,6 +11,7 @@ import copy
 import dataclasses
 import uuid
 from collections import Counter
+
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -63,14 +64,27 @@ class _Payments:
 
     async def add(self, p: Payment) -> None:
         assert p.payment_id not in self.s.payments
-        self.s.payments[p.payment_id] = copy.deepcopy(p)
+        await self.save(p)
 
     async def save(self, p: Payment) -> None:
-        self.s.payments[p.payment_id] = copy.deepcopy(p)
+        """Stores the row only, as Postgres does: audit entries not yet persisted stay out."""
+        self.s.payments[p.payment_id] = dataclasses.replace(copy.deepcopy(p), entries=[])
 
     async def get(self, payment_id: str, *, for_update: bool = False) -> Payment | None:
         found = self.s.payments.get(payment_id)
         return copy.deepcopy(found) if found else None
+
+    async def get_many(self, payment_ids: Sequence[str]) -> dict[str, Payment]:
+        found = {i: self.s.payments[i] for i in sorted(set(payment_ids)) if i in self.s.payments}
+        return copy.deepcopy(found)
+
+    async def save_many(self, payments: Sequence[Payment]) -> None:
+        for p in payments:
+            await self.save(p)
+
+    async def of_sessions(self, session_ids: Sequence[str]) -> list[Payment]:
+        mine = [p for p in self.s.payments.values() if p.session_id in set(session_ids)]
+        return copy.deepcopy(sorted(mine, key=lambda p: (p.created_at, p.payment_id)))
 
     async def of_user(
         self, user_id: str, before: tuple[datetime, str] | None, limit: int
@@ -214,6 +228,10 @@ class _Sessions:
 
     async def revoke(self, session_id: str, user_id: str, at: datetime) -> None:
         self.s.sessions[session_id] = user_id
+
+    async def revoke_many(self, sessions: Sequence[tuple[str, str]], at: datetime) -> None:
+        for session_id, user_id in sessions:
+            self.s.sessions.setdefault(session_id, user_id)
 
     async def is_revoked(self, session_id: str) -> bool:
         return session_id in self.s.sessions

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -75,6 +76,14 @@ class PgSessions:
             "INSERT INTO revoked_sessions (session_id, user_id, revoked_at) VALUES ($1, $2, $3) "
             "ON CONFLICT DO NOTHING",
             session_id, user_id, at,
+        )  # fmt: skip
+
+    async def revoke_many(self, sessions: Sequence[tuple[str, str]], at: datetime) -> None:
+        await self._conn.execute(
+            "INSERT INTO revoked_sessions (session_id, user_id, revoked_at) "
+            "SELECT s, u, $3 FROM unnest($1::text[], $2::text[]) AS r(s, u) "
+            "ON CONFLICT DO NOTHING",
+            [s for s, _ in sessions], [u for _, u in sessions], at,
         )  # fmt: skip
 
     async def is_revoked(self, session_id: str) -> bool:

@@ -22,6 +22,9 @@ _COLUMNS = (
 )
 _PLACEHOLDERS = ", ".join(f"${i}" for i in range(1, 26))
 _FAILED = ("rejected", "cancelled", "expired")
+_UPDATE = "UPDATE payments SET {} WHERE payment_id = $1".format(
+    ", ".join(f"{name.strip()} = ${i}" for i, name in enumerate(_COLUMNS.split(","), 1) if i > 1)
+)
 
 
 def _values(p: Payment) -> tuple[Any, ...]:
@@ -64,12 +67,28 @@ class PgPayments:
         )
 
     async def save(self, payment: Payment) -> None:
-        sets = ", ".join(
-            f"{name.strip()} = ${i}" for i, name in enumerate(_COLUMNS.split(","), 1) if i > 1
+        await self.save_many([payment])
+
+    async def save_many(self, payments: Sequence[Payment]) -> None:
+        """Every payment's row rewritten, in one pipelined round trip."""
+        if payments:
+            await self._conn.executemany(_UPDATE, [_values(p) for p in payments])
+
+    async def get_many(self, payment_ids: Sequence[str]) -> dict[str, Payment]:
+        rows = await self._conn.fetch(
+            f"SELECT {_COLUMNS} FROM payments WHERE payment_id = ANY($1::text[]) "
+            "ORDER BY payment_id FOR UPDATE",
+            list(payment_ids),
         )
-        await self._conn.execute(
-            f"UPDATE payments SET {sets} WHERE payment_id = $1", *_values(payment)
+        return {r["payment_id"]: _payment(r) for r in rows}
+
+    async def of_sessions(self, session_ids: Sequence[str]) -> list[Payment]:
+        rows = await self._conn.fetch(
+            f"SELECT {_COLUMNS} FROM payments WHERE session_id = ANY($1::text[]) "
+            "ORDER BY payment_id FOR UPDATE",
+            list(session_ids),
         )
+        return sorted((_payment(r) for r in rows), key=lambda p: (p.created_at, p.payment_id))
 
     async def get(self, payment_id: str, *, for_update: bool = False) -> Payment | None:
         lock = " FOR UPDATE" if for_update else ""

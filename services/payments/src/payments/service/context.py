@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -34,6 +36,7 @@ class Policy:
     collection_iban: str = "FR7630006000011234567890189"
     collection_name: str = "Coffre SAS collection account"
     batch_size: int = 50
+    parallel_calls: int = 8
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,38 @@ class Context:
     clock: Clock
     refs: RefKeys
     policy: Policy = field(default_factory=Policy)
+
+
+async def for_each(
+    ctx: Context, payments: Sequence[Payment], call: Callable[[Payment], Awaitable[None]]
+) -> None:
+    """``call`` for every payment claimed together, ``policy.parallel_calls`` at a time: each
+    payment is claimed (and leased) by this worker alone and handled by one call, so its own
+    steps stay in order while the bank and vault calls of different payments overlap. Every
+    call finishes before the first error (if any) is raised."""
+    gate = asyncio.Semaphore(ctx.policy.parallel_calls)
+
+    async def one(payment: Payment) -> None:
+        async with gate:
+            await call(payment)
+
+    results = await asyncio.gather(*(one(p) for p in payments), return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+
+
+async def persist_many(store: Store, payments: Sequence[Payment]) -> None:
+    """``persist`` for payments already stored, set-based: one pipelined update for the rows,
+    one insert for every audit entry; each payment's events recorded in its own order."""
+    await store.payments.save_many(payments)
+    entries = [(payment, entry) for payment in payments for entry in payment.entries]
+    for payment in payments:
+        payment.entries = []
+    await store.audit.add([entry for _, entry in entries])
+    for payment, entry in entries:
+        for event in events_for(payment, entry):
+            store.record(event, subject=payment.user_id, key=payment.payment_id)
 
 
 async def persist(store: Store, payment: Payment, *, new: bool = False) -> None:

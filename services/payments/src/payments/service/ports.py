@@ -164,6 +164,16 @@ class PaymentRepository(Protocol):
 
     async def get(self, payment_id: str, *, for_update: bool = False) -> Payment | None: ...
 
+    async def get_many(self, payment_ids: Sequence[str]) -> dict[str, Payment]:
+        """The payments found among ``payment_ids``, locked (in id order) until the commit."""
+        ...
+
+    async def save_many(self, payments: Sequence[Payment]) -> None: ...
+
+    async def of_sessions(self, session_ids: Sequence[str]) -> list[Payment]:
+        """The payments created in any of these sessions, locked (in id order)."""
+        ...
+
     async def of_user(
         self, user_id: str, before: tuple[datetime, str] | None, limit: int
     ) -> list[Payment]: ...
@@ -235,6 +245,10 @@ class AuditLog(Protocol):
 
 class Sessions(Protocol):
     async def revoke(self, session_id: str, user_id: str, at: datetime) -> None: ...
+
+    async def revoke_many(self, sessions: Sequence[tuple[str, str]], at: datetime) -> None:
+        """Revoke each ``(session_id, user_id)`` (one already revoked stays as it was)."""
+        ...
 
     async def is_revoked(self, session_id: str) -> bool: ...
 

@@ -9,12 +9,14 @@ rejects it. While fraud is down the payment waits (asked again later), never goe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from common.logging import get_logger
 
 from payments.domain.payment import Actor, ActorKind, Payment, State
-from payments.service.context import Context, persist
+from payments.service.context import Context, for_each, persist_many
 from payments.service.payments import forget_payee
 from payments.service.ports import DecisionRequest, Store
 
@@ -22,27 +24,60 @@ log = get_logger(__name__)
 DECISIONS = frozenset({"pass", "review", "block"})
 
 
+@dataclass(frozen=True)
+class FraudOutcome:
+    """Fraud's word on one payment: its ``decision`` (pass, review, block), or, when
+    ``released`` is set, an analyst's settlement of its hold (released or cancelled)."""
+
+    payment_id: str
+    decision: str | None = None
+    released: bool | None = None
+    analyst_id: str = "fraud"
+
+
+async def apply_fraud_outcomes(
+    store: Store, outcomes: Sequence[FraudOutcome], now: datetime
+) -> int:
+    """Apply fraud's decisions and analysts' settlements, in order, set-based: the payments
+    are read and locked with one query and written back with one. Several outcomes for one
+    payment apply one after another (a review, then its release, clears it); one that does not
+    fit the payment's state changes nothing, so a repeated outcome is harmless. Returns how many
+    payments changed."""
+    found = await store.payments.get_many(sorted({o.payment_id for o in outcomes}))
+    changed: dict[str, Payment] = {}
+    for outcome in outcomes:
+        payment = found.get(outcome.payment_id)
+        if payment is not None and _apply(payment, outcome, now):
+            changed[payment.payment_id] = payment
+    await persist_many(store, list(changed.values()))
+    return len(changed)
+
+
+def _apply(payment: Payment, outcome: FraudOutcome, now: datetime) -> bool:
+    if outcome.released is None:
+        if payment.state is not State.SCREENING or outcome.decision not in DECISIONS:
+            return False
+        assert outcome.decision is not None
+        payment.fraud_decided(outcome.decision, Actor(ActorKind.FRAUD, "fraud"), now)
+    else:
+        if payment.state is not State.HELD:
+            return False
+        actor = Actor(ActorKind.ANALYST, outcome.analyst_id)
+        payment.hold_resolved(outcome.released, actor, now)
+    payment.next_check_at = now
+    return True
+
+
 async def apply_decision(store: Store, payment_id: str, decision: str, now: datetime) -> bool:
     """Apply fraud's decision to a payment being screened; True when it changed the payment."""
-    payment = await store.payments.get(payment_id, for_update=True)
-    if payment is None or payment.state is not State.SCREENING or decision not in DECISIONS:
-        return False
-    payment.fraud_decided(decision, Actor(ActorKind.FRAUD, "fraud"), now)
-    payment.next_check_at = now
-    await persist(store, payment)
-    return True
+    return bool(await apply_fraud_outcomes(store, [FraudOutcome(payment_id, decision)], now))
 
 
 async def apply_hold_resolution(
     store: Store, payment_id: str, released: bool, analyst_id: str, now: datetime
 ) -> bool:
-    payment = await store.payments.get(payment_id, for_update=True)
-    if payment is None or payment.state is not State.HELD:
-        return False
-    payment.hold_resolved(released, Actor(ActorKind.ANALYST, analyst_id), now)
-    payment.next_check_at = now
-    await persist(store, payment)
-    return True
+    outcome = FraudOutcome(payment_id, released=released, analyst_id=analyst_id)
+    return bool(await apply_fraud_outcomes(store, [outcome], now))
 
 
 async def ask_fraud(ctx: Context) -> int:
@@ -54,8 +89,7 @@ async def ask_fraud(ctx: Context) -> int:
             payment.next_check_at = now + ctx.policy.fraud_wait
             await uow.payments.save(payment)
         await uow.commit()
-    for payment in due:
-        await _ask(ctx, payment)
+    await for_each(ctx, due, lambda payment: _ask(ctx, payment))
     return len(due)
 
 

@@ -7,22 +7,42 @@ session that has not reached the bank is cancelled (author: auth, with the reaso
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from payments.domain.payment import BEFORE_BANK, Actor, ActorKind
-from payments.service.context import persist
+from payments.service.context import persist_many
 from payments.service.ports import Store
+
+
+@dataclass(frozen=True)
+class RevokedSession:
+    session_id: str
+    user_id: str
+    reason: str
+
+
+async def sessions_revoked(store: Store, revoked: Sequence[RevokedSession], now: datetime) -> int:
+    """Revoke the sessions and cancel their unsent payments, set-based (one insert, one locked
+    read, one write); the first reason given for a session is the one recorded. A session
+    revoked again changes nothing. Returns how many payments were cancelled."""
+    await store.sessions.revoke_many([(r.session_id, r.user_id) for r in revoked], now)
+    reasons: dict[str, str] = {}
+    for r in revoked:
+        reasons.setdefault(r.session_id, r.reason)
+    cancelled = []
+    for payment in await store.payments.of_sessions(list(reasons)):
+        if payment.state in BEFORE_BANK and payment.session_id in reasons:
+            session_id = payment.session_id
+            actor = Actor(ActorKind.AUTH, "auth", session_id=session_id)
+            payment.cancel(actor, now, f"session-{reasons[session_id]}"[:64])
+            cancelled.append(payment)
+    await persist_many(store, cancelled)
+    return len(cancelled)
 
 
 async def session_revoked(
     store: Store, session_id: str, user_id: str, reason: str, now: datetime
 ) -> int:
-    await store.sessions.revoke(session_id, user_id, now)
-    cancelled = 0
-    for payment in await store.payments.of_session(session_id):
-        if payment.state in BEFORE_BANK:
-            actor = Actor(ActorKind.AUTH, "auth", session_id=session_id)
-            payment.cancel(actor, now, f"session-{reason}"[:64])
-            await persist(store, payment)
-            cancelled += 1
-    return cancelled
+    return await sessions_revoked(store, [RevokedSession(session_id, user_id, reason)], now)

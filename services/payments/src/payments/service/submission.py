@@ -24,7 +24,7 @@ from payments.domain.consent import ConsentStatus
 from payments.domain.errors import BankConsentEnded, BankRefused
 from payments.domain.payment import Payment, State
 from payments.service.consents import end_consent
-from payments.service.context import Context, persist
+from payments.service.context import Context, for_each, persist
 from payments.service.payments import forget_payee
 from payments.service.ports import BankStatus, ConsentSecret, PaymentOrder
 
@@ -40,8 +40,7 @@ async def submit_cleared(ctx: Context) -> int:
             payment.next_check_at = now + ctx.policy.submit_lease
             await persist(uow, payment)
         await uow.commit()
-    for payment in due:
-        await _send(ctx, payment)
+    await for_each(ctx, due, lambda payment: _send(ctx, payment))
     return len(due)
 
 
@@ -55,8 +54,7 @@ async def resolve_submitting(ctx: Context) -> int:
             payment.checks += 1
             await uow.payments.save(payment)
         await uow.commit()
-    for payment in due:
-        await _send(ctx, payment)
+    await for_each(ctx, due, lambda payment: _send(ctx, payment))
     return len(due)
 
 
@@ -68,8 +66,7 @@ async def poll_submitted(ctx: Context) -> int:
             payment.next_check_at = now + _backoff(ctx, payment.checks)
             await uow.payments.save(payment)
         await uow.commit()
-    for payment in due:
-        await _poll(ctx, payment)
+    await for_each(ctx, due, lambda payment: _poll(ctx, payment))
     return len(due)
 
 
