@@ -11,7 +11,6 @@ import copy
 import dataclasses
 import uuid
 from collections import Counter
-
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
