@@ -103,10 +103,14 @@ def _start_seal(ctx: Context, pdf: bytes) -> asyncio.Future[bytes]:
 
 async def accept(ctx: Context, items: list[Incoming]) -> list[Accepted]:
     """Identify, render, encrypt and stage every file; all or nothing. Each seal starts here."""
-    kinds = [
-        None if item.rendered is not None else files.identify(item.content, item.content_type)
-        for item in items
-    ]
+    try:
+        kinds = [
+            None if item.rendered is not None else files.identify(item.content, item.content_type)
+            for item in items
+        ]
+    except CoffreError:
+        metrics.count("intake", "rejected", len(items))
+        raise
     ids, made = [uuid.uuid4() for _ in items], list[str]()
     fetching = asyncio.ensure_future(_new_keys(ctx, ids, made))
     try:
