@@ -190,7 +190,7 @@ async def bench(database_url: str, bootstrap: str, work: Path) -> None:
                     ("pdf-1MB", sample_pdf(), Kind.PDF, "application/pdf"),
                 ):
                     line(f"archive {label} size", len(content) / 1000, "kB")
-                    pdf = await ctx.renderer.to_pdf(content, kind)
+                    pdf = (await ctx.renderer.to_pdf(content, kind)).pdf
                     await ctx.sealer.seal(pdf)  # warm-up (first TSA call, caches)
                     report(
                         f"{label} to-pdf",

@@ -113,7 +113,7 @@ class Container:
             keys=self._keys or self._vault(),
             store=store,
             sealer=self._sealer or await asyncio.to_thread(build_sealer, s),  # type: ignore[arg-type]
-            renderer=PdfRenderer(s.max_pixels),
+            renderer=PdfRenderer(s.max_pixels, s.body_font_file),
             clock=self._clock,
             policy=self.policy(),
         )

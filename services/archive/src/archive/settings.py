@@ -75,6 +75,9 @@ class ArchiveSettings(ServiceSettings):
     # intake
     max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
     max_pixels: int = Field(60_000_000, ge=1_000_000, description="Decompression-bomb guard.")
+    body_font_file: str | None = Field(
+        None, description="TrueType font for e-mail bodies (default: DejaVu Sans, else Vera)."
+    )
     smtp_enabled: bool = True
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(8025, ge=0, le=65535)

@@ -53,14 +53,20 @@ class PadesSealer:
         self._roots = trust_roots
         self._crls = crls
         self._local = threading.local()
+        self._context_lock = threading.Lock()
+        for shared in (*trust_roots, *crls, signer.signing_cert):
+            _ = shared.native if shared is not None else None  # parsed now: see `_context`
 
     def _context(self) -> ValidationContext:
         """One validation context per worker thread: it caches validated paths between seals."""
         found: ValidationContext | None = getattr(self._local, "context", None)
         if found is None:
-            found = ValidationContext(
-                trust_roots=self._roots, crls=self._crls, allow_fetching=False
-            )
+            # asn1crypto parses shared certificates lazily, and not thread-safely: two worker
+            # threads building their first context at once could see a half-parsed root.
+            with self._context_lock:
+                found = ValidationContext(
+                    trust_roots=self._roots, crls=self._crls, allow_fetching=False
+                )
             self._local.context = found
         return found
 

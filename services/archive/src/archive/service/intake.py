@@ -22,6 +22,7 @@ from common.events.archive import ReceiptUploaded
 from archive.domain import files
 from archive.domain.encryption import encrypt
 from archive.domain.receipts import Hints, Receipt, Source, aad, vault_subject_for
+from archive.domain.rendering import Rendered
 from archive.service.context import Context
 from archive.service.matching import match_new_receipt
 from archive.service.ports import Store
@@ -35,7 +36,7 @@ class Incoming:
     content_type: str | None
     content: bytes
     hints: Hints = field(default_factory=Hints)
-    rendered: bytes | None = None
+    rendered: Rendered | None = None
     """A PDF already rendered by the caller (an e-mail body); skips identification."""
 
 
@@ -53,7 +54,7 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-async def _render(ctx: Context, item: Incoming) -> tuple[str, bytes]:
+async def _render(ctx: Context, item: Incoming) -> tuple[str, Rendered]:
     if item.rendered is not None:
         return item.content_type or "text/plain", item.rendered
     kind = files.identify(item.content, item.content_type)
@@ -65,7 +66,8 @@ async def accept(ctx: Context, items: list[Incoming]) -> list[Accepted]:
     rendered = [await _render(ctx, item) for item in items]
     now = ctx.clock.now()
     accepted: list[Accepted] = []
-    for item, (content_type, pdf) in zip(items, rendered, strict=True):
+    for item, (content_type, result) in zip(items, rendered, strict=True):
+        pdf = result.pdf
         receipt_id = uuid.uuid4()
         subject = vault_subject_for(receipt_id)
         key = await ctx.keys.generate(subject)
@@ -84,6 +86,8 @@ async def accept(ctx: Context, items: list[Incoming]) -> list[Accepted]:
             document_key_id=key.key_id,
             hints=item.hints,
             next_attempt_at=now,
+            pdfa=result.pdfa,
+            pdfa_reason=result.pdfa_reason,
         )
         accepted.append(Accepted(receipt, key.plaintext, pdf))
     async with ctx.uow() as uow:
@@ -101,7 +105,12 @@ async def _stage(ctx: Context, uow: Store, entry: Accepted, original: bytes) -> 
     await uow.receipts.stage(
         r.receipt_id, "pdf", encrypt(entry.key, entry.pdf, aad(r.receipt_id, r.user_id, "pdf"))
     )
-    detail = {"source": r.source.value, "sha256": r.original_sha256, "size": r.original_size}
+    detail = {
+        "source": r.source.value,
+        "sha256": r.original_sha256,
+        "size": r.original_size,
+        "pdfa": r.pdfa,
+    }
     await uow.journal.append(r.created_at, str(r.receipt_id), r.user_id, "received", detail)
     uow.record(
         ReceiptUploaded(

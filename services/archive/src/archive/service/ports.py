@@ -20,6 +20,7 @@ from archive.domain.files import Kind
 from archive.domain.journal import JournalEntry
 from archive.domain.matching import Candidate, Movement
 from archive.domain.receipts import Receipt
+from archive.domain.rendering import Rendered
 from archive.domain.seal import SealCheck
 
 
@@ -55,8 +56,8 @@ class Sealer(Protocol):
 class Renderer(Protocol):
     """Turns an accepted file, or an e-mail body, into a clean PDF."""
 
-    async def to_pdf(self, content: bytes, kind: Kind) -> bytes: ...
-    async def text_to_pdf(self, title: str, text: str) -> bytes: ...
+    async def to_pdf(self, content: bytes, kind: Kind) -> Rendered: ...
+    async def text_to_pdf(self, title: str, text: str) -> Rendered: ...
 
 
 class Clock(Protocol):
