@@ -35,6 +35,7 @@ from common.security.access_tokens import (
 from common.security.service_identity import ServiceAuth, ServiceTokenIssuer
 
 from archive.adapters.clock import SystemClock
+from archive.adapters.faults import KillingSealer, KillingStore
 from archive.adapters.pg_uow import PgStore, PgUnitOfWork
 from archive.adapters.renderer import PdfRenderer
 from archive.adapters.s3_store import S3ObjectStore
@@ -104,6 +105,11 @@ class Container:
     async def start(self, runtime: Runtime) -> None:
         s = self.settings
         store = self._store or self._s3()
+        sealer: Sealer = self._sealer or await asyncio.to_thread(build_sealer, s)  # type: ignore[assignment]
+        if s.fault_kill_at == "after-intake":
+            sealer = KillingSealer(sealer)
+        elif s.fault_kill_at == "after-store":
+            store = KillingStore(store)
         try:
             await store.ensure_bucket()
         except StoreUnavailable as exc:
@@ -112,7 +118,7 @@ class Container:
             uow=lambda: PgUnitOfWork(runtime),
             keys=self._keys or self._vault(),
             store=store,
-            sealer=self._sealer or await asyncio.to_thread(build_sealer, s),  # type: ignore[arg-type]
+            sealer=sealer,
             renderer=PdfRenderer(s.max_pixels, s.body_font_file),
             clock=self._clock,
             policy=self.policy(),

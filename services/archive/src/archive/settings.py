@@ -103,6 +103,9 @@ class ArchiveSettings(ServiceSettings):
         730, ge=1, le=3650, description="B-LTA: add a document timestamp this often (days)."
     )
     consumer_group: str = "archive"
+    fault_kill_at: Literal["after-intake", "after-store"] | None = Field(
+        None, description="Crash tests only: SIGKILL the process at this point of a receipt."
+    )
 
     @model_validator(mode="after")
     def _coherent(self) -> ArchiveSettings:
@@ -112,4 +115,6 @@ class ArchiveSettings(ServiceSettings):
             self.seal_pkcs11_module and self.seal_pkcs11_token_label and self.seal_pkcs11_key
         ):
             raise ValueError("seal_signer=pkcs11 needs seal_pkcs11_module, _token and _key")
+        if self.fault_kill_at and self.environment == "production":
+            raise ValueError("fault_kill_at is a crash-test hook, refused in production")
         return self
