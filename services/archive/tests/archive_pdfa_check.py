@@ -123,3 +123,12 @@ def pdfsig_says_valid(document: bytes) -> bool:
         path.write_bytes(document)
         found = subprocess.run(["pdfsig", str(path)], capture_output=True, text=True)
     return found.returncode == 0 and "Signature is Valid." in found.stdout
+
+
+def pdf_text(document: bytes) -> str:
+    """The text pdftotext (poppler-utils) reads from the document."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "doc.pdf"
+        path.write_bytes(document)
+        found = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True)
+    return found.stdout
