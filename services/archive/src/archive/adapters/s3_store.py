@@ -111,6 +111,8 @@ class S3ObjectStore:
         return str(version)
 
     async def versions(self, key: str) -> list[str]:
+        if not self._bucket_ready:  # a store that was down at start: its bucket may be missing
+            await self.ensure_bucket()
         answer = await self._call("list_object_versions", Bucket=self._bucket, Prefix=key)
         found = [v for v in answer.get("Versions", []) if v.get("Key") == key]
         found.sort(key=lambda v: v["LastModified"], reverse=True)
