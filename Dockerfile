@@ -48,9 +48,14 @@ FROM ${PYTHON_IMAGE} AS runtime
 ARG SERVICE
 LABEL org.opencontainers.image.title="coffre-${SERVICE}" \
       org.opencontainers.image.description="Coffre ${SERVICE} service"
-# auth verifies SAML signatures with the xmlsec1 binary; no other service needs a system package.
+# auth verifies SAML signatures with the xmlsec1 binary.
 RUN if [ "${SERVICE}" = "auth" ]; then \
       apt-get update && apt-get install -y --no-install-recommends xmlsec1 \
+      && rm -rf /var/lib/apt/lists/*; \
+    fi
+# archive embeds DejaVu Sans in e-mail bodies rendered as PDF/A (else reportlab's own Vera).
+RUN if [ "${SERVICE}" = "archive" ]; then \
+      apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core \
       && rm -rf /var/lib/apt/lists/*; \
     fi
 RUN groupadd --system --gid 10001 coffre \

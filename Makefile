@@ -31,6 +31,11 @@ system-deps:
 	    echo "installing poppler-utils and qpdf (external checks of sealed receipts)"; \
 	    (apt-get install -y -qq poppler-utils qpdf >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq poppler-utils qpdf >/dev/null)); \
 	  else echo "warning: pdfsig/qpdf are missing; install poppler-utils and qpdf"; fi; }
+	@command -v softhsm2-util >/dev/null 2>&1 && [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || { \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing softhsm2 and fonts-dejavu-core (archive: HSM seal tests, e-mail body font)"; \
+	    (apt-get install -y -qq softhsm2 fonts-dejavu-core >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq softhsm2 fonts-dejavu-core >/dev/null)); \
+	  else echo "warning: softhsm2 is missing; the archive's PKCS#11 seal tests will be skipped"; fi; }
 	@command -v promtool >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing promtool (alert and dashboard checks)"; \

@@ -161,7 +161,7 @@ async def stages(
     from archive.domain.encryption import encrypt
 
     line(f"archive {label} size", len(content) / 1000, "kB")
-    pdf = await ctx.renderer.to_pdf(content, kind)
+    pdf = (await ctx.renderer.to_pdf(content, kind)).pdf
     await ctx.sealer.seal(pdf)  # warm-up: first TSA call, validation material collected
     await upload()  # warm-up: pools, first vault call, bucket check
     tsa = KeepAliveHttpTimeStamper(tsa_url)

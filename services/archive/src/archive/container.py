@@ -29,6 +29,7 @@ from common.security.access_tokens import (
 from common.security.service_identity import ServiceAuth, ServiceTokenIssuer
 
 from archive.adapters.clock import SystemClock
+from archive.adapters.faults import KillingStore
 from archive.adapters.pg_uow import PgUnitOfWork
 from archive.adapters.pyhanko_sealer import PadesSealer
 from archive.adapters.renderer import PdfRenderer
@@ -99,6 +100,11 @@ class Container:
     async def start(self, runtime: Runtime) -> None:
         s = self.settings
         store = self._store or self._s3()
+        sealer: Sealer = self._sealer or await self._build_sealer()
+        if s.fault_kill_at is not None:
+            store = KillingStore(
+                store, after_writes={"after-intake": 0, "after-store": 2}[s.fault_kill_at]
+            )
         try:
             await store.ensure_bucket()
         except StoreUnavailable as exc:
@@ -107,8 +113,8 @@ class Container:
             uow=lambda: PgUnitOfWork(runtime),
             keys=self._keys or self._vault(),
             store=store,
-            sealer=self._sealer or await self._build_sealer(),
-            renderer=PdfRenderer(s.max_pixels),
+            sealer=sealer,
+            renderer=PdfRenderer(s.max_pixels, s.body_font_file),
             clock=self._clock,
             policy=self.policy(),
         )

@@ -78,6 +78,9 @@ class ArchiveSettings(ServiceSettings):
     # intake
     max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
     max_pixels: int = Field(60_000_000, ge=1_000_000, description="Decompression-bomb guard.")
+    body_font_file: str | None = Field(
+        None, description="TrueType font for e-mail bodies (default: DejaVu Sans, else Vera)."
+    )
     smtp_enabled: bool = True
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(8025, ge=0, le=65535)
@@ -103,6 +106,9 @@ class ArchiveSettings(ServiceSettings):
         730, ge=1, le=3650, description="B-LTA: add a document timestamp this often (days)."
     )
     consumer_group: str = "archive"
+    fault_kill_at: Literal["after-intake", "after-store"] | None = Field(
+        None, description="Crash tests only: SIGKILL the process at this point of a receipt."
+    )
 
     @model_validator(mode="after")
     def _coherent(self) -> ArchiveSettings:
@@ -112,4 +118,6 @@ class ArchiveSettings(ServiceSettings):
             self.seal_pkcs11_module and self.seal_pkcs11_token_label and self.seal_pkcs11_key
         ):
             raise ValueError("seal_signer=pkcs11 needs seal_pkcs11_module, _token and _key")
+        if self.fault_kill_at and self.environment == "production":
+            raise ValueError("fault_kill_at is a crash-test hook, refused in production")
         return self

@@ -18,6 +18,7 @@ import pytest_asyncio
 from fastapi import FastAPI
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent.parent))
 
 from archive.app import create_app
 from archive.container import Container

@@ -9,6 +9,7 @@ from typing import Any
 import pikepdf
 import pytest
 from archive_it_helpers import jpeg, png
+from archive_pdfa_check import claims_pdfa, pdfa_2b_problems
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.asyncio]
 Stack = Any
@@ -122,6 +123,32 @@ async def test_a_pdf_with_javascript_is_stored_without_it(stack: Stack, member: 
     )
     assert b"evil.example" not in sealed.content
     assert b"/JavaScript" not in sealed.content
+    assert created.json()["pdfa"] is True
+    assert pdfa_2b_problems(sealed.content) == []
+
+
+async def test_a_pdf_whose_font_is_not_embedded_is_kept_plain_and_says_why(
+    stack: Stack, member: str
+) -> None:
+    from reportlab.pdfgen.canvas import Canvas
+
+    out = io.BytesIO()
+    canvas = Canvas(out)
+    canvas.drawString(72, 720, "Total 12,50 EUR")
+    canvas.save()
+    created = await stack.upload(
+        member, out.getvalue(), name="helvetica.pdf", content_type="application/pdf"
+    )
+    assert created.status_code == 201, created.text
+    receipt_id, headers = created.json()["receipt_id"], stack.headers(member)
+    assert created.json()["pdfa"] is False
+    assert created.json()["pdfa_reason"] == "font Helvetica is not embedded"
+    report = await stack.client.get(f"/v1/receipts/{receipt_id}/verification", headers=headers)
+    assert report.json()["ok"] is True
+    assert report.json()["pdfa"] is False
+    assert report.json()["pdfa_reason"] == "font Helvetica is not embedded"
+    sealed = await stack.client.get(f"/v1/receipts/{receipt_id}", headers=headers)
+    assert not claims_pdfa(sealed.content)
 
 
 async def test_requests_without_a_valid_token_are_refused(stack: Stack, member: str) -> None:

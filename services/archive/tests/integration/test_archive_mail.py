@@ -4,14 +4,18 @@ and the reply codes for everything else."""
 from __future__ import annotations
 
 import asyncio
+import io
+import shutil
 import smtplib
 import uuid
 from email import policy
 from email.message import EmailMessage
 from typing import Any
 
+import pikepdf
 import pytest
 from archive_it_helpers import jpeg, png, publish, until
+from archive_pdfa_check import pdf_text, pdfa_2b_problems, pdfsig_says_valid
 from common.events.auth import UserRegistered
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.asyncio]
@@ -100,6 +104,41 @@ async def test_a_message_without_attachment_becomes_a_receipt_of_its_body(
         f"/v1/receipts/{receipt['receipt_id']}", headers=stack.headers(user)
     )
     assert pdf.content.startswith(b"%PDF")
+    assert receipt["pdfa"] is True
+    assert pdfa_2b_problems(pdf.content) == []
+    if shutil.which("pdfsig"):
+        assert pdfsig_says_valid(pdf.content)
+
+
+async def test_an_html_body_is_rendered_from_its_text_with_nothing_fetched_or_run(
+    stack: Stack, infra: Any
+) -> None:
+    user, address = await _registered(stack, infra, "fay@example.com")
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "fay@example.com", address, "Votre reçu"
+    msg.set_content(
+        "<html><head><script>steal()</script><style>p{}</style></head><body>"
+        '<img src="https://tracker.example/p.gif"><p>Café Léa</p>'
+        "<table><tr><td>Total</td><td>8,40 €</td></tr></table></body></html>",
+        subtype="html",
+    )
+    data = msg.as_bytes(policy=policy.SMTP)
+    assert (await send(stack, "fay@example.com", address, data))[0] == 250
+
+    async def sealed() -> list[dict[str, Any]]:
+        return [r for r in await _receipts(stack, user) if r["status"] == "sealed"]
+
+    [receipt] = await until(sealed)
+    pdf = await stack.client.get(
+        f"/v1/receipts/{receipt['receipt_id']}", headers=stack.headers(user)
+    )
+    assert pdfa_2b_problems(pdf.content) == []
+    if shutil.which("pdftotext"):
+        text = pdf_text(pdf.content)
+        assert "Café Léa" in text
+        assert "8,40 €" in text
+        assert "steal" not in text
+        assert "tracker.example" not in text
 
 
 async def test_mail_from_an_unknown_sender_or_to_an_unknown_address_is_refused(
@@ -133,6 +172,14 @@ async def test_too_many_attachments_archives_and_bad_files_are_refused_whole(
                      (png(), "lie.jpg", "image/jpeg"))  # fmt: skip
     code, reply = await send(stack, "dan@example.com", address, lying)
     assert (code, reply[:5]) == (554, b"5.6.0")
+    locked = io.BytesIO()
+    with pikepdf.new() as doc:
+        doc.add_blank_page()
+        doc.save(locked, encryption=pikepdf.Encryption(owner="o-pw", user="u-pw"))
+    for bad in (locked.getvalue(), b"%PDF-1.7\n1 0 obj <<>> trash"):
+        message = _message("dan@example.com", address, (bad, "r.pdf", "application/pdf"))
+        code, reply = await send(stack, "dan@example.com", address, message)
+        assert (code, reply[:5]) == (554, b"5.6.0")
     assert await stack.db.pool.fetchval("SELECT count(*) FROM receipts") == 0
 
 

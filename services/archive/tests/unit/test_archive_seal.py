@@ -12,24 +12,9 @@ from archive.adapters.seal_signers import local_key_signer
 from archive_unit_helpers import jpeg
 from asn1crypto import crl
 from devstack.pki import ensure_dev_pki
-from devstack.tsa import CachedKeyTimeStamper
-from pyhanko.keys import load_cert_from_pemder, load_private_key_from_pemder
+from pyhanko.keys import load_cert_from_pemder
 
 pytestmark = pytest.mark.unit
-
-
-@pytest.fixture(scope="module")
-def sealer(tmp_path_factory: pytest.TempPathFactory) -> PadesSealer:
-    pki = ensure_dev_pki(tmp_path_factory.mktemp("pki"))
-    root = load_cert_from_pemder(str(pki.root_cert))
-    stamper = CachedKeyTimeStamper(
-        load_cert_from_pemder(str(pki.tsa_cert)),
-        load_private_key_from_pemder(str(pki.tsa_key), passphrase=None),
-        [root],
-    )
-    signer = local_key_signer(pki.seal_cert, pki.seal_key, [Path(pki.root_cert)])
-    crls = [crl.CertificateList.load(pki.crl.read_bytes())]
-    return PadesSealer(signer, stamper, [root], crls)
 
 
 def test_the_seal_key_is_parsed_once(tmp_path: Path) -> None:

@@ -5,7 +5,8 @@ import io
 import pikepdf
 import pytest
 from archive.adapters.images import image_to_pdf, strip_jpeg_metadata
-from archive.adapters.pdfs import sanitise_pdf, text_to_pdf
+from archive.adapters.pdfs import sanitise_pdf
+from archive.adapters.text_pdf import text_to_pdf
 from archive.domain.errors import EncryptedPdfRefused, ReceiptRejected
 from archive.domain.files import Kind, identify
 from archive_unit_helpers import encrypted_pdf, image_bytes, jpeg, pdf
@@ -38,7 +39,7 @@ def _only_image(document: bytes) -> pikepdf.Object:
 def test_jpeg_is_embedded_without_reencoding_and_without_location() -> None:
     original = jpeg(exif=_gps_exif(1))
     assert b"CameraMaker" in original
-    rotate, raw, codec = _only_image(image_to_pdf(original, Kind.JPEG, MAX))
+    rotate, raw, codec = _only_image(image_to_pdf(original, Kind.JPEG, MAX).pdf)
     assert codec == "/DCTDecode"
     assert raw == strip_jpeg_metadata(original)
     assert b"CameraMaker" not in raw
@@ -47,7 +48,7 @@ def test_jpeg_is_embedded_without_reencoding_and_without_location() -> None:
 
 
 def test_exif_orientation_becomes_the_page_rotation() -> None:
-    rotate, _, _ = _only_image(image_to_pdf(jpeg(exif=_gps_exif(6)), Kind.JPEG, MAX))
+    rotate, _, _ = _only_image(image_to_pdf(jpeg(exif=_gps_exif(6)), Kind.JPEG, MAX).pdf)
     assert rotate == 90
 
 
@@ -67,7 +68,7 @@ def test_a_truncated_jpeg_is_refused() -> None:
 def test_webp_and_transparent_png_become_pdf_pages() -> None:
     for content, kind in ((image_bytes("WEBP"), Kind.WEBP),
                           (image_bytes("PNG", mode="RGBA"), Kind.PNG)):  # fmt: skip
-        with pikepdf.open(io.BytesIO(image_to_pdf(content, kind, MAX))) as doc:
+        with pikepdf.open(io.BytesIO(image_to_pdf(content, kind, MAX).pdf)) as doc:
             assert len(doc.pages) == 1
 
 
@@ -79,14 +80,14 @@ def test_heic_is_decoded_through_pillow_heif() -> None:
     buffer = io.BytesIO()
     Image.new("RGB", (64, 48), (200, 10, 10)).save(buffer, format="HEIF")
     assert identify(buffer.getvalue(), "image/heic") is Kind.HEIC
-    with pikepdf.open(io.BytesIO(image_to_pdf(buffer.getvalue(), Kind.HEIC, MAX))) as doc:
+    with pikepdf.open(io.BytesIO(image_to_pdf(buffer.getvalue(), Kind.HEIC, MAX).pdf)) as doc:
         assert len(doc.pages) == 1
 
 
 def test_javascript_launch_actions_and_embedded_files_are_removed() -> None:
     dirty = pdf(javascript=True, attachment=True)
     assert b"/JavaScript" in dirty
-    clean = sanitise_pdf(dirty)
+    clean = sanitise_pdf(dirty).pdf
     with pikepdf.open(io.BytesIO(clean)) as doc:
         assert "/OpenAction" not in doc.Root
         assert "/AA" not in doc.pages[0].obj
@@ -114,18 +115,18 @@ def test_a_broken_cross_reference_table_is_rebuilt() -> None:
     good = pdf()
     start = good.rindex(b"startxref")
     broken = good[:start] + b"startxref\n999999\n%%EOF\n"
-    with pikepdf.open(io.BytesIO(sanitise_pdf(broken))) as doc:
+    with pikepdf.open(io.BytesIO(sanitise_pdf(broken).pdf)) as doc:
         assert len(doc.pages) == 1
 
 
 def test_text_renders_to_a_pdf() -> None:
     rendered = text_to_pdf("Your receipt", "Total: 12,50 €\nMerci !")
-    with pikepdf.open(io.BytesIO(rendered)) as doc:
+    with pikepdf.open(io.BytesIO(rendered.pdf)) as doc:
         assert len(doc.pages) == 1
 
 
 def test_an_rgb_receipt_becomes_pdf_a_2b() -> None:
-    document = image_to_pdf(jpeg(exif=_gps_exif(1)), Kind.JPEG, MAX)
+    document = image_to_pdf(jpeg(exif=_gps_exif(1)), Kind.JPEG, MAX).pdf
     with pikepdf.open(io.BytesIO(document)) as doc:
         meta = doc.open_metadata()
         assert meta["pdfaid:part"] == "2"

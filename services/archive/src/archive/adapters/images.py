@@ -22,10 +22,12 @@ import tempfile
 import img2pdf
 import pikepdf
 import pillow_heif
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
+from archive.adapters.pdfa import srgb_icc
 from archive.domain.errors import ReceiptRejected
 from archive.domain.files import Kind
+from archive.domain.rendering import Rendered
 
 pillow_heif.register_heif_opener()
 ORIENTATION_TAG = 0x0112
@@ -80,7 +82,7 @@ def _decoded(image: Image.Image, *, check_only: bool = False) -> Image.Image:
     return image
 
 
-def _reencode(image: Image.Image) -> bytes:
+def _reencode(image: Image.Image) -> Rendered:
     upright = ImageOps.exif_transpose(_decoded(image)) or image
     if upright.mode in ("RGBA", "LA", "P", "PA"):
         upright = upright.convert("RGBA")
@@ -97,7 +99,7 @@ def _reencode(image: Image.Image) -> bytes:
 @functools.cache
 def srgb_profile() -> str:
     """An sRGB ICC profile (made by littleCMS through Pillow), written once to a temp file."""
-    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    profile = srgb_icc()
     with tempfile.NamedTemporaryFile(prefix="coffre-srgb-", suffix=".icc", delete=False) as f:
         f.write(profile)
     return f.name
@@ -114,7 +116,10 @@ def _as_pdfa2b(document: bytes) -> bytes:
     return out.getvalue()
 
 
-def _pdf(image_bytes: bytes, rotation: img2pdf.Rotation, *, pdfa: bool = True) -> bytes:
+CMYK_KEPT = "a CMYK JPEG is kept without re-encoding and would need a CMYK output intent"
+
+
+def _pdf(image_bytes: bytes, rotation: img2pdf.Rotation, *, pdfa: bool = True) -> Rendered:
     try:
         if pdfa:
             result = _as_pdfa2b(
@@ -125,10 +130,10 @@ def _pdf(image_bytes: bytes, rotation: img2pdf.Rotation, *, pdfa: bool = True) -
     except Exception:
         raise ReceiptRejected("the image cannot be converted", reason="corrupt-image") from None
     assert isinstance(result, bytes)
-    return result
+    return Rendered.archival(result) if pdfa else Rendered.plain(result, CMYK_KEPT)
 
 
-def image_to_pdf(content: bytes, kind: Kind, max_pixels: int) -> bytes:
+def image_to_pdf(content: bytes, kind: Kind, max_pixels: int) -> Rendered:
     image = _open(content, max_pixels)
     if kind is Kind.JPEG:
         orientation = image.getexif().get(ORIENTATION_TAG, 1)

@@ -7,19 +7,20 @@ Rules:
   tree and every action), launch / import / submit actions, embedded files and file
   attachment annotations, XFA forms.
 - The result is written anew by qpdf: fresh cross-reference table, no broken structure.
+- The clean document is then made PDF/A-2b when it allows it (`archive.adapters.pdfa`); when
+  it does not, it is kept as it is, with the reason and no PDF/A claim.
 """
 
 from __future__ import annotations
 
 import io
-import textwrap
 
 import pikepdf
 from pikepdf import Dictionary, Name
-from reportlab.lib.pagesizes import A4
-from reportlab.pdfgen.canvas import Canvas
 
+from archive.adapters import pdfa
 from archive.domain.errors import EncryptedPdfRefused, ReceiptRejected
+from archive.domain.rendering import Rendered
 
 DANGEROUS_ACTIONS = frozenset(
     {
@@ -70,7 +71,7 @@ def _drop_attachments(pdf: pikepdf.Pdf) -> int:
     return removed
 
 
-def sanitise_pdf(content: bytes) -> bytes:
+def sanitise_pdf(content: bytes) -> Rendered:
     try:
         pdf = pikepdf.open(io.BytesIO(content))
     except pikepdf.PasswordError:
@@ -90,37 +91,11 @@ def sanitise_pdf(content: bytes) -> bytes:
             form = pdf.Root.get("/AcroForm")
             if isinstance(form, Dictionary):
                 _scrub(form)
-            out = io.BytesIO()
             pdf.remove_unreferenced_resources()
-            pdf.save(out, fix_metadata_version=True, compress_streams=True)
+            reason = pdfa.to_pdfa(pdf)
+            clean = pdfa.save(pdf)
         except ReceiptRejected:
             raise
-        except (pikepdf.PdfError, ValueError, RecursionError, KeyError):
+        except (pikepdf.PdfError, ValueError, RecursionError, KeyError, TypeError):
             raise ReceiptRejected("the PDF structure is broken", reason="broken-pdf") from None
-    return out.getvalue()
-
-
-def text_to_pdf(title: str, text: str) -> bytes:
-    """A plain A4 rendering of an e-mail body (Helvetica; characters it lacks become '?')."""
-    out = io.BytesIO()
-    canvas = Canvas(out, pagesize=A4, invariant=True)
-    canvas.setTitle(title[:200])
-    _, height = A4
-    y = height - 60
-
-    def line(value: str, size: int = 10) -> None:
-        nonlocal y
-        if y < 50:
-            canvas.showPage()
-            y = height - 60
-        canvas.setFont("Helvetica", size)
-        canvas.drawString(50, y, value.encode("latin-1", "replace").decode("latin-1"))
-        y -= size + 4
-
-    line(title, 13)
-    y -= 8
-    for paragraph in text.splitlines()[:5000]:
-        for wrapped in textwrap.wrap(paragraph, 95) or [""]:
-            line(wrapped)
-    canvas.save()
-    return out.getvalue()
+    return Rendered.archival(clean) if reason is None else Rendered.plain(clean, reason)

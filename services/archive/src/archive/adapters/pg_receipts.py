@@ -53,6 +53,8 @@ _FIELDS = (
     "erasure_requested_at",
     "shredded_at",
     "archival_due_at",
+    "pdfa",
+    "pdfa_reason",
 )
 _COLUMNS = ", ".join(_FIELDS)
 _PLACEHOLDERS = ", ".join(f"${i}" for i in range(1, len(_FIELDS) + 1))
@@ -98,6 +100,8 @@ def _values(r: Receipt) -> list[object]:
         r.erasure_requested_at,
         r.shredded_at,
         r.archival_due_at,
+        r.pdfa,
+        r.pdfa_reason,
     ]
 
 

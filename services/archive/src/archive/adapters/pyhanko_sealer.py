@@ -63,6 +63,9 @@ class PadesSealer:
         self._presign = PresignCache(crls)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="seal")
         self._runners: list[asyncio.Runner] = []
+        self._context_lock = threading.Lock()
+        for shared in (*trust_roots, *crls, signer.signing_cert):
+            _ = shared.native if shared is not None else None  # parsed now: see `_context`
 
     async def _on_worker(self, work: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._pool, work)
@@ -89,9 +92,12 @@ class PadesSealer:
         """One validation context per worker thread: it caches validated paths between seals."""
         found: ValidationContext | None = getattr(self._local, "context", None)
         if found is None:
-            found = ValidationContext(
-                trust_roots=self._roots, crls=self._crls, allow_fetching=False
-            )
+            # asn1crypto parses shared certificates lazily, and not thread-safely: two worker
+            # threads building their first context at once could see a half-parsed root.
+            with self._context_lock:
+                found = ValidationContext(
+                    trust_roots=self._roots, crls=self._crls, allow_fetching=False
+                )
             self._local.context = found
         return found
 

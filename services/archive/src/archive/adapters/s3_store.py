@@ -8,6 +8,7 @@ Rules:
   by version id: the store itself refuses to delete or overwrite a locked version.
 - This adapter never shortens, removes or reads back a retention (some stores, moto among them,
   do not enforce the first or lack the last): the retention date lives in our own records.
+  `extend_lock` moves a retention later only (a resumed receipt's adopted version).
 - Any transport or service error is `StoreUnavailable`; a missing version is `StoreMissing`.
 
 boto3 is synchronous: calls run in worker threads. (aioboto3 pins its own botocore, which
@@ -108,6 +109,24 @@ class S3ObjectStore:
         if not version:
             raise StoreUnavailable("the object store did not version the object")
         return str(version)
+
+    async def versions(self, key: str) -> list[str]:
+        if not self._bucket_ready:  # a store that was down at start: its bucket may be missing
+            await self.ensure_bucket()
+        answer = await self._call("list_object_versions", Bucket=self._bucket, Prefix=key)
+        found = [v for v in answer.get("Versions", []) if v.get("Key") == key]
+        found.sort(key=lambda v: v["LastModified"], reverse=True)
+        return [str(v["VersionId"]) for v in found]
+
+    async def extend_lock(self, key: str, version: str, retain_until: datetime) -> None:
+        """Only used with a date later than the one the version was written with."""
+        await self._call(
+            "put_object_retention",
+            Bucket=self._bucket,
+            Key=key,
+            VersionId=version,
+            Retention={"Mode": "COMPLIANCE", "RetainUntilDate": retain_until},
+        )
 
     async def get(self, key: str, version: str) -> bytes:
         answer = await self._call("get_object", Bucket=self._bucket, Key=key, VersionId=version)

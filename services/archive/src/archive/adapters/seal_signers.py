@@ -14,7 +14,6 @@ pyHanko `Signer` once at start and reuses it for every receipt.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
@@ -72,15 +71,36 @@ def local_key_signer(cert_file: Path, key_file: Path, chain_files: list[Path]) -
     return CachedKeySigner(cert, key, chain)
 
 
-def pkcs11_signer(module: str, token_label: str, key_label: str, pin: str) -> Any:
-    """The production signer: the key never leaves the HSM (pyHanko's PKCS#11 support)."""
+def pkcs11_signer(
+    module: str, token_label: str, key_label: str, pin: str, chain_files: list[Path]
+) -> signers.Signer:
+    """The production signer: the key never leaves the HSM (pyHanko's PKCS#11 support).
+
+    The token's private key and its certificate carry the same label; the chain comes from
+    files. The session is opened and the key and certificate are looked up here, once: a wrong
+    module, token, PIN or label stops the service at start, not at the first receipt. python-
+    pkcs11 serialises the operations of one session, so concurrent seals share it safely.
+    """
     try:
-        from pyhanko.sign import pkcs11  # needs python-pkcs11, installed with the HSM module
+        from pkcs11.exceptions import PKCS11Error as TokenError
+        from pkcs11.exceptions import UserAlreadyLoggedIn
+        from pyhanko.config.pkcs11 import TokenCriteria
+        from pyhanko.sign import pkcs11
+        from pyhanko.sign.general import SigningError
     except ImportError:  # pragma: no cover - depends on the deployment image
         raise SealFailed("PKCS#11 support is not installed (python-pkcs11)") from None
-    from pyhanko.config.pkcs11 import TokenCriteria
-
-    session = pkcs11.open_pkcs11_session(
-        module, token_criteria=TokenCriteria(label=token_label), user_pin=pin
-    )
-    return pkcs11.PKCS11Signer(session, key_label=key_label, cert_label=key_label)
+    try:
+        chain = list(load_certs_from_pemder([str(p) for p in chain_files]))
+        criteria = TokenCriteria(label=token_label)
+        try:
+            session = pkcs11.open_pkcs11_session(module, token_criteria=criteria, user_pin=pin)
+        except UserAlreadyLoggedIn:  # another session of this process logged in already
+            session = pkcs11.open_pkcs11_session(module, token_criteria=criteria)
+        signer = pkcs11.PKCS11Signer(
+            session, key_label=key_label, cert_label=key_label, ca_chain=chain
+        )
+        if signer.signing_cert is None:  # looks the certificate and the key up now
+            raise SealFailed("the HSM has no certificate for the seal key")
+    except (OSError, ValueError, TokenError, SigningError) as exc:
+        raise SealFailed(f"the HSM seal key could not be opened ({type(exc).__name__})") from None
+    return signer

@@ -11,6 +11,7 @@ from pathlib import Path
 from asn1crypto import crl as asn1_crl
 from common.errors import ConfigurationError
 from pyhanko.keys import load_cert_from_pemder
+from pyhanko.sign import signers
 
 from archive.adapters.pyhanko_sealer import PadesSealer
 from archive.adapters.seal_signers import local_key_signer, pkcs11_signer
@@ -26,8 +27,12 @@ def build_sealer(s: ArchiveSettings) -> PadesSealer:
             assert s.seal_pkcs11_token_label is not None
             assert s.seal_pkcs11_key is not None
             pin = s.seal_pkcs11_pin.get_secret_value() if s.seal_pkcs11_pin else ""
-            signer = pkcs11_signer(
-                s.seal_pkcs11_module, s.seal_pkcs11_token_label, s.seal_pkcs11_key, pin
+            signer: signers.Signer = pkcs11_signer(
+                s.seal_pkcs11_module,
+                s.seal_pkcs11_token_label,
+                s.seal_pkcs11_key,
+                pin,
+                [Path(p) for p in s.seal_chain_files],
             )
         else:
             signer = local_key_signer(

@@ -90,6 +90,9 @@ class Receipt:
     erasure_requested_at: datetime | None = None
     shredded_at: datetime | None = None
     archival_due_at: datetime | None = None
+    pdfa: bool = False
+    pdfa_reason: str | None = None
+    """Why the archived PDF is not PDF/A-2b (None when it is)."""
 
     def mark_failed(self, error: str, now: datetime, base: float, cap: float) -> None:
         self.attempts += 1

@@ -71,6 +71,8 @@ class ReceiptOut(BaseModel):
     sealed_at: datetime | None = None
     retention_until: datetime | None = None
     matched: dict[str, str] | None = Field(None, description="{kind, ref} once attached")
+    pdfa: bool = Field(False, description="The archived PDF is PDF/A-2b")
+    pdfa_reason: str | None = Field(None, description="Why it is not PDF/A-2b")
 
     @classmethod
     def of(cls, r: Receipt) -> ReceiptOut:
@@ -89,6 +91,8 @@ class ReceiptOut(BaseModel):
             matched={"kind": r.matched_kind, "ref": r.matched_ref}
             if r.matched_kind and r.matched_ref
             else None,
+            pdfa=r.pdfa,
+            pdfa_reason=r.pdfa_reason,
         )
 
 
@@ -115,6 +119,8 @@ class VerificationOut(BaseModel):
     recorded_sha256: str
     actual_sha256: str
     retention_until: datetime | None
+    pdfa: bool = Field(description="The sealed document is a PDF/A-2b (recorded at conversion)")
+    pdfa_reason: str | None = Field(description="Why it is not PDF/A-2b")
     problems: list[str]
 
     @classmethod
@@ -135,5 +141,7 @@ class VerificationOut(BaseModel):
             recorded_sha256=report.recorded_sha256,
             actual_sha256=report.actual_sha256,
             retention_until=r.retention_until,
+            pdfa=r.pdfa,
+            pdfa_reason=r.pdfa_reason,
             problems=list(c.problems),
         )

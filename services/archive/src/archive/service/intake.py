@@ -31,6 +31,7 @@ from common.logging import get_logger
 from archive.domain import files
 from archive.domain.encryption import encrypt
 from archive.domain.receipts import Hints, Receipt, Source, aad, vault_subject_for
+from archive.domain.rendering import Rendered
 from archive.service import metrics
 from archive.service.context import Context
 from archive.service.matching import match_new_receipt
@@ -47,7 +48,7 @@ class Incoming:
     content_type: str | None
     content: bytes
     hints: Hints = field(default_factory=Hints)
-    rendered: bytes | None = None
+    rendered: Rendered | None = None
     """A PDF already rendered by the caller (an e-mail body); skips identification."""
 
 
@@ -67,9 +68,11 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-async def _render(ctx: Context, item: Incoming, kind: files.Kind | None) -> tuple[str, bytes]:
-    if item.rendered is not None or kind is None:
-        return item.content_type or "text/plain", item.rendered or b""
+async def _render(ctx: Context, item: Incoming, kind: files.Kind | None) -> tuple[str, Rendered]:
+    if item.rendered is not None:
+        return item.content_type or "text/plain", item.rendered
+    if kind is None:
+        raise ValueError("a file to render needs its identified kind")
     with metrics.timed("render"):
         return kind.value, await ctx.renderer.to_pdf(item.content, kind)
 
@@ -120,7 +123,7 @@ async def accept(ctx: Context, items: list[Incoming]) -> list[Accepted]:
             metrics.count("intake", "rejected", len(items))
         await _discard_keys(ctx, fetching, made)
         raise
-    sealing = [_start_seal(ctx, pdf) for _, pdf in rendered]
+    sealing = [_start_seal(ctx, result.pdf) for _, result in rendered]
     try:
         return await _keep(
             ctx, items, list(zip(ids, await fetching, strict=True)), rendered, sealing
@@ -135,14 +138,15 @@ async def _keep(
     ctx: Context,
     items: list[Incoming],
     keys: list[tuple[uuid.UUID, DocumentKey]],
-    rendered: list[tuple[str, bytes]],
+    rendered: list[tuple[str, Rendered]],
     sealing: list[asyncio.Future[bytes]],
 ) -> list[Accepted]:
     now = ctx.clock.now()
     accepted: list[Accepted] = []
-    for item, (receipt_id, key), (content_type, pdf), seal in zip(
+    for item, (receipt_id, key), (content_type, result), seal in zip(
         items, keys, rendered, sealing, strict=True
     ):
+        pdf = result.pdf
         subject = vault_subject_for(receipt_id)
         receipt = Receipt(
             receipt_id=receipt_id,
@@ -159,6 +163,8 @@ async def _keep(
             document_key_id=key.key_id,
             hints=item.hints,
             next_attempt_at=now,
+            pdfa=result.pdfa,
+            pdfa_reason=result.pdfa_reason,
         )
         accepted.append(Accepted(receipt, key.plaintext, pdf, sealing=seal))
     async with ctx.uow() as uow:
@@ -177,7 +183,12 @@ async def _stage(ctx: Context, uow: Store, entry: Accepted, original: bytes) -> 
     await uow.receipts.stage(
         r.receipt_id, "pdf", encrypt(entry.key, entry.pdf, aad(r.receipt_id, r.user_id, "pdf"))
     )
-    detail = {"source": r.source.value, "sha256": r.original_sha256, "size": r.original_size}
+    detail = {
+        "source": r.source.value,
+        "sha256": r.original_sha256,
+        "size": r.original_size,
+        "pdfa": r.pdfa,
+    }
     await uow.journal.append(r.created_at, str(r.receipt_id), r.user_id, "received", detail)
     uow.record(
         ReceiptUploaded(

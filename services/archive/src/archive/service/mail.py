@@ -48,13 +48,17 @@ class _Text(HTMLParser):
         self._skip = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style", "head"):
+        if tag in ("script", "style", "head", "template", "noscript"):
             self._skip += 1
-        elif tag in ("br", "p", "div", "tr", "li", "h1", "h2", "h3"):
+        elif tag in ("br", "p", "div", "tr", "h1", "h2", "h3", "table"):
             self.parts.append("\n")
+        elif tag == "li":
+            self.parts.append("\n• ")
+        elif tag in ("td", "th"):
+            self.parts.append("\t")
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style", "head") and self._skip:
+        if tag in ("script", "style", "head", "template", "noscript") and self._skip:
             self._skip -= 1
 
     def handle_data(self, data: str) -> None:

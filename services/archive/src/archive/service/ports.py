@@ -1,8 +1,8 @@
 """Archive's ports: what the use cases need from the outside world, as `Protocol`s.
 
-Adapters: `HttpDocumentKeys` (vault) / `InMemoryDocumentKeys`; `S3ObjectStore` /
-`InMemoryObjectStore`; `PadesSealer` (pyHanko, with a signer from the signer port);
-`PdfRenderer` (img2pdf, pillow-heif, pikepdf, reportlab); `PgUnitOfWork` (Postgres).
+Adapters: `HttpDocumentKeys` (vault); `S3ObjectStore`; `PadesSealer` (pyHanko, with a signer
+from the signer port); `PdfRenderer` (img2pdf, pillow-heif, pikepdf, reportlab);
+`PgUnitOfWork` (Postgres).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from archive.domain.files import Kind
 from archive.domain.journal import JournalEntry, NewEntry
 from archive.domain.matching import Candidate, Movement
 from archive.domain.receipts import Receipt
+from archive.domain.rendering import Rendered
 from archive.domain.seal import SealCheck
 
 
@@ -44,6 +45,13 @@ class ObjectStore(Protocol):
     async def ensure_bucket(self) -> None: ...
     async def put_locked(self, key: str, data: bytes, retain_until: datetime) -> str: ...
     async def get(self, key: str, version: str) -> bytes: ...
+    async def versions(self, key: str) -> list[str]:
+        """The version ids stored under `key`, newest first."""
+        ...
+
+    async def extend_lock(self, key: str, version: str, retain_until: datetime) -> None:
+        """Move a version's retention to `retain_until` (only ever later: COMPLIANCE)."""
+        ...
 
 
 class Sealer(Protocol):
@@ -55,8 +63,8 @@ class Sealer(Protocol):
 class Renderer(Protocol):
     """Turns an accepted file, or an e-mail body, into a clean PDF."""
 
-    async def to_pdf(self, content: bytes, kind: Kind) -> bytes: ...
-    async def text_to_pdf(self, title: str, text: str) -> bytes: ...
+    async def to_pdf(self, content: bytes, kind: Kind) -> Rendered: ...
+    async def text_to_pdf(self, title: str, text: str) -> Rendered: ...
 
 
 class Clock(Protocol):

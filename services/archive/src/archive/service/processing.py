@@ -11,6 +11,8 @@ Rules:
 - If the vault, the TSA or the store fails, the receipt stays `received` (its ciphertexts
   staged) with a back-off retry time, and the scheduler tries again: nothing is lost, nothing
   is half-stored, nothing is stored in clear.
+- A retry adopts what an interrupted attempt already stored (`recovery`): one sealed version
+  and one original version per receipt, however often the process died on the way.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from archive.service import metrics
 from archive.service.context import Context
 from archive.service.intake import Accepted
 from archive.service.ports import UnitOfWork
+from archive.service.recovery import Stored, already_stored, put_once
 
 log = get_logger(__name__)
 
@@ -72,16 +75,21 @@ async def _seal_and_store(
             raise IntegrityMismatch("the staged copies of this receipt are missing")
         key = await ctx.keys.unwrap(receipt.vault_subject, receipt.wrapped_key)
         pdf, sealing = decrypt(key, staged["pdf"], aad(rid, user, "pdf")), None
+    resumed = Stored()
+    if ready is None:  # a retry: an interrupted attempt may have stored objects already
+        resumed = await already_stored(ctx, receipt, key, pdf, staged["original"])
     with metrics.timed("seal"):
-        sealed = await (sealing if sealing is not None else ctx.sealer.seal(pdf))
+        sealed = resumed.sealed
+        if sealed is None:
+            sealed = await (sealing if sealing is not None else ctx.sealer.seal(pdf))
     now = ctx.clock.now()
     until = retention_end(now, ctx.policy.retention_years)
-    sealed_blob = encrypt(key, sealed, aad(rid, user, "sealed"))
+    sealed_blob = resumed.sealed_blob or encrypt(key, sealed, aad(rid, user, "sealed"))
     sealed_key, original_key = object_key(rid, "sealed"), object_key(rid, "original")
     with metrics.timed("store"):
         receipt.sealed_version, receipt.original_version = await asyncio.gather(
-            ctx.store.put_locked(sealed_key, sealed_blob, until),
-            ctx.store.put_locked(original_key, staged["original"], until),
+            put_once(ctx, sealed_key, sealed_blob, until, resumed.sealed_version),
+            put_once(ctx, original_key, staged["original"], until, resumed.original_version),
         )
     receipt.sealed_object, receipt.original_object = sealed_key, original_key
     receipt.sealed_cipher_sha256 = hashlib.sha256(sealed_blob).hexdigest()

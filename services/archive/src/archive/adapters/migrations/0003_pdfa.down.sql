@@ -1,0 +1,2 @@
+ALTER TABLE receipts DROP COLUMN pdfa_reason;
+ALTER TABLE receipts DROP COLUMN pdfa;
