@@ -3,10 +3,11 @@
 Real processes: `coffre-vault` and `coffre-archive` over HTTP, on the test session's broker and
 Postgres, moto's S3 server and the dev TSA. The archive kills itself at a named point
 (`ARCHIVE_FAULT_KILL_AT`, deterministic): right after the upload is committed, before anything
-is stored (a seal started at intake dies with the process); and after both objects are written to the store, before the transaction
-that records them. Restarted without the hook, it finishes the receipt exactly once: one
-receipt, one sealed and one original version in the store, one `ReceiptUploaded` and one
-`ReceiptSealed`, one journal entry of each kind, the chain whole, nothing in clear anywhere.
+is stored (a seal started at intake dies with the process); and after both objects are written
+to the store, before the transaction that records them. Restarted without the hook, it
+finishes the receipt exactly once: one receipt, one sealed and one original version in the
+store, one `ReceiptUploaded` and one `ReceiptSealed`, one journal entry of each kind, the chain
+whole, nothing in clear anywhere.
 """
 
 from __future__ import annotations
