@@ -96,9 +96,12 @@ def pkcs11_signer(
             session = pkcs11.open_pkcs11_session(module, token_criteria=criteria, user_pin=pin)
         except UserAlreadyLoggedIn:  # another session of this process logged in already
             session = pkcs11.open_pkcs11_session(module, token_criteria=criteria)
+        # Hash here, sign the digest in the HSM: many tokens (SoftHSM2 among them) offer the raw
+        # ECDSA / RSA PKCS#1 v1.5 mechanisms only, not their hash-then-sign variants.
         signer = pkcs11.PKCS11Signer(
-            session, key_label=key_label, cert_label=key_label, ca_chain=chain
-        )
+            session, key_label=key_label, cert_label=key_label, ca_chain=chain,
+            use_raw_mechanism=True,
+        )  # fmt: skip
         if signer.signing_cert is None:  # looks the certificate and the key up now
             raise SealFailed("the HSM has no certificate for the seal key")
     except (OSError, ValueError, TokenError, SigningError) as exc:
