@@ -1,6 +1,7 @@
-"""A held erasure: everything is shredded at once but the consent tokens, which only the consent
-owner (aggregation) may still read and delete, to end the consents at the bank; deleting the
-last one, or the deadline, completes the erasure."""
+"""A held erasure: everything is shredded at once but the consent tokens, which only each
+consent's owner (aggregation for account access, payments for payment consents) may still read
+and delete, to end the consents at the bank; deleting the last one, or the deadline, completes
+the erasure."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ pytestmark = [pytest.mark.unit, pytest.mark.asyncio]
 MEMBER = "member-1"
 CONSENT_1 = SecretRef(MEMBER, "psd2-consent", "consent-1")
 CONSENT_2 = SecretRef(MEMBER, "psd2-consent", "consent-2")
+PAYMENT_CONSENT = SecretRef(MEMBER, "psd2-payment-consent", "pay-consent-1")
 HOLD = timedelta(hours=24)
 
 
@@ -97,6 +99,27 @@ async def test_deleting_the_last_consent_token_completes_the_erasure(
     assert store.state.holds == {}
     with pytest.raises(Erased):
         await read_secret(held_ctx, AGGREGATION, CONSENT_1)
+    assert verify_chain(store.state.audit).ok
+
+
+async def test_a_payment_consent_is_held_for_payments_whichever_service_hears_first(
+    held_ctx: VaultContext, store: MemoryStore
+) -> None:
+    """The vault may erase before payments has revoked its payment consent at the bank: the
+    consent id stays readable by payments alone until payments deletes it."""
+    await _member_with_everything(held_ctx)
+    await put_secret(held_ctx, PAYMENTS, PAYMENT_CONSENT, SecretValue(plaintext=b"pay-token"))
+    await erase_subject(held_ctx, MEMBER, "req-1")
+    assert await read_secret(held_ctx, PAYMENTS, PAYMENT_CONSENT) == b"pay-token"
+    with pytest.raises(Erased):  # payments may read account consents, not delete them
+        await read_secret(held_ctx, PAYMENTS, CONSENT_1)
+    await delete_secret(held_ctx, AGGREGATION, CONSENT_1)
+    await delete_secret(held_ctx, AGGREGATION, CONSENT_2)
+    assert _completed(store) == [], "payments' consent still to be revoked"
+    await delete_secret(held_ctx, PAYMENTS, PAYMENT_CONSENT)
+    [completed] = _completed(store)
+    assert completed.proof["released"] == "consents-revoked"
+    assert store.state.secrets == {}
     assert verify_chain(store.state.audit).ok
 
 

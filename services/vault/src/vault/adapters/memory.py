@@ -150,15 +150,15 @@ class MemorySecrets(_Repo):
     async def delete(self, subject: str, purpose: str, secret_id: str) -> bool:
         return self.s.secrets.pop((subject, purpose, secret_id), None) is not None
 
-    async def delete_for_subject(self, subject: str, keep_purpose: str | None = None) -> int:
-        doomed = [k for k in self.s.secrets if k[0] == subject and k[1] != keep_purpose]
+    async def delete_for_subject(self, subject: str, keep_purposes: Sequence[str] = ()) -> int:
+        doomed = [k for k in self.s.secrets if k[0] == subject and k[1] not in keep_purposes]
         for key in doomed:
             del self.s.secrets[key]
         return len(doomed)
 
-    async def of_subject(self, subject: str, purpose: str) -> list[SecretRecord]:
+    async def of_subject(self, subject: str, purposes: Sequence[str]) -> list[SecretRecord]:
         return sorted(
-            (r for k, r in self.s.secrets.items() if k[:2] == (subject, purpose)),
+            (r for k, r in self.s.secrets.items() if k[0] == subject and k[1] in purposes),
             key=lambda r: r.secret_id,
         )
 

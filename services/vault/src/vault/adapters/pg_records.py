@@ -6,6 +6,7 @@ one; only one rotation row may be ``running`` (a unique partial index enforces i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -72,20 +73,20 @@ class PgSecrets:
         )
         return status != "DELETE 0"
 
-    async def delete_for_subject(self, subject: str, keep_purpose: str | None = None) -> int:
+    async def delete_for_subject(self, subject: str, keep_purposes: Sequence[str] = ()) -> int:
         status: str = await self.conn.execute(
-            "DELETE FROM secrets WHERE subject = $1 AND ($2::text IS NULL OR purpose <> $2)",
+            "DELETE FROM secrets WHERE subject = $1 AND NOT (purpose = ANY($2::text[]))",
             subject,
-            keep_purpose,
+            list(keep_purposes),
         )
         return int(status.split()[-1])
 
-    async def of_subject(self, subject: str, purpose: str) -> list[SecretRecord]:
+    async def of_subject(self, subject: str, purposes: Sequence[str]) -> list[SecretRecord]:
         rows = await self.conn.fetch(
-            f"SELECT {_SECRET} FROM secrets WHERE subject = $1 AND purpose = $2"  # noqa: S608
-            " ORDER BY secret_id FOR UPDATE",
+            f"SELECT {_SECRET} FROM secrets WHERE subject = $1"  # noqa: S608
+            " AND purpose = ANY($2::text[]) ORDER BY secret_id FOR UPDATE",
             subject,
-            purpose,
+            list(purposes),
         )
         return [SecretRecord(*r.values()) for r in rows]
 

@@ -1,15 +1,16 @@
 """An erasure held open until the member's bank consents are revoked.
 
 Rules:
-- Erasing a member who still has ``psd2-consent`` secrets would shred the only copy of the
-  consent tokens before aggregation has used them to end the consents at the bank. So the vault
-  shreds everything else at once (every data key, document key, grant copy and other secret)
-  and keeps only the consent tokens, re-encrypted under one fresh *escrow* data key, on hold.
-- While held, the member is erased for everyone except the consent owner — the service that may
-  both read and delete ``psd2-consent`` (aggregation) — which may only read and delete them.
-- The hold ends, and the escrow key is shredded, when the last consent token is deleted, when
-  aggregation reports its part of the erasure done with nothing left to revoke, or at
-  ``release_at`` at the latest.
+- Erasing a member who still has bank consents (``psd2-consent``: account access, kept by
+  aggregation; ``psd2-payment-consent``: payment consents, kept by payments) would shred the
+  only copy of the consent ids before their owners have used them to end the consents at the
+  bank — whichever service hears of the erasure first. So the vault shreds everything else at
+  once (every data key, document key, grant copy and other secret) and keeps only the consent
+  tokens, re-encrypted under one fresh *escrow* data key, on hold.
+- While held, the member is erased for everyone except each consent's owner — the service that
+  may both read and delete that purpose — which may only read and delete its own tokens.
+- The hold ends, and the escrow key is shredded, when the last consent token of either kind is
+  deleted, or at ``release_at`` at the latest.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from vault.domain.names import PSD2_CONSENT
+from vault.domain.names import PSD2_CONSENT, PSD2_PAYMENT_CONSENT
 from vault.domain.policy import Action, Policy
 
-HELD_PURPOSE = PSD2_CONSENT
+HELD_PURPOSES = (PSD2_CONSENT, PSD2_PAYMENT_CONSENT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,9 +37,9 @@ class ErasureHold:
 
 
 def hold_admits(policy: Policy, service: str, purpose: str, action: Action) -> bool:
-    """While held, only the consent owner may read and delete the held consent tokens."""
+    """While held, only a consent's owner may read and delete the held consent tokens."""
     return (
-        purpose == HELD_PURPOSE
+        purpose in HELD_PURPOSES
         and action in (Action.READ, Action.DELETE)
         and policy.allows(service, purpose, Action.DELETE)
     )

@@ -28,7 +28,7 @@ from common.events.erasure import ErasureCompleted
 
 from vault.domain import crypto, names
 from vault.domain.caller import VAULT, Caller
-from vault.domain.erasure import HELD_PURPOSE, ErasureHold, hold_admits
+from vault.domain.erasure import HELD_PURPOSES, ErasureHold, hold_admits
 from vault.domain.errors import CiphertextRejected, Erased
 from vault.domain.grants import EndReason
 from vault.domain.keys import DataKey, SecretRecord
@@ -90,10 +90,10 @@ async def release_if_done(ctx: VaultContext, uow: UnitOfWork, subject: str, purp
 
     The hold is read again here, not taken from before the deletion: a hold committed while the
     deletion waited on its row must still be released."""
-    if purpose != HELD_PURPOSE:
+    if purpose not in HELD_PURPOSES:
         return
     hold = await uow.erasure_holds.get(subject)
-    if hold is not None and not await uow.secrets.of_subject(subject, HELD_PURPOSE):
+    if hold is not None and not await uow.secrets.of_subject(subject, HELD_PURPOSES):
         await release_in(ctx, uow, hold, "consents-revoked")
 
 
@@ -144,7 +144,7 @@ async def _open_consents(
 ) -> list[tuple[SecretRecord, bytes]]:
     """The subject's consent tokens in clear; one that no longer opens is left to the shredder."""
     opened = []
-    for stored in await uow.secrets.of_subject(subject, HELD_PURPOSE):
+    for stored in await uow.secrets.of_subject(subject, HELD_PURPOSES):
         try:
             data_key = await ctx.keyring.open(uow, await ctx.keyring.load(uow, stored.key_id))
             aad = crypto.secret_aad(subject, stored.purpose, stored.secret_id, stored.key_version)
@@ -166,7 +166,7 @@ async def _hold(
     place, so a deletion waiting on the same row still finds it)."""
     keys = await _destroy_keys(ctx, uow, subject, now)
     grants_ended = await _end_grants(uow, subject, now)
-    deleted = await uow.secrets.delete_for_subject(subject, keep_purpose=HELD_PURPOSE)
+    deleted = await uow.secrets.delete_for_subject(subject, keep_purposes=HELD_PURPOSES)
     escrow, escrow_key = await ctx.keyring.create_data_key(
         uow, subject, max(k.version for k in keys) + 1
     )
