@@ -12,6 +12,8 @@ import argparse
 import asyncio
 import os
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from common.errors import CoffreError
@@ -22,11 +24,14 @@ from common.settings import load_settings
 from auth.bootstrap import MIGRATIONS, Container
 from auth.entrypoints.app import create_app
 from auth.service import oidc_tenants, sso
+from auth.service.deps import Deps
 from auth.service.oidc_tenants import OidcConfig
 from auth.settings import AuthSettings
 
 
-async def _add_tenant(slug: str, name: str, xml: str) -> str:
+@asynccontextmanager
+async def _started() -> AsyncIterator[tuple[AuthSettings, Deps]]:
+    """Settings and started dependencies for one administrative command (no relay)."""
     settings = load_settings(AuthSettings)
     runtime = Runtime(settings, migrations=MIGRATIONS, run_relay=False)
     await runtime.start()
@@ -34,11 +39,16 @@ async def _add_tenant(slug: str, name: str, xml: str) -> str:
     try:
         await container.start(runtime)
         assert container.deps is not None
-        tenant = await sso.create_tenant(container.deps, slug, name, xml)
-        return str(tenant.id)
+        yield settings, container.deps
     finally:
         await container.stop(runtime)
         await runtime.stop()
+
+
+async def _add_tenant(slug: str, name: str, xml: str) -> str:
+    async with _started() as (_, deps):
+        tenant = await sso.create_tenant(deps, slug, name, xml)
+        return str(tenant.id)
 
 
 def _oidc_parser() -> argparse.ArgumentParser:
@@ -79,23 +89,14 @@ def _oidc_config(args: argparse.Namespace, base_url: str) -> OidcConfig:
 
 
 async def _add_oidc_tenant(args: argparse.Namespace) -> str:
-    settings = load_settings(AuthSettings)
-    runtime = Runtime(settings, migrations=MIGRATIONS, run_relay=False)
-    await runtime.start()
-    container = Container(settings)
-    try:
-        await container.start(runtime)
-        assert container.deps is not None
+    async with _started() as (settings, deps):
         config = _oidc_config(args, settings.public_base_url)
-        client = await oidc_tenants.configure(container.deps, args.slug, args.name, config)
+        client = await oidc_tenants.configure(deps, args.slug, args.name, config)
         base = f"{settings.public_base_url.rstrip('/')}/v1/oidc/{args.slug}"
         lines = [str(client.tenant_id), f"redirect_uri {client.redirect_uri}"]
         if client.client_auth == "private_key_jwt":
             lines.append(f"jwks_uri {base}/jwks.json")
         return "\n".join(lines)
-    finally:
-        await container.stop(runtime)
-        await runtime.stop()
 
 
 def main() -> None:
