@@ -63,8 +63,12 @@ unit: install
 integration: install
 	$(UV) run --frozen pytest -m integration -q $(PYTEST_ARGS)
 
+# The suite runs in TEST_WORKERS pytest-xdist processes, each test module whole in one worker
+# (module-scoped brokers stay single); every worker starts its own Postgres and brokers.
+TEST_WORKERS ?= 4
+
 test: lint typecheck
-	$(UV) run --frozen pytest -q $(PYTEST_ARGS)
+	$(UV) run --frozen pytest -q -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: install
 	$(UV) run --frozen coffre-dev bench
