@@ -13,7 +13,7 @@ import pytest
 from auth.adapters.oidc_http import HttpOidcProvider
 from auth.domain.accounts import Account
 from auth.domain.errors import IdpAnsweredWrongly, SsoRefused
-from auth.domain.oidc import OidcClient, OidcIdentity, code_challenge
+from auth.domain.oidc import OidcClient, OidcIdentity, claim_is_true, code_challenge
 from auth.domain.sso import Tenant
 from auth.entrypoints.main import _oidc_config, _oidc_parser
 from auth.service.oidc_accounts import account_for
@@ -192,3 +192,23 @@ def test_add_oidc_tenant_takes_the_secret_from_the_environment_not_the_arguments
         _oidc_parser().parse_args(["a", "A", "--issuer", ISSUER, "--client-id", "c"]), "https://x"
     )
     assert keyed.client_secret is None
+
+
+@pytest.mark.parametrize(
+    ("claim", "verified"),
+    [
+        (True, True),
+        ("true", True),
+        ("TRUE", True),
+        (False, False),
+        ("false", False),
+        ("yes", False),
+        (1, False),
+        (None, False),
+        ({"value": True}, False),
+    ],
+)
+def test_email_verified_is_true_only_for_json_true_or_the_string_true(
+    claim: object, verified: bool
+) -> None:
+    assert claim_is_true(claim) is verified

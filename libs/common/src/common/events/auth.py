@@ -47,7 +47,7 @@ class LoginSucceeded(AuthEvent):
 class LoginFailed(AuthEvent):
     user_id: UUID | None = Field(None, description="The account, when the address is known")
     reason: str = Field(description="bad-credentials, bad-code, code-reused, locked, ...")
-    stage: str = Field(description="password or second-factor")
+    stage: str = Field(description="password, second-factor or oidc")
 
 
 @event("auth.account-locked", 1)

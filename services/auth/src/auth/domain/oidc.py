@@ -116,6 +116,14 @@ class PendingLogin:
         return now < self.expires_at
 
 
+def claim_is_true(value: object) -> bool:
+    """A boolean claim is true when it is JSON ``true``; the string ``"true"`` (any case), which
+    some providers send for ``email_verified``, counts too. Anything else is false."""
+    if isinstance(value, bool):
+        return value
+    return isinstance(value, str) and value.strip().lower() == "true"
+
+
 @dataclass(frozen=True)
 class OidcIdentity:
     """What a verified ID token says about the member."""

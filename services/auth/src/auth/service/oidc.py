@@ -21,7 +21,14 @@ from common.logging import get_logger
 from auth.domain.codes import new_token
 from auth.domain.errors import SsoRefused, TenantNotFound
 from auth.domain.id_tokens import IdTokenRules, PublicKey, read_header, verify_id_token
-from auth.domain.oidc import LOGIN_TTL, OidcClient, OidcIdentity, PendingLogin, code_challenge
+from auth.domain.oidc import (
+    LOGIN_TTL,
+    OidcClient,
+    OidcIdentity,
+    PendingLogin,
+    claim_is_true,
+    code_challenge,
+)
 from auth.domain.sessions import Scope
 from auth.domain.sso import SLUG, Tenant
 from auth.service.context import RequestContext
@@ -166,7 +173,7 @@ async def _identity(
         issuer=client.issuer,
         subject=claims["sub"],
         email=email if isinstance(email, str) else None,
-        email_verified=claims.get("email_verified") is True,
+        email_verified=claim_is_true(claims.get("email_verified")),
     )
 
 
