@@ -22,6 +22,7 @@ from auth.entrypoints.app import create_app
 from auth.settings import AuthSettings
 from coffre_testing.app import running_app
 from coffre_testing.infra import Infra
+from coffre_testing.oidc_provider import LocalOidcProvider
 from common.runtime import Runtime
 
 
@@ -56,6 +57,13 @@ async def auth(infra: Infra, schema_name: str) -> AsyncIterator[RunningAuth]:
     app = create_app(settings, sms=sms, mailer=mailer)
     async with running_app(app) as client:
         yield RunningAuth(client, sms, mailer, app.state.container, settings, app.state.runtime)
+
+
+@pytest_asyncio.fixture
+async def idp() -> AsyncIterator[LocalOidcProvider]:
+    """A company's OpenID provider, served over real HTTP on the loopback interface."""
+    async with LocalOidcProvider().running() as provider:
+        yield provider
 
 
 @pytest.fixture

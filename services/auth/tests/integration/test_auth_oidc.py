@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-import pytest_asyncio
 from auth.entrypoints.oidc import COOKIE
 from auth.service import oidc_tenants
 from auth.service.oidc_tenants import OidcConfig
@@ -30,12 +28,6 @@ from test_auth_secrets_at_rest import _values
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 SECRET = "client-secret-" + uuid.uuid4().hex
-
-
-@pytest_asyncio.fixture
-async def idp() -> AsyncIterator[LocalOidcProvider]:
-    async with LocalOidcProvider().running() as provider:
-        yield provider
 
 
 async def _tenant(auth: RunningAuth, idp: LocalOidcProvider, *, secret: bool = True) -> str:
