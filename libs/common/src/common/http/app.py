@@ -12,6 +12,7 @@ FastAPI's own per-operation telemetry stays off).
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -31,6 +32,14 @@ from common.tracing import configure_tracing
 log = get_logger(__name__)
 
 Hook = Callable[[Runtime], Awaitable[None]]
+
+
+def settle_heap() -> None:
+    """Move everything built at start-up (modules, routes, models, pools, caches so far) out of
+    the garbage collector's generations: full collections then walk only what requests made,
+    instead of the whole start-up heap every time (the objects stay alive, as they would)."""
+    gc.collect()
+    gc.freeze()
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -80,6 +89,7 @@ def create_service_app(
         await runtime.start()
         for hook in on_startup:
             await hook(runtime)
+        settle_heap()
         log.info("service_started", port=settings.http_port, environment=settings.environment)
         try:
             yield
