@@ -244,11 +244,18 @@ class WithHttpMetrics(MetricExporter):
     def export(
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
     ) -> MetricExportResult:
-        http = ResourceMetrics(
-            self.resource, [ScopeMetrics(SCOPE, otlp_metrics(self.requests), "")], ""
-        )
-        combined = MetricsData([*metrics_data.resource_metrics, http])
+        combined = MetricsData(self._joined(metrics_data.resource_metrics))
         return self.inner.export(combined, timeout_millis=timeout_millis, **kwargs)
+
+    def _joined(self, resource_metrics: Sequence[ResourceMetrics]) -> list[ResourceMetrics]:
+        """The HTTP scope joins the provider's resource entry (the OTLP encoder keeps one entry
+        per resource: a second one for the same resource would replace the first)."""
+        http = ScopeMetrics(SCOPE, otlp_metrics(self.requests), "")
+        if not resource_metrics:
+            return [ResourceMetrics(self.resource, [http], "")]
+        first, *rest = resource_metrics
+        return [ResourceMetrics(first.resource, [*first.scope_metrics, http], first.schema_url),
+                *rest]  # fmt: skip
 
     def force_flush(self, timeout_millis: float = 10_000) -> bool:
         return self.inner.force_flush(timeout_millis)

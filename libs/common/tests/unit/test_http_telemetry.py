@@ -3,9 +3,11 @@ RED metrics under its route template; probes and the scrape are neither traced n
 
 from __future__ import annotations
 
+import http.server
 import re
+import threading
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -16,10 +18,16 @@ from common.settings import ServiceSettings
 from common.tracing import configure_tracing, current_trace_carrier
 from fastapi import APIRouter
 from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
+from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import (
     MetricExporter,
     MetricExportResult,
     MetricsData,
+    PeriodicExportingMetricReader,
 )
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -237,3 +245,45 @@ async def test_the_otlp_push_carries_the_http_metrics_with_their_labels() -> Non
     }  # fmt: skip
     [active] = metrics["http.server.active_requests"].data.data_points
     assert active.value == 0  # type: ignore[union-attr]
+
+
+class _Collector(http.server.BaseHTTPRequestHandler):
+    """An OTLP/HTTP metrics endpoint that keeps what it was sent."""
+
+    received: ClassVar[list[ExportMetricsServiceRequest]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["content-length"]))
+        request = ExportMetricsServiceRequest()
+        request.ParseFromString(body)
+        self.received.append(request)
+        self.send_response(200)
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+def test_the_otlp_push_keeps_the_services_own_metrics_beside_the_http_ones() -> None:
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Collector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    requests = http_metrics.HttpRequests()
+    requests.enabled = True
+    scope = {"method": "GET", "scheme": "http", "http_version": "1.1", "server": ("10.0.0.1", 80)}
+    requests.finished(scope, "vault", "/v1/y", 200, 0.001, None, 12)
+    resource = Resource.create({"service.name": "otlp-test"})
+    url = f"http://127.0.0.1:{server.server_port}/v1/metrics"
+    exporter = http_metrics.WithHttpMetrics(OTLPMetricExporter(endpoint=url), resource, requests)
+    reader = PeriodicExportingMetricReader(exporter, export_interval_millis=60_000)
+    provider = MeterProvider(resource=resource, metric_readers=[reader])
+    try:
+        provider.get_meter("coffre").create_counter("coffre_test_things").add(3)
+        assert provider.force_flush()
+    finally:
+        provider.shutdown()
+        server.shutdown()
+    sent = _Collector.received[0]
+    names = [m.name for r in sent.resource_metrics for s in r.scope_metrics for m in s.metrics]
+    assert "coffre_test_things" in names
+    assert "http.server.duration" in names
