@@ -4,8 +4,10 @@ same uvicorn settings) and the load client in another process (``http_client.py`
 In one run: the raw HTTP baseline (``POST /v1/bench/noop``: same body, same answer shape, same
 middleware, no work) at each concurrency, then audited single unwraps at the same concurrencies,
 then batch unwraps; each with p50/p99, the server's and the client's CPU per request, and its
-ratio to the baseline. Afterwards the server's audit chain is verified and compared with the keys
-it answered. Needs DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS and SERVICE_TRUST_DIR (with the
+ratio to the baseline; beside each, the requests really in flight on average (rate x mean
+latency, Little's law), which shows the callers parameter changed what ran. Afterwards the
+server's audit chain is verified and compared with the keys it answered (which shows the batch
+size did). Needs DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS and SERVICE_TRUST_DIR (with the
 archive's private key beside the public keys), as ``make bench`` sets them.
 """
 
@@ -139,9 +141,10 @@ def _line(label: str, result: dict[str, Any], unit: str, per_request: int = 1) -
     done = result["done"]
     rate: float = done * per_request / result["elapsed"]
     bad = {k: v for k, v in result["statuses"].items() if k != "200"}
+    in_flight = done / result["elapsed"] * result["mean_ms"] / 1e3  # Little's law
     print(
         f"{label}: {rate:,.0f} {unit} (p50 {result['p50_ms']:.1f} ms,"
-        f" p99 {result['p99_ms']:.1f} ms;"
+        f" p99 {result['p99_ms']:.1f} ms; {in_flight:.1f} requests in flight on average;"
         f" server CPU {1e6 * result['server_cpu_seconds'] / max(done, 1):,.0f} µs/request,"
         f" client CPU {1e6 * result['cpu_seconds'] / max(done, 1):,.0f} µs/request)"
         + (f" NON-200: {bad}" if bad else ""),
@@ -194,17 +197,18 @@ def phases(
             batch,
         )
     return figures, answered + profiled(
-        server, issuer, requests, max(concurrencies), seconds, batch
+        server, issuer, requests, (max(concurrencies), batch_callers[0]), seconds, batch
     )
 
 
 def profiled(
     server: Server, issuer: ServiceTokenIssuer, requests: dict[str, list[list[str]]],
-    callers: int, seconds: float, batch: int,
+    callers: tuple[int, int], seconds: float, batch: int,
 ) -> int:  # fmt: skip
-    """The same loads again under py-spy (not the figures above): the server's time by stage."""
+    """The same loads again under py-spy (not the figures above): the server's time by stage,
+    single requests at the most callers, batches at the first batch concurrency."""
     answered = 0
-    loads = [("noop", callers, 0), ("single", callers, 1), ("batch", 8, batch)]
+    loads = [("noop", callers[0], 0), ("single", callers[0], 1), ("batch", callers[1], batch)]
     with tempfile.TemporaryDirectory(prefix="vault-bench-spy-") as folder:
         for name, count, per_request in loads:
             recording = Path(folder) / f"{name}.txt"

@@ -4,8 +4,9 @@ loop (it still shares the machine's two cores: its CPU per request is printed be
 It keeps ``callers`` HTTP/1.1 keep-alive connections, each with one request in flight, and sends
 pre-built requests round-robin for ``seconds``. Reads a JSON plan on stdin
 (``{host, port, callers, seconds, requests: [[method, path, body], …], headers: {…}}``) and
-writes ``{done, statuses, elapsed, cpu_seconds, p50_ms, p99_ms}`` on stdout. A raw socket client
-and not httpx: it must cost far less than the server per request, or it would be measured.
+writes ``{done, statuses, elapsed, cpu_seconds, mean_ms, p50_ms, p99_ms}`` on stdout. A raw
+socket client and not httpx: it must cost far less than the server per request, or it would be
+measured.
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ async def run(plan: dict[str, Any]) -> dict[str, Any]:
         "statuses": {str(k): v for k, v in statuses.items()},
         "elapsed": elapsed,
         "cpu_seconds": time.process_time() - cpu,
+        "mean_ms": 1e3 * sum(latencies) / len(latencies) if latencies else 0.0,
         "p50_ms": pct(0.50),
         "p99_ms": pct(0.99),
     }

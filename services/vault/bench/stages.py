@@ -26,7 +26,15 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
         ("vault/service/subjects", "vault/adapters/pg_"),
     ),
     ("unwrap: policy, token parse, AES-GCM, base64", ("/src/vault/", "/site-packages/vault/")),
-    ("tracing and HTTP metrics (OpenTelemetry)", ("/opentelemetry/", "/prometheus_client/")),
+    (
+        "tracing and HTTP metrics (OpenTelemetry, common.http.telemetry)",
+        (
+            "/opentelemetry/",
+            "/prometheus_client/",
+            "/common/http/telemetry",
+            "/common/http_metrics",
+        ),
+    ),
     ("request/response validation (pydantic)", ("/pydantic/", "/pydantic_core/")),
     ("routing, dependencies, middleware (FastAPI/Starlette)", ("/fastapi/", "/starlette/")),
     ("HTTP server (uvicorn, httptools, socket writes)", ("/uvicorn/", "/httptools/", "/uvloop/")),

@@ -16,6 +16,8 @@ from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetr
 from opentelemetry.sdk.resources import Resource
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
+from common import http_metrics
+
 PROMETHEUS_CONTENT_TYPE = CONTENT_TYPE_LATEST
 _configured = False
 
@@ -26,20 +28,26 @@ LATENCY_BUCKETS = (
 
 
 def configure_metrics(service: str, *, otlp_endpoint: str | None = None) -> None:
-    """Install the process's meter provider once: Prometheus always, OTLP when configured."""
+    """Install the process's meter provider once: Prometheus always, OTLP when configured; the
+    HTTP RED accumulators (``common.http_metrics``) start recording and join both."""
     global _configured
     if _configured:
         return
+    resource = Resource.create({"service.name": service})
     readers: list[MetricReader] = [PrometheusMetricReader()]
+    REGISTRY.register(http_metrics.PrometheusHttpCollector(http_metrics.REQUESTS))
     if otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 
-        exporter = OTLPMetricExporter(endpoint=f"{otlp_endpoint}/v1/metrics")
+        exporter = http_metrics.WithHttpMetrics(
+            OTLPMetricExporter(endpoint=f"{otlp_endpoint}/v1/metrics"),
+            resource,
+            http_metrics.REQUESTS,
+        )
         readers.append(PeriodicExportingMetricReader(exporter, export_interval_millis=15_000))
-    provider = MeterProvider(
-        resource=Resource.create({"service.name": service}), metric_readers=readers
-    )
+    provider = MeterProvider(resource=resource, metric_readers=readers)
     metrics.set_meter_provider(provider)
+    http_metrics.REQUESTS.enabled = True
     _configured = True
 
 
