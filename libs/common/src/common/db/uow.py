@@ -10,6 +10,8 @@ NOTIFY runs inside the transaction (it would serialise every commit on Postgres'
 after the commit, ``on_commit`` wakes the relay in-process (see ``common.messaging.wakeup``).
 A unit of work leaves no session state behind (``SET LOCAL``, ``pg_advisory_xact_lock``, no
 LISTEN): its connection goes back to the pool without the reset round trip.
+Round trips: BEGIN, the use case's own statements, then one for the outbox rows and COMMIT
+together (a simple query whose values are hex literals: no input ever reaches the SQL text).
 """
 
 from __future__ import annotations
@@ -77,12 +79,14 @@ class UnitOfWork:
         self._max_event_bytes = max_event_bytes
         self._on_commit = on_commit
         self._conn: asyncpg.Connection | None = None
-        self._tx: Any = None
+        self._open = False
+        self._savepoints = 0
         self._pending: list[PendingEvent] = []
         self._flushed = 0
         self._after_commit: list[Callable[[], None]] = []
         self._carrier: dict[str, str] | None = None
         self._headers = "{}"
+        self._trace = _NO_TRACE
         self.committed = False
 
     @property
@@ -96,12 +100,11 @@ class UnitOfWork:
         goes back to the pool at once (``__aexit__`` never runs for a failed ``__aenter__``)."""
         conn = await self._db.pool.acquire()
         try:
-            tx = conn.transaction()
-            await tx.start()
+            await conn.execute("BEGIN")
         except BaseException:
             await self._db.pool.release(conn)
             raise
-        self._conn, self._tx = conn, tx
+        self._conn, self._open = conn, True
         return self
 
     async def __aexit__(
@@ -112,8 +115,9 @@ class UnitOfWork:
     ) -> None:
         ended = self.committed
         try:
-            if not self.committed and self._tx is not None:
-                await self._tx.rollback()
+            if self._open and self._conn is not None:
+                self._open = False
+                await self._conn.execute("ROLLBACK")
                 ended = True
         finally:
             if self._conn is not None:
@@ -145,12 +149,15 @@ class UnitOfWork:
         )
         if carrier is not self._carrier:
             self._carrier, self._headers = carrier, json.dumps(carrier)
+            self._trace = TraceContext.model_construct(
+                traceparent=carrier.get("traceparent"), tracestate=carrier.get("tracestate")
+            )
         topic = _topic(type(payload))
         self._pending.append(
             PendingEvent(event_id, topic, key or subject, subject, data, self._headers)
         )
         return _envelope_of(
-            payload, event_id, occurred_at, self._producer, subject, correlation_id, carrier
+            payload, event_id, occurred_at, self._producer, subject, correlation_id, self._trace
         )
 
     @property
@@ -167,10 +174,11 @@ class UnitOfWork:
             self._pending.clear()
 
     async def commit(self) -> None:
+        """Write the recorded events to the outbox and commit, in one round trip."""
         events = len(self._pending)
-        if events:
-            await write_outbox(self.conn, self._pending)
-        await self._tx.commit()
+        conn = self.conn
+        await conn.execute(outbox_insert_sql(self._pending) + "COMMIT" if events else "COMMIT")
+        self._open = False
         self.committed = True
         self._pending.clear()
         if self._on_commit is not None and (events or self._flushed):
@@ -192,13 +200,18 @@ class UnitOfWork:
         """A nested transaction: on error its changes, the events it recorded and its
         ``after_commit`` callbacks are undone."""
         mark, callbacks = len(self._pending), len(self._after_commit)
+        self._savepoints += 1
+        name = f"coffre_sp_{self._savepoints}"
+        conn = self.conn
+        await conn.execute(f"SAVEPOINT {name}")
         try:
-            async with self.conn.transaction():
-                yield
+            yield
         except BaseException:
             del self._pending[mark:]
             del self._after_commit[callbacks:]
+            await conn.execute(f"ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}")
             raise
+        await conn.execute(f"RELEASE SAVEPOINT {name}")
 
     async def claim_inbox_many(
         self, consumer: str, events: Sequence[tuple[uuid.UUID, str]]
@@ -243,6 +256,7 @@ class UnitOfWork:
 
 
 _TOPICS: dict[type[Event], str] = {}
+_NO_TRACE = TraceContext.model_construct(traceparent=None, tracestate=None)
 
 
 def _topic(cls: type[Event]) -> str:
@@ -259,12 +273,10 @@ def _envelope_of(
     producer: str,
     subject: str,
     correlation_id: str | None,
-    carrier: dict[str, str],
+    trace: TraceContext,
 ) -> Envelope:
-    """The envelope just encoded, built without validating again (its fields are known good)."""
-    trace = TraceContext.model_construct(
-        traceparent=carrier.get("traceparent"), tracestate=carrier.get("tracestate")
-    )
+    """The envelope just encoded, built without validating again (its fields are known good;
+    its trace context is shared by the events recorded under the same span: it is frozen)."""
     return envelope_from_fields(
         {
             "event_id": event_id,
@@ -278,6 +290,24 @@ def _envelope_of(
             "payload": payload.model_dump(mode="json"),
         }
     )
+
+
+_OUTBOX_COLUMNS = "event_id, topic, message_key, subject, envelope, headers"
+
+
+def outbox_insert_sql(events: Sequence[PendingEvent]) -> str:
+    """One INSERT of the events' outbox rows as SQL text ending in ``;``: every value is a
+    uuid (as ``str(UUID)`` writes it) or hex digits, so no input can change the statement."""
+    rows = ",".join(
+        f"('{e.event_id}'::uuid,{_text(e.topic)},{_text(e.key)},{_text(e.subject)},"
+        f"decode('{e.data.hex()}','hex'),{_text(e.headers)}::jsonb)"
+        for e in events
+    )
+    return f"INSERT INTO outbox ({_OUTBOX_COLUMNS}) VALUES {rows};"  # noqa: S608 - uuids, hex
+
+
+def _text(value: str) -> str:
+    return f"convert_from(decode('{value.encode().hex()}','hex'),'UTF8')"
 
 
 async def write_outbox(conn: asyncpg.Connection, events: Sequence[PendingEvent]) -> None:
