@@ -20,10 +20,9 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 
@@ -51,8 +50,7 @@ def outbox_channel(schema: str) -> str:
     return f"{schema}_outbox"
 
 
-@dataclass(frozen=True, slots=True)
-class PendingEvent:
+class PendingEvent(NamedTuple):
     """A recorded event, already serialised, waiting for its unit of work to commit."""
 
     event_id: uuid.UUID

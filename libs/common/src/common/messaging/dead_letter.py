@@ -9,7 +9,7 @@ is acknowledged, so nothing is lost.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from aiokafka import AIOKafkaProducer
 
@@ -19,8 +19,9 @@ from common.logging import get_logger
 log = get_logger(__name__)
 
 
-@dataclass(frozen=True)
-class SourceMessage:
+class SourceMessage(NamedTuple):
+    """A consumed message as it came from the broker (a tuple: one is built per message)."""
+
     topic: str
     partition: int
     offset: int
