@@ -10,8 +10,8 @@ Rules:
   group starts on another connection while the previous one commits.
 - Round trips: a member costs one (its savepoint, sent together with the release of the
   previous member's, or with the group's BEGIN for the first member) plus its own statements;
-  its events wait in memory and the group writes every member's outbox rows and commits in one
-  round trip.
+  its events wait in memory and the group writes every member's outbox rows with one
+  statement and commits (``commit_with_outbox``).
 - Members see the changes of earlier members of their group (as if those had committed just
   before them). Use it for short database-only units of work: a member that awaits anything else
   (an HTTP call, a slow hash) holds up its whole group.
@@ -28,7 +28,7 @@ from types import TracebackType
 import asyncpg
 
 from common.db.database import Database
-from common.db.uow import PendingEvent, UnitOfWork, outbox_insert_sql
+from common.db.uow import PendingEvent, UnitOfWork, commit_with_outbox
 from common.events.base import DEFAULT_MAX_EVENT_BYTES
 
 
@@ -117,10 +117,7 @@ class GroupCommitter:
         ended = False
         try:
             if group.members:
-                events = group.events
-                await group.conn.execute(
-                    outbox_insert_sql(events) + "COMMIT" if events else "COMMIT"
-                )
+                await commit_with_outbox(group.conn, group.events)
                 self.groups_committed += 1
                 self.members_committed += group.members
             else:
