@@ -113,7 +113,7 @@ def subscribe(
         batch = ConsumerBatch(
             runtime, consumer, decoder, call, max_attempts, traced=handler is not None
         )
-        deliveries = await batch.decode([_source(record) for record in records])
+        deliveries = await batch.decode(records)
         if await pipeline.ready(message.consumer):
             work = _observed(consumer, records, batch.apply(deliveries), message.consumer)
             pipeline.start(message.consumer, records, work)
@@ -164,17 +164,6 @@ def _per_event(handler: EventHandler) -> BatchHandler:
 
     handle_each.__doc__ = handler.__doc__
     return handle_each
-
-
-def _source(record: ConsumerRecord[bytes, bytes]) -> SourceMessage:
-    return SourceMessage(
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-        key=record.key,
-        value=record.value,
-        headers=tuple(record.headers or ()),
-    )
 
 
 class ConsumerBatch:
