@@ -1,13 +1,14 @@
 """``make bench``: throughput figures measured on a fresh embedded stack, never asserted in tests.
 
 The backbone benchmark sends the same number of events several ways in one run: raw aiokafka
-produce → consume of messages as large as the bench's event envelopes (the baseline), and Coffre's path — units of work writing the outbox, the
-relay publishing, an idempotent consumer recording each in its inbox — with single-event
-transactions (plain, then sharing commits) and 50-event transactions, per-event and batch
-handlers, and once while the relay purges an expired backlog; it prints each rate and its ratio
-to the baseline (``devstack.backbone_bench``). The metrics line runs one request loop with
-metrics off and on and prints both rates and their ratio (``devstack.metrics_bench``). Then each
-``services/<svc>/bench/run.py`` runs against the same stack and prints its own figures.
+produce → consume of messages as large as the bench's event envelopes (the baseline), and
+Coffre's path — units of work writing the outbox, the relay publishing, an idempotent consumer
+recording each in its inbox — with single-event transactions (plain, then sharing commits) and
+50-event transactions, per-event and batch handlers, and once while the relay purges an expired
+backlog; it prints each rate and its ratio to the baseline (``devstack.backbone_bench``). The
+metrics line runs one request loop with metrics off and on and prints both rates and their ratio
+(``devstack.metrics_bench``). Then each ``services/<svc>/bench/run.py`` runs against the same
+stack and prints its own figures.
 """
 
 from __future__ import annotations
