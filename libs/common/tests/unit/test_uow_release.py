@@ -11,20 +11,13 @@ from common.db.uow import UnitOfWork
 pytestmark = [pytest.mark.unit, pytest.mark.asyncio]
 
 
-class _Transaction:
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
-
-    async def start(self) -> None:
-        raise self.error
-
-
 class _Connection:
     def __init__(self, error: BaseException) -> None:
         self.error = error
 
-    def transaction(self) -> _Transaction:
-        return _Transaction(self.error)
+    async def execute(self, query: str) -> None:
+        assert query == "BEGIN"
+        raise self.error
 
 
 class _Pool:

@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from coffre_testing.example.service import MIGRATIONS, ExampleSettings, NoteRecorded
 from common.db import MigrationSet, UnitOfWork
 from common.events import Envelope, Event
+from common.events.base import encode_envelope
 from common.messaging import OutboxRelay, Received, ensure_topics, subscribe
 from common.runtime import Runtime
 
@@ -191,6 +192,14 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
         await consumer.topics()  # refreshes the metadata
         await asyncio.sleep(0.1)
     raise RuntimeError(f"no partitions for {topic}")
+
+
+def envelope_size(prefix: str = "abcdef", seq: int = 10_000) -> int:
+    """The size of one of the bench's events as the broker carries it (its envelope's bytes), so
+    the raw baseline can send messages of the same size."""
+    owner = f"{prefix}-{seq % 16}"
+    note = NoteRecorded(note_id=seq, owner=owner, seq=seq, text="x" * 100)
+    return len(encode_envelope(note, producer="bench", subject=owner)[2])
 
 
 async def _writer(runtime: Runtime, scenario: Scenario, prefix: str, index: int) -> None:

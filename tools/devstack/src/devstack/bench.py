@@ -1,13 +1,14 @@
 """``make bench``: throughput figures measured on a fresh embedded stack, never asserted in tests.
 
 The backbone benchmark sends the same number of events several ways in one run: raw aiokafka
-produce → consume (the baseline), and Coffre's path — units of work writing the outbox, the
-relay publishing, an idempotent consumer recording each in its inbox — with single-event
-transactions (plain, then sharing commits) and 50-event transactions, per-event and batch
-handlers, and once while the relay purges an expired backlog; it prints each rate and its ratio
-to the baseline (``devstack.backbone_bench``). The metrics line runs one request loop with
-metrics off and on and prints both rates and their ratio (``devstack.metrics_bench``). Then each
-``services/<svc>/bench/run.py`` runs against the same stack and prints its own figures.
+produce → consume of messages as large as the bench's event envelopes (the baseline), and
+Coffre's path — units of work writing the outbox, the relay publishing, an idempotent consumer
+recording each in its inbox — with single-event transactions (plain, then sharing commits) and
+50-event transactions, per-event and batch handlers, and once while the relay purges an expired
+backlog; it prints each rate and its ratio to the baseline (``devstack.backbone_bench``). The
+metrics line runs one request loop with metrics off and on and prints both rates and their ratio
+(``devstack.metrics_bench``). Then each ``services/<svc>/bench/run.py`` runs against the same
+stack and prints its own figures.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 from common.logging import configure_logging
 from common.security.service_identity import generate_identity
 
-from devstack.backbone_bench import Scenario, run_scenario
+from devstack.backbone_bench import Scenario, envelope_size, run_scenario
 from devstack.backbone_stages import run_stages
 from devstack.baseline import raw_kafka_rate
 from devstack.kafka import EmbeddedKafka
@@ -40,18 +41,22 @@ def line(name: str, value: float, unit: str) -> None:
 def backbone(database_url: str, bootstrap: str, count: int) -> None:
     """Each scenario's end-to-end rate beside raw aiokafka measured just before and just after
     it (the machine's load drifts: the ratio is to their mean)."""
-    print(f"== backbone ({count:,} events of ~200 B, 2-core machine) ==", flush=True)
+    size = envelope_size()
+    print(f"== backbone ({count:,} events, envelopes of {size} B, 2-core machine) ==", flush=True)
     print(f"load average: {os.getloadavg()[0]:.1f}", flush=True)
+    small = asyncio.run(raw_kafka_rate(bootstrap, count))
+    line("raw aiokafka produce→consume, 200 B messages (earlier runs' baseline)", small, "events/s")
     staged = Scenario(count, per_tx=50, batch_handler=True)
     stages = asyncio.run(run_stages(database_url, bootstrap, staged))
     line("stages alone, 50-event tx: outbox writes", stages.write, "events/s")
     line("stages alone: relay publishing a backlog", stages.relay, "events/s")
     line("stages alone: consumer (batch handler) reading a backlog", stages.consume, "events/s")
-    raw = asyncio.run(raw_kafka_rate(bootstrap, count))
+    raw = asyncio.run(raw_kafka_rate(bootstrap, count, size))
     for name, scenario in scenarios(count):
         result = asyncio.run(run_scenario(database_url, bootstrap, scenario))
-        after = asyncio.run(raw_kafka_rate(bootstrap, count))
-        line("raw aiokafka produce→consume (before, after)", raw, f"/ {after:,.1f} events/s")
+        after = asyncio.run(raw_kafka_rate(bootstrap, count, size))
+        raw_name = f"raw aiokafka produce→consume, {size} B (before, after)"
+        line(raw_name, raw, f"/ {after:,.1f} events/s")
         line(f"  {name}: outbox writes", result.write_rate, "events/s")
         line(f"  {name}: relayed (first write → last ack)", result.relay_rate, "events/s")
         print(

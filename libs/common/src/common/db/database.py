@@ -18,6 +18,7 @@ import re
 import sys
 import time
 from dataclasses import dataclass
+from types import CodeType
 from typing import Any
 
 import asyncpg
@@ -48,17 +49,33 @@ class Acquisition:
         return f"task {self.task!r} for {held:.1f} s, acquired at {' < '.join(self.site)}"
 
 
+_OUTSIDE: dict[CodeType, str | None] = {}
+
+
 def _caller_site(depth: int = 4) -> tuple[str, ...]:
-    """The innermost frames outside asyncpg, asyncio and this module (cheap: no source read)."""
+    """The innermost frames outside asyncpg, asyncio and this module (cheap: no source read;
+    whether a code object is a caller, and its short name, are worked out once per code)."""
     frame = sys._getframe(1)
     site: list[str] = []
     while frame is not None and len(site) < depth:
-        path = frame.f_code.co_filename
-        if not any(part in path for part in _NOT_CALLERS):
-            short = "/".join(path.rsplit("/", 3)[-3:])
-            site.append(f"{short}:{frame.f_lineno} {frame.f_code.co_name}")
+        code = frame.f_code
+        try:
+            short = _OUTSIDE[code]
+        except KeyError:
+            short = _OUTSIDE[code] = _short_name(code)
+        if short is not None:
+            site.append(f"{short}:{frame.f_lineno} {code.co_name}")
         frame = frame.f_back  # type: ignore[assignment]
     return tuple(site)
+
+
+def _short_name(code: CodeType) -> str | None:
+    path = code.co_filename
+    if any(part in path for part in _NOT_CALLERS):
+        return None
+    if len(_OUTSIDE) > 10_000:
+        _OUTSIDE.clear()
+    return "/".join(path.rsplit("/", 3)[-3:])
 
 
 class Database:

@@ -9,8 +9,9 @@ Rules:
 - A group commits as soon as no member is waiting for its turn, or when it is full; the next
   group starts on another connection while the previous one commits.
 - Round trips: a member costs one (its savepoint, sent together with the release of the
-  previous member's) plus its own statements; its events wait in memory and the group writes
-  every member's outbox rows with one statement just before its one commit.
+  previous member's, or with the group's BEGIN for the first member) plus its own statements;
+  its events wait in memory and the group writes every member's outbox rows with one
+  statement and commits (``commit_with_outbox``).
 - Members see the changes of earlier members of their group (as if those had committed just
   before them). Use it for short database-only units of work: a member that awaits anything else
   (an HTTP call, a slow hash) holds up its whole group.
@@ -23,34 +24,37 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
 
 import asyncpg
 
 from common.db.database import Database
-from common.db.uow import PendingEvent, UnitOfWork, write_outbox
+from common.db.uow import PendingEvent, UnitOfWork, commit_with_outbox
 from common.events.base import DEFAULT_MAX_EVENT_BYTES
 
 
 @dataclass(eq=False)
 class CommitGroup:
     conn: asyncpg.Connection
-    tx: Any
     done: asyncio.Future[None]
     lane: _Lane
+    begun: bool = False
     members: int = 0
     savepoints: int = 0
     to_release: str | None = None
     events: list[PendingEvent] = field(default_factory=list)
 
     async def open_savepoint(self) -> str:
-        """A savepoint for the next member, releasing the previous member's in the same trip."""
+        """A savepoint for the next member, sent with the previous member's release (or with
+        the group's BEGIN) in the same round trip."""
         self.savepoints += 1
         name = f"coffre_member_{self.savepoints}"
         released, self.to_release = self.to_release, None
-        await self.conn.execute(
-            f"RELEASE SAVEPOINT {released}; SAVEPOINT {name}" if released else f"SAVEPOINT {name}"
-        )
+        if not self.begun:
+            before = "BEGIN; "
+        else:
+            before = f"RELEASE SAVEPOINT {released}; " if released else ""
+        await self.conn.execute(f"{before}SAVEPOINT {name}")
+        self.begun = True
         return name
 
 
@@ -92,14 +96,9 @@ class GroupCommitter:
         return lane.group
 
     async def _open(self, lane: _Lane) -> CommitGroup:
+        """A group on a pooled connection; its BEGIN goes with its first member's savepoint."""
         conn = await self._db.pool.acquire()
-        tx = conn.transaction()
-        try:
-            await tx.start()
-        except BaseException:
-            await self._db.pool.release(conn)
-            raise
-        return CommitGroup(conn, tx, asyncio.get_running_loop().create_future(), lane=lane)
+        return CommitGroup(conn, asyncio.get_running_loop().create_future(), lane=lane)
 
     def leave(self, group: CommitGroup, *, committed: bool) -> asyncio.Future[None]:
         """A member is done with the connection; close the group when nobody waits."""
@@ -118,13 +117,11 @@ class GroupCommitter:
         ended = False
         try:
             if group.members:
-                if group.events:
-                    await write_outbox(group.conn, group.events)
-                await group.tx.commit()
+                await commit_with_outbox(group.conn, group.events)
                 self.groups_committed += 1
                 self.members_committed += group.members
             else:
-                await group.tx.rollback()
+                await group.conn.execute("ROLLBACK")
             ended = True
             group.done.set_result(None)
         except BaseException as exc:

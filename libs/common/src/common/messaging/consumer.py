@@ -113,7 +113,7 @@ def subscribe(
         batch = ConsumerBatch(
             runtime, consumer, decoder, call, max_attempts, traced=handler is not None
         )
-        deliveries = await batch.decode([_source(record) for record in records])
+        deliveries = await batch.decode(records)
         if await pipeline.ready(message.consumer):
             work = _observed(consumer, records, batch.apply(deliveries), message.consumer)
             pipeline.start(message.consumer, records, work)
@@ -166,17 +166,6 @@ def _per_event(handler: EventHandler) -> BatchHandler:
     return handle_each
 
 
-def _source(record: ConsumerRecord[bytes, bytes]) -> SourceMessage:
-    return SourceMessage(
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-        key=record.key,
-        value=record.value,
-        headers=tuple(record.headers or ()),
-    )
-
-
 class ConsumerBatch:
     """Processes one polled batch of one consumer group."""
 
@@ -207,7 +196,17 @@ class ConsumerBatch:
 
     async def decode(self, sources: Sequence[SourceMessage]) -> list[Delivery]:
         """Decode every message; dead-letter those that are not valid events for us."""
-        return [d for d in [await self._decode(s) for s in sources] if d is not None]
+        deliveries: list[Delivery] = []
+        decode = self._decoder.decode
+        for source in sources:
+            try:
+                envelope, event = decode(source.value)
+            except EventRejected as exc:
+                code = str(exc.extensions.get("reason", exc.code))
+                await self._reject(source, code, exc.message)
+                continue
+            deliveries.append(Delivery(source, envelope, event))
+        return deliveries
 
     async def apply(self, deliveries: Sequence[Delivery]) -> dict[int, str]:
         """Apply the decoded events in one unit of work (retried while Postgres is down)."""
@@ -219,15 +218,6 @@ class ConsumerBatch:
                 log.warning("event_batch_retry", error=type(exc).__name__, consumer=self._consumer)
                 await self._sleep(1.0)
         return self.outcomes
-
-    async def _decode(self, source: SourceMessage) -> Delivery | None:
-        try:
-            envelope, event = self._decoder.decode(source.value)
-            return Delivery(source, envelope, event)
-        except EventRejected as exc:
-            code = str(exc.extensions.get("reason", exc.code))
-            await self._reject(source, code, exc.message)
-            return None
 
     async def _reject(self, source: SourceMessage, code: str, reason: str) -> None:
         await self._dead_letter.send(source, code=code, reason=reason)

@@ -9,7 +9,8 @@ is acknowledged, so nothing is lost.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections.abc import Sequence
+from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
 
@@ -19,14 +20,22 @@ from common.logging import get_logger
 log = get_logger(__name__)
 
 
-@dataclass(frozen=True)
-class SourceMessage:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: tuple[tuple[str, bytes], ...]
+class SourceMessage(Protocol):
+    """A consumed message as the broker delivered it (an aiokafka ``ConsumerRecord`` is one:
+    consumers pass the client's records through, nothing is copied per message)."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes]]: ...
 
 
 class DeadLetterPublisher:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from common.db.uow import UnitOfWork
 from common.events.base import Envelope, Event
@@ -15,8 +14,7 @@ class EventHandler(Protocol):
     async def __call__(self, event: Event, envelope: Envelope, uow: UnitOfWork) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Received:
+class Received(NamedTuple):
     """One consumed event, as a batch handler sees it."""
 
     event: Event
@@ -27,8 +25,7 @@ class BatchHandler(Protocol):
     async def __call__(self, events: Sequence[Received], uow: UnitOfWork) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Delivery:
+class Delivery(NamedTuple):
     source: SourceMessage
     envelope: Envelope
     event: Event

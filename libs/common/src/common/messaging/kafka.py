@@ -14,7 +14,6 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
-from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 
 from common.settings import ServiceSettings
 
@@ -36,13 +35,17 @@ def create_producer(
 
 
 def create_broker(settings: ServiceSettings) -> KafkaBroker:
-    """The FastStream broker a service's consumers subscribe on, with tracing middleware."""
+    """The FastStream broker a service's consumers subscribe on (``common.messaging.subscribe``).
+
+    It has no telemetry middleware: the consumer traces each event itself (a span per event,
+    child of the producer's context from the headers, or one span per batch linked to every
+    event's), and FastStream's middleware would only add a span pair per polled batch and parse
+    every message's baggage header again."""
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
         client_id=f"{settings.service_name}-consumer",
         acks="all",
         enable_idempotence=settings.kafka_idempotent_producer,
-        middlewares=[KafkaTelemetryMiddleware()],
         log_level=logging.DEBUG,
     )
 

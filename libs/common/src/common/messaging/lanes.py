@@ -14,9 +14,10 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import murmur2
@@ -27,8 +28,7 @@ _tracer = trace.get_tracer("coffre.outbox")
 MAX_LINKS = 128
 
 
-@dataclass(frozen=True, slots=True)
-class OutboxRow:
+class OutboxRow(NamedTuple):
     id: int
     topic: str
     key: bytes
@@ -107,13 +107,21 @@ class Lane:
 
 
 class Partitioner:
-    """The partition of a key, as the Kafka client computes it, cached per key."""
+    """The partition of a key, as the Kafka client computes it, cached per key; a topic's
+    partitions are read from the client's metadata at most every ``refresh`` seconds (reading
+    them builds a new set each time)."""
 
-    def __init__(self) -> None:
+    def __init__(self, refresh: float = 1.0) -> None:
         self._cache: dict[tuple[str, int, bytes], int] = {}
+        self._partitions: dict[str, tuple[float, list[int]]] = {}
+        self._refresh = refresh
 
     async def partition(self, producer: AIOKafkaProducer, topic: str, key: bytes) -> int:
-        partitions = sorted(await producer.partitions_for(topic))
+        known = self._partitions.get(topic)
+        now = time.monotonic()
+        if known is None or now - known[0] > self._refresh:
+            known = self._partitions[topic] = (now, sorted(await producer.partitions_for(topic)))
+        partitions = known[1]
         cache_key = (topic, len(partitions), key)
         found = self._cache.get(cache_key)
         if found is None:
