@@ -1,11 +1,17 @@
-"""A bad setting stops a service at start with an error naming the setting."""
+"""How a service process starts: a bad setting stops it naming the setting; the server keeps
+the peer's address."""
 
 from __future__ import annotations
 
+import asyncio
+
+import httpx
 import pytest
-from common.http.serve import run_service
+import uvicorn
+from common.http.serve import run_service, server_config
 from common.settings import ServiceSettings
-from fastapi import FastAPI
+from devstack.ports import free_port
+from fastapi import FastAPI, Request
 
 pytestmark = pytest.mark.unit
 
@@ -31,3 +37,27 @@ def test_bad_setting_stops_the_process_naming_it(
 def test_unknown_command_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_service(DemoSettings, _never_called, None, argv=["dance"]) == 2
     assert "unknown command" in capsys.readouterr().err
+
+
+@pytest.mark.asyncio
+async def test_the_server_never_takes_the_client_address_from_x_forwarded_for() -> None:
+    """A peer on 127.0.0.1 sending X-Forwarded-For: the app still sees 127.0.0.1 (only a
+    service's own setting may trust a forwarded address)."""
+    app = FastAPI()
+
+    @app.get("/who")
+    async def who(request: Request) -> dict[str, str | None]:
+        return {"host": request.client.host if request.client else None}
+
+    port = free_port()
+    server = uvicorn.Server(server_config(app, DemoSettings(http_port=port)))
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            r = await client.get("/who", headers={"x-forwarded-for": "203.0.113.9"})
+        assert r.json() == {"host": "127.0.0.1"}
+    finally:
+        server.should_exit = True
+        await serving

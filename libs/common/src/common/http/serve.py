@@ -44,15 +44,27 @@ def run_service(
     if command != "serve":
         print(f"unknown command {command!r}; use 'serve' or 'migrate'", file=sys.stderr)
         return 2
-    uvicorn.run(
-        create_app(settings),
+    uvicorn.Server(server_config(create_app(settings), settings)).run()
+    return 0
+
+
+def server_config(app: FastAPI, settings: ServiceSettings) -> uvicorn.Config:
+    """How every service is served.
+
+    Rule: the server never rewrites the client address from ``X-Forwarded-For`` (uvicorn does by
+    default for a peer on 127.0.0.1): whether a forwarded address is trusted is each service's
+    own setting (auth's ``trust_forwarded_for``), so a local proxy or a co-located process cannot
+    pick the address that rate limits and audit rows see.
+    """
+    return uvicorn.Config(
+        app,
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,
         access_log=False,
         server_header=False,
+        proxy_headers=False,
     )
-    return 0
 
 
 async def _migrate(settings: ServiceSettings, migrations: MigrationSet | None) -> None:
