@@ -50,18 +50,21 @@ class DataKeyCache:
         entry = self._take(key_id, uses)
         return None if entry is None else entry.key
 
-    def opener(self, key_id: str, uses: int = 1) -> Opener | None:
-        """``crypto.opener`` of the key for ``uses`` more uses (set up once per entry)."""
-        entry = self._take(key_id, uses)
+    def opener(self, key_id: str, uses: int = 1, now: float | None = None) -> Opener | None:
+        """``crypto.opener`` of the key for ``uses`` more uses (set up once per entry); ``now``:
+        the clock's timestamp, if already read."""
+        entry = self._take(key_id, uses, now)
         if entry is None:
             return None
         if entry.opener is None:
             entry.opener = crypto.opener(entry.key)
         return entry.opener
 
-    def _take(self, key_id: str, uses: int) -> _Entry | None:
+    def _take(self, key_id: str, uses: int, now: float | None = None) -> _Entry | None:
         entry = self._entries.get(key_id)
-        if entry is None or entry.expires_at <= self._now() or entry.uses_left < uses:
+        if now is None:
+            now = self._now()
+        if entry is None or entry.expires_at <= now or entry.uses_left < uses:
             self._entries.pop(key_id, None)
             self.misses += 1
             return None

@@ -88,9 +88,11 @@ class Keyring:
         self.cache.put(key.key_id, plaintext, used=uses)
         return plaintext
 
-    def opener_cached(self, key: DataKey, uses: int = 1) -> crypto.Opener | None:
+    def opener_cached(
+        self, key: DataKey, uses: int = 1, now: float | None = None
+    ) -> crypto.Opener | None:
         """``open_cached``, as a ready ``crypto.opener`` of the key (kept with the cached key)."""
-        opener = self.cache.opener(key.key_id, uses) if not key.destroyed else None
+        opener = self.cache.opener(key.key_id, uses, now) if not key.destroyed else None
         if opener is not None:
             return opener
         plaintext = self.open_cached(key, uses)

@@ -43,7 +43,7 @@ class UnwrapItem:
 
 Unwrapped = GeneratedKey | CoffreError
 Epoch = tuple[str, int] | None
-Parsed = tuple[str, int, bytes] | CoffreError
+Parsed = tuple[bytes, int, bytes] | CoffreError
 Opener = crypto.Opener
 _UNWRAP = str(Action.UNWRAP_DATA_KEY)
 
@@ -127,13 +127,14 @@ class _Batch:
         self.refusals: dict[tuple[str, str], CoffreError | None] = {}
         self.subjects: dict[str, CoffreError | None] = {}
         self.purposes: dict[str, CoffreError | None] = {}
-        self.key_ids: dict[bytes, str] = {}
+        self.now = ctx.clock.timestamp()
         self.states: dict[str, SubjectState] = {}
         self.openers: dict[str, Opener | CoffreError] = {}
         self.details: dict[str, dict[str, str]] = {}
 
     def parse(self, item: UnwrapItem) -> Parsed:
-        """The token's data key id (text), version and document key id, or why it is refused."""
+        """The token's data key id and document key id (16 bytes each) and the key's version,
+        or why the item is refused."""
         pair = (item.subject, item.purpose)
         if pair in self.refusals:
             refusal = self.refusals[pair]
@@ -142,13 +143,9 @@ class _Batch:
         if refusal is not None:
             return refusal
         try:
-            raw, version, document_key_id = split(item.wrapped)
+            return split(item.wrapped)
         except CoffreError as exc:
             return exc
-        key_id = self.key_ids.get(raw)
-        if key_id is None:
-            key_id = self.key_ids[raw] = uuid_text(raw)
-        return key_id, version, document_key_id
 
     def _refusal(self, item: UnwrapItem) -> CoffreError | None:
         """The names check (subject first, as a single call does), then the policy for the
@@ -168,15 +165,19 @@ class _Batch:
     ) -> None:
         """Each subject's state: cached, or read again when ``fresh`` or when it lacks a key a
         token names."""
-        wanted: dict[str, set[str]] = {}
+        stale: set[str] = set()
         for item, token in zip(items, parsed, strict=True):
-            if not isinstance(token, CoffreError):
-                wanted.setdefault(item.subject, set()).add(token[0])
-        for subject, key_ids in wanted.items():
-            state = None if fresh else self.ctx.subjects.get(subject)
-            if state is None or not key_ids <= state.keys.keys():
-                state = await self.ctx.subjects.load(self.ctx.uow, subject)
-            self.states[subject] = state
+            if isinstance(token, CoffreError) or item.subject in stale:
+                continue
+            state = self.states.get(item.subject)
+            if state is None and not fresh:
+                state = self.ctx.subjects.get(item.subject, self.now)
+            if state is None or token[0] not in state.by_raw_id:
+                stale.add(item.subject)
+            else:
+                self.states[item.subject] = state
+        for subject in stale:
+            self.states[subject] = await self.ctx.subjects.load(self.ctx.uow, subject)
 
     async def open_keys(self, keys: list[DataKey | CoffreError]) -> None:
         """Each data key the items use, opened once for as many uses as items use it."""
@@ -199,14 +200,14 @@ class _Batch:
             self.ctx.policy, self.caller.service, item.purpose, Action.UNWRAP_DATA_KEY
         ):
             return Erased()
-        key = state.keys.get(token[0])
+        key = state.by_raw_id.get(token[0])
         if key is None or key.version != token[1]:
             return CiphertextRejected()
         return key
 
     async def _opener(self, key: DataKey, uses: int) -> Opener | CoffreError:
         try:
-            opener = self.ctx.keyring.opener_cached(key, uses)
+            opener = self.ctx.keyring.opener_cached(key, uses, self.now)
             if opener is None:
                 async with self.ctx.uow() as uow:
                     opener = crypto.opener(await self.ctx.keyring.open(uow, key))
