@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from common.errors import CoffreError
 
@@ -34,8 +34,9 @@ from vault.service.context import VaultContext, draft_for, failed
 from vault.service.subjects import SubjectState
 
 
-@dataclass(frozen=True, slots=True)
-class UnwrapItem:
+class UnwrapItem(NamedTuple):
+    """One wrapped key to open, as named by the caller (a tuple: a batch holds one per key)."""
+
     subject: str
     purpose: str
     wrapped: bytes
