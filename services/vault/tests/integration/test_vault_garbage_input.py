@@ -22,6 +22,7 @@ GRANT = {
     "operator": "alice", "subject": "m", "purpose": "bank-credentials", "secret_id": "b",
     "reason": "a reason long enough", "consent_ref": "c", "ttl_seconds": 60, "max_uses": 1,
 }  # fmt: skip
+ITEM = {"subject": "m", "purpose": "document", "wrapped": "AQ"}
 BAD_BODIES: list[dict[str, Any]] = [
     {"content": b"{not json"},
     {"content": b"[]"},
@@ -42,6 +43,14 @@ BAD_BODIES: list[dict[str, Any]] = [
     {"json": GRANT | {"operator": "a|b", "max_uses": 0}},
     {"json": GRANT | {"subject": "m\u0000", "reason": "x\u0000" * 20}},
     {"json": GRANT | {"secret_id": "\u0000", "consent_ref": "\u0000"}},
+    {"json": {"batch_input": []}},
+    {"json": {"batch_input": "AQ"}},
+    {"json": {"batch_input": [None]}},
+    {"json": {"batch_input": [{"subject": "m", "purpose": "document"}]}},
+    {"json": {"batch_input": [ITEM | {"extra": 1}]}},
+    {"json": {"batch_input": [ITEM | {"wrapped": "A" * 2000}]}},
+    {"json": {"batch_input": [ITEM | {"subject": 7}]}},
+    {"json": {"batch_input": [ITEM] * 1001}},
 ]
 
 
@@ -81,6 +90,7 @@ async def test_every_vault_route_answers_garbage_with_a_problem(
                 ("aggregation", "PUT", SECRET.format(s=member, p="bank-credentials", i="b"), body),
                 ("archive", "POST", f"/v1/subjects/{member}/data-keys", body),
                 ("archive", "POST", f"/v1/subjects/{member}/data-keys/unwrap", body),
+                ("archive", "POST", "/v1/data-keys/unwrap-batch", body),
                 ("backoffice", "POST", "/v1/grants", body),
             ]
         calls += [

@@ -142,3 +142,68 @@ async def test_no_key_is_answered_when_its_audit_entry_fails_to_commit(
     assert answered.json()["plaintext"] == fine["plaintext"]
     assert base64.urlsafe_b64decode(fine["plaintext"] + "=")
     assert (await audit.verify(_ctx(app))).ok
+
+
+async def test_a_batch_mixing_allowed_and_refused_keys_answers_and_audits_each_over_http(
+    vault: tuple[FastAPI, httpx.AsyncClient], headers: Headers, member: str
+) -> None:
+    app, client = vault
+    key = await _document_key(client, headers, member)
+    head = await audit.head(_ctx(app))
+    items = [
+        {"subject": member, "purpose": "document", "wrapped": key["wrapped"]},
+        {"subject": member, "purpose": "psd2-consent", "wrapped": key["wrapped"]},
+        {"subject": member, "purpose": "document", "wrapped": "!!not base64!!"},
+        {"subject": f"{member}-other", "purpose": "document", "wrapped": key["wrapped"]},
+        {"subject": member, "purpose": "document", "wrapped": key["wrapped"]},
+    ]
+    response = await client.post(
+        "/v1/data-keys/unwrap-batch", json={"batch_input": items}, headers=headers("archive")
+    )
+    assert response.status_code == 200, response.text
+    results = response.json()["batch_results"]
+    assert [r["plaintext"] for r in results] == [
+        key["plaintext"],
+        None,
+        None,
+        None,
+        key["plaintext"],
+    ]
+    assert [r["error"] and r["error"]["code"] for r in results] == [
+        None, "vault.policy-denied", "vault.ciphertext-invalid", "vault.ciphertext-invalid", None,
+    ]  # fmt: skip
+    async with _ctx(app).uow() as uow:
+        entries = [e async for e in uow.audit.entries(head.seq if head else 0)]
+    assert [(e.outcome, e.detail.get("error")) for e in entries] == [
+        ("allowed", None), ("denied", "vault.policy-denied"),
+        ("failed", "vault.ciphertext-invalid"), ("failed", "vault.ciphertext-invalid"),
+        ("allowed", None),
+    ]  # fmt: skip
+    assert (await audit.verify(_ctx(app))).ok
+
+
+async def test_a_malformed_batch_is_a_422_problem_and_audited(
+    vault: tuple[FastAPI, httpx.AsyncClient], headers: Headers
+) -> None:
+    app, client = vault
+    head = await audit.head(_ctx(app))
+    response = await client.post(
+        "/v1/data-keys/unwrap-batch",
+        json={"batch_input": [{"subject": "m", "purpose": "document", "wrapped": 7}]},
+        headers=headers("archive"),
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["code"] == "request.invalid"
+    assert [e["field"] for e in problem["errors"]] == ["batch_input.0.wrapped"]
+    async with _ctx(app).uow() as uow:
+        entries = [e async for e in uow.audit.entries(head.seq if head else 0)]
+    assert [(e.actor, e.action, e.outcome, e.detail) for e in entries if e.actor == "archive"] == [
+        ("archive", "POST /v1/data-keys/unwrap-batch", "failed", {"error": "request.invalid"})
+    ]
+    documented = (await client.get("/openapi.json")).json()["paths"]["/v1/data-keys/unwrap-batch"]
+    schema = documented["post"]["requestBody"]["content"]["application/json"]["schema"]
+    item = schema["properties"]["batch_input"]["items"]
+    assert set(item["properties"]) == {"subject", "purpose", "wrapped"}
+    assert item["additionalProperties"] is False

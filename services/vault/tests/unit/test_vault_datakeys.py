@@ -111,3 +111,15 @@ def test_the_batch_answer_has_exactly_the_shape_its_model_documents() -> None:
     )  # fmt: skip
     assert json.loads(bytes(answer.body)) == documented.model_dump(mode="json")
     assert s.UnwrapBatchOut.model_validate_json(bytes(answer.body)) == documented
+
+
+def test_a_batch_items_base64url_decodes_as_the_single_call_does() -> None:
+    from vault.entrypoints import schemas as s
+
+    samples = ["", "AQ", "AQI", "AQID", "-_-_", "dA==", "d A", "!!", "é", "A", "AQ=", "AQ==="]
+    for text in samples:
+        try:
+            expected = s.from_b64u(text, "wrapped")
+        except Exception:
+            expected = b""
+        assert s.from_b64u_or_empty(text) == expected, text

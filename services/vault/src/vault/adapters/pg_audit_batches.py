@@ -25,15 +25,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 from common.db.database import Database
 
-from vault.domain.audit import (
-    GENESIS_HASH,
-    AuditEntry,
-    AuditRequest,
-    Head,
-    canonical_json,
-    chain_batch,
-    stale_requests,
-)
+from vault.domain.audit import GENESIS_HASH, AuditRequest, Head, Link, chain_links, stale_requests
 
 _COLUMNS = (
     "seq, at, actor, action, outcome, subject, purpose, ref, operator, detail, prev_hash, hash"
@@ -55,15 +47,14 @@ _FENCED = (
 _INSERT = f"INSERT INTO audit_log ({_COLUMNS}) {_SELECT}"
 
 
-def batch_rows(entries: Sequence[AuditEntry]) -> str:
+def batch_rows(links: Sequence[Link]) -> str:
     """The entries as one JSON array (one parameter: no per-value encoding on the way): each
     row is the canonical body its hash was computed over, plus the two hashes."""
-    return "[" + ",".join(_row(e) for e in entries) + "]"
+    return "[" + ",".join([_row(link) for link in links]) + "]"
 
 
-def _row(e: AuditEntry) -> str:
-    body = e.canonical.decode() if e.canonical else canonical_json(e.body()).decode()
-    return f'{body[:-1]},"prev_hash":"{e.prev_hash}","hash":"{e.hash}"}}'
+def _row(link: Link) -> str:
+    return f'{link.canonical[:-1].decode()},"prev_hash":"{link.prev_hash}","hash":"{link.hash}"}}'
 
 
 def _epochs(requests: Sequence[AuditRequest]) -> tuple[list[str], list[int]]:
@@ -86,23 +77,23 @@ class PgAuditBatches:
 
     async def write(
         self, requests: Sequence[AuditRequest], head: Head | None, trusted: bool
-    ) -> tuple[list[AuditEntry | None], Head | None]:
+    ) -> tuple[list[Link | None], Head | None]:
         await self._try_lead()
         if trusted and self._lease is not None:
-            entries = chain_batch(head, requests)
-            if await self._fenced(self._lease, requests, entries, head):
-                last = entries[-1]
-                return entries, Head(last.seq, last.hash) if last else head
+            links = chain_links(head, requests)
+            if await self._fenced(self._lease, requests, links, head):
+                last = links[-1]
+                return links, Head(last.seq, last.hash) if last else head
         return await self._locked(requests)
 
     async def _fenced(
         self,
         conn: asyncpg.Connection,
         requests: Sequence[AuditRequest],
-        entries: list[AuditEntry | None],
+        links: list[Link | None],
         head: Head | None,
     ) -> bool:
-        written = [e for e in entries if e is not None]
+        written = [link for link in links if link is not None]
         subjects, epochs = _epochs(requests)
         status: str = await conn.execute(
             _FENCED,
@@ -118,7 +109,7 @@ class PgAuditBatches:
 
     async def _locked(
         self, requests: Sequence[AuditRequest]
-    ) -> tuple[list[AuditEntry | None], Head | None]:
+    ) -> tuple[list[Link | None], Head | None]:
         async with self._connection() as conn, conn.transaction():
             row = await conn.fetchrow("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE")
             head = Head(row["seq"], row["hash"]) if row["seq"] else None
@@ -128,15 +119,15 @@ class PgAuditBatches:
                 subjects,
             )
             stale = stale_requests(requests, {r["subject"]: r["epoch"] for r in rows})
-            entries = chain_batch(head, requests, stale)
-            written = [e for e in entries if e is not None]
+            links = chain_links(head, requests, stale)
+            written = [link for link in links if link is not None]
             if written:
                 await conn.execute(_INSERT, batch_rows(written))
                 head = Head(written[-1].seq, written[-1].hash)
                 await conn.execute(
                     "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1", head.seq, head.hash
                 )
-        return entries, head
+        return links, head
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[asyncpg.Connection]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from vault.domain.crypto import KEY_BYTES, NONCE_BYTES, TAG_BYTES
 from vault.domain.errors import CiphertextRejected
@@ -19,6 +20,15 @@ from vault.domain.errors import CiphertextRejected
 FORMAT = 0x01
 _HEADER = 1 + 16 + 4 + 16
 TOKEN_BYTES = _HEADER + NONCE_BYTES + KEY_BYTES + TAG_BYTES
+
+
+class GeneratedKey(NamedTuple):
+    """A document key in clear, with its id and its wrapped token. (A tuple: a batch builds one
+    per key.)"""
+
+    document_key_id: str
+    plaintext: bytes
+    wrapped: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,16 +49,23 @@ class WrappedDocumentKey:
 
     @classmethod
     def parse(cls, token: bytes) -> WrappedDocumentKey:
-        if len(token) != TOKEN_BYTES or token[0] != FORMAT:
-            raise CiphertextRejected("the wrapped key is not a vault document key")
-        return cls(
-            data_key_id=_uuid_text(token[1:17].hex()),
-            data_key_version=int.from_bytes(token[17:21], "big"),
-            document_key_id=_uuid_text(token[21:37].hex()),
-            envelope=token[_HEADER:],
-        )
+        data_key_id, version, document_key_id = split(token)
+        return cls(uuid_text(data_key_id), version, uuid_text(document_key_id), token[_HEADER:])
 
 
-def _uuid_text(h: str) -> str:
-    """The canonical text of a UUID from its 32 hex digits (as ``str(uuid.UUID(...))``)."""
+def split(token: bytes) -> tuple[bytes, int, bytes]:
+    """A token's data key id (16 bytes), data key version and document key id (16 bytes), with
+    no object built: a batch maps the ids to text once per distinct id. ``envelope`` is the rest
+    (``token[HEADER:]``)."""
+    if len(token) != TOKEN_BYTES or token[0] != FORMAT:
+        raise CiphertextRejected("the wrapped key is not a vault document key")
+    return token[1:17], int.from_bytes(token[17:21], "big"), token[21:_HEADER]
+
+
+HEADER = _HEADER
+
+
+def uuid_text(raw: bytes) -> str:
+    """The canonical text of a UUID from its 16 bytes (as ``str(uuid.UUID(bytes=raw))``)."""
+    h = raw.hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

@@ -8,6 +8,7 @@ Rules:
 - A request decided on a cached subject state carries that state's epoch; if the epoch moved
   before the commit (an erasure, a hold, a release — on any replica) the entry is not written and
   the caller gets ``StaleSubject`` and decides again from fresh state.
+- A caller's drafts are queued as one group (one future) and never split across commits.
 - A failed write fails every caller of the batch with ``AuditUnavailable`` (the batch may or may
   not have committed: the entry may exist, the answer never left) and the head is re-read.
 """
@@ -20,7 +21,7 @@ from collections.abc import Sequence
 
 from common.logging import get_logger
 
-from vault.domain.audit import AuditDraft, AuditEntry, AuditRequest, Head, stale_requests
+from vault.domain.audit import AuditDraft, AuditEntry, AuditRequest, Head, Link, stale_requests
 from vault.domain.errors import AuditUnavailable
 from vault.service import metrics
 from vault.service.ports import AuditBatchWriter, Clock, UnitOfWorkFactory
@@ -33,12 +34,15 @@ class StaleSubject(Exception):
     """The subject's state changed after the caller read it; decide again from fresh state."""
 
 
+Group = tuple[list[AuditRequest], "asyncio.Future[list[Link | None]]"]
+
+
 class AuditAppender:
     def __init__(self, writer: AuditBatchWriter, clock: Clock, *, max_batch: int = 1000) -> None:
         self.writer = writer
         self.clock = clock
         self.max_batch = max_batch
-        self._queue: list[tuple[AuditRequest, asyncio.Future[AuditEntry]]] = []
+        self._queue: list[Group] = []
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._head: Head | None = None
@@ -51,23 +55,28 @@ class AuditAppender:
         self, draft: AuditDraft, *, subject_epoch: tuple[str, int] | None = None
     ) -> AuditEntry:
         """The durable entry for ``draft``; ``StaleSubject`` if its subject state moved."""
-        [future] = self.submit([(draft, subject_epoch)])
-        return await future
+        request = AuditRequest(draft, self.clock.now(), subject_epoch)
+        [link] = await self._queued([request])
+        if link is None:
+            raise StaleSubject()
+        return link.entry(draft, request.at)
 
     def submit(
-        self, drafts: Sequence[tuple[AuditDraft, tuple[str, int] | None]]
-    ) -> list[asyncio.Future[AuditEntry]]:
-        """Queue several drafts at once (they land in the same batch, in this order)."""
-        loop = self._ensure_running()
+        self, drafts: Sequence[AuditDraft], epochs: Sequence[tuple[str, int] | None]
+    ) -> asyncio.Future[list[Link | None]]:
+        """Queue a caller's drafts as one group: they land in the same commit, in this order.
+        The future gives each draft's durable link (seq, hashes), or None where its subject
+        state moved."""
         now = self.clock.now()
-        futures = []
-        for draft, epoch in drafts:
-            future: asyncio.Future[AuditEntry] = loop.create_future()
-            self._queue.append((AuditRequest(draft, now, epoch), future))
-            futures.append(future)
+        return self._queued([AuditRequest(d, now, e) for d, e in zip(drafts, epochs, strict=True)])
+
+    def _queued(self, requests: list[AuditRequest]) -> asyncio.Future[list[Link | None]]:
+        loop = self._ensure_running()
+        future: asyncio.Future[list[Link | None]] = loop.create_future()
+        self._queue.append((requests, future))
         assert self._wake is not None
         self._wake.set()
-        return futures
+        return future
 
     def _ensure_running(self) -> asyncio.AbstractEventLoop:
         loop = asyncio.get_running_loop()
@@ -104,31 +113,39 @@ class AuditAppender:
             if self._closing:
                 return
 
+    def _take(self) -> list[Group]:
+        """Whole groups, oldest first, up to ``max_batch`` entries (always at least one)."""
+        taken, count = 0, 0
+        for requests, _ in self._queue:
+            if taken and count + len(requests) > self.max_batch:
+                break
+            taken, count = taken + 1, count + len(requests)
+        groups, self._queue = self._queue[:taken], self._queue[taken:]
+        return groups
+
     async def _write_one_batch(self) -> None:
-        batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+        groups = self._take()
+        requests = [r for group, _ in groups for r in group] if len(groups) > 1 else groups[0][0]
         started = time.perf_counter()
         try:
-            entries, head = await self.writer.write(
-                [request for request, _ in batch], self._head, self._trusted
-            )
+            links, head = await self.writer.write(requests, self._head, self._trusted)
         except Exception as exc:  # every caller of the batch is refused; nothing was disclosed
             self._trusted = False
-            log.warning("audit_batch_failed", error=type(exc).__name__, entries=len(batch))
-            for _, future in batch:
+            log.warning("audit_batch_failed", error=type(exc).__name__, entries=len(requests))
+            for _, future in groups:
                 if not future.done():
                     future.set_exception(AuditUnavailable())
             return
         self._head, self._trusted = head, True
-        metrics.appended(len(batch), time.perf_counter() - started)
+        metrics.appended(len(requests), time.perf_counter() - started)
         self.batches += 1
-        self.entries += len(batch)
-        for (_, future), entry in zip(batch, entries, strict=True):
-            if future.done():
-                continue
-            if entry is None:
-                future.set_exception(StaleSubject())
-            else:
-                future.set_result(entry)
+        self.entries += len(requests)
+        start = 0
+        for group, future in groups:
+            end = start + len(group)
+            if not future.done():
+                future.set_result(links[start:end])
+            start = end
 
 
 class UowAuditBatches:
@@ -140,20 +157,21 @@ class UowAuditBatches:
 
     async def write(
         self, requests: Sequence[AuditRequest], head: Head | None, trusted: bool
-    ) -> tuple[list[AuditEntry | None], Head | None]:
+    ) -> tuple[list[Link | None], Head | None]:
         async with self.uow() as uow:
             subjects = {r.subject_epoch[0] for r in requests if r.subject_epoch is not None}
             epochs = {s: await uow.subject_epochs.get(s) for s in subjects}
             stale = stale_requests(requests, epochs)
-            entries: list[AuditEntry | None] = []
+            links: list[Link | None] = []
             for index, request in enumerate(requests):
                 if index in stale:
-                    entries.append(None)
-                else:
-                    entries.append(await uow.audit.append(request.draft, request.at))
+                    links.append(None)
+                    continue
+                e = await uow.audit.append(request.draft, request.at)
+                links.append(Link(e.seq, e.prev_hash, e.hash, e.canonical))
             new_head = await uow.audit.head()
             await uow.commit()
-        return entries, new_head
+        return links, new_head
 
     async def close(self) -> None:
         return None

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 
 from common.errors import CoffreError, Forbidden, Unauthenticated
@@ -106,7 +106,7 @@ async def require_any(ctx: VaultContext, caller: Caller, action: Action) -> None
 def failed(draft: AuditDraft, exc: CoffreError) -> AuditDraft:
     """The entry of a refused or failed call: ``denied`` (policy, identity) or ``failed``."""
     outcome = Outcome.DENIED if isinstance(exc, Forbidden | Unauthenticated) else Outcome.FAILED
-    return replace(draft, outcome=outcome, detail={"error": exc.code})
+    return draft._replace(outcome=outcome, detail={"error": exc.code})
 
 
 async def record(
@@ -114,4 +114,4 @@ async def record(
 ) -> AuditEntry:
     """Append the allowed entry inside the operation's own transaction."""
     clean = {k: v for k, v in detail.items() if v is not None}
-    return await uow.audit.append(replace(draft, detail=clean), ctx.clock.now())
+    return await uow.audit.append(draft._replace(detail=clean), ctx.clock.now())

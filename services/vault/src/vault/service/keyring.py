@@ -73,10 +73,11 @@ class Keyring:
         self.cache.put(key.key_id, plaintext)
         return plaintext
 
-    def open_cached(self, key: DataKey) -> bytes | None:
-        """The live key's plaintext without any I/O, or None when that would need the store."""
+    def open_cached(self, key: DataKey, uses: int = 1) -> bytes | None:
+        """The live key's plaintext for ``uses`` uses without any I/O, or None when that would
+        need the store."""
         key.ensure_live()
-        cached = self.cache.get(key.key_id)
+        cached = self.cache.get(key.key_id, uses)
         if cached is not None or key.wrapped is None:
             return cached
         master_key = self._masters.get(key.master_version)
@@ -84,8 +85,18 @@ class Keyring:
             return None
         aad = crypto.data_key_aad(key.subject, key.key_id, key.version, key.master_version)
         plaintext = crypto.open_sealed(master_key, key.wrapped, aad)
-        self.cache.put(key.key_id, plaintext)
+        self.cache.put(key.key_id, plaintext, used=uses)
         return plaintext
+
+    def opener_cached(
+        self, key: DataKey, uses: int = 1, now: float | None = None
+    ) -> crypto.Opener | None:
+        """``open_cached``, as a ready ``crypto.opener`` of the key (kept with the cached key)."""
+        opener = self.cache.opener(key.key_id, uses, now) if not key.destroyed else None
+        if opener is not None:
+            return opener
+        plaintext = self.open_cached(key, uses)
+        return None if plaintext is None else crypto.opener(plaintext)
 
     async def for_write(self, uow: UnitOfWork, subject: str) -> tuple[DataKey, bytes]:
         """The subject's live data key and its plaintext; a first write creates it."""

@@ -15,7 +15,7 @@ from common.events.base import Event
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from vault.domain.anchor import Checkpoint
-from vault.domain.audit import AuditDraft, AuditEntry, AuditRequest, Head
+from vault.domain.audit import AuditDraft, AuditEntry, AuditRequest, Head, Link
 from vault.domain.erasure import ErasureHold
 from vault.domain.grants import Grant
 from vault.domain.keys import DataKey, MasterKey, SecretRecord
@@ -147,8 +147,9 @@ class AuditBatchWriter(Protocol):
 
     async def write(
         self, requests: Sequence[AuditRequest], head: Head | None, trusted: bool
-    ) -> tuple[list[AuditEntry | None], Head | None]:
-        """Chain and commit the requests; a stale one (its subject epoch moved) gets None.
+    ) -> tuple[list[Link | None], Head | None]:
+        """Chain and commit the requests; each gets its link, a stale one (its subject epoch
+        moved) None.
 
         ``head`` is the head after the previous batch; when ``trusted`` the writer may chain after
         it without reading it, and must detect that it moved. Returns the entries and the new

@@ -13,7 +13,7 @@ Rules:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from vault.domain import crypto, names
 from vault.domain.caller import Caller
@@ -108,7 +108,7 @@ async def read_secret(ctx: VaultContext, caller: Caller, ref: SecretRef) -> byte
         ctx.policy.check(caller.service, ref.validated().purpose, Action.READ)
         await erasure.refuse_if_held(ctx, uow, caller, ref.subject, ref.purpose, Action.READ)
         plaintext, key_id = await open_secret(ctx, uow, ref)
-    await ctx.appender.append(replace(draft, detail={"key_id": key_id}))
+    await ctx.appender.append(draft._replace(detail={"key_id": key_id}))
     return plaintext
 
 

@@ -11,9 +11,10 @@ Rules:
 
 from __future__ import annotations
 
+import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vault.domain.erasure import ErasureHold
 from vault.domain.keys import DataKey
@@ -27,6 +28,8 @@ class SubjectState:
     hold: ErasureHold | None
     keys: Mapping[str, DataKey]
     expires_at: float
+    by_raw_id: Mapping[bytes, DataKey] = field(default_factory=dict)
+    """The same keys by the 16 bytes of their id, as a wrapped token names them."""
 
 
 class SubjectCache:
@@ -40,9 +43,10 @@ class SubjectCache:
         self.hits = 0
         self.misses = 0
 
-    def get(self, subject: str) -> SubjectState | None:
+    def get(self, subject: str, now: float | None = None) -> SubjectState | None:
+        """The cached state, unless expired (``now``: the clock's timestamp, if already read)."""
         state = self._entries.get(subject)
-        if state is None or state.expires_at <= self._clock.timestamp():
+        if state is None or state.expires_at <= (self._clock.timestamp() if now is None else now):
             self.misses += 1
             return None
         self.hits += 1
@@ -55,7 +59,9 @@ class SubjectCache:
             keys = await tx.data_keys.of_subject(subject)
             hold = await tx.erasure_holds.get(subject)
         expires_at = self._clock.timestamp() + self.ttl_seconds
-        state = SubjectState(subject, epoch, hold, {k.key_id: k for k in keys}, expires_at)
+        by_id = {k.key_id: k for k in keys}
+        by_raw_id = {uuid.UUID(k.key_id).bytes: k for k in keys}
+        state = SubjectState(subject, epoch, hold, by_id, expires_at, by_raw_id)
         if self.ttl_seconds > 0 and self.max_entries > 0:
             self._entries[subject] = state
             self._entries.move_to_end(subject)
