@@ -142,12 +142,14 @@ def _assignments(container: Container, runtime: Runtime) -> HoldAssignedAccounts
 
 
 def _activity(container: Container, received: Received) -> Activity:
+    """The event's activity, parsed from the fields the consumer already validated (not from a
+    JSON dump of them: same values, same checks, same rejections)."""
     event, envelope = received.event, received.envelope
     if isinstance(event, PaymentInitiated):
-        return parse_payment(_payload(event), **_context(container, envelope))
+        return parse_payment(_fields(event), **_context(container, envelope))
     assert isinstance(event, TransactionIngested)
     context = _context(container, envelope) | {"owner_ref": event.user_id}
-    return parse_transaction(_payload(event), **context)
+    return parse_transaction(_fields(event), **context)
 
 
 def _member(received: Received) -> str:
@@ -175,8 +177,9 @@ async def _record(signals: list[SecuritySignal], uow: PgUnitOfWork) -> None:
         signals.clear()
 
 
-def _payload(event: Event) -> dict[str, Any]:
-    return event.model_dump(mode="json")
+def _fields(event: Event) -> dict[str, Any]:
+    fields: dict[str, Any] = event.__dict__
+    return fields
 
 
 def _context(container: Container, envelope: Envelope) -> dict[str, Any]:
