@@ -48,9 +48,6 @@ class RandomIds:
         ]
 
 
-new_id = RandomIds()
-
-
 class ModelHolder:
     """The model this replica scores with."""
 
