@@ -307,7 +307,8 @@ def print_stages(title: str, stages: dict[str, Any]) -> None:
         if figures:
             print(
                 f"  {stage:<8} {figures['calls']:>7,} calls {figures['total_s']:>8.2f} s "
-                f"p50 {figures['p50_ms']:8.2f} ms  p99 {figures['p99_ms']:8.2f} ms",
+                f"p50 {figures['p50_ms']:8.2f} ms  p99 {figures['p99_ms']:8.2f} ms  "
+                f"max {figures.get('max_ms', 0.0):8.2f} ms",
                 flush=True,
             )
     if stages.get("cpu_s") and committed.get("events"):
@@ -328,7 +329,7 @@ def print_stages(title: str, stages: dict[str, Any]) -> None:
 
 STAGES = (
     "fetch", "decode", "wait", "batch", "inbox", "load", "score", "write", "publish", "commit",
-    "offsets",
+    "offsets", "gc", "lag",
 )  # fmt: skip
 
 

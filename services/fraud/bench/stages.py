@@ -2,19 +2,24 @@
 
 Stages: ``fetch`` (the subscriber's poll, including its idle wait), ``decode``, ``wait`` (for
 the previous batch to commit), ``inbox`` (claim), ``load`` (locks and reads), ``score`` (pure
-Python, per batch), ``write`` (set-based statements), ``publish`` (building the outbox events),
+Python, per event), ``write`` (set-based statements), ``publish`` (building one outbox event),
 ``commit`` (outbox rows + COMMIT), ``offsets`` (Kafka offset commit) and ``batch`` (a whole
 batch's unit of work); ``committed`` is, per event, its event time (the bench's ``x-bench-due``
-header, wall clock) → the commit of its batch. On SIGUSR1 (numbered files) and at exit it
-writes, per stage, the calls, the total seconds and the p50/p99 of one call to the JSON file
-named by ``FRAUD_BENCH_STAGES``, then starts over; ``records`` holds the sizes of the batches
-polled. Production code never imports this module.
+header, wall clock) → the commit of its batch; ``gc`` is each garbage collection (all
+generations) and ``lag`` how late the event loop wakes a 5 ms timer: every stage above is wall
+time in one event loop, so a stage that awaits (``fetch``, ``wait``) also counts the time the
+loop spends running the other tasks' synchronous stretches, which ``lag`` shows. On SIGUSR1
+(numbered files) and at exit it writes, per stage, the calls, the total seconds and the p50 /
+p99 / max of one call to the JSON file named by ``FRAUD_BENCH_STAGES``, then starts over;
+``records`` holds the sizes of the batches polled. Production code never imports this module.
 """
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import functools
+import gc
 import json
 import os
 import signal
@@ -90,14 +95,55 @@ def _committed(owner: Any) -> None:
     owner.apply = apply
 
 
+def _collections() -> None:
+    """Time every garbage collection (``gc`` stage)."""
+    started = 0.0
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        nonlocal started
+        if phase == "start":
+            started = time.perf_counter()
+        else:
+            SPANS["gc"].append(time.perf_counter() - started)
+
+    gc.callbacks.append(callback)
+
+
+async def _loop_lag() -> None:
+    """How late a 5 ms timer fires (``lag`` stage): the loop's longest synchronous stretches."""
+    while True:
+        started = time.perf_counter()
+        await asyncio.sleep(0.005)
+        SPANS["lag"].append(time.perf_counter() - started - 0.005)
+
+
+def _lag_probe(owner: Any) -> None:
+    """Start the lag probe on the service's loop when its broker starts."""
+    original = owner.start
+
+    async def start(self: Any, *args: Any, **kwargs: Any) -> Any:
+        global _PROBE
+        if _PROBE is None:
+            _PROBE = asyncio.get_running_loop().create_task(_loop_lag())
+        return await original(self, *args, **kwargs)
+
+    owner.start = start
+
+
+_PROBE: asyncio.Task[None] | None = None
+
+
 def install() -> None:
     from aiokafka import AIOKafkaConsumer
     from common.db.uow import UnitOfWork
     from common.messaging import consumer, pipeline
+    from faststream.kafka import KafkaBroker
     from faststream.kafka.subscriber.usecase import BatchSubscriber
     from fraud.adapters.pg_scoring import PgScoring
     from fraud.service import batch, scoring
 
+    _collections()
+    _lag_probe(KafkaBroker)
     _sized_fetch(BatchSubscriber)
     _timed_async(consumer.ConsumerBatch, "decode", "decode")
     _timed_async(pipeline.BatchPipeline, "ready", "wait")
@@ -123,6 +169,7 @@ def dump(path: str) -> None:
             "total_s": sum(values),
             "p50_ms": _pct(values, 50) * 1000,
             "p99_ms": _pct(values, 99) * 1000,
+            "max_ms": max(values, default=0.0) * 1000,
         }
         for stage, values in SPANS.items()
     }

@@ -75,7 +75,13 @@ class FraudSettings(ServiceSettings):
         "what has arrived, never held back to fill up.",
     )
     fetch_max_wait_ms: int = Field(
-        20, ge=1, le=5_000, description="Longest the broker holds a fetch open with nothing new."
+        5,
+        ge=1,
+        le=5_000,
+        description="Longest the broker holds a fetch of the activity consumer open with nothing "
+        "new (the embedded broker answers a waiting fetch only when it expires, so this bounds "
+        "what each event waits there; Apache Kafka answers at once, and it only sets how often "
+        "an idle consumer asks).",
     )
     decision_wait_seconds: float = Field(
         1.0,

@@ -8,6 +8,7 @@ import json
 import os
 import sys
 import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -105,10 +106,7 @@ async def _reference_scores(
     fresh = f"acct-{uuid.uuid4().hex[:10]}"
     results: list[Scored] = []
     for activity in activities:
-        renamed = Activity(
-            **{f: getattr(activity, f) for f in Activity.__slots__}  # type: ignore[attr-defined]
-            | {"account_ref": fresh, "ref": activity.ref + "-ref"}
-        )
+        renamed = replace(activity, account_ref=fresh, ref=activity.ref + "-ref")
         results += await score_activities([renamed], fraud.container.uow(), engine)
     return [(r[:-4], v, f) for r, v, f in _features(results)]
 

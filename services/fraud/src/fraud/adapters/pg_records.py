@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+from pydantic_core import to_json
 
 from fraud.domain.activity import ActivityKind
 from fraud.domain.errors import StaleState
@@ -28,8 +29,14 @@ from fraud.domain.records import (
 from fraud.domain.scoring import Decision, Reason
 
 
+def json_text(value: Any) -> str:
+    """``value`` as JSON text for a jsonb parameter (pydantic-core's encoder: the same JSON
+    values as ``json.dumps``, written several times faster; floats as shortest round-trip)."""
+    return to_json(value).decode()
+
+
 def reasons_json(reasons: tuple[Reason, ...]) -> str:
-    return json.dumps([[r.code, r.feature, r.value, r.contribution] for r in reasons])
+    return json_text([[r.code, r.feature, r.value, r.contribution] for r in reasons])
 
 
 def _reasons(raw: str) -> tuple[Reason, ...]:
@@ -54,7 +61,7 @@ class PgScores:
                 record.value,
                 record.decision.value,
                 reasons_json(record.reasons),
-                json.dumps(record.features),
+                json_text(record.features),
                 record.model_version,
                 record.scored_at,
                 record.source_event_id,

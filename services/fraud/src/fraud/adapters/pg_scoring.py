@@ -19,7 +19,13 @@ from typing import Any
 import asyncpg
 from common.db.erasure import digest
 
-from fraud.adapters.pg_records import alert_values, decision_from_row, reasons_json, score_from_row
+from fraud.adapters.pg_records import (
+    alert_values,
+    decision_from_row,
+    json_text,
+    reasons_json,
+    score_from_row,
+)
 from fraud.adapters.pg_scoring_sql import (
     CHANGES,
     DECISIONS,
@@ -168,7 +174,7 @@ def _change(o: ScoringOutcome) -> tuple[Any, ...]:
 def _score(o: ScoringOutcome) -> tuple[Any, ...]:
     s = o.score
     return (s.score_id, s.kind.value, s.activity_ref, s.account_ref, s.owner_ref, s.value,
-            s.decision.value, reasons_json(s.reasons), json.dumps(s.features), s.model_version,
+            s.decision.value, reasons_json(s.reasons), json_text(s.features), s.model_version,
             s.scored_at, s.source_event_id)  # fmt: skip
 
 

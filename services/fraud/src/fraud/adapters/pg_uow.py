@@ -3,11 +3,14 @@
 Rules: events published through it go to ``common``'s outbox in the same transaction; a unit of
 work *borrowed* from a consumer (which has already claimed the event in the inbox) neither opens
 nor commits: the consumer commits the effects, the inbox row and the events together. Each
-score published is counted in the metrics once it is committed.
+score published is counted in the metrics once it is committed (one count per kind and
+decision per unit of work; nothing is counted for one that rolls back, nor for one borrowed
+inside a consumer's savepoint that rolls back).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from functools import partial
 from types import TracebackType
@@ -39,6 +42,7 @@ class PgUnitOfWork:
         self._factory = factory
         self._borrowed = borrowed
         self._uow: CommonUnitOfWork | None = None
+        self._decisions: Counter[tuple[str, str]] | None = None
 
     @classmethod
     def borrow(cls, uow: CommonUnitOfWork) -> PgUnitOfWork:
@@ -59,7 +63,7 @@ class PgUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        uow, self._uow = self._uow, None
+        uow, self._uow, self._decisions = self._uow, None, None
         if self._borrowed is None and uow is not None:
             await uow.__aexit__(exc_type, exc, tb)
 
@@ -86,7 +90,10 @@ class PgUnitOfWork:
             raise RuntimeError("the unit of work is not open")
         self._uow.record(event, subject=subject, key=key)
         if isinstance(event, TransactionScored):
-            self._uow.after_commit(partial(metrics.count_decision, event))
+            if self._decisions is None:
+                self._decisions = Counter()
+                self._uow.after_commit(partial(metrics.count_decisions, self._decisions))
+            self._decisions[(event.kind, event.decision)] += 1
 
     async def commit(self) -> None:
         if self._uow is None:

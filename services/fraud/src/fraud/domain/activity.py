@@ -7,7 +7,7 @@ hour-of-day or one-hour features; account and payee references are opaque, never
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -20,7 +20,7 @@ class ActivityKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Activity:
-    """One scorable money movement."""
+    """One scorable money movement (its magnitude and timestamp computed once, when built)."""
 
     kind: ActivityKind
     ref: str
@@ -33,18 +33,18 @@ class Activity:
     payee_ref: str | None = None
     device_id: str | None = None
     source_event_id: str | None = None
+    magnitude: float = field(init=False, repr=False, compare=False)
+    """The amount's size as a float."""
+    timestamp: float = field(init=False, repr=False, compare=False)
+    """``occurred_at`` in POSIX seconds."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "magnitude", float(abs(self.amount)))
+        object.__setattr__(self, "timestamp", self.occurred_at.timestamp())
 
     @property
     def is_outflow(self) -> bool:
         return self.amount < 0
-
-    @property
-    def magnitude(self) -> float:
-        return float(abs(self.amount))
-
-    @property
-    def timestamp(self) -> float:
-        return self.occurred_at.timestamp()
 
 
 class SignalKind(StrEnum):

@@ -64,7 +64,8 @@ def consumers(container: Container) -> Callable[[Runtime], None]:
         payments = [_member(r) for r in events if isinstance(r.event, PaymentInitiated)]
         erased = await _erased(payments, borrowed)
         kept = [r for r in events if not (erased and _erased_payment(r, erased))]
-        activities = [_activity(container, received) for received in kept]
+        now = container.engine.clock()
+        activities = [_activity(container, received, now) for received in kept]
         if not activities:
             return
         async with borrowed:
@@ -141,13 +142,22 @@ def _assignments(container: Container, runtime: Runtime) -> HoldAssignedAccounts
     return HoldAssignedAccounts(partitions_of, hold)
 
 
-def _activity(container: Container, received: Received) -> Activity:
+def _activity(container: Container, received: Received, now: datetime | None = None) -> Activity:
+    """The event's activity, parsed from the fields the consumer already validated (not from a
+    JSON dump of them: same values, same checks, same rejections); ``now``: the batch's clock."""
     event, envelope = received.event, received.envelope
+    at, limits = now or container.engine.clock(), container.engine.limits
+    event_id = str(envelope.event_id)
     if isinstance(event, PaymentInitiated):
-        return parse_payment(_payload(event), **_context(container, envelope))
+        owner = envelope.subject
+        return parse_payment(
+            _fields(event), owner_ref=owner, event_id=event_id, now=at, limits=limits
+        )
     assert isinstance(event, TransactionIngested)
-    context = _context(container, envelope) | {"owner_ref": event.user_id}
-    return parse_transaction(_payload(event), **context)
+    owner = event.user_id
+    return parse_transaction(
+        _fields(event), owner_ref=owner, event_id=event_id, now=at, limits=limits
+    )
 
 
 def _member(received: Received) -> str:
@@ -175,17 +185,9 @@ async def _record(signals: list[SecuritySignal], uow: PgUnitOfWork) -> None:
         signals.clear()
 
 
-def _payload(event: Event) -> dict[str, Any]:
-    return event.model_dump(mode="json")
-
-
-def _context(container: Container, envelope: Envelope) -> dict[str, Any]:
-    return {
-        "owner_ref": envelope.subject,
-        "event_id": str(envelope.event_id),
-        "now": container.engine.clock(),
-        "limits": container.engine.limits,
-    }
+def _fields(event: Event) -> dict[str, Any]:
+    fields: dict[str, Any] = event.__dict__
+    return fields
 
 
 def to_signal(event: Event, envelope: Envelope) -> SecuritySignal | None:

@@ -7,7 +7,7 @@ replaces it on the next refresh, never an older one.
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -23,8 +23,29 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def new_id() -> str:
-    return uuid.uuid4().hex
+_VERSION_4 = (~(0xF000 << 64) & ~(0xC000 << 48), (0x4000 << 64) | (0x8000 << 48))
+
+
+class RandomIds:
+    """Random version-4 UUIDs as 32 hex digits (what ``uuid.uuid4().hex`` gives), drawn from
+    the operating system's CSPRNG ``batch`` at a time: one system call per batch, not per id."""
+
+    def __init__(self, batch: int = 256) -> None:
+        self._batch = batch
+        self._ready: list[str] = []
+
+    def __call__(self) -> str:
+        if not self._ready:
+            self._ready = self._draw()
+        return self._ready.pop()
+
+    def _draw(self) -> list[str]:
+        keep, set_bits = _VERSION_4
+        raw = os.urandom(16 * self._batch)
+        return [
+            f"{(int.from_bytes(raw[i : i + 16]) & keep) | set_bits:032x}"
+            for i in range(0, len(raw), 16)
+        ]
 
 
 class ModelHolder:
@@ -51,5 +72,5 @@ class Engine:
     auto_register_accounts: bool = False
     park_timeout: timedelta = timedelta(minutes=15)
     clock: Callable[[], datetime] = utc_now
-    new_id: Callable[[], str] = new_id
+    new_id: Callable[[], str] = field(default_factory=RandomIds)
     states: AccountCache = field(default_factory=AccountCache)

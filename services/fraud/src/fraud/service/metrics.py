@@ -10,10 +10,10 @@ block) — never an account, a member or an amount.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from common.events.fraud import TransactionScored
 from common.metrics import meter
 
 _meter = meter("coffre.fraud")
@@ -33,13 +33,16 @@ decisions = _meter.create_counter(
 )
 
 
-def count_decision(scored: TransactionScored) -> None:
-    """Count one committed score by its kind and decision."""
-    decisions.add(1, {"kind": scored.kind, "decision": scored.decision})
+def count_decisions(counts: Counter[tuple[str, str]]) -> None:
+    """Count committed scores by (kind, decision): one instrument call per pair, not per score."""
+    for (kind, decision), count in counts.items():
+        decisions.add(count, {"kind": kind, "decision": decision})
 
 
 def record_latencies(scored: Sequence[tuple[str, datetime]]) -> None:
     """Record, at commit, the wait of each newly scored event: (kind, the event's occurred_at)."""
     now = datetime.now(UTC)
+    labels: dict[str, dict[str, str]] = {}
     for kind, occurred_at in scored:
-        score_latency.record(max((now - occurred_at).total_seconds(), 0.0), {"kind": kind})
+        attributes = labels.get(kind) or labels.setdefault(kind, {"kind": kind})
+        score_latency.record(max((now - occurred_at).total_seconds(), 0.0), attributes)
