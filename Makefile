@@ -65,10 +65,12 @@ integration: install
 
 # The suite runs in TEST_WORKERS pytest-xdist processes, each test module whole in one worker
 # (module-scoped brokers stay single); every worker starts its own Postgres and brokers.
+# Tracebacks are Python's own: pytest's long format can fail on a frame without a line number
+# (seen on Python 3.11), which kills the worker and hides which test failed.
 TEST_WORKERS ?= 4
 
 test: lint typecheck
-	$(UV) run --frozen pytest -q -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(UV) run --frozen pytest -q -n $(TEST_WORKERS) --dist loadfile --tb=native $(PYTEST_ARGS)
 
 bench: install
 	$(UV) run --frozen coffre-dev bench

@@ -45,7 +45,7 @@ from vault.entrypoints.app import create_app
 from vault.entrypoints.audit_cli import verify
 from vault.settings import VaultSettings
 
-pytestmark = [pytest.mark.integration, pytest.mark.asyncio, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio, pytest.mark.timeout(600)]
 
 CONSUMER = f"vault.erasure.drill-{uuid.uuid4().hex[:6]}"
 SECRET = b"consent-token-drill-7f3a9c"

@@ -12,6 +12,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.errors import KafkaTimeoutError
 from coffre_testing.example.service import MIGRATIONS, NoteRecorded
+from coffre_testing.waiting import patient
 from common.db import Database, MigrationSet, UnitOfWork, migrate
 
 
@@ -73,7 +74,7 @@ async def applied_order(
     )
     await consumer.start()
     records: list[ConsumerRecord[bytes, bytes]] = []
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + patient(timeout)
     try:
         while asyncio.get_running_loop().time() < deadline:
             batches = await consumer.getmany(timeout_ms=200)

@@ -13,6 +13,8 @@ import httpx
 from common.runtime import Runtime
 from fastapi import FastAPI
 
+from coffre_testing.waiting import patient
+
 
 @contextlib.asynccontextmanager
 async def running_app(
@@ -29,8 +31,8 @@ async def running_app(
     try:
         runtime: Runtime = app.state.runtime
         if wait_for_kafka:
-            await asyncio.wait_for(runtime.kafka_connected.wait(), timeout)
-            await _wait_for_assignment(runtime, timeout)
+            await asyncio.wait_for(runtime.kafka_connected.wait(), patient(timeout))
+            await _wait_for_assignment(runtime, patient(timeout))
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client
@@ -38,7 +40,7 @@ async def running_app(
         failure = exc
         raise
     finally:
-        await _stop(lifespan, failure, stop_timeout)
+        await _stop(lifespan, failure, patient(stop_timeout))
 
 
 async def _stop(

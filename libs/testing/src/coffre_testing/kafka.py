@@ -8,6 +8,8 @@ from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from coffre_testing.waiting import patient
+
 
 async def collect(
     bootstrap_servers: str,
@@ -30,7 +32,7 @@ async def collect(
     await consumer.start()
     found: list[ConsumerRecord[bytes, bytes]] = []
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + patient(timeout)
     try:
         while len(found) < count and loop.time() < deadline:
             batches = await consumer.getmany(timeout_ms=200)

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from aiokafka import AIOKafkaProducer
+from coffre_testing.waiting import patient
 from common.events import Envelope
 from common.events.erasure import ErasureRequested
 from devstack.ports import free_port, wait_for_port
@@ -70,8 +71,13 @@ class SandboxServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        wait_for_port(port, timeout=20)
-        return cls(process, f"http://127.0.0.1:{port}")
+        server = cls(process, f"http://127.0.0.1:{port}")
+        try:
+            wait_for_port(port, timeout=patient(20), process=process)
+        except BaseException:
+            server.stop()
+            raise
+        return server
 
     def stop(self) -> None:
         self.process.terminate()

@@ -24,6 +24,7 @@ from aggregation.container import Container
 from aggregation.settings import AggregationSettings
 from aggregation_it_helpers import Bank, MemberTokens, SandboxServer
 from coffre_testing.app import LogCapture, running_app
+from coffre_testing.waiting import patient
 from common.logging import configure_logging
 from common.security.service_identity import generate_identity
 from vault.entrypoints.app import create_app as create_vault_app
@@ -126,6 +127,11 @@ class Stack:
         return database
 
 
+# How long aggregation waits for the sandbox bank (its own process): short enough that a "slow"
+# fault times out quickly, stretched like every wait on a loaded machine.
+AGENT_TIMEOUT = patient(2.0)
+
+
 def aggregation_settings(
     infra: Any,
     schema: str,
@@ -137,7 +143,7 @@ def aggregation_settings(
     values: dict[str, Any] = {
         "ref_key": "integration-reference-key-0123456789",
         "agent_base_url": sandbox.base_url,
-        "agent_timeout_seconds": 1.0,
+        "agent_timeout_seconds": AGENT_TIMEOUT,
         "agent_backoff_seconds": 0.05,
         "callback_url": CALLBACK,
         "consent_vault": "http",

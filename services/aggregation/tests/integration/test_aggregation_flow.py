@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 import pytest
-from aggregation_it_conftest import Stack
+from aggregation_it_conftest import AGENT_TIMEOUT, Stack
 from coffre_testing.kafka import collect
 from coffre_testing.waiting import eventually
 from common.events import Envelope
@@ -145,7 +145,7 @@ async def test_agent_timeouts_malformed_answers_and_outages_are_retried(
     await stack.db.fetchval("DELETE FROM transactions")
     await stack.db.fetchval("UPDATE accounts SET synced_through = NULL")
     for fault in (
-        {"kind": "slow", "delaySeconds": 3, "pathPrefix": "/v1/accounts"},
+        {"kind": "slow", "delaySeconds": AGENT_TIMEOUT + 2, "pathPrefix": "/v1/accounts"},
         {"kind": "malformed", "pathPrefix": "/v1/accounts/"},
         {"kind": "error503", "retryAfterSeconds": 0, "pathPrefix": "/v1/accounts/"},
     ):

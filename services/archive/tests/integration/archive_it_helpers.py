@@ -67,17 +67,3 @@ async def publish(bootstrap: str, event: Any, *, subject: str, producer: str = "
         await client.send_and_wait(event.topic(), envelope.to_bytes(), key=subject.encode())
     finally:
         await client.stop()
-
-
-async def until(check: Any, timeout: float = 20.0) -> Any:
-    """Poll `check()` (async) until it returns something truthy; fail after `timeout` seconds."""
-    import asyncio
-
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        found = await check()
-        if found:
-            return found
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.1)

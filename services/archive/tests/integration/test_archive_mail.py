@@ -14,8 +14,9 @@ from typing import Any
 
 import pikepdf
 import pytest
-from archive_it_helpers import jpeg, png, publish, until
+from archive_it_helpers import jpeg, png, publish
 from archive_pdfa_check import pdf_text, pdfa_2b_problems, pdfsig_says_valid
+from coffre_testing.waiting import until
 from common.events.auth import UserRegistered
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.asyncio]

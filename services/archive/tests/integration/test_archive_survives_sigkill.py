@@ -32,8 +32,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from archive.adapters.pg_journal import PgJournal
 from archive.domain.journal import verify_chain
-from archive_it_helpers import MemberTokens, jpeg, until
+from archive_it_helpers import MemberTokens, jpeg
 from coffre_testing.stores import S3Endpoint, TsaEndpoint
+from coffre_testing.waiting import until
 from common.events.archive import ReceiptSealed, ReceiptUploaded
 from devstack.ports import free_port
 

@@ -3,7 +3,6 @@ real fraud service in process, and the sandbox bank in process (httpx over ASGI)
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import sys
 import uuid
@@ -20,6 +19,7 @@ from fastapi import FastAPI
 sys.path.insert(0, str(Path(__file__).parent))
 
 from coffre_testing.app import running_app
+from coffre_testing.waiting import until
 from common.db.database import Database
 from common.events import all_topics
 from common.events.auth import UserRegistered
@@ -159,14 +159,7 @@ async def eventually(
     probe: Callable[[], Awaitable[T]], ok: Callable[[T], bool], timeout: float = 30
 ) -> T:
     """Poll ``probe`` until ``ok`` holds (bounded); fail with the last value otherwise."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await probe()
-        if ok(value):
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not reached in {timeout}s: {value!r}")
-        await asyncio.sleep(0.1)
+    return await until(probe, ok, timeout)
 
 
 @contextlib.asynccontextmanager

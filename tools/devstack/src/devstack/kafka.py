@@ -72,8 +72,8 @@ class EmbeddedKafka:
             start_new_session=True,
         )
         try:
-            wait_for_port(self.port, timeout=20)
-        except TimeoutError:
+            wait_for_port(self.port, timeout=60, process=self._process)
+        except (TimeoutError, RuntimeError):
             self.stop()
             raise
 

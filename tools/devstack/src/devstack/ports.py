@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import time
+from typing import Any
 
 
 def free_port() -> int:
@@ -12,9 +14,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(port: int, *, host: str = "127.0.0.1", timeout: float = 15.0) -> None:
+def wait_for_port(
+    port: int,
+    *,
+    host: str = "127.0.0.1",
+    timeout: float = 15.0,
+    process: subprocess.Popen[Any] | None = None,
+) -> None:
+    """Wait until something listens on ``host:port``; with ``process``, fail at once if that
+    process exits first (its exit code in the error) instead of waiting out the timeout."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the process exited with code {process.returncode} before "
+                               f"listening on {host}:{port}")  # fmt: skip
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.settimeout(0.2)
             if sock.connect_ex((host, port)) == 0:
