@@ -102,6 +102,9 @@ def run_service_benches(root: Path, env: dict[str, str], only: str | None = None
 
 
 def run_benchmarks(root: Path, *, quick: bool = False, only: str | None = None) -> int:
+    """Run the benches; ``--quick`` or ``COFFRE_BENCH_QUICK=1`` in the environment (either one)
+    gives the smaller volumes, here and in every service's bench."""
+    quick = quick or os.environ.get("COFFRE_BENCH_QUICK") == "1"
     count = 5_000 if quick else 20_000
     configure_logging("bench", level="WARNING")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally: stop the stack
