@@ -26,7 +26,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 from devstack.layout import DEFAULT_PORTS, SANDBOX_BANK_PORT
-from devstack.ports import free_port, port_in_use
+from devstack.ports import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1500)]
 
@@ -95,7 +95,7 @@ class Stack:
 
 
 @pytest.fixture
-def stack() -> Iterator[Stack]:
+def stack(service_port_offset: int) -> Iterator[Stack]:
     folder = Path(tempfile.mkdtemp(prefix="coffre-crash-test-"))
     env = {
         k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")
@@ -106,20 +106,12 @@ def stack() -> Iterator[Stack]:
         "COFFRE_DEV_KAFKA_PORT": str(free_port()),
         "COFFRE_DEV_S3_PORT": str(free_port()),
     }
-    running = Stack(env, _free_service_offset())
+    running = Stack(env, service_port_offset)
     try:
         yield running
     finally:
         running.stop()
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def _free_service_offset() -> int:
-    for offset in range(21_000, 30_000, 89):
-        ports = [p + offset for p in (*DEFAULT_PORTS.values(), SANDBOX_BANK_PORT)]
-        if not any(port_in_use(p) for p in ports):
-            return offset
-    raise RuntimeError("no free block of service ports")
 
 
 def test_broker_killed_mid_ingest_loses_no_event_and_crashes_are_restarted(stack: Stack) -> None:

@@ -36,14 +36,16 @@ def state_root() -> Iterator[Path]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def test_dev_runner_starts_every_service_and_stops_cleanly_on_ctrl_c(state_root: Path) -> None:
+def test_dev_runner_starts_every_service_and_stops_cleanly_on_ctrl_c(
+    state_root: Path, service_port_offset: int
+) -> None:
     env = {
         key: value
         for key, value in os.environ.items()
         if key not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")
     }
     pg_port, kafka_port, s3_port = free_port(), free_port(), free_port()
-    offset = _free_service_offset()
+    offset = service_port_offset
     env |= {
         "COFFRE_STATE_DIR": str(state_root / "state"),
         "COFFRE_DEV_PG_PORT": str(pg_port),
@@ -119,14 +121,6 @@ class _Output:
                 return marker in self.text
             time.sleep(0.1)
         return False
-
-
-def _free_service_offset() -> int:
-    for offset in range(20_000, 40_000, 97):
-        ports = [p + offset for p in (*DEFAULT_PORTS.values(), SANDBOX_BANK_PORT)]
-        if not any(port_in_use(p) for p in ports):
-            return offset
-    raise RuntimeError("no free block of service ports")
 
 
 def test_runner_refuses_to_start_on_a_busy_port(tmp_path: Path) -> None:

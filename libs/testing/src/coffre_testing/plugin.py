@@ -24,6 +24,7 @@ from devstack.kafka import EmbeddedKafka
 from devstack.ports import free_port
 from devstack.postgres import EmbeddedPostgres
 
+from coffre_testing import ports
 from coffre_testing.infra import Infra
 from coffre_testing.profiles import Profile, ProfileError, containers_unavailable, select_profile
 from coffre_testing.stores import dev_tsa, s3_endpoint
@@ -110,6 +111,14 @@ def infra(_containers: Infra | None, _postgres: str | None) -> Iterator[Infra]:
     finally:
         kafka.stop()
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def service_port_offset() -> Iterator[int]:
+    """A ``--port-offset`` for a whole dev stack, held for this test alone
+    (``coffre_testing.ports``)."""
+    with ports.service_port_offset() as offset:
+        yield offset
 
 
 @pytest.fixture
