@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 from coffre_testing.metrics import sample
-from coffre_testing.waiting import eventually
+from coffre_testing.waiting import eventually, until
 from common.events.aggregation import TransactionIngested
 from common.events.auth import UserRegistered
 from fraud_harness import Events
@@ -52,17 +52,19 @@ async def test_score_latency_and_decisions_are_recorded_once_scores_commit(
     latency = "coffre_fraud_score_latency_seconds_count"
     decisions = "coffre_fraud_decisions_total"
 
-    async def recorded() -> bool:
+    async def progress() -> dict[str, float]:
+        """The metric deltas, and where the events are in the database (named if it fails)."""
         after = (await fraud.client.get("/metrics")).text
-        return (
-            sample(after, latency, kind="transaction") - sample(before, latency, kind="transaction")
-            >= 3
-            and sample(after, decisions, kind="transaction")
-            - sample(before, decisions, kind="transaction")
-            >= 3
-        )
+        return {
+            "latencies": sample(after, latency, kind="transaction")
+            - sample(before, latency, kind="transaction"),
+            "decisions": sample(after, decisions, kind="transaction")
+            - sample(before, decisions, kind="transaction"),
+            "scores_in_db": await db.fetchval("SELECT count(*) FROM scores"),
+            "parked_in_db": await db.fetchval("SELECT count(*) FROM parked_events"),
+        }
 
-    await eventually(recorded, timeout=30)
+    await until(progress, lambda p: p["latencies"] >= 3 and p["decisions"] >= 3, timeout=30)
     after = (await fraud.client.get("/metrics")).text
     assert sample(after, "coffre_fraud_score_latency_seconds_sum", kind="transaction") > 0
     assert account not in after
