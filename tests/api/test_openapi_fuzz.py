@@ -65,6 +65,7 @@ def state(
     env = {
         "ARCHIVE_TSA_URL": dev_tsa.url,
         "ARCHIVE_S3_BUCKET": f"fuzz-{uuid.uuid4().hex[:12]}",
+        "ARCHIVE_SMTP_PORT": str(free_port()),  # never the default port another run may hold
         "OBJECT_STORE_ENDPOINT_URL": s3_endpoint.url,
         "AWS_ACCESS_KEY_ID": s3_endpoint.access_key_id,
         "AWS_SECRET_ACCESS_KEY": s3_endpoint.secret_access_key,

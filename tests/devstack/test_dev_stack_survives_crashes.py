@@ -18,8 +18,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -248,15 +249,32 @@ async def _synced_refs(
     refs: set[str] = set()
     cursor: str | None = None
     while True:
-        page = await http.get(
-            f"{aggregation}/v1/transactions/sync",
-            headers=bearer,
-            params={"cursor": cursor} if cursor else {},
+        params = {"cursor": cursor} if cursor else {}
+        page = await _answered(
+            partial(http.get, f"{aggregation}/v1/transactions/sync", headers=bearer, params=params)
         )
         refs |= {t["transaction_ref"] for t in page.json()["added"]}
         cursor = page.json()["next_cursor"]
         if not page.json()["has_more"]:
             return refs
+
+
+async def _answered(
+    call: Callable[[], Awaitable[httpx.Response]], timeout: float = 180
+) -> httpx.Response:
+    """The first 200 answer to ``call``: a service the runner is restarting after the broker's
+    kill answers 503 (or not at all) for a while, which is not what the test is about."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            answer = await call()
+            if answer.status_code == 200:
+                return answer
+            last = f"{answer.status_code} {answer.text[:300]}"
+        except httpx.TransportError as exc:
+            last = repr(exc)
+        assert time.monotonic() < deadline, f"no 200 answer in {timeout} s: {last}"
+        await asyncio.sleep(1)
 
 
 def _service_pid(url: str) -> int:
