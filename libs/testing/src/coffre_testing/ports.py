@@ -18,11 +18,10 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from devstack.layout import DEFAULT_PORTS, SANDBOX_BANK_PORT
+from devstack.layout import DEFAULT_PORTS, SANDBOX_BANK_PORT, SMTP_PORT
 from devstack.ports import port_in_use
 from devstack.tsa import DEFAULT_TSA_PORT
 
-SMTP_PORT = 8025
 BLOCK = (*DEFAULT_PORTS.values(), SANDBOX_BANK_PORT, DEFAULT_TSA_PORT, SMTP_PORT)
 STEP = 113
 OFFSETS = range(10_000, 24_000, STEP)

@@ -16,6 +16,7 @@ DEFAULT_PORTS = {
     "archive": 8006,
 }
 SANDBOX_BANK_PORT = 8010
+SMTP_PORT = 8025  # archive's e-mail intake
 
 
 def workspace_root(start: Path | None = None) -> Path:

@@ -38,6 +38,7 @@ from devstack.kafka import EmbeddedKafka, EmbeddedS3
 from devstack.layout import (
     DEFAULT_PORTS,
     SANDBOX_BANK_PORT,
+    SMTP_PORT,
     ServiceSpec,
     discover_services,
     state_dir,
@@ -202,7 +203,7 @@ class DevStack:
             f"{prefix}_FRAUD_URL": f"http://127.0.0.1:{DEFAULT_PORTS['fraud'] + self.port_offset}",
             f"{prefix}_PUBLIC_BASE_URL": own,
             f"{prefix}_TSA_URL": f"http://127.0.0.1:{DEFAULT_TSA_PORT + self.port_offset}/",
-            f"{prefix}_SMTP_PORT": str(8025 + self.port_offset),
+            f"{prefix}_SMTP_PORT": str(SMTP_PORT + self.port_offset),
         }
 
     def start_services(self, services: list[ServiceSpec]) -> list[tuple[str, str]]:
