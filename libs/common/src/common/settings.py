@@ -130,6 +130,15 @@ class ServiceSettings(BaseSettings):
         return self
 
 
+class MemberTokenSettings(ServiceSettings):
+    """Settings of a service that members call with auth's access tokens."""
+
+    auth_jwks_url: str = "http://127.0.0.1:8001/.well-known/jwks.json"
+    auth_jwks_json: str | None = Field(None, description="A fixed JWKS document (tests, dev).")
+    token_issuer: str = "https://auth.coffre.local"
+    token_audience: str = "coffre-api"
+
+
 S = TypeVar("S", bound=ServiceSettings)
 
 

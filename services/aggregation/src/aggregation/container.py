@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Coroutine
 from typing import Any
 
@@ -20,16 +19,10 @@ from common.db.erasure import ErasurePurgeLoop
 from common.db.uow import UnitOfWork as CommonUnitOfWork
 from common.events import Envelope, Event
 from common.events.erasure import ErasureRequested
+from common.http.peers import PeerClients
 from common.logging import get_logger
 from common.runtime import Runtime
-from common.security.access_tokens import (
-    AccessTokenVerifier,
-    HttpJwksSource,
-    JwksCache,
-    JwksSource,
-    StaticJwksSource,
-)
-from common.security.service_identity import ServiceAuth, ServiceTokenIssuer
+from common.security.access_tokens import JwksSource
 
 from aggregation.adapters.berlin_group import RetryPolicy
 from aggregation.adapters.berlin_group_embedded import EmbeddedBerlinGroupAgent
@@ -73,7 +66,7 @@ class Container:
         self._credential_vault = credential_vault
         self._clock = clock or SystemClock()
         self._jwks_source = jwks_source
-        self._clients: list[httpx.AsyncClient] = []
+        self._peers = PeerClients(settings)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ready = asyncio.Event()
         self.scheduler: Scheduler | None = None
@@ -102,8 +95,8 @@ class Container:
 
     async def start(self, runtime: Runtime) -> None:
         s = self.settings
-        agent_client = self._client(
-            s.agent_base_url, self._agent_transport, s.agent_timeout_seconds + 5
+        agent_client = self._peers.open(
+            s.agent_base_url, transport=self._agent_transport, timeout=s.agent_timeout_seconds + 5
         )
         retry = RetryPolicy(
             attempts=s.agent_attempts,
@@ -122,11 +115,7 @@ class Container:
         self._credentials = CredentialContext(
             vault=self._credential_vault or self._http_credential_vault(), agent=agent
         )
-        verifier = AccessTokenVerifier(
-            JwksCache(self._jwks_source or self._jwks()),
-            issuer=s.token_issuer,
-            audience=s.token_audience,
-        )
+        verifier = self._peers.member_tokens(s, self._jwks_source)
         self._members = MemberAuthenticator(verifier, frozenset(s.member_scopes))
         if s.scheduler_enabled:
             self.scheduler = Scheduler(self._ctx, s.scheduler_interval_seconds)
@@ -145,8 +134,7 @@ class Container:
         if self._tasks:
             with contextlib.suppress(Exception):
                 await asyncio.wait(self._tasks, timeout=30)
-        for client in self._clients:
-            await client.aclose()
+        await self._peers.aclose()
 
     def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> None:
         """Run work after the response (an initial pull); failures are logged, never raised."""
@@ -176,15 +164,6 @@ class Container:
         await self._ready.wait()
         await erase_member(self.ctx, PgStore(uow), event.user_id, event.request_id)
 
-    def _client(
-        self, base_url: str, transport: httpx.AsyncBaseTransport | None, timeout: float, **kw: Any
-    ) -> httpx.AsyncClient:
-        client = httpx.AsyncClient(
-            base_url=base_url, transport=transport, timeout=timeout, follow_redirects=False, **kw
-        )
-        self._clients.append(client)
-        return client
-
     def _consent_vault(self) -> ConsentVault:
         s = self.settings
         if s.consent_vault == "memory":
@@ -192,12 +171,7 @@ class Container:
                 "consent_vault_in_memory", note="development only: tokens die with the process"
             )
             return InMemoryConsentVault()
-        assert s.service_identity_key_file is not None  # settings refuse http without it
-        issuer = ServiceTokenIssuer.from_file(s.service_name, s.service_identity_key_file)
-        auth = ServiceAuth(issuer, "vault")
-        return HttpVaultClient(
-            self._client(s.vault_url, self._vault_transport, s.vault_timeout_seconds, auth=auth)
-        )
+        return HttpVaultClient(self._vault_client())
 
     def _http_credential_vault(self) -> CredentialVault:
         s = self.settings
@@ -205,15 +179,13 @@ class Container:
             raise RuntimeError(
                 "sealed bank credentials need the vault: set service_identity_key_file"
             )
-        issuer = ServiceTokenIssuer.from_file(s.service_name, s.service_identity_key_file)
-        client = self._client(
-            s.vault_url, self._vault_transport, s.vault_timeout_seconds,
-            auth=ServiceAuth(issuer, "vault"),
-        )  # fmt: skip
-        return HttpCredentialVault(client, s.agent_name, s.sealing_keys_cache_seconds)
+        return HttpCredentialVault(self._vault_client(), s.agent_name, s.sealing_keys_cache_seconds)
 
-    def _jwks(self) -> JwksSource:
+    def _vault_client(self) -> httpx.AsyncClient:
         s = self.settings
-        if s.auth_jwks_json:
-            return StaticJwksSource(json.loads(s.auth_jwks_json))
-        return HttpJwksSource(s.auth_jwks_url, self._client(s.auth_jwks_url, None, 5.0))
+        return self._peers.open(
+            s.vault_url,
+            transport=self._vault_transport,
+            timeout=s.vault_timeout_seconds,
+            audience="vault",
+        )

@@ -10,14 +10,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Literal
 
-from common.settings import ServiceSettings
+from common.settings import MemberTokenSettings
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from aggregation.service.context import Policy
 
 
-class AggregationSettings(ServiceSettings):
+class AggregationSettings(MemberTokenSettings):
     model_config = SettingsConfigDict(
         env_prefix="AGGREGATION_", extra="ignore", frozen=True, populate_by_name=True
     )
@@ -48,10 +48,6 @@ class AggregationSettings(ServiceSettings):
     consent_vault: Literal["http", "memory"] = "http"
     vault_url: str = "http://127.0.0.1:8002"
     vault_timeout_seconds: float = Field(5.0, gt=0, le=60)
-    auth_jwks_url: str = "http://127.0.0.1:8001/.well-known/jwks.json"
-    auth_jwks_json: str | None = Field(None, description="A fixed JWKS document (tests, dev).")
-    token_issuer: str = "https://auth.coffre.local"
-    token_audience: str = "coffre-api"
     member_scopes: tuple[str, ...] = ("member", "payment")
     member_ip_header: str | None = Field(
         None, description="Header the gateway puts the member's IP in (else the peer address)."

@@ -129,7 +129,7 @@ class Stack:
 
 # How long aggregation waits for the sandbox bank (its own process): short enough that a "slow"
 # fault times out quickly, stretched like every wait on a loaded machine.
-AGENT_TIMEOUT = patient(2.0)
+AGENT_TIMEOUT = patient(4.0)
 
 
 def aggregation_settings(

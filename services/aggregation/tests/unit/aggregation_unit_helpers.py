@@ -18,6 +18,7 @@ from aggregation.service import connections
 from aggregation.service.connections import ConnectionView, StartedConnection
 from aggregation.service.context import Context, Policy
 from aggregation.service.ports import CreatedConsent
+from coffre_testing.waiting import patient
 from sandbox_bank import SandboxSettings, create_app
 from sandbox_bank.domain.clock import SandboxClock
 from sandbox_bank.testing import BASE_URL
@@ -40,7 +41,7 @@ class SharedClock(SandboxClock):
         return self._clock.advance(timedelta(seconds=seconds))
 
 
-AGENT_TIMEOUT = 10.0
+AGENT_TIMEOUT = patient(10.0)
 """Generous: an in-process bank call on a loaded machine can take seconds; a test of the slow
 fault passes its own short timeout and a fault delay far beyond it."""
 

@@ -16,6 +16,7 @@ from aggregation.domain.errors import (
 from aggregation.domain.transactions import TxStatus
 from aggregation.service import sync
 from aggregation_unit_helpers import MEMBER_IP, Harness
+from coffre_testing.waiting import patient
 from common.events.aggregation import TransactionIngested, TransactionUpdated
 from sandbox_bank.testing import bg_headers
 
@@ -196,7 +197,7 @@ async def test_malformed_unattended_first_page_backs_off_instead_of_spending_bud
 
 
 async def test_malformed_and_slow_answers_are_retried_when_the_member_is_present() -> None:
-    h = Harness(agent_timeout=2.0)
+    h = Harness(agent_timeout=patient(2.0))  # far below the fault's 60 s delay
     user, cid, _ = await _connected(h)
     await h.fault("malformed", count=1, pathPrefix="/v1/accounts/")
     await h.fault("slow", count=1, pathPrefix="/v1/accounts/", delaySeconds=60)

@@ -12,21 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from datetime import timedelta
 from typing import Any
 
 import httpx
+from common.http.peers import PeerClients
 from common.logging import get_logger
 from common.runtime import Runtime
-from common.security.access_tokens import (
-    AccessTokenVerifier,
-    HttpJwksSource,
-    JwksCache,
-    JwksSource,
-    StaticJwksSource,
-)
-from common.security.service_identity import ServiceAuth, ServiceTokenIssuer
+from common.security.access_tokens import JwksSource
 
 from archive.adapters.clock import SystemClock
 from archive.adapters.faults import KillingStore
@@ -65,7 +58,7 @@ class Container:
         self._clock = clock or SystemClock()
         self._vault_transport = vault_transport
         self._jwks_source = jwks_source
-        self._clients: list[httpx.AsyncClient] = []
+        self._peers = PeerClients(settings)
         self._built_sealer: PadesSealer | None = None
         self._ready = asyncio.Event()
         self._ctx: Context | None = None
@@ -118,11 +111,7 @@ class Container:
             clock=self._clock,
             policy=self.policy(),
         )
-        verifier = AccessTokenVerifier(
-            JwksCache(self._jwks_source or self._jwks()),
-            issuer=s.token_issuer,
-            audience=s.token_audience,
-        )
+        verifier = self._peers.member_tokens(s, self._jwks_source)
         self._members = MemberAuthenticator(verifier, frozenset(s.member_scopes))
         if s.smtp_enabled:
             await self._start_smtp()
@@ -172,8 +161,7 @@ class Container:
             await asyncio.wait(set(self._smtp_tasks), timeout=30)
         if self.scheduler is not None:
             await self.scheduler.stop()
-        for client in self._clients:
-            await client.aclose()
+        await self._peers.aclose()
         if self._built_sealer is not None:
             await asyncio.to_thread(self._built_sealer.close)
 
@@ -196,21 +184,10 @@ class Container:
 
     def _vault(self) -> DocumentKeys:
         s = self.settings
-        assert s.service_identity_key_file is not None  # settings refuse to start without it
-        issuer = ServiceTokenIssuer.from_file(s.service_name, s.service_identity_key_file)
-        client = httpx.AsyncClient(
-            base_url=s.vault_url,
+        client = self._peers.open(
+            s.vault_url,
             transport=self._vault_transport,
             timeout=s.vault_timeout_seconds,
-            auth=ServiceAuth(issuer, "vault"),
+            audience="vault",
         )
-        self._clients.append(client)
         return HttpDocumentKeys(client)
-
-    def _jwks(self) -> JwksSource:
-        s = self.settings
-        if s.auth_jwks_json:
-            return StaticJwksSource(json.loads(s.auth_jwks_json))
-        client = httpx.AsyncClient(timeout=5.0)
-        self._clients.append(client)
-        return HttpJwksSource(s.auth_jwks_url, client)

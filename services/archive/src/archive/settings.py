@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from common.settings import ServiceSettings
+from common.settings import MemberTokenSettings
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -22,7 +22,7 @@ def _state(name: str) -> str:
     return str(Path(os.environ.get("COFFRE_STATE_DIR", ".state")) / name)
 
 
-class ArchiveSettings(ServiceSettings):
+class ArchiveSettings(MemberTokenSettings):
     model_config = SettingsConfigDict(
         env_prefix="ARCHIVE_", extra="ignore", frozen=True, populate_by_name=True
     )
@@ -89,10 +89,6 @@ class ArchiveSettings(ServiceSettings):
     smtp_max_attachments: int = Field(20, ge=1, le=100)
     smtp_max_recipients: int = Field(5, ge=1, le=100)
     # members
-    auth_jwks_url: str = "http://127.0.0.1:8001/.well-known/jwks.json"
-    auth_jwks_json: str | None = Field(None, description="A fixed JWKS document (tests, dev).")
-    token_issuer: str = "https://auth.coffre.local"
-    token_audience: str = "coffre-api"
     member_scopes: tuple[str, ...] = ("member", "payment")
     # background work
     scheduler_enabled: bool = True

@@ -25,6 +25,7 @@ from archive.domain.files import Kind
 from archive_pdfa_check import pdfsig_says_valid
 from archive_unit_helpers import jpeg
 from asn1crypto import crl
+from coffre_testing.waiting import patient
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from devstack.pki import DevPki
@@ -149,7 +150,7 @@ def _open_in_fresh_process(hsm: Hsm, token: str, label: str, pin: str) -> str:
     )
     args = [hsm.module, token, label, pin, str(hsm.pki.root_cert)]
     done = subprocess.run(
-        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=patient(120)
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout.strip()

@@ -1,4 +1,4 @@
-"""Payments' composition root: `create_app(settings=None)` wires runtime, container, routes.
+"""Payments's composition root: `create_app(settings=None)` wires runtime, container, routes.
 
 Rule: nothing is opened at import or in `create_app`; the lifespan starts everything.
 """
@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from common.db import MigrationSet
-from common.http import create_service_app
-from common.runtime import Runtime
+from common.http.app import create_container_app
 from common.settings import load_settings
 from fastapi import FastAPI
 
@@ -26,24 +25,14 @@ def create_app(
     settings: PaymentsSettings | None = None, *, observability: bool = True, **overrides: Any
 ) -> FastAPI:
     """The service app; `overrides` go to the container (tests: transports, clock, JWKS)."""
-    settings = settings or load_settings(PaymentsSettings)
-    holder: list[Container] = []
-    runtime = Runtime(
-        settings,
+    chosen = settings or load_settings(PaymentsSettings)
+    return create_container_app(
+        chosen,
         migrations=MIGRATIONS,
-        register_consumers=lambda rt: consumers.register(rt, holder[0]),
-    )
-    container = Container(settings, runtime, **overrides)
-    holder.append(container)
-    app = create_service_app(
-        settings,
-        runtime,
+        container=lambda runtime: Container(chosen, runtime, **overrides),
+        register_consumers=consumers.register,
         title="Coffre payments",
         description="Payment initiation with the member's consent, step-up, fraud gate.",
         routers=[router],
-        on_startup=[container.start],
-        on_shutdown=[container.stop],
-        configure_observability=observability,
+        observability=observability,
     )
-    app.state.container = container
-    return app

@@ -10,20 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-from typing import Any
 
 import httpx
+from common.http.peers import PeerClients
 from common.logging import get_logger
 from common.runtime import Runtime
-from common.security.access_tokens import (
-    AccessTokenVerifier,
-    HttpJwksSource,
-    JwksCache,
-    JwksSource,
-    StaticJwksSource,
-)
-from common.security.service_identity import ServiceAuth, ServiceTokenIssuer
+from common.security.access_tokens import JwksSource
 from common.security.stepup import StepUpVerifier
 
 from payments.adapters.berlin_group_pis import BerlinGroupBank
@@ -59,7 +51,7 @@ class Container:
         self._transports = (bank_transport, vault_transport, fraud_transport)
         self._clock = clock or SystemClock()
         self._jwks_source = jwks_source
-        self._clients: list[httpx.AsyncClient] = []
+        self._peers = PeerClients(settings)
         self._ready = asyncio.Event()
         self.worker: Worker | None = None
         self._sampler: asyncio.Task[None] | None = None
@@ -83,30 +75,27 @@ class Container:
         return self.ctx
 
     async def start(self, runtime: Runtime) -> None:
-        s = self.settings
+        s, peers = self.settings, self._peers
         bank_t, vault_t, fraud_t = self._transports
-        assert s.service_identity_key_file is not None
-        issuer = ServiceTokenIssuer.from_file(s.service_name, s.service_identity_key_file)
-        jwks = JwksCache(self._jwks_source or self._jwks())
+        members = peers.member_tokens(s, self._jwks_source)
         self._ctx = Context(
             uow=lambda: PgUnitOfWork(runtime),
             bank=BerlinGroupBank(
-                self._client(s.bank_base_url, bank_t, s.bank_timeout_seconds + 5),
+                peers.open(s.bank_base_url, transport=bank_t, timeout=s.bank_timeout_seconds + 5),
                 timeout=s.bank_timeout_seconds,
             ),
-            vault=HttpVaultClient(self._client(
-                s.vault_url, vault_t, s.vault_timeout_seconds, auth=ServiceAuth(issuer, "vault")
+            vault=HttpVaultClient(peers.open(
+                s.vault_url, transport=vault_t, timeout=s.vault_timeout_seconds, audience="vault"
             )),
-            fraud=HttpFraudClient(self._client(
-                s.fraud_url, fraud_t, s.fraud_timeout_seconds, auth=ServiceAuth(issuer, "fraud")
+            fraud=HttpFraudClient(peers.open(
+                s.fraud_url, transport=fraud_t, timeout=s.fraud_timeout_seconds, audience="fraud"
             )),
-            stepup=StepUpVerifier(jwks, issuer=s.token_issuer),
+            stepup=StepUpVerifier(members.keys, issuer=s.token_issuer),
             clock=self._clock,
             refs=RefKeys(s.ref_key.get_secret_value().encode()),
             policy=s.policy(),
         )  # fmt: skip
-        verifier = AccessTokenVerifier(jwks, issuer=s.token_issuer, audience=s.token_audience)
-        self._members = MemberAuthenticator(verifier, s.member_scope, self._ctx.uow)
+        self._members = MemberAuthenticator(members, s.member_scope, self._ctx.uow)
         if s.worker_enabled:
             self.worker = Worker(self._ctx, s.worker_interval_seconds)
             self.worker.start()
@@ -123,25 +112,9 @@ class Container:
                 await self._sampler
         if self.worker is not None:
             await self.worker.stop()
-        for client in self._clients:
-            await client.aclose()
+        await self._peers.aclose()
 
     def kick(self) -> None:
         """Wake the worker soon (after the caller's transaction has committed)."""
         if self.worker is not None:
             asyncio.get_running_loop().call_later(0.05, self.worker.kick)
-
-    def _client(
-        self, base_url: str, transport: httpx.AsyncBaseTransport | None, timeout: float, **kw: Any
-    ) -> httpx.AsyncClient:
-        client = httpx.AsyncClient(
-            base_url=base_url, transport=transport, timeout=timeout, follow_redirects=False, **kw
-        )
-        self._clients.append(client)
-        return client
-
-    def _jwks(self) -> JwksSource:
-        s = self.settings
-        if s.auth_jwks_json:
-            return StaticJwksSource(json.loads(s.auth_jwks_json))
-        return HttpJwksSource(s.auth_jwks_url, self._client(s.auth_jwks_url, None, 5.0))

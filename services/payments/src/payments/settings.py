@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from common.settings import ServiceSettings
+from common.settings import MemberTokenSettings
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -19,7 +19,7 @@ from payments.domain.iban import normalise_iban
 from payments.service.context import Policy
 
 
-class PaymentsSettings(ServiceSettings):
+class PaymentsSettings(MemberTokenSettings):
     model_config = SettingsConfigDict(
         env_prefix="PAYMENTS_", extra="ignore", frozen=True, populate_by_name=True
     )
@@ -39,10 +39,6 @@ class PaymentsSettings(ServiceSettings):
     vault_timeout_seconds: float = Field(5.0, gt=0, le=60)
     fraud_url: str = "http://127.0.0.1:8004"
     fraud_timeout_seconds: float = Field(5.0, gt=0, le=60)
-    auth_jwks_url: str = "http://127.0.0.1:8001/.well-known/jwks.json"
-    auth_jwks_json: str | None = Field(None, description="A fixed JWKS document (tests, dev).")
-    token_issuer: str = "https://auth.coffre.local"
-    token_audience: str = "coffre-api"
     member_scope: str = "payment"
     currencies: tuple[str, ...] = ("EUR",)
     max_per_payment: Decimal = Field(Decimal("10000"), gt=0)

@@ -15,11 +15,12 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from starlette.types import ASGIApp
 
+from common.db import MigrationSet
 from common.http.openapi import install_problem_documentation
 from common.http.problems import install_problem_handlers, problem_response
 from common.http.telemetry import HttpTelemetry
@@ -32,6 +33,17 @@ from common.tracing import configure_tracing
 log = get_logger(__name__)
 
 Hook = Callable[[Runtime], Awaitable[None]]
+
+
+class ServiceContainer(Protocol):
+    """What a service's container offers the app: started after the runtime, stopped before."""
+
+    async def start(self, runtime: Runtime) -> None: ...
+
+    async def stop(self, runtime: Runtime) -> None: ...
+
+
+C = TypeVar("C", bound=ServiceContainer)
 
 
 def settle_heap() -> None:
@@ -131,4 +143,42 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     install_problem_documentation(app)
+    return app
+
+
+def create_container_app(
+    settings: ServiceSettings,
+    *,
+    migrations: MigrationSet,
+    container: Callable[[Runtime], C],
+    register_consumers: Callable[[Runtime, C], None],
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter],
+    observability: bool = True,
+) -> FastAPI:
+    """A service app built around one container (``app.state.container``).
+
+    Rules: nothing is opened here; the container is built with the runtime before either
+    starts; the runtime's consumers are registered with it; it starts after the runtime (pool,
+    migrations, relay, consumers) and stops before the runtime does.
+    """
+    built: list[C] = []
+    runtime = Runtime(
+        settings,
+        migrations=migrations,
+        register_consumers=lambda rt: register_consumers(rt, built[0]),
+    )
+    built.append(container(runtime))
+    app = create_service_app(
+        settings,
+        runtime,
+        title=title,
+        description=description,
+        routers=routers,
+        on_startup=[built[0].start],
+        on_shutdown=[built[0].stop],
+        configure_observability=observability,
+    )
+    app.state.container = built[0]
     return app

@@ -298,6 +298,11 @@ class AccessTokenVerifier:
             leeway_seconds=leeway_seconds,
         )
 
+    @property
+    def keys(self) -> JwksCache:
+        """The cached keys it verifies with (other verifiers of auth's tokens share them)."""
+        return self._jwks
+
     async def verify(self, token: str, *, required_scope: str | None = None) -> AccessTokenClaims:
         _, claims = await verify_signed_jwt(token, self._jwks, self._rules, self._clock())
         sid, scope = claims.get("sid"), claims.get("scope", "")

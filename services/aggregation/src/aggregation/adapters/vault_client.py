@@ -21,10 +21,15 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+from common.http.peers import Refusal, call_peer
 
 from aggregation.domain.errors import ConsentSecretMissing, VaultUnavailable
 
 PURPOSE = "psd2-consent"
+GONE: dict[int, Refusal] = {
+    404: lambda _: ConsentSecretMissing(),
+    410: lambda _: ConsentSecretMissing(),
+}
 
 
 def _b64u(data: bytes) -> str:
@@ -63,20 +68,7 @@ class HttpVaultClient:
     async def _request(
         self, method: str, path: str, body: dict[str, str] | None = None
     ) -> dict[str, Any]:
-        try:
-            response = await self._client.request(method, path, json=body)
-        except httpx.HTTPError as exc:
-            raise VaultUnavailable(f"the vault is unreachable ({type(exc).__name__})") from None
-        if response.status_code in (404, 410):
-            raise ConsentSecretMissing()
-        if response.status_code >= 300:
-            raise VaultUnavailable(
-                f"the vault answered {response.status_code}", vault_status=response.status_code
-            )
-        if response.status_code == 204 or not response.content:
-            return {}
-        try:
-            data = response.json()
-        except ValueError:
-            raise VaultUnavailable("the vault sent an unreadable answer") from None
-        return data if isinstance(data, dict) else {}
+        return await call_peer(
+            self._client, method, path, body=body, peer="vault", unavailable=VaultUnavailable,
+            refusals=GONE,
+        )  # fmt: skip

@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+from common.http.peers import Refusal, call_peer
 
 from aggregation.domain.credential_errors import CredentialsMissing, CredentialsSealInvalid
 from aggregation.domain.errors import VaultUnavailable
@@ -34,6 +35,21 @@ SECRET_ID = "psd2-agent"
 SEAL_PROBLEMS = frozenset(
     {"vault.ciphertext-invalid", "vault.sealing-key-unknown", "vault.seal-required"}
 )
+
+
+def _seal_invalid(response: httpx.Response) -> Exception | None:
+    if _problem_code(response) not in SEAL_PROBLEMS:
+        return None  # any other 422 is the vault's own failure: unavailable
+    return CredentialsSealInvalid(
+        "the credentials are not sealed with a current vault key for this member"
+    )
+
+
+REFUSALS: dict[int, Refusal] = {
+    404: lambda _: CredentialsMissing(),
+    410: lambda _: CredentialsMissing(),
+    422: _seal_invalid,
+}
 
 
 class HttpCredentialVault:
@@ -85,27 +101,10 @@ class HttpCredentialVault:
     async def _request(
         self, method: str, path: str, body: dict[str, str] | None = None
     ) -> dict[str, Any]:
-        try:
-            response = await self._client.request(method, path, json=body)
-        except httpx.HTTPError as exc:
-            raise VaultUnavailable(f"the vault is unreachable ({type(exc).__name__})") from None
-        if response.status_code in (404, 410):
-            raise CredentialsMissing()
-        if response.status_code == 422 and _problem_code(response) in SEAL_PROBLEMS:
-            raise CredentialsSealInvalid(
-                "the credentials are not sealed with a current vault key for this member"
-            )
-        if response.status_code >= 300:
-            raise VaultUnavailable(
-                f"the vault answered {response.status_code}", vault_status=response.status_code
-            )
-        if response.status_code == 204 or not response.content:
-            return {}
-        try:
-            data = response.json()
-        except ValueError:
-            raise VaultUnavailable("the vault sent an unreadable answer") from None
-        return data if isinstance(data, dict) else {}
+        return await call_peer(
+            self._client, method, path, body=body, peer="vault", unavailable=VaultUnavailable,
+            refusals=REFUSALS,
+        )  # fmt: skip
 
 
 class NoCredentialVault:

@@ -21,11 +21,17 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+from common.http.peers import Refusal, call_peer
 
 from archive.domain.errors import IntegrityMismatch, ReceiptShredded, VaultUnavailable
 from archive.service.ports import DocumentKey
 
 PURPOSE = "document"
+
+REFUSALS: dict[int, Refusal] = {
+    410: lambda _: ReceiptShredded("this receipt's key was destroyed"),
+    422: lambda _: IntegrityMismatch("the vault rejected this receipt's wrapped key"),
+}
 
 
 def b64u(data: bytes) -> str:
@@ -61,20 +67,7 @@ class HttpDocumentKeys:
 
     async def _post(self, subject: str, suffix: str, body: dict[str, str]) -> dict[str, Any]:
         path = f"/v1/subjects/{quote(subject, safe='')}/data-keys{suffix}"
-        try:
-            response = await self._client.post(path, json=body)
-        except httpx.HTTPError as exc:
-            raise VaultUnavailable(f"the vault is unreachable ({type(exc).__name__})") from None
-        if response.status_code == 410:
-            raise ReceiptShredded("this receipt's key was destroyed")
-        if response.status_code == 422:
-            raise IntegrityMismatch("the vault rejected this receipt's wrapped key")
-        if response.status_code >= 300:
-            raise VaultUnavailable(
-                f"the vault answered {response.status_code}", vault_status=response.status_code
-            )
-        try:
-            data = response.json()
-        except ValueError:
-            raise VaultUnavailable("the vault sent an unreadable answer") from None
-        return data if isinstance(data, dict) else {}
+        return await call_peer(
+            self._client, "POST", path, body=body, peer="vault", unavailable=VaultUnavailable,
+            refusals=REFUSALS,
+        )  # fmt: skip

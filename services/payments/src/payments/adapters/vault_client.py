@@ -15,12 +15,14 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+from common.http.peers import Refusal, call_peer
 
 from payments.domain.errors import SecretMissing, VaultUnavailable
 from payments.service.ports import ConsentSecret
 
 CONSENT_PURPOSE = "psd2-payment-consent"
 PAYEE_PURPOSE = "payment-payee"
+GONE: dict[int, Refusal] = {404: lambda _: SecretMissing(), 410: lambda _: SecretMissing()}
 
 
 def _b64u(data: bytes) -> str:
@@ -72,23 +74,10 @@ class HttpVaultClient:
     async def _request(
         self, method: str, path: str, body: dict[str, str] | None = None
     ) -> dict[str, Any]:
-        try:
-            response = await self._client.request(method, path, json=body)
-        except httpx.HTTPError as exc:
-            raise VaultUnavailable(f"the vault is unreachable ({type(exc).__name__})") from None
-        if response.status_code in (404, 410):
-            raise SecretMissing()
-        if response.status_code >= 300:
-            raise VaultUnavailable(
-                f"the vault answered {response.status_code}", vault_status=response.status_code
-            )
-        if response.status_code == 204 or not response.content:
-            return {}
-        try:
-            data = response.json()
-        except ValueError:
-            raise VaultUnavailable("the vault sent an unreadable answer") from None
-        return data if isinstance(data, dict) else {}
+        return await call_peer(
+            self._client, method, path, body=body, peer="vault", unavailable=VaultUnavailable,
+            refusals=GONE,
+        )  # fmt: skip
 
 
 def _path(user_id: str, purpose: str, ref: str) -> str:
