@@ -71,11 +71,13 @@ async def test_peer_clients_follow_no_redirect_and_close_together() -> None:
     peers = PeerClients(MemberTokenSettings(service_name="test"))
     first = peers.open("http://a", timeout=1.0)
     second = peers.open("http://b", timeout=2.0)
-    assert not first.follow_redirects and not second.follow_redirects
+    assert not first.follow_redirects
+    assert not second.follow_redirects
     with pytest.raises(RuntimeError, match="service identity key"):
         peers.open("http://vault", timeout=1.0, audience="vault")
     await peers.aclose()
-    assert first.is_closed and second.is_closed
+    assert first.is_closed
+    assert second.is_closed
 
 
 async def test_member_tokens_use_a_fixed_jwks_document_when_one_is_configured() -> None:
