@@ -8,7 +8,8 @@ measures the use cases over the in-memory store instead and says so (and skips H
 needs KAFKA_BOOTSTRAP_SERVERS and SERVICE_TRUST_DIR). Every figure is measured in this run;
 output lines are ``name: value unit``. ``BENCH_CONCURRENCY`` (default ``8,64``) lists the numbers
 of concurrent single-unwrap callers, ``BENCH_BATCH_CONCURRENCY`` (``8,32``) those of batch
-callers, ``BENCH_BATCH`` (100) the keys per batch call, ``BENCH_SECONDS`` (3) each phase's
+callers, ``BENCH_BATCH`` (100) the keys per batch call (``BENCH_HTTP_BATCH``, default
+``<BENCH_BATCH>,1000``, those over HTTP), ``BENCH_SECONDS`` (3) each phase's
 length; the appender's mean batch size printed beside each shows that the callers really
 overlap. The audit chain is verified after the run (in-process and the server's).
 """
@@ -47,6 +48,7 @@ SECONDS = float(os.environ.get("BENCH_SECONDS", "1" if QUICK else "3"))
 CONCURRENCIES = [int(c) for c in os.environ.get("BENCH_CONCURRENCY", "8,64").split(",")]
 BATCH = int(os.environ.get("BENCH_BATCH", "100"))
 BATCH_CALLERS = [int(c) for c in os.environ.get("BENCH_BATCH_CONCURRENCY", "8,32").split(",")]
+HTTP_BATCHES = [int(c) for c in os.environ.get("BENCH_HTTP_BATCH", f"{BATCH},1000").split(",")]
 SUBJECTS = 200
 ARCHIVE, AGGREGATION, PAYMENTS = Caller("archive"), Caller("aggregation"), Caller("payments")
 
@@ -269,7 +271,9 @@ def main() -> None:
         if dsn:
             figures = asyncio.run(with_postgres(dsn, Path(tmp)))
             if os.environ.get("SERVICE_TRUST_DIR") and os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-                http = measure_http(dsn, Path(tmp), CONCURRENCIES, BATCH_CALLERS, SECONDS, BATCH)
+                http = measure_http(
+                    dsn, Path(tmp), CONCURRENCIES, BATCH_CALLERS, SECONDS, HTTP_BATCHES
+                )
                 figures |= {f"http {name}": value for name, value in http.items()}
         else:
             figures = asyncio.run(in_memory(Path(tmp)))
