@@ -17,7 +17,6 @@ Rules:
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Awaitable, Callable
 from inspect import isawaitable
 from typing import Any
 
@@ -40,7 +39,7 @@ SINGLE = "/v1/subjects/{subject}/data-keys/unwrap"
 BATCH = "/v1/data-keys/unwrap-batch"
 _PREFIX, _SUFFIX = "/v1/subjects/", "/data-keys/unwrap"
 _JSON = b"application/json"
-Answer = Callable[[Container, Caller, bytes, str], Awaitable[bytes | None]]
+_CALLERS: dict[str, Caller] = {}  # one frozen Caller per verified service name
 
 
 class LeanUnwraps:
@@ -152,7 +151,8 @@ def _identified(scope: Scope, container: Container) -> Caller | None:
     if len(authorization) != 1 or len(content_type) != 1 or content_type[0].lower() != _JSON:
         return None
     try:
-        return Caller(container.verifier.verify(authorization[0].decode("latin-1")).name)
+        name = container.verifier.verify(authorization[0].decode("latin-1")).name
+        return _CALLERS.get(name) or _CALLERS.setdefault(name, Caller(name))
     except CoffreError:
         return None
 
