@@ -254,9 +254,10 @@ def profiled(
         ("single", callers[0], 1),
         (f"batch {batch}", callers[1], batch),
     ]
+    keep = os.environ.get("BENCH_SPY_DIR")  # keep the raw py-spy recordings there
     with tempfile.TemporaryDirectory(prefix="vault-bench-spy-") as folder:
         for name, count, per_request in loads:
-            recording = Path(folder) / f"{name.replace(' ', '-')}.txt"
+            recording = Path(keep or folder) / f"{name.replace(' ', '-')}.txt"
             spy = stages.start_recording(server.process.pid, seconds, recording)
             result = load(server, count, seconds, requests[name], issuer.token_for("vault"))
             if spy is not None:
