@@ -69,15 +69,17 @@ class LeanUnwraps:
         if route is None or who is None:
             return False
         answer = _single if template == SINGLE else _batch
+        routed = {"route": route, "endpoint": route.endpoint, "path_params": _params(subject)}
+        scope.update(routed)  # as the router would: spans, metrics and a crash name the route
         try:
             payload = await answer(container, who, body, subject)
         except CoffreError as exc:
-            scope.update(route=route, endpoint=route.endpoint, path_params=_params(subject))
             await _problem(scope, receive, send, exc)
             return True
         if payload is None:
+            for key in routed:
+                del scope[key]
             return False
-        scope.update(route=route, endpoint=route.endpoint, path_params=_params(subject))
         await send({"type": "http.response.start", "status": 200, "headers": _headers(payload)})
         await send({"type": "http.response.body", "body": payload})
         return True
