@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from http_bench import measure_http
 from vault.adapters.kms import LocalFileKms
 from vault.adapters.memory import MemoryStore
-from vault.adapters.pg_audit_batches import batch_rows
+from vault.adapters.pg_audit_batches import copy_records
 from vault.bootstrap import build_context
 from vault.domain import crypto
 from vault.domain.audit import AuditDraft, AuditRequest, chain_links
@@ -152,10 +152,10 @@ async def python_per_unwrap(ctx: VaultContext, calls: Calls, count: int = 10_000
     now = ctx.clock.now()
     requests = [AuditRequest(draft, now, epoch) for draft, epoch in decided]
     start = clock()
-    links = [link for link in chain_links(None, requests) if link is not None]
+    links = chain_links(None, requests)
     chain_us = 1e6 * (clock() - start) / count
     start = clock()
-    batch_rows(links)
+    copy_records(requests, links)  # the rows of a group of COPY_FROM entries or more
     rows_us = 1e6 * (clock() - start) / count
     total = decide_us + chain_us + rows_us
     print(f"python per unwrap: {total:,.1f} µs (decide {decide_us:,.1f}, chain {chain_us:,.1f},")
@@ -165,7 +165,7 @@ async def python_per_unwrap(ctx: VaultContext, calls: Calls, count: int = 10_000
     profiler = cProfile.Profile(clock)
     profiler.enable()
     await _decide_batches(ctx, items)
-    batch_rows([link for link in chain_links(None, requests) if link is not None])
+    copy_records(requests, chain_links(None, requests))
     profiler.disable()
     stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
     for (file, _, name), (_, _, tottime, _, _) in sorted(
