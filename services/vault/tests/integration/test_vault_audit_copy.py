@@ -11,7 +11,7 @@ import pytest
 from common.db.database import Database
 from vault.adapters.pg_audit_batches import COPY_FROM, PgAuditBatches
 from vault.domain.audit import AuditDraft, AuditRequest, Head, Outcome
-from vault.service import audit
+from vault.service import audit as audit_use_cases
 from vault.service.context import VaultContext, audit_now
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
@@ -54,7 +54,7 @@ async def test_a_large_batch_is_copied_as_the_same_rows_on_one_chain(
     db, ctx = pg
     writer = PgAuditBatches(lambda: db)
     try:
-        head = await audit.head(ctx)
+        head = await audit_use_cases.head(ctx)
         small, large = _requests(COPY_FROM - 1, member), _requests(COPY_FROM * 3, member)
         links, after_small = await writer.write(small, head, trusted=True)
         assert writer.leading
@@ -71,7 +71,7 @@ async def test_a_large_batch_is_copied_as_the_same_rows_on_one_chain(
         ]
         assert {r[4] for r in rows} == {'{"key_id": "3f1c7a52-5d0e-4c1e-9f3c-2a7d8e6b1c90"}'}
         assert {r[5] for r in rows[len(small) :]} == {large[0].at}
-        report = await audit.verify(ctx)
+        report = await audit_use_cases.verify(ctx)
         assert report.ok, report.problem
         assert report.head == after_large
     finally:
@@ -84,7 +84,7 @@ async def test_a_copied_batch_behind_a_moved_head_writes_nothing_then_goes_the_l
     db, ctx = pg
     writer = PgAuditBatches(lambda: db)
     try:
-        stale = await audit.head(ctx)
+        stale = await audit_use_cases.head(ctx)
         moved = await audit_now(ctx, AuditDraft("vault", "key.rotate", Outcome.ALLOWED))
         large = _requests(COPY_FROM * 2, member)
         links, head = await writer.write(large, stale, trusted=True)
@@ -94,7 +94,7 @@ async def test_a_copied_batch_behind_a_moved_head_writes_nothing_then_goes_the_l
         assert head.seq == moved.seq + len(large)
         rows = await _rows(db, moved.seq)
         assert len(rows) == len(large)
-        report = await audit.verify(ctx)
+        report = await audit_use_cases.verify(ctx)
         assert report.ok, report.problem
         assert report.head == head
     finally:
@@ -116,14 +116,14 @@ async def test_a_copied_batch_whose_commit_fails_leaves_no_row_and_the_head_wher
     """)  # fmt: skip
     writer = PgAuditBatches(lambda: db)
     try:
-        head = await audit.head(ctx)
+        head = await audit_use_cases.head(ctx)
         with pytest.raises(asyncpg.PostgresError):
             await writer.write(_requests(COPY_FROM * 2, member), head, trusted=True)
         assert await _rows(db, head.seq if head else 0) == []
-        assert await audit.head(ctx) == head
+        assert await audit_use_cases.head(ctx) == head
         await db.pool.execute("DROP TRIGGER refuse_commit ON audit_log")
         _, written = await writer.write(_requests(COPY_FROM, f"{member}-ok"), head, trusted=True)
-        report = await audit.verify(ctx)
+        report = await audit_use_cases.verify(ctx)
         assert report.ok, report.problem
         assert report.head == written
     finally:

@@ -95,9 +95,13 @@ def test_the_batch_answer_has_exactly_the_shape_its_model_documents() -> None:
 
     from vault.entrypoints import schemas as s
     from vault.entrypoints.answers import unwrap_batch_body
-    from vault.service.datakeys import GeneratedKey
+    from vault.service.datakeys import GeneratedKey, Unwrapped
 
-    results = [GeneratedKey("doc-1", b"\x01" * 32, b"w"), CiphertextRejected(), Erased()]
+    results: list[Unwrapped] = [
+        GeneratedKey("doc-1", b"\x01" * 32, b"w"),
+        CiphertextRejected(),
+        Erased(),
+    ]
     answer = unwrap_batch_body(results)
     documented = s.UnwrapBatchOut(
         batch_results=[
