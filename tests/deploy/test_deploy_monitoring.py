@@ -47,9 +47,10 @@ def _registered_coffre_metrics() -> set[str]:
     instruments.record_lag("g", "t", 0, 1)
     instruments.record_backlog("s", 1, 1.0)
     vault.chain_checked(True)
+    vault.count_unwraps("single", [b"key"])
     payments._live[payments.LIVE[0]] = 0
     counters = (instruments.published, instruments.consumed, instruments.dead_lettered,
-                vault.unwraps, auth.logins, auth.second_factor_failures, auth.lockouts,
+                auth.logins, auth.second_factor_failures, auth.lockouts,
                 fraud.decisions, payments.transitions, archive.receipts)  # fmt: skip
     for counter in counters:
         counter.add(0, {"group": "g"})

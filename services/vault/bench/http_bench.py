@@ -1,10 +1,12 @@
 """The vault over HTTP, as a service calls it: a real ``coffre-vault`` server process (same app,
 same uvicorn settings) and the load client in another process (``http_client.py``).
 
-In one run: the raw HTTP baseline (``POST /v1/bench/noop``: same body, same answer shape, same
-middleware, no work) at each concurrency, then audited single unwraps at the same concurrencies,
-then batch unwraps; each with p50/p99, the server's and the client's CPU per request, and its
-ratio to the baseline; beside each, the requests really in flight on average (rate x mean
+In one run: the raw HTTP baselines (``POST /v1/bench/noop``, a FastAPI route, and
+``/v1/bench/lean-noop``, a pure ASGI handler where the lean unwrap routes sit: same body, same
+answer shape, same layers, no work) at each concurrency, then audited single unwraps at the same
+concurrencies, then batch unwraps of each size in ``BENCH_HTTP_BATCH``; each with p50/p99, the
+CPU per request of the server, the client and Postgres (all its processes), and its ratio to the
+baselines; beside each, the requests really in flight on average (rate x mean
 latency, Little's law), which shows the callers parameter changed what ran. Afterwards the
 server's audit chain is verified and compared with the keys it answered (which shows the batch
 size did). Needs DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS and SERVICE_TRUST_DIR (with the
@@ -45,8 +47,35 @@ class Server:
     url: str
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        return _ticks(self.process.pid) / CLOCK_TICKS
+
+
+def _stat(pid: int | str) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _ticks(pid: int | str, *, children: bool = False) -> int:
+    """utime + stime of a process (and of its children it has waited for)."""
+    fields = _stat(pid)
+    return sum(int(f) for f in fields[11 : 15 if children else 13])
+
+
+def postgres_cpu_seconds() -> float | None:
+    """CPU of the bench's Postgres: the postmaster with every backend it has reaped, plus its
+    live children (``COFFRE_STATE_DIR`` as ``make bench`` sets it; None without it)."""
+    pidfile = Path(os.environ.get("COFFRE_STATE_DIR", "/nonexistent"), "postgres", "pgdata",
+                   "postmaster.pid")  # fmt: skip
+    if not pidfile.exists():
+        return None
+    postmaster = int(pidfile.read_text().split()[0])
+    total = _ticks(postmaster, children=True)
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int(_stat(entry.name)[1]) == postmaster:
+                total += _ticks(entry.name)
+        except (OSError, IndexError):
+            continue  # a backend that just exited is in the postmaster's children time
+    return total / CLOCK_TICKS
 
 
 def _free_port() -> int:
@@ -127,13 +156,15 @@ def load(
         "host": "127.0.0.1", "port": server.port, "callers": callers, "seconds": seconds,
         "requests": requests, "headers": {"authorization": f"Bearer {token}"},
     }  # fmt: skip
-    cpu = server.cpu_seconds()
+    cpu, pg = server.cpu_seconds(), postgres_cpu_seconds()
     done = subprocess.run(
         [sys.executable, str(HERE / "http_client.py")],
         input=json.dumps(plan).encode(), capture_output=True, check=True,
     )  # fmt: skip
     result: dict[str, Any] = json.loads(done.stdout)
     result["server_cpu_seconds"] = server.cpu_seconds() - cpu
+    after = postgres_cpu_seconds()
+    result["postgres_cpu_seconds"] = None if pg is None or after is None else after - pg
     return result
 
 
@@ -142,62 +173,71 @@ def _line(label: str, result: dict[str, Any], unit: str, per_request: int = 1) -
     rate: float = done * per_request / result["elapsed"]
     bad = {k: v for k, v in result["statuses"].items() if k != "200"}
     in_flight = done / result["elapsed"] * result["mean_ms"] / 1e3  # Little's law
+    pg = result["postgres_cpu_seconds"]
     print(
         f"{label}: {rate:,.0f} {unit} (p50 {result['p50_ms']:.1f} ms,"
         f" p99 {result['p99_ms']:.1f} ms; {in_flight:.1f} requests in flight on average;"
-        f" server CPU {1e6 * result['server_cpu_seconds'] / max(done, 1):,.0f} µs/request,"
-        f" client CPU {1e6 * result['cpu_seconds'] / max(done, 1):,.0f} µs/request)"
+        f" CPU µs/request: server {1e6 * result['server_cpu_seconds'] / max(done, 1):,.0f},"
+        f" client {1e6 * result['cpu_seconds'] / max(done, 1):,.0f}, postgres "
+        + ("n/a" if pg is None else f"{1e6 * pg / max(done, 1):,.0f}")
+        + ")"
         + (f" NON-200: {bad}" if bad else ""),
         flush=True,
     )
     return rate
 
 
-def plans(made: list[tuple[str, str]], batch: int) -> dict[str, list[list[str]]]:
+def plans(made: list[tuple[str, str]], batches: list[int]) -> dict[str, list[list[str]]]:
     """The requests of each phase, built once: [method, path, JSON body]."""
     one = [(s, json.dumps({"purpose": "document", "wrapped": w})) for s, w in made]
-    batches = []
-    for start in range(0, 20 * batch, batch):
-        items = [made[j % len(made)] for j in range(start, start + batch)]
-        body = [{"subject": s, "purpose": "document", "wrapped": w} for s, w in items]
-        batches.append(["POST", "/v1/data-keys/unwrap-batch", json.dumps({"batch_input": body})])
-    return {
+    found = {
         "noop": [["POST", "/v1/bench/noop", body] for _, body in one],
+        "lean-noop": [["POST", "/v1/bench/lean-noop", body] for _, body in one],
         "single": [["POST", f"/v1/subjects/{s}/data-keys/unwrap", body] for s, body in one],
-        "batch": batches,
     }
+    for batch in batches:
+        calls = []
+        for start in range(0, 20 * batch, batch):
+            items = [made[j % len(made)] for j in range(start, start + batch)]
+            body = [{"subject": s, "purpose": "document", "wrapped": w} for s, w in items]
+            calls.append(["POST", "/v1/data-keys/unwrap-batch", json.dumps({"batch_input": body})])
+        found[f"batch {batch}"] = calls
+    return found
 
 
 def phases(
     server: Server, issuer: ServiceTokenIssuer, made: list[tuple[str, str]],
-    concurrencies: list[int], batch_callers: list[int], seconds: float, batch: int,
+    concurrencies: list[int], batch_callers: list[int], seconds: float, batches: list[int],
 ) -> tuple[dict[str, float], int]:  # fmt: skip
     """Every HTTP figure of the run, and how many keys the server answered."""
-    requests = plans(made, batch)
+    requests = plans(made, batches)
     figures: dict[str, float] = {}
     answered = len(made)
     for callers in concurrencies:
-        result = load(server, callers, seconds, requests["noop"], issuer.token_for("vault"))
-        noop = figures[f"noop {callers}"] = _line(
-            f"http no-op (raw baseline), {callers} callers", result, "requests/s"
-        )
+        rates = {}
+        for name, label in (("noop", "no-op, FastAPI route"), ("lean-noop", "no-op, lean")):
+            result = load(server, callers, seconds, requests[name], issuer.token_for("vault"))
+            rates[name] = figures[f"{name} {callers}"] = _line(
+                f"http {label} (raw baseline), {callers} callers", result, "requests/s"
+            )
         result = load(server, callers, seconds, requests["single"], issuer.token_for("vault"))
         answered += result["statuses"].get("200", 0)
         rate = figures[f"single {callers}"] = _line(
             f"http single unwraps, {callers} callers", result, "unwraps/s"
         )
-        print(f"  single unwraps / no-op at {callers} callers: {rate / noop:.2f}x")
-    for callers in batch_callers:
-        result = load(server, callers, seconds, requests["batch"], issuer.token_for("vault"))
-        answered += result["statuses"].get("200", 0) * batch
-        figures[f"batch {callers}"] = _line(
-            f"http batch unwraps ({batch} keys per call), {callers} callers",
-            result,
-            "keys/s",
-            batch,
-        )
+        print(f"  single unwraps / no-op at {callers} callers: {rate / rates['noop']:.2f}x"
+              f" (FastAPI route), {rate / rates['lean-noop']:.2f}x (lean)")  # fmt: skip
+    for batch in batches:
+        for callers in batch_callers:
+            token = issuer.token_for("vault")
+            result = load(server, callers, seconds, requests[f"batch {batch}"], token)
+            answered += result["statuses"].get("200", 0) * batch
+            figures[f"batch{'' if batch == batches[0] else batch} {callers}"] = _line(
+                f"http batch unwraps ({batch} keys per call), {callers} callers",
+                result, "keys/s", batch,
+            )  # fmt: skip
     return figures, answered + profiled(
-        server, issuer, requests, (max(concurrencies), batch_callers[0]), seconds, batch
+        server, issuer, requests, (max(concurrencies), batch_callers[0]), seconds, batches[0]
     )
 
 
@@ -208,10 +248,16 @@ def profiled(
     """The same loads again under py-spy (not the figures above): the server's time by stage,
     single requests at the most callers, batches at the first batch concurrency."""
     answered = 0
-    loads = [("noop", callers[0], 0), ("single", callers[0], 1), ("batch", callers[1], batch)]
+    loads = [
+        ("noop", callers[0], 0),
+        ("lean-noop", callers[0], 0),
+        ("single", callers[0], 1),
+        (f"batch {batch}", callers[1], batch),
+    ]
+    keep = os.environ.get("BENCH_SPY_DIR")  # keep the raw py-spy recordings there
     with tempfile.TemporaryDirectory(prefix="vault-bench-spy-") as folder:
         for name, count, per_request in loads:
-            recording = Path(folder) / f"{name}.txt"
+            recording = Path(keep or folder) / f"{name.replace(' ', '-')}.txt"
             spy = stages.start_recording(server.process.pid, seconds, recording)
             result = load(server, count, seconds, requests[name], issuer.token_for("vault"))
             if spy is not None:
@@ -257,7 +303,7 @@ def measure_http(
     concurrencies: list[int],
     batch_callers: list[int],
     seconds: float,
-    batch: int,
+    batches: list[int],
 ) -> dict[str, float]:
     import asyncio
 
@@ -267,7 +313,7 @@ def measure_http(
     with running_server(tmp) as server:
         made = prepare(server, issuer)
         figures, answered = phases(
-            server, issuer, made, concurrencies, batch_callers, seconds, batch
+            server, issuer, made, concurrencies, batch_callers, seconds, batches
         )
         schema = server.schema
     print(f"load average after the HTTP runs: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")

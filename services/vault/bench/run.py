@@ -8,7 +8,8 @@ measures the use cases over the in-memory store instead and says so (and skips H
 needs KAFKA_BOOTSTRAP_SERVERS and SERVICE_TRUST_DIR). Every figure is measured in this run;
 output lines are ``name: value unit``. ``BENCH_CONCURRENCY`` (default ``8,64``) lists the numbers
 of concurrent single-unwrap callers, ``BENCH_BATCH_CONCURRENCY`` (``8,32``) those of batch
-callers, ``BENCH_BATCH`` (100) the keys per batch call, ``BENCH_SECONDS`` (3) each phase's
+callers, ``BENCH_BATCH`` (100) the keys per batch call (``BENCH_HTTP_BATCH``, default
+``<BENCH_BATCH>,1000``, those over HTTP), ``BENCH_SECONDS`` (3) each phase's
 length; the appender's mean batch size printed beside each shows that the callers really
 overlap. The audit chain is verified after the run (in-process and the server's).
 """
@@ -30,7 +31,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from http_bench import measure_http
 from vault.adapters.kms import LocalFileKms
 from vault.adapters.memory import MemoryStore
-from vault.adapters.pg_audit_batches import batch_rows
+from vault.adapters.pg_audit_batches import copy_records
 from vault.bootstrap import build_context
 from vault.domain import crypto
 from vault.domain.audit import AuditDraft, AuditRequest, chain_links
@@ -47,6 +48,7 @@ SECONDS = float(os.environ.get("BENCH_SECONDS", "1" if QUICK else "3"))
 CONCURRENCIES = [int(c) for c in os.environ.get("BENCH_CONCURRENCY", "8,64").split(",")]
 BATCH = int(os.environ.get("BENCH_BATCH", "100"))
 BATCH_CALLERS = [int(c) for c in os.environ.get("BENCH_BATCH_CONCURRENCY", "8,32").split(",")]
+HTTP_BATCHES = [int(c) for c in os.environ.get("BENCH_HTTP_BATCH", f"{BATCH},1000").split(",")]
 SUBJECTS = 200
 ARCHIVE, AGGREGATION, PAYMENTS = Caller("archive"), Caller("aggregation"), Caller("payments")
 
@@ -150,10 +152,10 @@ async def python_per_unwrap(ctx: VaultContext, calls: Calls, count: int = 10_000
     now = ctx.clock.now()
     requests = [AuditRequest(draft, now, epoch) for draft, epoch in decided]
     start = clock()
-    links = [link for link in chain_links(None, requests) if link is not None]
+    links = chain_links(None, requests)
     chain_us = 1e6 * (clock() - start) / count
     start = clock()
-    batch_rows(links)
+    copy_records(requests, links)  # the rows of a group of COPY_FROM entries or more
     rows_us = 1e6 * (clock() - start) / count
     total = decide_us + chain_us + rows_us
     print(f"python per unwrap: {total:,.1f} µs (decide {decide_us:,.1f}, chain {chain_us:,.1f},")
@@ -163,7 +165,7 @@ async def python_per_unwrap(ctx: VaultContext, calls: Calls, count: int = 10_000
     profiler = cProfile.Profile(clock)
     profiler.enable()
     await _decide_batches(ctx, items)
-    batch_rows([link for link in chain_links(None, requests) if link is not None])
+    copy_records(requests, chain_links(None, requests))
     profiler.disable()
     stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
     for (file, _, name), (_, _, tottime, _, _) in sorted(
@@ -269,7 +271,9 @@ def main() -> None:
         if dsn:
             figures = asyncio.run(with_postgres(dsn, Path(tmp)))
             if os.environ.get("SERVICE_TRUST_DIR") and os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-                http = measure_http(dsn, Path(tmp), CONCURRENCIES, BATCH_CALLERS, SECONDS, BATCH)
+                http = measure_http(
+                    dsn, Path(tmp), CONCURRENCIES, BATCH_CALLERS, SECONDS, HTTP_BATCHES
+                )
                 figures |= {f"http {name}": value for name, value in http.items()}
         else:
             figures = asyncio.run(in_memory(Path(tmp)))

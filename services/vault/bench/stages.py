@@ -25,6 +25,10 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
         "subject state reads (cache misses, Postgres)",
         ("vault/service/subjects", "vault/adapters/pg_"),
     ),
+    (
+        "lean route edge: headers, body, answer bytes (vault.entrypoints.lean)",
+        ("vault/entrypoints/lean", "vault/entrypoints/answers", "bench/http_server"),
+    ),
     ("unwrap: policy, token parse, AES-GCM, base64", ("/src/vault/", "/site-packages/vault/")),
     (
         "tracing and HTTP metrics (OpenTelemetry, common.http.telemetry)",

@@ -94,12 +94,15 @@ def test_the_batch_answer_has_exactly_the_shape_its_model_documents() -> None:
     import json
 
     from vault.entrypoints import schemas as s
-    from vault.entrypoints.http import unwrap_batch_response
-    from vault.service.datakeys import GeneratedKey
+    from vault.entrypoints.answers import unwrap_batch_body
+    from vault.service.datakeys import GeneratedKey, Unwrapped
 
-    results = [GeneratedKey("doc-1", b"\x01" * 32, b"w"), CiphertextRejected(), Erased()]
-    answer = unwrap_batch_response(results)
-    assert answer.media_type == "application/json"
+    results: list[Unwrapped] = [
+        GeneratedKey("doc-1", b"\x01" * 32, b"w"),
+        CiphertextRejected(),
+        Erased(),
+    ]
+    answer = unwrap_batch_body(results)
     documented = s.UnwrapBatchOut(
         batch_results=[
             s.UnwrapResult(document_key_id="doc-1", plaintext=s.b64u(b"\x01" * 32)),
@@ -109,8 +112,17 @@ def test_the_batch_answer_has_exactly_the_shape_its_model_documents() -> None:
                                              title=Erased.title)),
         ]
     )  # fmt: skip
-    assert json.loads(bytes(answer.body)) == documented.model_dump(mode="json")
-    assert s.UnwrapBatchOut.model_validate_json(bytes(answer.body)) == documented
+    assert json.loads(answer) == documented.model_dump(mode="json")
+    assert s.UnwrapBatchOut.model_validate_json(answer) == documented
+
+
+def test_the_single_unwrap_answer_is_the_bytes_its_model_serialises_to() -> None:
+    from vault.entrypoints import schemas as s
+    from vault.entrypoints.answers import data_key_body
+
+    key_id, plaintext = "0b4f1a52-5d0e-4c1e-9f3c-2a7d8e6b1c90", s.b64u(b"\xfe" * 32)
+    documented = s.DataKeyOut(document_key_id=key_id, plaintext=plaintext)
+    assert data_key_body(key_id, plaintext) == documented.model_dump_json().encode()
 
 
 def test_a_batch_items_base64url_decodes_as_the_single_call_does() -> None:

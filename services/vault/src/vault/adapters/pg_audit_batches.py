@@ -2,12 +2,14 @@
 
 Rules:
 - One replica leads (a session advisory lock, like the outbox relay) and writes on the very
-  connection that holds the lock: a batch is one statement that moves ``audit_head`` from the
-  head it last wrote to the new one — only if the head is still there and no subject epoch the
-  batch relies on moved — and inserts every entry with one
-  ``INSERT … SELECT FROM jsonb_to_recordset``. If anything else wrote meanwhile (a unit of
-  work's own entry, another replica, a lost lease) the statement writes nothing and the batch
-  is written the locked way instead.
+  connection that holds the lock: a batch moves ``audit_head`` from the head it last wrote to
+  the new one — only if the head is still there and no subject epoch the batch relies on moved —
+  and inserts every entry, atomically. A batch of fewer than ``COPY_FROM`` entries is one
+  statement (``INSERT … SELECT FROM jsonb_to_recordset``, one round trip); a larger one is a
+  transaction of that same fenced head update then a binary ``COPY`` of the rows (half the
+  Postgres CPU per row of parsing them from JSON). If anything else wrote meanwhile (a unit of
+  work's own entry, another replica, a lost lease) nothing is written and the batch is written
+  the locked way instead.
 - The locked way (standby replicas, and the leader's fallback): one transaction that locks the
   head row, reads the epochs, chains, inserts and moves the head. The head row lock keeps one
   unbroken chain whoever writes.
@@ -17,6 +19,7 @@ Rules:
 
 from __future__ import annotations
 
+import json
 import time
 import zlib
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -30,6 +33,7 @@ from vault.domain.audit import GENESIS_HASH, AuditRequest, Head, Link, chain_lin
 _COLUMNS = (
     "seq, at, actor, action, outcome, subject, purpose, ref, operator, detail, prev_hash, hash"
 )
+_NAMES = _COLUMNS.split(", ")
 _ROWS = (
     "jsonb_to_recordset($1::jsonb) AS t(seq bigint, at timestamptz, actor text, action text,"
     " outcome text, subject text, purpose text, ref text, operator text, detail jsonb,"
@@ -45,6 +49,15 @@ _FENCED = (
     f" INSERT INTO audit_log ({_COLUMNS}) {_SELECT} WHERE EXISTS (SELECT 1 FROM moved)"
 )
 _INSERT = f"INSERT INTO audit_log ({_COLUMNS}) {_SELECT}"
+_MOVE_HEAD = (
+    "UPDATE audit_head SET seq = $1, hash = $2"
+    " WHERE id = 1 AND seq = $3 AND hash = $4 AND NOT EXISTS ("
+    " SELECT 1 FROM unnest($5::text[], $6::bigint[]) AS x(subject, epoch)"
+    " LEFT JOIN subject_epochs e ON e.subject = x.subject WHERE coalesce(e.epoch, 0) <> x.epoch)"
+    " RETURNING 1"
+)
+COPY_FROM = 64
+"""Entries from which a fenced batch is copied rather than inserted from one JSON parameter."""
 
 
 def batch_rows(links: Sequence[Link]) -> str:
@@ -55,6 +68,26 @@ def batch_rows(links: Sequence[Link]) -> str:
 
 def _row(link: Link) -> str:
     return f'{link.canonical[:-1].decode()},"prev_hash":"{link.prev_hash}","hash":"{link.hash}"}}'
+
+
+def copy_records(
+    requests: Sequence[AuditRequest], links: Sequence[Link | None]
+) -> list[tuple[object, ...]]:
+    """The rows of the written links for ``COPY`` (columns in ``_COLUMNS`` order): the draft's
+    fields and time, as the canonical body the hash covers holds them, and the two hashes."""
+    details: dict[int, tuple[object, str]] = {}
+    rows: list[tuple[object, ...]] = []
+    for (draft, at, _), link in zip(requests, links, strict=True):
+        if link is None:
+            continue
+        known = details.get(id(draft.detail))
+        if known is None or known[0] is not draft.detail:
+            known = details[id(draft.detail)] = (draft.detail, _json(draft.detail))
+        rows.append((
+            link.seq, at, draft.actor, draft.action, draft.outcome, draft.subject, draft.purpose,
+            draft.ref, draft.operator, known[1], link.prev_hash, link.hash,
+        ))  # fmt: skip
+    return rows
 
 
 def _epochs(requests: Sequence[AuditRequest]) -> tuple[list[str], list[int]]:
@@ -95,17 +128,19 @@ class PgAuditBatches:
     ) -> bool:
         written = [link for link in links if link is not None]
         subjects, epochs = _epochs(requests)
-        status: str = await conn.execute(
-            _FENCED,
-            batch_rows(written),
-            written[-1].seq,
-            written[-1].hash,
-            head.seq if head else 0,
-            head.hash if head else GENESIS_HASH,
-            subjects,
-            epochs,
-        )
-        return status == f"INSERT 0 {len(written)}"
+        fence = (
+            written[-1].seq, written[-1].hash, head.seq if head else 0,
+            head.hash if head else GENESIS_HASH, subjects, epochs,
+        )  # fmt: skip
+        if len(written) < COPY_FROM:
+            status: str = await conn.execute(_FENCED, batch_rows(written), *fence)
+            return status == f"INSERT 0 {len(written)}"
+        records = copy_records(requests, links)
+        async with conn.transaction():
+            if await conn.fetchval(_MOVE_HEAD, *fence) is None:
+                return False  # nothing changed: the empty transaction commits nothing
+            await conn.copy_records_to_table("audit_log", records=records, columns=_NAMES)
+        return True
 
     async def _locked(
         self, requests: Sequence[AuditRequest]
@@ -163,6 +198,10 @@ class PgAuditBatches:
                 await self._database().pool.release(lease)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 lease.terminate()
+
+
+def _json(detail: object) -> str:
+    return json.dumps(detail, separators=(",", ":"), sort_keys=True)
 
 
 def _lock_key(schema: str) -> int:

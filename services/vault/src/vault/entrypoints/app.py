@@ -16,6 +16,7 @@ from vault.container import Container, migrations
 from vault.entrypoints.consumers import ERASURE_CONSUMER, registrar
 from vault.entrypoints.deps import audit_failure
 from vault.entrypoints.http import router
+from vault.entrypoints.lean import LeanUnwraps
 from vault.service.ports import Kms
 from vault.settings import VaultSettings
 
@@ -51,6 +52,7 @@ def create_app(
     )
     app.state.container = container
     app.add_exception_handler(RequestValidationError, _audited_validation_error)
+    app.add_middleware(LeanUnwraps)  # inside _NoStore: its answers get the header too
     app.add_middleware(_NoStore)
     return app
 

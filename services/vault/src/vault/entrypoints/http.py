@@ -6,8 +6,6 @@ problem response from the domain's error tree, and every response carries ``no-s
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
 from datetime import timedelta
 
 from common.errors import CoffreError
@@ -17,6 +15,7 @@ from vault.domain.caller import Caller
 from vault.domain.grants import Grant, GrantRequest
 from vault.domain.policy import Action
 from vault.entrypoints import schemas as s
+from vault.entrypoints.answers import unwrap_batch_body
 from vault.entrypoints.deps import audit_failure, caller, container
 from vault.service import audit, datakeys, grants, reseal, sealing, secrets
 from vault.service.context import require_any
@@ -135,24 +134,7 @@ async def unwrap_batch(request: Request, who: Caller = Depends(unwrapper)) -> Re
         for i in body.batch_input
     ]
     results = await datakeys.unwrap_many(container(request).ctx, who, items)
-    return unwrap_batch_response(results)
-
-
-def unwrap_batch_response(results: Sequence[datakeys.Unwrapped]) -> Response:
-    """The ``UnwrapBatchOut`` document written directly: a key's id (a UUID) and base64url
-    plaintext need no JSON escaping, so each allowed item is one formatted string; an error goes
-    through the JSON encoder (a unit test holds the answer to the model's shape)."""
-    out: list[str] = []
-    for result in results:
-        if isinstance(result, CoffreError):
-            error = {"code": result.code, "status": result.status, "title": result.title}
-            out.append(json.dumps({"document_key_id": None, "plaintext": None, "error": error},
-                                  separators=(",", ":")))  # fmt: skip
-        else:
-            out.append(f'{{"document_key_id":"{result.document_key_id}","plaintext":"'
-                       f'{s.b64u(result.plaintext)}","error":null}}')  # fmt: skip
-    body = '{"batch_results":[' + ",".join(out) + "]}"
-    return Response(body, media_type="application/json")
+    return Response(unwrap_batch_body(results), media_type="application/json")
 
 
 @router.post("/subjects/{subject}/data-keys/destroy", response_model=s.DestroyedOut)

@@ -3,8 +3,10 @@ verified at its last check.
 
 Rules: labels are a mode (single or batch), an outcome (allowed, denied, failed) — never a
 subject, a purpose, a key id or a caller's token; instruments are created once at import, so a
-call adds to an existing counter; the chain gauge is absent until the first check of the
-process, then 1 (verified) or 0 (tampered), read from memory at scrape time.
+call adds to an existing counter; the unwrap counter is a per-label-set sum in memory (an unwrap
+adds to an int: no attribute cleaning or hashing per call) read as an OpenTelemetry counter at
+scrape or push time, under the same name; the chain gauge is absent until the first check of
+the process, then 1 (verified) or 0 (tampered), read from memory at scrape time.
 """
 
 from __future__ import annotations
@@ -18,11 +20,6 @@ from opentelemetry.metrics import CallbackOptions, Observation
 
 _meter = meter("coffre.vault")
 
-unwraps = _meter.create_counter(
-    "coffre.vault.unwraps",
-    unit="{key}",
-    description="Document keys asked for, one per key (batch items each count), by outcome.",
-)
 unwrap_batch_keys = _meter.create_histogram(
     "coffre.vault.unwrap.batch_keys",
     unit="{key}",
@@ -42,6 +39,7 @@ audit_append_entries = _meter.create_histogram(
     explicit_bucket_boundaries_advisory=[1, 2, 5, 10, 25, 50, 100, 250, 500, 1000],
 )
 _chain: dict[str, int] = {}
+_unwraps: dict[tuple[str, str], int] = {}
 
 
 def _outcome(result: object) -> str:
@@ -54,8 +52,17 @@ def count_unwraps(mode: str, results: Sequence[object]) -> None:
     """Count the keys of one unwrap call (``single`` or ``batch``) by outcome."""
     if mode == "batch":
         unwrap_batch_keys.record(len(results))
-    for outcome, count in Counter(_outcome(r) for r in results).items():
-        unwraps.add(count, {"mode": mode, "outcome": outcome})
+    refused = [r for r in results if isinstance(r, CoffreError)]
+    counts = Counter(_outcome(r) for r in refused)
+    counts["allowed"] = len(results) - len(refused)
+    for outcome, count in counts.items():
+        if count:
+            _unwraps[mode, outcome] = _unwraps.get((mode, outcome), 0) + count
+
+
+def _observe_unwraps(_: CallbackOptions) -> Iterable[Observation]:
+    for (mode, outcome), count in _unwraps.copy().items():  # a copy: the push reads in a thread
+        yield Observation(count, {"mode": mode, "outcome": outcome})
 
 
 def appended(entries: int, seconds: float) -> None:
@@ -74,6 +81,12 @@ def _observe_chain(_: CallbackOptions) -> Iterable[Observation]:
         yield Observation(_chain["intact"])
 
 
+_meter.create_observable_counter(
+    "coffre.vault.unwraps",
+    [_observe_unwraps],
+    unit="{key}",
+    description="Document keys asked for, one per key (batch items each count), by outcome.",
+)
 _meter.create_observable_gauge(
     "coffre.vault.audit.chain_intact",
     [_observe_chain],
