@@ -30,10 +30,10 @@ from auth.entrypoints.app import create_app as create_auth
 from auth.settings import AuthSettings
 from auth_it_helpers import PASSWORD, bearer, login, register
 from coffre_testing.app import running_app
+from coffre_testing.identities import trusted_identities
 from coffre_testing.kafka import collect
 from coffre_testing.waiting import eventually
 from common.events.erasure import PERSONAL_DATA_RETENTION, ErasureCompleted
-from common.security.service_identity import generate_identity
 from fraud.entrypoints.app import create_app as create_fraud
 from fraud.settings import FraudSettings
 from vault.entrypoints.app import create_app as create_vault
@@ -58,10 +58,7 @@ async def platform(
     infra: Any, schema_name: str, sandbox: SandboxServer, tmp_path: Path
 ) -> AsyncIterator[dict[str, Any]]:
     tag = uuid.uuid4().hex[:8]
-    generate_identity("aggregation", tmp_path)
-    trust = tmp_path / "trust"
-    trust.mkdir()
-    (trust / "aggregation.pub.pem").write_bytes((tmp_path / "aggregation.pub.pem").read_bytes())
+    trust = trusted_identities(tmp_path, "aggregation") / "trust"
     tokens = MemberTokens()
     schemas = {name: f"{schema_name}_{name}" for name in (*ERASING, "vault")}
     auth_settings = infra.settings(

@@ -24,9 +24,9 @@ from aggregation.container import Container
 from aggregation.settings import AggregationSettings
 from aggregation_it_helpers import Bank, MemberTokens, SandboxServer
 from coffre_testing.app import LogCapture, running_app
+from coffre_testing.identities import trusted_identities
 from coffre_testing.waiting import patient
 from common.logging import configure_logging
-from common.security.service_identity import generate_identity
 from vault.entrypoints.app import create_app as create_vault_app
 from vault.settings import VaultSettings
 
@@ -56,12 +56,7 @@ def tokens() -> MemberTokens:
 
 @pytest.fixture(scope="session")
 def identity_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("aggregation-identities")
-    generate_identity("aggregation", folder)
-    trust = folder / "trust"
-    trust.mkdir()
-    (trust / "aggregation.pub.pem").write_bytes((folder / "aggregation.pub.pem").read_bytes())
-    return folder
+    return trusted_identities(tmp_path_factory.mktemp("aggregation-identities"), "aggregation")
 
 
 @dataclass

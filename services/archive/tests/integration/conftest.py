@@ -25,9 +25,9 @@ from archive.container import Container
 from archive.settings import ArchiveSettings
 from archive_it_helpers import MemberTokens
 from coffre_testing.app import running_app
+from coffre_testing.identities import trusted_identities
 from coffre_testing.stores import S3Endpoint, TsaEndpoint
 from common.db.database import Database
-from common.security.service_identity import generate_identity
 from devstack.ports import free_port
 from vault.entrypoints.app import create_app as create_vault_app
 from vault.settings import VaultSettings
@@ -40,12 +40,7 @@ def tokens() -> MemberTokens:
 
 @pytest.fixture(scope="session")
 def identity_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("archive-identities")
-    generate_identity("archive", folder)
-    trust = folder / "trust"
-    trust.mkdir()
-    (trust / "archive.pub.pem").write_bytes((folder / "archive.pub.pem").read_bytes())
-    return folder
+    return trusted_identities(tmp_path_factory.mktemp("archive-identities"), "archive")
 
 
 @dataclass

@@ -19,12 +19,13 @@ from fastapi import FastAPI
 sys.path.insert(0, str(Path(__file__).parent))
 
 from coffre_testing.app import running_app
+from coffre_testing.identities import trusted_identities
 from coffre_testing.waiting import until
 from common.db.database import Database
 from common.events import all_topics
 from common.events.auth import UserRegistered
 from common.messaging.kafka import ensure_topics
-from common.security.service_identity import ServiceTokenVerifier, generate_identity
+from common.security.service_identity import ServiceTokenVerifier
 from fraud.entrypoints.app import create_app as create_fraud_app
 from fraud.settings import FraudSettings
 from payments.app import create_app
@@ -48,12 +49,7 @@ def tokens() -> AuthTokens:
 
 @pytest.fixture(scope="session")
 def identity_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("payments-identities")
-    generate_identity("payments", folder)
-    trust = folder / "trust"
-    trust.mkdir()
-    (trust / "payments.pub.pem").write_bytes((folder / "payments.pub.pem").read_bytes())
-    return folder
+    return trusted_identities(tmp_path_factory.mktemp("payments-identities"), "payments")
 
 
 @dataclass

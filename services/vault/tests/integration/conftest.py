@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from coffre_testing.identities import trusted_identities
 from common.db.database import Database
 from common.db.migrations import migrate
 from common.db.uow import UnitOfWork as CommonUnitOfWork
-from common.security.service_identity import ServiceTokenIssuer, generate_identity
+from common.security.service_identity import ServiceTokenIssuer
 from vault.container import make_context, migrations
 from vault.service.context import VaultContext
 from vault.settings import VaultSettings
@@ -25,13 +26,7 @@ SERVICES = ("aggregation", "payments", "archive", "backoffice", "fraud", "intrud
 @pytest.fixture(scope="session")
 def identity_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("vault-identities")
-    trust = folder / "trust"
-    for service in SERVICES:
-        generate_identity(service, folder)
-    trust.mkdir()
-    for service in SERVICES[:-1]:  # the intruder's key is not trusted
-        (trust / f"{service}.pub.pem").write_bytes((folder / f"{service}.pub.pem").read_bytes())
-    return folder
+    return trusted_identities(folder, *SERVICES[:-1], untrusted=SERVICES[-1:])  # the intruder
 
 
 @pytest.fixture(scope="session")
