@@ -22,21 +22,13 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
 from types import TracebackType
 from typing import Any, NamedTuple
 
 import asyncpg
 
 from common.db.database import Database
-from common.events.base import (
-    DEFAULT_MAX_EVENT_BYTES,
-    Envelope,
-    Event,
-    TraceContext,
-    encode_envelope,
-    envelope_from_fields,
-)
+from common.events.base import DEFAULT_MAX_EVENT_BYTES, Envelope, Event, encode_envelope
 from common.tracing import current_trace_carrier_cached
 
 INSERT_OUTBOX = (
@@ -86,7 +78,6 @@ class UnitOfWork:
         self._after_commit: list[Callable[[], None]] = []
         self._carrier: dict[str, str] | None = None
         self._headers = "{}"
-        self._trace = _NO_TRACE
         self.committed = False
 
     @property
@@ -136,10 +127,12 @@ class UnitOfWork:
         subject: str,
         key: str | None = None,
         correlation_id: str | None = None,
-    ) -> Envelope:
-        """Record an event to publish if, and only if, this unit of work commits."""
+    ) -> uuid.UUID:
+        """Record an event to publish if, and only if, this unit of work commits; returns its
+        event id. The envelope is serialised here, once, and never built as an object again
+        (``recorded`` decodes the stored bytes for tests and diagnostics)."""
         carrier = current_trace_carrier_cached()
-        event_id, occurred_at, data = encode_envelope(
+        event_id, _, data = encode_envelope(
             payload,
             producer=self._producer,
             subject=subject,
@@ -149,16 +142,12 @@ class UnitOfWork:
         )
         if carrier is not self._carrier:
             self._carrier, self._headers = carrier, json.dumps(carrier)
-            self._trace = TraceContext.model_construct(
-                traceparent=carrier.get("traceparent"), tracestate=carrier.get("tracestate")
-            )
-        topic = _topic(type(payload))
         self._pending.append(
-            PendingEvent(event_id, topic, key or subject, subject, data, self._headers)
+            PendingEvent(
+                event_id, _topic(type(payload)), key or subject, subject, data, self._headers
+            )
         )
-        return _envelope_of(
-            payload, event_id, occurred_at, self._producer, subject, correlation_id, self._trace
-        )
+        return event_id
 
     @property
     def recorded(self) -> list[Envelope]:
@@ -255,7 +244,6 @@ class UnitOfWork:
 
 
 _TOPICS: dict[type[Event], str] = {}
-_NO_TRACE = TraceContext.model_construct(traceparent=None, tracestate=None)
 
 
 def _topic(cls: type[Event]) -> str:
@@ -263,32 +251,6 @@ def _topic(cls: type[Event]) -> str:
     if topic is None:
         topic = _TOPICS[cls] = cls.topic()
     return topic
-
-
-def _envelope_of(
-    payload: Event,
-    event_id: uuid.UUID,
-    occurred_at: datetime,
-    producer: str,
-    subject: str,
-    correlation_id: str | None,
-    trace: TraceContext,
-) -> Envelope:
-    """The envelope just encoded, built without validating again (its fields are known good;
-    its trace context is shared by the events recorded under the same span: it is frozen)."""
-    return envelope_from_fields(
-        {
-            "event_id": event_id,
-            "type": payload.event_type,
-            "version": payload.event_version,
-            "occurred_at": occurred_at,
-            "producer": producer,
-            "subject": subject,
-            "correlation_id": correlation_id,
-            "trace": trace,
-            "payload": payload.model_dump(mode="json"),
-        }
-    )
 
 
 _OUTBOX_COLUMNS = "event_id, topic, message_key, subject, envelope, headers"
