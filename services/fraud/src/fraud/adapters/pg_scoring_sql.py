@@ -1,4 +1,5 @@
-"""The statements of ``pg_scoring`` (batch scoring), each taking whole columns as arrays."""
+"""The statements of ``pg_scoring`` (batch scoring), each taking whole columns as arrays, and
+the columns its binary COPYs fill (the same columns as the INSERTs, in the same order)."""
 
 from __future__ import annotations
 
@@ -52,6 +53,23 @@ REGISTER = """
 INSERT INTO accounts (account_ref, owner_ref)
 SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING
 """
+
+COPY_FROM_ROWS = 16
+CHANGE_COLUMNS = (
+    "account_ref", "revision", "score_id", "ts", "amount", "precise", "payee_ref", "hour",
+)  # fmt: skip
+SCORE_COLUMNS = (
+    "score_id", "kind", "activity_ref", "account_ref", "owner_ref", "value", "decision",
+    "reasons", "features", "model_version", "scored_at", "source_event_id",
+)  # fmt: skip
+ALERT_COLUMNS = (
+    "alert_id", "score_id", "kind", "activity_ref", "account_ref", "owner_ref", "decision",
+    "value", "reasons", "raised_at", "status", "verdict", "analyst_id", "resolved_at",
+)  # fmt: skip
+DECISION_COLUMNS = (
+    "payment_id", "account_ref", "owner_ref", "amount", "currency", "payee_ref", "score_id",
+    "decision", "status", "alert_id", "decided_at",
+)  # fmt: skip
 
 INSERT_CHANGES = """
 INSERT INTO account_changes (account_ref, revision, score_id, ts, amount, precise, payee_ref, hour)
