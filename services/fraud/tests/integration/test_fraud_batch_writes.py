@@ -1,5 +1,6 @@
 """A batch's scores, outflows, alerts and decisions are stored as scored whatever the batch's
-size: a few rows by ``INSERT … unnest``, a batch by binary COPY, the same values either way."""
+size: a few rows by ``INSERT … unnest``, a batch by binary COPY, the same values either way; the
+checks for what was scored before probe the index, never scan a table."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from fraud.adapters.pg_scoring_sql import COPY_FROM_ROWS
+from fraud.adapters.pg_scoring_sql import COPY_FROM_ROWS, DECISIONS, SCORES
 from fraud.bootstrap import build_engine
 from fraud.domain.activity import Activity, ActivityKind
 from fraud.service.scoring import score_activities
@@ -61,3 +62,20 @@ async def test_every_score_outflow_alert_and_decision_of_a_batch_is_stored_as_sc
     for activity in activities:
         state, _ = context.states[activity.account_ref]
         assert state.revision == 1, "each payment is one outflow of its account"
+
+
+@pytest.mark.parametrize("plan_mode", ["force_generic_plan", "force_custom_plan"])
+async def test_the_decisions_check_never_compares_every_row_with_every_key_of_the_batch(
+    fraud: RunningFraud, plan_mode: str
+) -> None:
+    """Whichever plan Postgres caches, the batch's keys are hashed or probe the index: a scan
+    filtered by ``= ANY($1)`` compares each row with each key (a parameter array is not hashed
+    under a generic plan), a cost of rows x keys per batch."""
+    keys = [f"pay-{n}" for n in range(250)]
+    async with fraud.container.uow() as uow:
+        conn = uow.scoring.conn
+        await conn.execute(f"SET LOCAL plan_cache_mode = {plan_mode}")
+        for statement, args in ((SCORES, (["payment"] * 250, keys)), (DECISIONS, (keys,))):
+            plan = "\n".join(r[0] for r in await conn.fetch(f"EXPLAIN {statement}", *args))
+            assert "= ANY" not in plan, plan
+            assert "Hash Cond" in plan or "Index Cond" in plan, plan
