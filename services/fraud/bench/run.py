@@ -36,6 +36,7 @@ from fraud.evaluation.evaluate import evaluate
 from fraud.evaluation.scenarios import generate
 from fraud.evaluation.synthetic import SyntheticEvent
 from load import Phase, Scored, measure, offer
+from proc_cpu import postgres_cpu_seconds, postmaster_of, process_cpu_seconds
 
 QUICK = os.environ.get("COFFRE_BENCH_QUICK") == "1"
 RATE = int(os.environ.get("FRAUD_BENCH_RATE", "2000"))
@@ -141,10 +142,14 @@ class Service:
     stages: Path
     signals: int = 0
 
-    def cpu_seconds(self) -> float:
-        """CPU time the service process has used so far (user + system)."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    postmaster: int | None = None
+
+    def cpu_seconds(self) -> tuple[float, float]:
+        """CPU time used so far (user + system) by the service process, and by Postgres (all
+        of it: the bench's stack serves this service alone; 0 when Postgres is not local)."""
+        service = process_cpu_seconds(self.process.pid)
+        postgres = postgres_cpu_seconds(self.postmaster) if self.postmaster else 0.0
+        return service, postgres
 
     def timings(self) -> dict[str, Any]:
         """What the service measured since the previous call (``bench/stages.py``)."""
@@ -187,7 +192,7 @@ async def fraud_service(database_url: str, bootstrap: str) -> AsyncIterator[Serv
     log, process = await asyncio.to_thread(_spawn, env, log_path)
     try:
         await _ready(port, process)
-        yield Service(process, stages)
+        yield Service(process, stages, postmaster=postmaster_of(database_url))
     finally:
         process.terminate()
         try:
@@ -258,12 +263,12 @@ async def service_phases(database_url: str, bootstrap: str) -> ServiceRun:
                 await scored.wait_for(list(sent.due), 600)
             at_rate = measure(sent, scored)
             stages_at_rate = await asyncio.to_thread(service.timings)
-            stages_at_rate["cpu_s"], cpu = service.cpu_seconds() - cpu, service.cpu_seconds()
+            cpu = _spent(stages_at_rate, service, cpu)
             sent = await offer(producer, burst.messages, None, scored)
             await scored.wait_for(list(sent.due), 900)
             saturated = measure(sent, scored)
             stages_saturated = await asyncio.to_thread(service.timings)
-            stages_saturated["cpu_s"] = service.cpu_seconds() - cpu
+            _spent(stages_saturated, service, cpu)
         finally:
             await scored.stop()
             await producer.stop()
@@ -271,6 +276,15 @@ async def service_phases(database_url: str, bootstrap: str) -> ServiceRun:
     return ServiceRun(
         at_rate, saturated, stages_at_rate, stages_saturated, labels, scored.decisions
     )
+
+
+def _spent(
+    stages: dict[str, Any], service: Service, since: tuple[float, float]
+) -> tuple[float, float]:
+    """Put the CPU the service and Postgres used since ``since`` into a phase's figures."""
+    now = service.cpu_seconds()
+    stages["cpu_s"], stages["pg_cpu_s"] = now[0] - since[0], now[1] - since[1]
+    return now
 
 
 @contextlib.contextmanager
@@ -316,6 +330,12 @@ def print_stages(title: str, stages: dict[str, Any]) -> None:
         print(
             f"  service CPU: {stages['cpu_s']:.2f} s, {per_event:,.0f} µs per event "
             f"(one core: at most {1e6 / per_event:,.0f} events/s)",
+            flush=True,
+        )
+        pg_per_event = stages.get("pg_cpu_s", 0.0) / committed["events"] * 1e6
+        print(
+            f"  Postgres CPU: {stages.get('pg_cpu_s', 0.0):.2f} s, {pg_per_event:,.0f} µs per "
+            f"event; service + Postgres {per_event + pg_per_event:,.0f} µs per event",
             flush=True,
         )
     if committed.get("events"):

@@ -1,5 +1,6 @@
 """Outbox rows written in the COMMIT's round trip are stored exactly as recorded (hex literals:
-no key, subject or payload can change the statement), and so are rows written with parameters."""
+no key, subject or payload can change the statement), and so are rows written with parameters
+and rows written by binary COPY."""
 
 from __future__ import annotations
 
@@ -9,14 +10,16 @@ import pytest
 from coffre_testing.example.service import MIGRATIONS, NoteRecorded
 from common.db import Database, MigrationSet
 from common.db.migrations import migrate
-from common.db.uow import INLINE_OUTBOX_ROWS, UnitOfWork
+from common.db.uow import COPY_FROM_ROWS, INLINE_OUTBOX_ROWS, UnitOfWork
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
 HOSTILE = ["o'; DROP TABLE outbox; --", "back\\slash \\x00ff", 'quote " and $$ dollars $$', "ünï ☃"]
 
 
-@pytest.mark.parametrize("count", [1, INLINE_OUTBOX_ROWS, INLINE_OUTBOX_ROWS + 3])
+@pytest.mark.parametrize(
+    "count", [1, INLINE_OUTBOX_ROWS, INLINE_OUTBOX_ROWS + 3, COPY_FROM_ROWS + 4]
+)
 async def test_outbox_rows_keep_keys_subjects_and_bytes_whatever_they_contain(
     infra, schema_name, count
 ):

@@ -73,3 +73,39 @@ def test_an_encoded_envelope_is_what_the_envelope_model_would_write() -> None:
         "occurred_at": json.loads(envelope.to_bytes())["occurred_at"],
     }
     assert envelope.parse() == ThingDecoded(name='é"x')
+
+
+@event("unittest.other-thing-decoded", 1)
+class OtherThingDecoded(Event):
+    name: str = Field(description="A name, the same shape as ThingDecoded's.")
+
+
+@event("unittest.thing-decoded", 2)
+class ThingDecodedV2(Event):
+    name: str = Field(description="A name.")
+    size: int = Field(0, description="A size, new in version 2.")
+
+
+@pytest.mark.parametrize(
+    "handled",
+    [
+        [ThingDecoded, OtherThingDecoded],  # one version per type: tagged by type
+        [OtherThingDecoded, ThingDecoded, ThingDecodedV2],  # two versions of one type
+    ],
+)
+def test_a_consumer_of_several_types_decodes_each_body_as_its_own_type_and_version(
+    handled: list[type[Event]],
+) -> None:
+    decoder = EventDecoder("tests", handled, max_bytes=10_000)
+    for cls in handled:
+        _, _, raw = encode_envelope(cls(name="x"), producer="tests", subject="u")
+        envelope, payload = decoder.decode(raw)
+        assert type(payload) is cls
+        assert (envelope.type, envelope.version) == (cls.event_type, cls.event_version)
+        assert envelope == decode_envelope(raw)
+    with pytest.raises(EventRejected) as info:
+        decoder.decode(_raw(type=ErasureRequested.event_type))
+    assert info.value.extensions["reason"] == "unexpected-type"
+    with pytest.raises(EventRejected) as info:
+        decoder.decode(_raw(payload={"name": ["not", "a", "name"]}))
+    assert info.value.extensions["reason"] == "invalid-payload"

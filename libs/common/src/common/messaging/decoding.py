@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, TypeAdapter, ValidationError, create_model
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_model
 
 from common.errors import EventRejected
 from common.events.base import Envelope, Event, decode_envelope, envelope_from_fields, event_class
@@ -34,9 +34,7 @@ class EventDecoder:
         self._typed: dict[tuple[Any, Any], type[BaseModel]] = {
             (cls.event_type, cls.event_version): _typed_envelope(cls) for cls in classes
         }
-        pinned = [_typed_envelope(cls, pinned=True) for cls in classes]
-        shape: Any = pinned[0] if len(pinned) == 1 else Union[tuple(pinned)]  # noqa: UP007
-        self._fast: TypeAdapter[Any] = TypeAdapter(shape)
+        self._fast: TypeAdapter[Any] = TypeAdapter(_one_pass_shape(classes))
 
     def decode(self, raw: bytes | None) -> tuple[Envelope, Event]:
         """The envelope and its typed payload; raises EventRejected with a reason."""
@@ -86,6 +84,19 @@ def _envelope(checked: BaseModel, payload: dict[str, Any]) -> Envelope:
     fields = dict(checked.__dict__)
     fields["payload"] = payload
     return envelope_from_fields(fields)
+
+
+def _one_pass_shape(classes: list[type[Event]]) -> Any:
+    """The typed envelopes of ``classes`` as one validator. Tagged by ``type`` when each type
+    is handled in one version only (the body is validated against its own class alone: a
+    plain union would try every member, strictly then laxly, before it picks one)."""
+    pinned = [_typed_envelope(cls, pinned=True) for cls in classes]
+    if len(pinned) == 1:
+        return pinned[0]
+    union: Any = Union[tuple(pinned)]  # noqa: UP007
+    if len({cls.event_type for cls in classes}) == len(classes):
+        return Annotated[union, Field(discriminator="type")]
+    return union
 
 
 def _typed_envelope(cls: type[Event], *, pinned: bool = False) -> type[BaseModel]:

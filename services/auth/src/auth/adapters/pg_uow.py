@@ -3,12 +3,13 @@ repositories bound to its connection; the sign-in events it commits feed auth's 
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from functools import partial
 from types import TracebackType
 
 from common.db.uow import UnitOfWork
-from common.events.base import Envelope, Event
+from common.events.base import Event
 from common.runtime import Runtime
 
 from auth.adapters.pg_accounts import PgAccounts, PgFactors, PgLinks
@@ -61,7 +62,7 @@ class PgAuthUnitOfWork:
     ) -> None:
         await self.inner.__aexit__(exc_type, exc, tb)
 
-    def record(self, payload: Event, *, subject: str) -> Envelope:
+    def record(self, payload: Event, *, subject: str) -> uuid.UUID:
         if isinstance(payload, metrics.COUNTED):
             self.inner.after_commit(partial(metrics.count_committed, payload))
         return self.inner.record(payload, subject=subject)

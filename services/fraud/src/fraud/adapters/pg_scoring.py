@@ -6,8 +6,8 @@ exclude each other); every read after the lock sees what the lock's previous hol
 (read committed: each statement takes a fresh snapshot); the owners' read also tells which
 subjects are erased members (``erased_subjects``, by digest); an account's head is its newest
 change, or its snapshot when no change follows it; its state is read (snapshot + changes after
-it) only when the caller's head differs; every write is one statement per table with ``unnest``;
-a duplicate score or change raises ``StaleState``.
+it) only when the caller's head differs; every write is one statement per table (a binary COPY
+for a batch, ``unnest`` for a few rows); a duplicate score or change raises ``StaleState``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,11 @@ from fraud.adapters.pg_records import (
     score_from_row,
 )
 from fraud.adapters.pg_scoring_sql import (
+    ALERT_COLUMNS,
+    CHANGE_COLUMNS,
     CHANGES,
+    COPY_FROM_ROWS,
+    DECISION_COLUMNS,
     DECISIONS,
     DROP_CHANGES,
     HEADS,
@@ -38,6 +42,7 @@ from fraud.adapters.pg_scoring_sql import (
     LOCK,
     OWNERS,
     REGISTER,
+    SCORE_COLUMNS,
     SCORES,
     SNAPSHOT,
     STATES,
@@ -122,15 +127,12 @@ class PgScoring:
         if registered:
             await conn.execute(REGISTER, *_columns(registered, 2))
         changes = [_change(o) for o in outcomes if o.change is not None]
-        if changes:
-            await conn.execute(INSERT_CHANGES, *_columns(changes, 8))
-        await conn.execute(INSERT_SCORES, *_columns([_score(o) for o in outcomes], 12))
+        await _insert(conn, "account_changes", CHANGE_COLUMNS, INSERT_CHANGES, changes)
+        await _insert(conn, "scores", SCORE_COLUMNS, INSERT_SCORES, [_score(o) for o in outcomes])
         alerts = [alert_values(o.alert) for o in outcomes if o.alert is not None]
-        if alerts:
-            await conn.execute(INSERT_ALERTS, *_columns(alerts, 14))
+        await _insert(conn, "alerts", ALERT_COLUMNS, INSERT_ALERTS, alerts)
         decisions = [_decision(o) for o in outcomes if o.decision is not None]
-        if decisions:
-            await conn.execute(INSERT_DECISIONS, *_columns(decisions, 11))
+        await _insert(conn, "payment_decisions", DECISION_COLUMNS, INSERT_DECISIONS, decisions)
         if snapshots:
             rows = [_snapshot(s) for s in snapshots]
             await conn.execute(SNAPSHOT, *_columns(rows, 4))
@@ -157,6 +159,22 @@ async def committed_states(
         )
         committed.token = row["score_id"]
     return states
+
+
+async def _insert(
+    conn: asyncpg.Connection,
+    table: str,
+    columns: tuple[str, ...],
+    statement: str,
+    rows: Sequence[tuple[Any, ...]],
+) -> None:
+    """Insert rows: a batch of ``COPY_FROM_ROWS`` or more by one binary COPY (about a third of
+    the client's CPU of ``unnest`` arrays, which check every element, and less of the
+    server's), fewer by one ``INSERT … unnest`` (a COPY waits for the server once more)."""
+    if len(rows) >= COPY_FROM_ROWS:
+        await conn.copy_records_to_table(table, records=rows, columns=columns)
+    elif rows:
+        await conn.execute(statement, *_columns(rows, len(columns)))
 
 
 def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
