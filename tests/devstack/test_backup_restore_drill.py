@@ -162,7 +162,8 @@ async def _auth_outbox(drill: Drill, erased: str, pending: str) -> Envelope:
                 event = ErasureRequested(
                     user_id=member, requested_at=datetime.now(UTC), request_id=f"{MARKER}-{member}"
                 )
-                envelopes.append(uow.record(event, subject=member))
+                uow.record(event, subject=member)
+                envelopes.append(uow.recorded[-1])
                 await uow.commit()
         return envelopes[0]
     finally:
