@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -19,11 +19,10 @@ from starlette.types import Message, Receive, Scope, Send
 from vault.entrypoints.app import create_app
 from vault.entrypoints.lean import LeanUnwraps
 from vault.service import audit
-from vault.service.context import VaultContext
 from vault.settings import VaultSettings
+from vault_it_helpers import Headers, app_context, document_key
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
-Headers = Callable[..., dict[str, str]]
 BATCH = "/v1/data-keys/unwrap-batch"
 
 
@@ -32,20 +31,6 @@ async def vault(vault_settings: VaultSettings) -> AsyncIterator[tuple[FastAPI, h
     app = create_app(vault_settings, erasure_consumer=f"vault.erasure.{uuid.uuid4().hex[:8]}")
     async with running_app(app) as client:
         yield app, client
-
-
-def _ctx(app: FastAPI) -> VaultContext:
-    ctx: VaultContext = app.state.container.ctx
-    return ctx
-
-
-async def _wrapped(client: httpx.AsyncClient, headers: Headers, member: str) -> dict[str, str]:
-    made = await client.post(
-        f"/v1/subjects/{member}/data-keys", json={"purpose": "document"}, headers=headers("archive")
-    )
-    assert made.status_code == 201, made.text
-    found: dict[str, str] = made.json()
-    return found
 
 
 class _Route:
@@ -92,7 +77,7 @@ async def test_an_admitted_unwrap_is_answered_without_the_route_and_a_bad_one_re
     vault: tuple[FastAPI, httpx.AsyncClient], headers: Headers, member: str
 ) -> None:
     app, client = vault
-    key = await _wrapped(client, headers, member)
+    key = await document_key(client, headers, member)
     route = _Route()
     json_headers = headers("archive") | {"content-type": "application/json"}
     single = json.dumps({"purpose": "document", "wrapped": key["wrapped"]}).encode()
@@ -124,7 +109,7 @@ async def test_the_lean_answer_is_the_routes_answer_byte_for_byte(
     """``application/json`` takes the lean path; ``application/vnd.coffre+json`` (JSON to
     FastAPI, not admitted by the lean layer) goes through the FastAPI route."""
     _, client = vault
-    key = await _wrapped(client, headers, member)
+    key = await document_key(client, headers, member)
     item = {"subject": member, "purpose": "document", "wrapped": key["wrapped"]}
     bad = item | {"wrapped": "AAAA"}
     url = f"/v1/subjects/{member}/data-keys/unwrap"
@@ -148,13 +133,13 @@ async def test_a_forbidden_caller_gets_403_before_its_batch_body_is_looked_at(
     vault: tuple[FastAPI, httpx.AsyncClient], headers: Headers
 ) -> None:
     app, client = vault
-    head = await audit.head(_ctx(app))
+    head = await audit.head(app_context(app))
     refused = await client.post(BATCH, content=b'{"batch_input": 7', headers=headers("fraud")
                                 | {"content-type": "application/json"})  # fmt: skip
     assert refused.status_code == 403, refused.text
     assert refused.headers["content-type"] == "application/problem+json"
     assert refused.json()["code"] == "vault.policy-denied"
-    async with _ctx(app).uow() as uow:
+    async with app_context(app).uow() as uow:
         entries = [e async for e in uow.audit.entries(head.seq if head else 0)]
     assert [(e.actor, e.action, e.outcome) for e in entries] == [
         ("fraud", "datakey.unwrap", "denied")
@@ -165,7 +150,7 @@ async def test_bad_input_on_the_unwrap_routes_is_a_problem_with_its_audit_entry(
     vault: tuple[FastAPI, httpx.AsyncClient], headers: Headers, member: str
 ) -> None:
     app, client = vault
-    key = await _wrapped(client, headers, member)
+    key = await document_key(client, headers, member)
     url = f"/v1/subjects/{member}/data-keys/unwrap"
     json_headers = headers("archive") | {"content-type": "application/json"}
     cases = [
@@ -180,31 +165,31 @@ async def test_bad_input_on_the_unwrap_routes_is_a_problem_with_its_audit_entry(
          "failed"),
     ]  # fmt: skip
     for path, body, sent, status, code, outcome in cases:
-        head = await audit.head(_ctx(app))
+        head = await audit.head(app_context(app))
         answer = await client.post(path, content=body, headers=sent)
         assert (answer.status_code, answer.json()["code"]) == (status, code), answer.text
         assert answer.headers["content-type"] == "application/problem+json"
         assert key["plaintext"] not in answer.text
-        async with _ctx(app).uow() as uow:
+        async with app_context(app).uow() as uow:
             entries = [e async for e in uow.audit.entries(head.seq if head else 0)]
         assert [(e.outcome, e.detail.get("error")) for e in entries] == [(outcome, code)]
-    assert (await audit.verify(_ctx(app))).ok
+    assert (await audit.verify(app_context(app))).ok
 
 
 async def test_lean_answers_are_audited_per_key_and_measured_under_the_route_template(
     vault: tuple[FastAPI, httpx.AsyncClient], headers: Headers, member: str
 ) -> None:
     app, client = vault
-    key = await _wrapped(client, headers, member)
+    key = await document_key(client, headers, member)
     before = (await client.get("/metrics")).text
-    head = await audit.head(_ctx(app))
+    head = await audit.head(app_context(app))
     url = f"/v1/subjects/{member}/data-keys/unwrap"
     single = {"purpose": "document", "wrapped": key["wrapped"]}
     assert (await client.post(url, json=single, headers=headers("archive"))).status_code == 200
     item = {"subject": member, "purpose": "document", "wrapped": key["wrapped"]}
     batch = {"batch_input": [item] * 3}
     assert (await client.post(BATCH, json=batch, headers=headers("archive"))).status_code == 200
-    async with _ctx(app).uow() as uow:
+    async with app_context(app).uow() as uow:
         entries = [e async for e in uow.audit.entries(head.seq if head else 0)]
     assert [(e.actor, e.action, e.outcome, e.ref) for e in entries] == [
         ("archive", "datakey.unwrap", "allowed", key["document_key_id"])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import asyncpg
 import httpx
@@ -17,12 +17,10 @@ from fastapi import FastAPI
 from vault.domain.audit import AuditEntry, Head
 from vault.entrypoints.app import create_app
 from vault.service import audit
-from vault.service.context import VaultContext
 from vault.settings import VaultSettings
+from vault_it_helpers import Headers, app_context, document_key
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
-
-Headers = Callable[..., dict[str, str]]
 
 
 @pytest_asyncio.fixture
@@ -36,26 +34,12 @@ def audit_head(entry: AuditEntry) -> Head:
     return Head(entry.seq, entry.hash)
 
 
-def _ctx(app: FastAPI) -> VaultContext:
-    ctx: VaultContext = app.state.container.ctx
-    return ctx
-
-
-async def _document_key(client: httpx.AsyncClient, headers: Headers, member: str) -> dict[str, str]:
-    made = await client.post(
-        f"/v1/subjects/{member}/data-keys", json={"purpose": "document"}, headers=headers("archive")
-    )
-    assert made.status_code == 201, made.text
-    body: dict[str, str] = made.json()
-    return body
-
-
 async def test_a_batch_unwrap_of_many_keys_writes_one_entry_per_key_on_a_chain_that_verifies(
     vault: tuple[FastAPI, httpx.AsyncClient], headers: Headers, member: str
 ) -> None:
     app, client = vault
-    keys = [await _document_key(client, headers, f"{member}-{i % 4}") for i in range(40)]
-    head = await audit.head(_ctx(app))
+    keys = [await document_key(client, headers, f"{member}-{i % 4}") for i in range(40)]
+    head = await audit.head(app_context(app))
     items = [(f"{member}-{i % 4}", keys[i % 40]) for i in range(600)]
     response = await client.post(
         "/v1/data-keys/unwrap-batch",
@@ -67,14 +51,14 @@ async def test_a_batch_unwrap_of_many_keys_writes_one_entry_per_key_on_a_chain_t
     assert response.status_code == 200, response.text
     results = response.json()["batch_results"]
     assert [r["plaintext"] for r in results] == [k["plaintext"] for _, k in items]
-    async with _ctx(app).uow() as uow:
+    async with app_context(app).uow() as uow:
         entries = [e async for e in uow.audit.entries(head.seq if head else 0)]
     assert [(e.action, e.outcome, e.actor) for e in entries] == [
         ("datakey.unwrap", "allowed", "archive")
     ] * 600
     assert Counter(e.ref for e in entries) == {k["document_key_id"]: 15 for k in keys}
     assert [e.seq for e in entries] == list(range(entries[0].seq, entries[0].seq + 600))
-    report = await audit.verify(_ctx(app))
+    report = await audit.verify(app_context(app))
     assert report.ok, report.problem
     assert report.head == audit_head(entries[-1])
 
@@ -107,11 +91,11 @@ async def test_no_key_is_answered_when_its_audit_entry_fails_to_commit(
 ) -> None:
     app, client = vault
     doomed, fine = (
-        await _document_key(client, headers, member),
-        await _document_key(client, headers, f"{member}-ok"),
+        await document_key(client, headers, member),
+        await document_key(client, headers, f"{member}-ok"),
     )
     await _refuse_audit_commits_for(vault_settings, member)
-    head = await audit.head(_ctx(app))
+    head = await audit.head(app_context(app))
     single = await client.post(
         f"/v1/subjects/{member}/data-keys/unwrap",
         json={"purpose": "document", "wrapped": doomed["wrapped"]},
@@ -131,7 +115,7 @@ async def test_no_key_is_answered_when_its_audit_entry_fails_to_commit(
         assert doomed["plaintext"] not in refused.text
         assert fine["plaintext"] not in refused.text
         assert "plaintext" not in refused.text
-    async with _ctx(app).uow() as uow:
+    async with app_context(app).uow() as uow:
         assert [e async for e in uow.audit.entries(head.seq if head else 0)] == []
     answered = await client.post(
         f"/v1/subjects/{member}-ok/data-keys/unwrap",
@@ -141,15 +125,15 @@ async def test_no_key_is_answered_when_its_audit_entry_fails_to_commit(
     assert answered.status_code == 200, answered.text
     assert answered.json()["plaintext"] == fine["plaintext"]
     assert base64.urlsafe_b64decode(fine["plaintext"] + "=")
-    assert (await audit.verify(_ctx(app))).ok
+    assert (await audit.verify(app_context(app))).ok
 
 
 async def test_a_batch_mixing_allowed_and_refused_keys_answers_and_audits_each_over_http(
     vault: tuple[FastAPI, httpx.AsyncClient], headers: Headers, member: str
 ) -> None:
     app, client = vault
-    key = await _document_key(client, headers, member)
-    head = await audit.head(_ctx(app))
+    key = await document_key(client, headers, member)
+    head = await audit.head(app_context(app))
     items = [
         {"subject": member, "purpose": "document", "wrapped": key["wrapped"]},
         {"subject": member, "purpose": "psd2-consent", "wrapped": key["wrapped"]},
@@ -172,21 +156,21 @@ async def test_a_batch_mixing_allowed_and_refused_keys_answers_and_audits_each_o
     assert [r["error"] and r["error"]["code"] for r in results] == [
         None, "vault.policy-denied", "vault.ciphertext-invalid", "vault.ciphertext-invalid", None,
     ]  # fmt: skip
-    async with _ctx(app).uow() as uow:
+    async with app_context(app).uow() as uow:
         entries = [e async for e in uow.audit.entries(head.seq if head else 0)]
     assert [(e.outcome, e.detail.get("error")) for e in entries] == [
         ("allowed", None), ("denied", "vault.policy-denied"),
         ("failed", "vault.ciphertext-invalid"), ("failed", "vault.ciphertext-invalid"),
         ("allowed", None),
     ]  # fmt: skip
-    assert (await audit.verify(_ctx(app))).ok
+    assert (await audit.verify(app_context(app))).ok
 
 
 async def test_a_malformed_batch_is_a_422_problem_and_audited(
     vault: tuple[FastAPI, httpx.AsyncClient], headers: Headers
 ) -> None:
     app, client = vault
-    head = await audit.head(_ctx(app))
+    head = await audit.head(app_context(app))
     response = await client.post(
         "/v1/data-keys/unwrap-batch",
         json={"batch_input": [{"subject": "m", "purpose": "document", "wrapped": 7}]},
@@ -197,7 +181,7 @@ async def test_a_malformed_batch_is_a_422_problem_and_audited(
     problem = response.json()
     assert problem["code"] == "request.invalid"
     assert [e["field"] for e in problem["errors"]] == ["batch_input.0.wrapped"]
-    async with _ctx(app).uow() as uow:
+    async with app_context(app).uow() as uow:
         entries = [e async for e in uow.audit.entries(head.seq if head else 0)]
     assert [(e.actor, e.action, e.outcome, e.detail) for e in entries if e.actor == "archive"] == [
         ("archive", "POST /v1/data-keys/unwrap-batch", "failed", {"error": "request.invalid"})
