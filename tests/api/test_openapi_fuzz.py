@@ -14,12 +14,14 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+import re
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import schemathesis
 from coffre_testing.stores import S3Endpoint, TsaEndpoint
@@ -161,3 +163,34 @@ def _fuzz(operation: Any) -> str | None:
     except Exception as exc:
         return f"{type(exc).__name__}: {str(exc)[:1500]}"
     return None
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("service", SERVICES)
+async def test_every_body_over_the_services_limit_gets_the_documented_413(
+    service: str, infra: Any, schema_name: str, state: Path
+) -> None:
+    """4 MiB declared to every operation that takes a body: refused before a byte is read (the
+    app is not even started), as the documented 413 problem. A route that bounds its body
+    itself (the archive's upload, tested with its service) documents its 413 too."""
+    app = build_app(service, infra, schema_name, state)
+    limits = app.state.body_limits
+    huge = b"x" * (4 * 1024 * 1024)
+    answered: list[str] = []
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)  # no lifespan
+    async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+        for path, methods in app.openapi()["paths"].items():
+            for method, operation in methods.items():
+                if "requestBody" not in operation:
+                    continue
+                assert "413" in operation["responses"], f"{method.upper()} {path}"
+                url = re.sub(r"\{[^}]+\}", "x", path)
+                if limits.limit_for(url) is None:
+                    continue
+                answer = await client.request(method, url, content=huge)
+                label = f"{method.upper()} {path}: {answer.status_code}"
+                answered.append(label)
+                assert answer.status_code == 413, label
+                assert answer.headers["content-type"] == "application/problem+json", label
+                assert answer.json()["code"] == "request.too-large", label
+    assert answered or service == "archive", f"{service} has no operation that takes a body"

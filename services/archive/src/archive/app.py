@@ -10,6 +10,7 @@ from typing import Any
 
 from common.db import MigrationSet
 from common.http.app import create_container_app
+from common.http.limits import BodyLimits
 from common.settings import load_settings
 from fastapi import FastAPI
 
@@ -19,6 +20,10 @@ from archive.entrypoints.http import router
 from archive.settings import ArchiveSettings
 
 MIGRATIONS = MigrationSet.from_folder("archive", Path(__file__).parent / "adapters" / "migrations")
+
+UPLOADS_BOUND_THEMSELVES = BodyLimits(by_suffix={"/v1/receipts": None})
+"""The upload route streams its multipart body and refuses it past the configured file size
+(``archive.entrypoints.multipart``); every other route has the shared JSON limit."""
 
 
 def create_app(
@@ -35,4 +40,5 @@ def create_app(
         description="Receipts turned into sealed PDFs, encrypted and kept ten years.",
         routers=[router],
         observability=observability,
+        body_limits=UPLOADS_BOUND_THEMSELVES,
     )

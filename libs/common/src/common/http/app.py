@@ -5,7 +5,8 @@ the runtime (pool, migrations, relay, consumers) and stops it cleanly. Every app
 ``/health/live`` (the process answers), ``/health/ready`` (Postgres and the broker are
 reachable) and ``/metrics`` (Prometheus text: HTTP rate, errors and duration per route, plus
 the backbone's and the service's own instruments), problem responses for every error,
-documented in its OpenAPI document for every route (``common.http.openapi``), and one
+documented in its OpenAPI document for every route (``common.http.openapi``), request body
+limits (``common.http.limits``: 128 KiB unless the service names others), and one
 OpenTelemetry server span per request (``common.http.telemetry``, the outermost ASGI layer;
 FastAPI's own per-operation telemetry stays off).
 """
@@ -18,9 +19,11 @@ from contextlib import asynccontextmanager
 from typing import Any, Protocol, TypeVar
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from starlette.middleware import Middleware
 from starlette.types import ASGIApp
 
 from common.db import MigrationSet
+from common.http.limits import BodyLimits, BodySizeLimit
 from common.http.openapi import install_problem_documentation
 from common.http.problems import install_problem_handlers, problem_response
 from common.http.telemetry import HttpTelemetry
@@ -66,10 +69,18 @@ NO_FASTAPI_TELEMETRY: Any = {"tracing": False, "metrics": False, "logs": False,
 
 class ServiceApp(FastAPI):
     """A FastAPI app whose middleware stack, services' own layers included, sits inside
-    ``HttpTelemetry`` (so a request those layers refuse is still traced and counted)."""
+    ``HttpTelemetry`` (so a request those layers refuse is still traced and counted), with the
+    body limits (``state.body_limits``) outside every layer the service adds (so a layer that
+    reads bodies before the router reads them bounded too)."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        return HttpTelemetry(super().build_middleware_stack())
+        added = self.user_middleware
+        limits = Middleware(BodySizeLimit, limits=self.state.body_limits)
+        self.user_middleware = [limits, *added]
+        try:
+            return HttpTelemetry(super().build_middleware_stack())
+        finally:
+            self.user_middleware = added
 
 
 def create_service_app(
@@ -82,6 +93,7 @@ def create_service_app(
     on_startup: Sequence[Hook] = (),
     on_shutdown: Sequence[Hook] = (),
     configure_observability: bool = True,
+    body_limits: BodyLimits = BodyLimits(),
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -120,6 +132,7 @@ def create_service_app(
     )
     app.state.runtime = runtime
     app.state.settings = settings
+    app.state.body_limits = body_limits
     install_problem_handlers(app)
 
     @app.get("/health/live", tags=["health"])
@@ -156,6 +169,7 @@ def create_container_app(
     description: str,
     routers: Sequence[APIRouter],
     observability: bool = True,
+    body_limits: BodyLimits = BodyLimits(),
 ) -> FastAPI:
     """A service app built around one container (``app.state.container``).
 
@@ -179,6 +193,7 @@ def create_container_app(
         on_startup=[built[0].start],
         on_shutdown=[built[0].stop],
         configure_observability=observability,
+        body_limits=body_limits,
     )
     app.state.container = built[0]
     return app

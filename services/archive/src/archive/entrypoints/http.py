@@ -39,7 +39,13 @@ async def current_member(
 CurrentMember = Annotated[Member, Depends(current_member)]
 
 
-@router.post("", status_code=201, response_model=s.ReceiptOut, responses={202: {}})
+@router.post(
+    "",
+    status_code=201,
+    response_model=s.ReceiptOut,
+    responses={202: {}},
+    openapi_extra={"requestBody": s.UPLOAD_REQUEST_BODY},
+)
 async def upload_receipt(member: CurrentMember, request: Request) -> JSONResponse:
     """Upload one receipt (multipart field `file`; optional `transaction_ref`, `payment_id`,
     `amount`, `currency`, `date`). 201 when sealed and stored; 202 when it waits for a retry."""

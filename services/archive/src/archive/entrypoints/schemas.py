@@ -18,6 +18,32 @@ _AMOUNT = re.compile(r"^-?[0-9]{1,15}(\.[0-9]{1,4})?$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 KNOWN_FIELDS = {"transaction_ref", "payment_id", "amount", "currency", "date"}
 
+UPLOAD_REQUEST_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "additionalProperties": False,
+                "properties": {
+                    "file": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "The receipt: JPEG, PNG, WebP, HEIC/HEIF or PDF.",
+                    },
+                    "transaction_ref": {"type": "string", "pattern": _REF.pattern},
+                    "payment_id": {"type": "string", "pattern": _REF.pattern},
+                    "amount": {"type": "string", "pattern": _AMOUNT.pattern},
+                    "currency": {"type": "string", "pattern": _CURRENCY.pattern},
+                    "date": {"type": "string", "format": "date"},
+                },
+            }
+        }
+    },
+}
+"""The upload's ``requestBody`` (the route reads its multipart body itself, as it streams)."""
+
 
 def _ref(fields: dict[str, str], name: str) -> str | None:
     value = fields.get(name, "").strip()

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from auth.bootstrap import MIGRATIONS, Container
 from auth.entrypoints.http import router
-from auth.entrypoints.limits import BodySizeLimit
+from auth.entrypoints.limits import AUTH_BODY_LIMITS
 from auth.entrypoints.oidc import oidc_router
 from auth.entrypoints.public import dev, public, sso_router
 from auth.service.ports import Mailer, SmsSender
@@ -38,7 +38,7 @@ def create_app(
         routers=[router, public, sso_router, oidc_router, dev],
         on_startup=[container.start],
         on_shutdown=[container.stop],
+        body_limits=AUTH_BODY_LIMITS,
     )
-    app.add_middleware(BodySizeLimit)
     app.state.container = container
     return app

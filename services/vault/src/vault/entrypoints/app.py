@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from common.errors import ValidationFailed
 from common.http import create_service_app
+from common.http.limits import BodyLimits
 from common.http.problems import validation_problem
 from common.runtime import Runtime
 from fastapi import FastAPI, Request
@@ -19,6 +20,10 @@ from vault.entrypoints.http import router
 from vault.entrypoints.lean import LeanUnwraps
 from vault.service.ports import Kms
 from vault.settings import VaultSettings
+
+BODY_LIMITS = BodyLimits(256 * 1024, {"/data-keys/unwrap-batch": 2 * 1024 * 1024})
+"""256 KiB per request (a secret's value is at most 96 KiB of base64url), 2 MiB for a batch
+unwrap (at most 1,000 items of at most ~1.3 kB each)."""
 
 DESCRIPTION = (
     "Envelope encryption (AES-256-GCM data keys per member, versioned master keys wrapped by a "
@@ -49,6 +54,7 @@ def create_app(
         routers=[router],
         on_startup=[container.start],
         on_shutdown=[container.stop],
+        body_limits=BODY_LIMITS,
     )
     app.state.container = container
     app.add_exception_handler(RequestValidationError, _audited_validation_error)
