@@ -26,6 +26,7 @@ from pathlib import Path
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
+from coffre_testing.runner_process import stop_with_ctrl_c, with_sigint_ignored
 from devstack.layout import DEFAULT_PORTS, SANDBOX_BANK_PORT
 from devstack.ports import free_port
 
@@ -49,7 +50,7 @@ class Stack:
     def start(self) -> None:
         self.lines.clear()
         self.process = subprocess.Popen(
-            [COFFRE_DEV, "run", "--port-offset", str(self.offset)],
+            with_sigint_ignored([COFFRE_DEV, "run", "--port-offset", str(self.offset)]),
             cwd=ROOT,
             env=self.env,
             stdout=subprocess.PIPE,
@@ -84,9 +85,8 @@ class Stack:
         return f"http://127.0.0.1:{port}"
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            self.process.wait(timeout=180)
+        if self.process is not None:
+            stop_with_ctrl_c(self.process, lambda: self.output)
         self.wait_for_output_end()
 
     def wait_for_output_end(self) -> None:

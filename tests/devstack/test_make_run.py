@@ -7,7 +7,6 @@ import asyncio
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 from coffre_testing.kafka import collect
+from coffre_testing.runner_process import stop_with_ctrl_c, with_sigint_ignored
 from devstack.layout import DEFAULT_PORTS, SANDBOX_BANK_PORT
 from devstack.ports import free_port, port_in_use
 
@@ -60,7 +60,7 @@ def test_dev_runner_starts_every_service_and_stops_cleanly_on_ctrl_c(
     }
     coffre_dev = Path(sys.executable).with_name("coffre-dev")
     process = subprocess.Popen(
-        [str(coffre_dev), "run", "--port-offset", str(offset)],
+        with_sigint_ignored([str(coffre_dev), "run", "--port-offset", str(offset)]),
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -73,8 +73,7 @@ def test_dev_runner_starts_every_service_and_stops_cleanly_on_ctrl_c(
             asyncio.run(member_journey(offset, f"127.0.0.1:{kafka_port}"))
             asyncio.run(payment_journey(offset))
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=180)
+        stop_with_ctrl_c(process, lambda: output.text)
         output.reader.join(timeout=30)
     text = output.text
     assert process.returncode == 0, text[-3000:]

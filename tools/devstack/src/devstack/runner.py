@@ -289,6 +289,7 @@ class DevStack:
     def stop(self) -> None:
         """Stop services, then the broker and Postgres; a second Ctrl-C cannot cut it short."""
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         self.supervisor.stop()
         for process in reversed(list(self.processes.values())):
             if process.poll() is None:
@@ -330,10 +331,18 @@ def _prefix_output(name: str, process: subprocess.Popen[bytes]) -> None:
         sys.stdout.flush()
 
 
+def stop_on_ctrl_c_and_sigterm() -> None:
+    """Ctrl-C (SIGINT) and SIGTERM both interrupt the runner wherever it is (starting or
+    running), which then stops everything. Installed explicitly: a process started as a
+    background job of a script inherits SIGINT *ignored*, and Python keeps it ignored, so
+    without this a runner started that way could never be stopped with SIGINT."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
 def run(root: Path, *, exit_when_ready: bool = False, port_offset: int = 0) -> int:
     stack = DevStack(root, port_offset=port_offset)
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    stop_on_ctrl_c_and_sigterm()
     services = discover_services(root)
     try:
         stack.check_ports(services)
@@ -356,9 +365,8 @@ def run(root: Path, *, exit_when_ready: bool = False, port_offset: int = 0) -> i
         operators = ", ".join(OPERATOR_IDENTITIES)
         say(f"operator identities: {operators} (coffre-dev token backoffice: a vault token)")
         say("press Ctrl-C to stop everything")
-        while not stopping.is_set():
-            stopping.wait(1.0)
-        return 0
+        while True:
+            time.sleep(3600)
     except KeyboardInterrupt:
         return 0
     finally:
