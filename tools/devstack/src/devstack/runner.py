@@ -53,6 +53,8 @@ PG_PORT = 55432
 KAFKA_PORT = 59092
 S3_PORT = 59900
 READY_TIMEOUT = 180.0
+SERVICE_STOP_SECONDS = 20.0
+"""How long the services have, together, to stop after SIGTERM before the rest are killed."""
 
 
 def infra_port(variable: str, default: int, offset: int) -> int:
@@ -287,16 +289,18 @@ class DevStack:
         return status
 
     def stop(self) -> None:
-        """Stop services, then the broker and Postgres; a second Ctrl-C cannot cut it short."""
+        """Stop services (all at once, killed if not stopped within ``SERVICE_STOP_SECONDS``),
+        then the broker and Postgres; a second Ctrl-C cannot cut it short."""
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         self.supervisor.stop()
         for process in reversed(list(self.processes.values())):
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + SERVICE_STOP_SECONDS
         for name, process in self.processes.items():
             try:
-                process.wait(timeout=15)
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 say(f"{name} did not stop in time; killing it")
                 process.kill()
