@@ -6,6 +6,8 @@ Rules:
   route with no limit reads and bounds its body itself, as the archive's upload does);
 - a declared ``Content-Length`` over the limit is refused at once with a 413 problem, one that
   is not a number with a 400 problem, before any byte of the body is read;
+- a request whose declared length is within the limit passes untouched (the server reads
+  exactly the declared bytes);
 - a streamed (chunked) body is cut off as soon as it passes the limit: the route reading it
   gets ``BodyTooLarge`` (a 413 problem through the app's handlers), and a service layer that
   reads bodies in front of the router gets the same 413 from this layer, as long as nothing
@@ -69,6 +71,8 @@ class BodySizeLimit:
             if int(declared) > limit:
                 await _refuse(scope, receive, send, 413, "request.too-large", TOO_LARGE)
                 return
+            await self.app(scope, receive, send)  # the server reads exactly the declared length
+            return
         received = 0
         answered = False
 
