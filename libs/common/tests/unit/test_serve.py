@@ -61,3 +61,13 @@ async def test_the_server_never_takes_the_client_address_from_x_forwarded_for() 
     finally:
         server.should_exit = True
         await serving
+
+
+def test_idle_connections_outlive_every_clients_pool() -> None:
+    """A client must never reuse a pooled connection the server is closing: the server keeps
+    idle connections longer than httpx keeps them (5 s; uvicorn's default is also 5 s)."""
+    config = server_config(FastAPI(), DemoSettings(http_port=free_port()))
+    expiry = httpx.Limits().keepalive_expiry  # what every client without its own limits uses
+    assert expiry is not None
+    assert config.timeout_keep_alive > expiry
+    assert config.timeout_keep_alive > 60  # longer than a gateway's usual idle timeout too

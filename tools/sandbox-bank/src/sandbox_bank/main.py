@@ -14,6 +14,9 @@ def main() -> None:
         host=settings.host,
         port=settings.port,
         access_log=settings.access_log,
+        # Idle connections outlive every client's pool (httpx keeps them 5 s, as uvicorn's
+        # default does): with equal timeouts a reused connection can be closed under a request.
+        timeout_keep_alive=75,
     )
 
 

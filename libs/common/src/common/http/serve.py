@@ -48,10 +48,17 @@ def run_service(
     return 0
 
 
+KEEP_ALIVE_SECONDS = 75
+
+
 def server_config(app: FastAPI, settings: ServiceSettings) -> uvicorn.Config:
     """How every service is served.
 
-    Rule: the server never rewrites the client address from ``X-Forwarded-For`` (uvicorn does by
+    Rules: an idle keep-alive connection is kept ``KEEP_ALIVE_SECONDS`` (75 s), longer than any
+    client keeps one in its pool (httpx: 5 s, gateways: typically 60 s), so a client never
+    sends a request on a connection the server is closing at that moment (with equal timeouts,
+    both 5 s by default, that race answers "server disconnected" to a request never served).
+    The server never rewrites the client address from ``X-Forwarded-For`` (uvicorn does by
     default for a peer on 127.0.0.1): whether a forwarded address is trusted is each service's
     own setting (auth's ``trust_forwarded_for``), so a local proxy or a co-located process cannot
     pick the address that rate limits and audit rows see.
@@ -64,6 +71,7 @@ def server_config(app: FastAPI, settings: ServiceSettings) -> uvicorn.Config:
         access_log=False,
         server_header=False,
         proxy_headers=False,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
 
 
