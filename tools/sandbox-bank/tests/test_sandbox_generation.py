@@ -67,7 +67,9 @@ def test_main_serves_on_host_and_port_from_the_environment(
 
     sandbox_bank.main.main()
 
-    assert calls == [{"host": "0.0.0.0", "port": 8123, "access_log": False}]
+    assert calls == [
+        {"host": "0.0.0.0", "port": 8123, "access_log": False, "timeout_keep_alive": 75}
+    ]
 
 
 @pytest.mark.unit
