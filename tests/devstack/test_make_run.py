@@ -20,6 +20,7 @@ import httpx
 import pytest
 from coffre_testing.kafka import collect
 from coffre_testing.runner_process import stop_with_ctrl_c, with_sigint_ignored
+from coffre_testing.waiting import patient
 from devstack.layout import DEFAULT_PORTS, SANDBOX_BANK_PORT
 from devstack.ports import free_port, port_in_use
 
@@ -140,7 +141,7 @@ def test_runner_refuses_to_start_on_a_busy_port(tmp_path: Path) -> None:
             env=env,
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=patient(60),
             check=False,
         )
     assert result.returncode == 1

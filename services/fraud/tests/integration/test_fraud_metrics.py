@@ -62,6 +62,8 @@ async def test_score_latency_and_decisions_are_recorded_once_scores_commit(
             - sample(before, decisions, kind="transaction"),
             "scores_in_db": await db.fetchval("SELECT count(*) FROM scores"),
             "parked_in_db": await db.fetchval("SELECT count(*) FROM parked_events"),
+            "inbox_in_db": await db.fetchval("SELECT count(*) FROM inbox"),
+            "outbox_unsent": await db.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"),
         }
 
     await until(progress, lambda p: p["latencies"] >= 3 and p["decisions"] >= 3, timeout=30)
