@@ -42,6 +42,9 @@ QUICK = os.environ.get("COFFRE_BENCH_QUICK") == "1"
 RATE = int(os.environ.get("FRAUD_BENCH_RATE", "2000"))
 SECONDS = float(os.environ.get("FRAUD_BENCH_SECONDS", "5" if QUICK else "10"))
 SATURATION = int(os.environ.get("FRAUD_BENCH_SATURATION", "5000" if QUICK else "20000"))
+REPLICAS = [int(n) for n in os.environ.get("FRAUD_BENCH_REPLICAS", "1,2").split(",")]
+"""Fleet sizes run one after the other, each on a fresh schema: one process, then two (the
+deployed shape, ``deploy/k8s/services/fraud.yaml``), sharing the consumer group."""
 
 
 def line(name: str, value: float, unit: str) -> None:
@@ -136,23 +139,14 @@ def infrastructure() -> Iterator[tuple[str, str]]:
 
 @dataclass
 class Service:
-    """The fraud process under test, and where its stage timings go."""
+    """One fraud process under test, and where its stage timings go."""
 
     process: subprocess.Popen[bytes]
     stages: Path
     signals: int = 0
 
-    postmaster: int | None = None
-
-    def cpu_seconds(self) -> tuple[float, float]:
-        """CPU time used so far (user + system) by the service process, and by Postgres (all
-        of it: the bench's stack serves this service alone; 0 when Postgres is not local)."""
-        service = process_cpu_seconds(self.process.pid)
-        postgres = postgres_cpu_seconds(self.postmaster) if self.postmaster else 0.0
-        return service, postgres
-
     def timings(self) -> dict[str, Any]:
-        """What the service measured since the previous call (``bench/stages.py``)."""
+        """What the process measured since the previous call (``bench/stages.py``)."""
         self.signals += 1
         self.process.send_signal(signal.SIGUSR1)
         path = Path(f"{self.stages}.{self.signals}")
@@ -165,13 +159,31 @@ class Service:
         return {}
 
 
+@dataclass
+class Fleet:
+    """The fraud replicas under test: one schema, one consumer group, one process each."""
+
+    replicas: list[Service]
+    postmaster: int | None = None
+
+    def cpu_seconds(self) -> tuple[float, float]:
+        """CPU time used so far (user + system) by every replica together, and by Postgres (all
+        of it: the bench's stack serves this service alone; 0 when Postgres is not local)."""
+        service = sum(process_cpu_seconds(r.process.pid) for r in self.replicas)
+        postgres = postgres_cpu_seconds(self.postmaster) if self.postmaster else 0.0
+        return service, postgres
+
+    def timings(self) -> list[dict[str, Any]]:
+        """Each replica's stage timings since the previous call."""
+        return [replica.timings() for replica in self.replicas]
+
+
 @contextlib.asynccontextmanager
-async def fraud_service(database_url: str, bootstrap: str) -> AsyncIterator[Service]:
-    """The fraud service as its own process (with the stage timer of ``bench/stages.py``), in a
-    throw-away schema, until it is ready."""
-    port = _free_port()
+async def fraud_fleet(database_url: str, bootstrap: str, size: int) -> AsyncIterator[Fleet]:
+    """``size`` fraud processes (each with the stage timer of ``bench/stages.py``) in one
+    throw-away schema and consumer group, started one after the other until each is ready (the
+    first migrates the schema)."""
     tag = uuid.uuid4().hex[:8]
-    stages = Path(tempfile.gettempdir()) / f"fraud-bench-{tag}.stages.json"
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -183,23 +195,41 @@ async def fraud_service(database_url: str, bootstrap: str) -> AsyncIterator[Serv
         "FRAUD_CONSUMER_GROUP_PREFIX": f"bench-fraud-{tag}",
         "FRAUD_AUTO_REGISTER_ACCOUNTS": "true",
         "FRAUD_REPORT_CHECK_SECONDS": "3600",
-        "FRAUD_BENCH_STAGES": str(stages),
-        "HTTP_PORT": str(port),
         "LOG_LEVEL": os.environ.get("FRAUD_BENCH_LOG_LEVEL", "WARNING"),
         "LOG_JSON": "true",
     }
-    log_path = Path(tempfile.gettempdir()) / f"fraud-bench-{tag}.log"
-    log, process = await asyncio.to_thread(_spawn, env, log_path)
+    fleet = Fleet([], postmaster=postmaster_of(database_url))
+    logs: list[IO[bytes]] = []
     try:
-        await _ready(port, process)
-        yield Service(process, stages, postmaster=postmaster_of(database_url))
+        for index in range(size):
+            port = _free_port()
+            name = f"fraud-bench-{tag}-{index}"
+            stages = Path(tempfile.gettempdir()) / f"{name}.stages.json"
+            own = {**env, "FRAUD_BENCH_STAGES": str(stages), "HTTP_PORT": str(port)}
+            log_path = Path(tempfile.gettempdir()) / f"{name}.log"
+            log, process = await asyncio.to_thread(_spawn, own, log_path)
+            logs.append(log)
+            fleet.replicas.append(Service(process, stages))
+            await _ready(port, process)
+        await _balanced(fleet)
+        yield fleet
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+        for replica in fleet.replicas:
+            replica.process.terminate()
+        for replica in fleet.replicas:
+            try:
+                replica.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                replica.process.kill()
+        for log in logs:
+            log.close()
+
+
+async def _balanced(fleet: Fleet) -> None:
+    """With several replicas, give the consumer group time to settle its assignment (a
+    rebalance during the measured phase would count as the service's latency)."""
+    if len(fleet.replicas) > 1:
+        await asyncio.sleep(5)
 
 
 def _spawn(env: dict[str, str], log_path: Path) -> tuple[IO[bytes], subprocess.Popen[bytes]]:
@@ -235,20 +265,32 @@ def quality(labels: dict[str, bool], decisions: dict[str, str]) -> tuple[float, 
 
 
 @dataclass
+class Measured:
+    """One phase as the fleet measured it: each replica's stage timings, and the CPU the
+    replicas together and Postgres used."""
+
+    replicas: list[dict[str, Any]]
+    cpu_s: float = 0.0
+    pg_cpu_s: float = 0.0
+
+
+@dataclass
 class ServiceRun:
     at_rate: Phase
     saturated: Phase
-    stages_at_rate: dict[str, Any]
-    stages_saturated: dict[str, Any]
+    stages_at_rate: Measured
+    stages_saturated: Measured
     labels: dict[str, bool]
     decisions: dict[str, str]
 
 
-async def service_phases(database_url: str, bootstrap: str) -> ServiceRun:
-    fixed = prepare("fixed", 101, int(RATE * SECONDS))
-    burst = prepare("burst", 202, SATURATION)
-    warm = prepare("warm", 303, 20)
-    async with fraud_service(database_url, bootstrap) as service:
+async def service_phases(database_url: str, bootstrap: str, replicas: int) -> ServiceRun:
+    """The fixed rate, then the burst, against a fleet of ``replicas`` (fresh accounts for
+    each fleet: the phases' references carry its size)."""
+    fixed = prepare(f"fixed{replicas}", 101, int(RATE * SECONDS))
+    burst = prepare(f"burst{replicas}", 202, SATURATION)
+    warm = prepare(f"warm{replicas}", 303, 20)
+    async with fraud_fleet(database_url, bootstrap, replicas) as service:
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
         scored = Scored(bootstrap)
         await producer.start()
@@ -258,17 +300,16 @@ async def service_phases(database_url: str, bootstrap: str) -> ServiceRun:
             await scored.wait_for(list(sent.due), 120)
             await asyncio.to_thread(service.timings)  # start over after the warm-up
             cpu = service.cpu_seconds()
-            with profiled(service.process.pid):
+            with profiled(service.replicas[0].process.pid):
                 sent = await offer(producer, fixed.messages, RATE, scored)
                 await scored.wait_for(list(sent.due), 600)
             at_rate = measure(sent, scored)
-            stages_at_rate = await asyncio.to_thread(service.timings)
-            cpu = _spent(stages_at_rate, service, cpu)
+            stages_at_rate = _spent(await asyncio.to_thread(service.timings), service, cpu)
+            cpu = service.cpu_seconds()
             sent = await offer(producer, burst.messages, None, scored)
             await scored.wait_for(list(sent.due), 900)
             saturated = measure(sent, scored)
-            stages_saturated = await asyncio.to_thread(service.timings)
-            _spent(stages_saturated, service, cpu)
+            stages_saturated = _spent(await asyncio.to_thread(service.timings), service, cpu)
         finally:
             await scored.stop()
             await producer.stop()
@@ -278,13 +319,10 @@ async def service_phases(database_url: str, bootstrap: str) -> ServiceRun:
     )
 
 
-def _spent(
-    stages: dict[str, Any], service: Service, since: tuple[float, float]
-) -> tuple[float, float]:
-    """Put the CPU the service and Postgres used since ``since`` into a phase's figures."""
-    now = service.cpu_seconds()
-    stages["cpu_s"], stages["pg_cpu_s"] = now[0] - since[0], now[1] - since[1]
-    return now
+def _spent(stages: list[dict[str, Any]], fleet: Fleet, since: tuple[float, float]) -> Measured:
+    """A phase's figures: the replicas' timings and the CPU used since ``since``."""
+    now = fleet.cpu_seconds()
+    return Measured(stages, now[0] - since[0], now[1] - since[1])
 
 
 @contextlib.contextmanager
@@ -307,8 +345,30 @@ def profiled(pid: int) -> Iterator[None]:
         print(f"(py-spy samples of the service at {RATE:,}/s: {out})", flush=True)
 
 
-def print_stages(title: str, stages: dict[str, Any]) -> None:
-    """The service's own timings of one phase: per stage, calls, total and p50/p99 per call."""
+def print_stages(title: str, measured: Measured) -> None:
+    """A phase's own timings, per replica: per stage, calls, total and p50/p99 per call; then
+    the CPU per event of the replicas together and of Postgres."""
+    several = len(measured.replicas) > 1
+    for index, stages in enumerate(measured.replicas):
+        _print_replica(f"{title}, replica {index + 1}" if several else title, stages)
+    events = sum(stages.get("committed", {}).get("events", 0) for stages in measured.replicas)
+    if measured.cpu_s and events:
+        per_event = measured.cpu_s / events * 1e6
+        replicas = f" ({len(measured.replicas)} processes)" if several else ""
+        print(
+            f"  service CPU{replicas}: {measured.cpu_s:.2f} s, {per_event:,.0f} µs per event "
+            f"(one core: at most {1e6 / per_event:,.0f} events/s)",
+            flush=True,
+        )
+        pg_per_event = measured.pg_cpu_s / events * 1e6
+        print(
+            f"  Postgres CPU: {measured.pg_cpu_s:.2f} s, {pg_per_event:,.0f} µs per "
+            f"event; service + Postgres {per_event + pg_per_event:,.0f} µs per event",
+            flush=True,
+        )
+
+
+def _print_replica(title: str, stages: dict[str, Any]) -> None:
     committed = stages.get("committed", {})
     records = stages.get("records", {})
     print(
@@ -325,19 +385,6 @@ def print_stages(title: str, stages: dict[str, Any]) -> None:
                 f"max {figures.get('max_ms', 0.0):8.2f} ms",
                 flush=True,
             )
-    if stages.get("cpu_s") and committed.get("events"):
-        per_event = stages["cpu_s"] / committed["events"] * 1e6
-        print(
-            f"  service CPU: {stages['cpu_s']:.2f} s, {per_event:,.0f} µs per event "
-            f"(one core: at most {1e6 / per_event:,.0f} events/s)",
-            flush=True,
-        )
-        pg_per_event = stages.get("pg_cpu_s", 0.0) / committed["events"] * 1e6
-        print(
-            f"  Postgres CPU: {stages.get('pg_cpu_s', 0.0):.2f} s, {pg_per_event:,.0f} µs per "
-            f"event; service + Postgres {per_event + pg_per_event:,.0f} µs per event",
-            flush=True,
-        )
     if committed.get("events"):
         print(
             f"  event time → score committed: p50 {committed['p50_ms']:.1f} ms, "
@@ -355,57 +402,69 @@ STAGES = (
 
 async def main() -> None:
     print(
-        f"== fraud: {RATE:,} events/s offered for {SECONDS:.0f} s, then {SATURATION:,} at once =="
+        f"== fraud: {RATE:,} events/s offered for {SECONDS:.0f} s, then {SATURATION:,} at once, "
+        f"with {' then '.join(str(n) for n in REPLICAS)} replica(s) =="
     )
     load_at_start = os.getloadavg()[0]  # the machine may be shared: figures are noisy
     with infrastructure() as (database_url, bootstrap):
         size = len(prepare("size", 1, 50).messages[0][1])
         raw_rate, raw_fixed = await raw_baseline(bootstrap, size, SATURATION, RATE)
-        run = await service_phases(database_url, bootstrap)
-    at_rate, saturated = run.at_rate, run.saturated
-    line("load average (1 min) when the run started", load_at_start, "")
+        line("load average (1 min) when the run started", load_at_start, "")
+        line("raw aiokafka produce→consume (saturated)", raw_rate, "events/s")
+        line(f"raw aiokafka p50 latency at {RATE:,}/s", raw_fixed.p50_ms, "ms")
+        line(f"raw aiokafka p99 latency at {RATE:,}/s", raw_fixed.p99_ms, "ms")
+        for replicas in REPLICAS:
+            run = await service_phases(database_url, bootstrap, replicas)
+            print_run(run, replicas, raw_rate)
     line("load average (1 min) when the run ended", os.getloadavg()[0], "")
-    line("raw aiokafka produce→consume (saturated)", raw_rate, "events/s")
-    line(f"raw aiokafka p50 latency at {RATE:,}/s", raw_fixed.p50_ms, "ms")
-    line(f"raw aiokafka p99 latency at {RATE:,}/s", raw_fixed.p99_ms, "ms")
-    line(
-        f"fraud events offered at {RATE:,}/s (target {RATE * SECONDS:,.0f})",
-        at_rate.count,
-        "events",
-    )
-    line(
-        f"fraud offered rate, open loop (target {RATE:,}/s)",
-        at_rate.offered.sent_per_second,
-        "events/s",
-    )
-    line("fraud producer behind its schedule at most", at_rate.offered.behind_max_s * 1000, "ms")
-    line(f"fraud events scored at {RATE:,}/s offered", at_rate.scored_per_second, "events/s")
-    line(
-        f"fraud backlog (due, not scored) half-way at {RATE:,}/s", at_rate.backlog_at(0.5), "events"
-    )
-    line(
-        f"fraud backlog (due, not scored) at the end at {RATE:,}/s",
-        at_rate.backlog_at(1.0),
-        "events",
-    )
-    line(f"fraud p50 event time→TransactionScored at {RATE:,}/s", at_rate.p50_ms, "ms")
-    line(f"fraud p99 event time→TransactionScored at {RATE:,}/s", at_rate.p99_ms, "ms")
-    print_stages(f"fraud stages at {RATE:,}/s", run.stages_at_rate)
-    line(f"fraud events sent at once (target {SATURATION:,})", saturated.count, "events")
-    line("fraud events scored at saturation", saturated.scored_per_second, "events/s")
-    line("fraud p50 event time→TransactionScored at saturation", saturated.p50_ms, "ms")
-    line("fraud p99 event time→TransactionScored at saturation", saturated.p99_ms, "ms")
-    print_stages("fraud stages at saturation", run.stages_saturated)
-    print(f"ratio fraud scored/raw (saturated): {saturated.scored_per_second / raw_rate:.3f}")
-    precision, recall = quality(run.labels, run.decisions)
-    # payments and transactions of one account travel on two topics, so their interleaving (and
-    # these two figures) varies from run to run; the evaluator's figures below are exact
-    line("service precision (rules, no feedback) on synthetic", precision, "")
-    line("service recall (rules, no feedback) on synthetic", recall, "")
     offline = await evaluate(generate(7), feedback=True)
     line("evaluator precision with analyst feedback (seed 7)", offline.confusion.precision, "")
     line("evaluator recall with analyst feedback (seed 7)", offline.confusion.recall, "")
     print(f"recall by pattern: {json.dumps(offline.summary()['recall_by_pattern'])}")
+
+
+def print_run(run: ServiceRun, replicas: int, raw_rate: float) -> None:
+    """One fleet's figures; every line names the fleet's size."""
+    at_rate, saturated = run.at_rate, run.saturated
+    fleet = f"fraud ({replicas} replica{'s' if replicas > 1 else ''})"
+    print(f"-- {fleet} --", flush=True)
+    line(f"{fleet} load average (1 min) now", os.getloadavg()[0], "")
+    line(
+        f"{fleet} events offered at {RATE:,}/s (target {RATE * SECONDS:,.0f})",
+        at_rate.count,
+        "events",
+    )
+    line(
+        f"{fleet} offered rate, open loop (target {RATE:,}/s)",
+        at_rate.offered.sent_per_second,
+        "events/s",
+    )
+    line(f"{fleet} producer behind its schedule at most", at_rate.offered.behind_max_s * 1000, "ms")
+    line(f"{fleet} events scored at {RATE:,}/s offered", at_rate.scored_per_second, "events/s")
+    line(
+        f"{fleet} backlog (due, not scored) half-way at {RATE:,}/s",
+        at_rate.backlog_at(0.5),
+        "events",
+    )
+    line(
+        f"{fleet} backlog (due, not scored) at the end at {RATE:,}/s",
+        at_rate.backlog_at(1.0),
+        "events",
+    )
+    line(f"{fleet} p50 event time→TransactionScored at {RATE:,}/s", at_rate.p50_ms, "ms")
+    line(f"{fleet} p99 event time→TransactionScored at {RATE:,}/s", at_rate.p99_ms, "ms")
+    print_stages(f"{fleet} stages at {RATE:,}/s", run.stages_at_rate)
+    line(f"{fleet} events sent at once (target {SATURATION:,})", saturated.count, "events")
+    line(f"{fleet} events scored at saturation", saturated.scored_per_second, "events/s")
+    line(f"{fleet} p50 event time→TransactionScored at saturation", saturated.p50_ms, "ms")
+    line(f"{fleet} p99 event time→TransactionScored at saturation", saturated.p99_ms, "ms")
+    print_stages(f"{fleet} stages at saturation", run.stages_saturated)
+    print(f"ratio {fleet} scored/raw (saturated): {saturated.scored_per_second / raw_rate:.3f}")
+    precision, recall = quality(run.labels, run.decisions)
+    # payments and transactions of one account travel on two topics, so their interleaving (and
+    # these two figures) varies from run to run; the evaluator's figures below are exact
+    line(f"{fleet} precision (rules, no feedback) on synthetic", precision, "")
+    line(f"{fleet} recall (rules, no feedback) on synthetic", recall, "")
 
 
 if __name__ == "__main__":
