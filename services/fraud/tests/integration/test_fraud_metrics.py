@@ -7,7 +7,7 @@ import uuid
 from datetime import date
 
 import pytest
-from coffre_testing.metrics import sample
+from coffre_testing.metrics import scrape
 from coffre_testing.waiting import eventually, until
 from common.events.aggregation import TransactionIngested
 from common.events.auth import UserRegistered
@@ -37,7 +37,11 @@ async def test_score_latency_and_decisions_are_recorded_once_scores_commit(
 ) -> None:
     user = uuid.uuid4()
     account = f"acct-{user.hex[:12]}"
-    before = (await fraud.client.get("/metrics")).text
+    latency = "coffre_fraud_score_latency_seconds_count"
+    decisions = "coffre_fraud_decisions_total"
+    before = await scrape(fraud.client)
+    latencies_before = before.sample(latency, kind="transaction")
+    decisions_before = before.sample(decisions, kind="transaction")
     db = fraud.container.runtime.db  # type: ignore[union-attr]
     async with Events(infra.bootstrap_servers) as events:  # type: ignore[attr-defined]
         await events.send(UserRegistered(user_id=user, method="password"), subject=str(user))
@@ -49,17 +53,13 @@ async def test_score_latency_and_decisions_are_recorded_once_scores_commit(
         await eventually(known, timeout=30)
         for n in range(3):
             await events.send(_transaction(user, account, n), subject=str(user), key=account)
-    latency = "coffre_fraud_score_latency_seconds_count"
-    decisions = "coffre_fraud_decisions_total"
 
     async def progress() -> dict[str, float]:
         """The metric deltas, and where the events are in the database (named if it fails)."""
-        after = (await fraud.client.get("/metrics")).text
+        after = await scrape(fraud.client)
         return {
-            "latencies": sample(after, latency, kind="transaction")
-            - sample(before, latency, kind="transaction"),
-            "decisions": sample(after, decisions, kind="transaction")
-            - sample(before, decisions, kind="transaction"),
+            "latencies": after.sample(latency, kind="transaction") - latencies_before,
+            "decisions": after.sample(decisions, kind="transaction") - decisions_before,
             "scores_in_db": await db.fetchval("SELECT count(*) FROM scores"),
             "parked_in_db": await db.fetchval("SELECT count(*) FROM parked_events"),
             "inbox_in_db": await db.fetchval("SELECT count(*) FROM inbox"),
@@ -67,7 +67,7 @@ async def test_score_latency_and_decisions_are_recorded_once_scores_commit(
         }
 
     await until(progress, lambda p: p["latencies"] >= 3 and p["decisions"] >= 3, timeout=30)
-    after = (await fraud.client.get("/metrics")).text
-    assert sample(after, "coffre_fraud_score_latency_seconds_sum", kind="transaction") > 0
-    assert account not in after
-    assert str(user) not in after
+    after = await scrape(fraud.client)
+    assert after.sample("coffre_fraud_score_latency_seconds_sum", kind="transaction") > 0
+    assert account not in after.text
+    assert str(user) not in after.text

@@ -13,6 +13,7 @@ FastAPI's own per-operation telemetry stays off).
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -151,7 +152,11 @@ def create_service_app(
 
     @app.get("/metrics", include_in_schema=False)
     async def scrape() -> Response:
-        return Response(prometheus_text(), media_type=PROMETHEUS_CONTENT_TYPE)
+        """The text is built in a worker thread: its cost grows with every series the process
+        holds, and on the event loop it would hold up consumers, lease renewals and Kafka
+        responses for as long (seconds on a loaded machine)."""
+        text = await asyncio.to_thread(prometheus_text)
+        return Response(text, media_type=PROMETHEUS_CONTENT_TYPE)
 
     for router in routers:
         app.include_router(router)
