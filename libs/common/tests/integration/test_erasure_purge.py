@@ -3,6 +3,7 @@ member is then known only by a digest."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -55,3 +56,42 @@ async def test_sent_rows_go_at_once_unsent_ones_once_sent_and_others_stay(
             assert not await is_erased(conn, "someone-else", None)
     finally:
         await db.close()
+
+
+async def test_rows_the_relay_marks_sent_while_the_purge_runs_are_all_purged(
+    infra, schema_name: str
+) -> None:
+    """The relay marks rows sent, three per commit, all the while the erasure and its re-checks
+    run: every row about the member goes in the end, every other row stays."""
+    db = await Database.connect(infra.database_url, schema_name)
+    try:
+        await migrate(db)
+        await db.fetch(
+            "INSERT INTO outbox (event_id, topic, message_key, envelope) "
+            "SELECT gen_random_uuid(), 'bench.erasure', 'k', convert_to(json_build_object("
+            "'subject', CASE WHEN n % 2 = 0 THEN 'member-1' ELSE 'someone-else' END,"
+            " 'payload', json_build_object('n', n))::text, 'UTF8') "
+            "FROM generate_series(1, 3000) AS n"
+        )
+        marking = asyncio.create_task(_mark_sent_three_at_a_time(db))
+        async with db.pool.acquire() as conn, conn.transaction():
+            await forget_subject(conn, "member-1", now=NOW)
+        while not marking.done():
+            await purge_sent_rows(db, NOW)
+        await marking
+        for _ in range(3):
+            await purge_sent_rows(db, NOW)
+        left = await _envelopes(db)
+        assert not [e for e in left if "member-1" in e]
+        assert len(left) == 1500
+        assert await db.fetchval("SELECT purged_at FROM erased_subjects") == NOW
+    finally:
+        await db.close()
+
+
+async def _mark_sent_three_at_a_time(db: Database) -> None:
+    while await db.fetchval(
+        "WITH marked AS (UPDATE outbox SET sent_at = now() WHERE id IN (SELECT id FROM outbox"
+        " WHERE sent_at IS NULL ORDER BY id LIMIT 3) RETURNING 1) SELECT count(*) FROM marked"
+    ):
+        await asyncio.sleep(0)

@@ -10,6 +10,13 @@ Rules:
   marked them sent; the purge closes when none of their rows is left in the outbox. Knowing the
   member only by digest, it matches the envelope's subject, payload ``user_id``/``owner_ref``
   and the message key, and reads only rows from the first one pending at the erasure on.
+- Each pass reads one snapshot: the deletion of sent rows and the count (and first id) of
+  unsent ones are one statement, so a row the relay marks sent meanwhile is either deleted now
+  or still waited for — never left behind as sent but not deleted.
+- Not covered: a row about the member from a transaction still in flight when the erasure
+  commits, with an id below the purge's first id (ids are taken at insert, not at commit).
+  Consumers drop events about erased members (the tombstone), so only a transaction that
+  started before the erasure can write one.
 - The member is remembered only as the SHA-256 digest of their id and references (a tombstone,
   ``erased_subjects``), never in clear: ``is_erased`` tells a consumer to drop a late or
   redelivered event about them instead of storing their data again. The ids are random, so the
@@ -53,6 +60,20 @@ _ABOUT_DIGESTS = (
 _ABOUT_CLEAR = "(position($1::bytea in o.envelope) > 0 OR o.message_key = ANY($2::text[]))"
 _SENT = "DELETE FROM outbox o WHERE o.sent_at IS NOT NULL AND "
 _UNSENT = "FROM outbox o WHERE o.sent_at IS NULL AND "
+# The deletion and the count of what is left read one snapshot (one statement): read apart, the
+# relay could mark rows sent in between, which then were neither deleted (still unsent for the
+# deletion) nor waited for (already sent for the count) and stayed in the outbox for good.
+_FORGET = (
+    f"WITH gone AS ({_SENT}{_ABOUT_CLEAR} RETURNING 1),"  # noqa: S608
+    f" left_over AS (SELECT count(*) AS n, min(o.id) AS first {_UNSENT}{_ABOUT_CLEAR})"
+    " SELECT (SELECT count(*) FROM gone) AS deleted, left_over.n AS pending, left_over.first,"
+    " (SELECT coalesce(max(id), 0) FROM outbox) AS newest FROM left_over"
+)
+_RECHECK = (
+    f"WITH gone AS ({_SENT}{_ABOUT_DIGESTS} RETURNING 1)"  # noqa: S608
+    " SELECT (SELECT count(*) FROM gone) AS deleted,"
+    f" (SELECT count(*) {_UNSENT}{_ABOUT_DIGESTS}) AS pending"
+)
 
 
 def digest(value: str) -> str:
@@ -74,12 +95,9 @@ async def forget_subject(
     """Tombstone ``subject`` and purge their sent outbox rows, in the caller's transaction."""
     refs = sorted(set(keys))
     quoted = json.dumps(subject, ensure_ascii=False).encode()  # as in the envelope's JSON
-    deleted = _count(await conn.execute(_SENT + _ABOUT_CLEAR, quoted, refs))
-    pending = await conn.fetchrow(
-        f"SELECT count(*) AS n, min(o.id) AS first {_UNSENT}{_ABOUT_CLEAR}", quoted, refs
-    )
-    newest = await conn.fetchval("SELECT coalesce(max(id), 0) FROM outbox")
-    from_id = min(pending["first"] or newest + 1, newest + 1)
+    found = await conn.fetchrow(_FORGET, quoted, refs)
+    newest = int(found["newest"])
+    from_id = min(found["first"] or newest + 1, newest + 1)
     await conn.execute(
         "INSERT INTO erased_subjects (digest, key_digests, erased_at, purge_from_id) "
         "VALUES ($1, $2, $3, $4) ON CONFLICT (digest) DO UPDATE SET purged_at = NULL, "
@@ -92,7 +110,7 @@ async def forget_subject(
         now,
         from_id,
     )
-    return OutboxPurge(deleted, int(pending["n"]))
+    return OutboxPurge(int(found["deleted"]), int(found["pending"]))
 
 
 async def is_erased(conn: asyncpg.Connection, *subjects: str | None) -> bool:
@@ -129,8 +147,9 @@ async def purge_sent_rows(db: Database, now: datetime) -> int:
         deleted = 0
         for row in pending:
             about = ([row["digest"]], list(row["key_digests"]), row["purge_from_id"])
-            deleted += _count(await conn.execute(_SENT + _ABOUT_DIGESTS, *about))
-            if not await conn.fetchval(f"SELECT count(*) {_UNSENT}{_ABOUT_DIGESTS}", *about):
+            found = await conn.fetchrow(_RECHECK, *about)
+            deleted += int(found["deleted"])
+            if not found["pending"]:
                 await conn.execute(
                     "UPDATE erased_subjects SET purged_at = $2 WHERE digest = $1",
                     row["digest"],

@@ -141,7 +141,9 @@ class MemoryDataKeys(_Repo):
 
 
 class MemorySecrets(_Repo):
-    async def get(self, subject: str, purpose: str, secret_id: str) -> SecretRecord | None:
+    async def get(
+        self, subject: str, purpose: str, secret_id: str, *, lock: bool = False
+    ) -> SecretRecord | None:
         return self.s.secrets.get((subject, purpose, secret_id))
 
     async def put(self, record: SecretRecord) -> None:

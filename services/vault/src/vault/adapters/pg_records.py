@@ -38,9 +38,12 @@ class PgSecrets:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
-    async def get(self, subject: str, purpose: str, secret_id: str) -> SecretRecord | None:
+    async def get(
+        self, subject: str, purpose: str, secret_id: str, *, lock: bool = False
+    ) -> SecretRecord | None:
         row = await self.conn.fetchrow(
-            f"SELECT {_SECRET} FROM secrets WHERE subject = $1 AND purpose = $2 AND secret_id = $3",  # noqa: S608
+            f"SELECT {_SECRET} FROM secrets WHERE subject = $1 AND purpose = $2 AND secret_id = $3"  # noqa: S608
+            + (" FOR SHARE" if lock else ""),
             subject,
             purpose,
             secret_id,

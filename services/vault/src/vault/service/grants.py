@@ -21,7 +21,6 @@ from vault.domain.caller import VAULT, Caller
 from vault.domain.errors import GrantNotFound, InvalidName
 from vault.domain.grants import EndReason, Grant, GrantRequest
 from vault.domain.policy import Action
-from vault.service import erasure
 from vault.service.context import VaultContext, draft_for, guarded, record, require_any
 from vault.service.ports import UnitOfWork
 from vault.service.secrets import SecretRef, open_secret
@@ -44,11 +43,8 @@ async def request_grant(ctx: VaultContext, caller: Caller, request: GrantRequest
         ctx.policy.check_any(caller.service, Action.REQUEST_GRANT)
         ctx.policy.check(caller.service, request.purpose, Action.REQUEST_GRANT)
         request.validated()
-        await erasure.refuse_if_held(
-            ctx, uow, caller, request.subject, request.purpose, Action.REQUEST_GRANT
-        )
         ref = SecretRef(request.subject, request.purpose, request.secret_id)
-        plaintext, key_id = await open_secret(ctx, uow, ref)
+        plaintext, key_id = await open_secret(ctx, uow, caller, ref, Action.REQUEST_GRANT)
         key = await ctx.keyring.load(uow, key_id)
         grant = _new_grant(ctx, caller, request, key.key_id, key.version)
         aad = crypto.secret_aad(grant.subject, grant.purpose, grant.copy_ref, key.version)

@@ -85,7 +85,12 @@ class DataKeyRepo(Protocol):
 
 
 class SecretRepo(Protocol):
-    async def get(self, subject: str, purpose: str, secret_id: str) -> SecretRecord | None: ...
+    async def get(
+        self, subject: str, purpose: str, secret_id: str, *, lock: bool = False
+    ) -> SecretRecord | None:
+        """The stored secret; ``lock``: share-locked until the transaction ends."""
+        ...
+
     async def put(self, record: SecretRecord) -> None: ...
     async def delete(self, subject: str, purpose: str, secret_id: str) -> bool: ...
     async def delete_for_subject(self, subject: str, keep_purposes: Sequence[str] = ()) -> int:

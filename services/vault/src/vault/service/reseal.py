@@ -22,7 +22,6 @@ from vault.domain import names
 from vault.domain.caller import Caller
 from vault.domain.errors import InvalidInput
 from vault.domain.policy import Action
-from vault.service import erasure
 from vault.service.context import VaultContext, draft_for, guarded, record
 from vault.service.secrets import SecretRef, open_secret
 
@@ -59,8 +58,7 @@ async def reseal_secret(
         recipient = agents.get(agent)
         if recipient is None:
             raise InvalidInput("no pinned key for this agent", field="agent")
-        await erasure.refuse_if_held(ctx, uow, caller, ref.subject, ref.purpose, Action.RESEAL)
-        plaintext, key_id = await open_secret(ctx, uow, ref)
+        plaintext, key_id = await open_secret(ctx, uow, caller, ref, Action.RESEAL)
         try:
             sealed = ce.seal(plaintext, recipient, subject=bind, purpose=ref.purpose)
         except ce.SealRejected:

@@ -106,15 +106,23 @@ async def read_secret(ctx: VaultContext, caller: Caller, ref: SecretRef) -> byte
     )
     async with guarded(ctx, draft) as uow:
         ctx.policy.check(caller.service, ref.validated().purpose, Action.READ)
-        await erasure.refuse_if_held(ctx, uow, caller, ref.subject, ref.purpose, Action.READ)
-        plaintext, key_id = await open_secret(ctx, uow, ref)
+        plaintext, key_id = await open_secret(ctx, uow, caller, ref, Action.READ)
     await ctx.appender.append(draft._replace(detail={"key_id": key_id}))
     return plaintext
 
 
-async def open_secret(ctx: VaultContext, uow: UnitOfWork, ref: SecretRef) -> tuple[bytes, str]:
-    """Decrypt one stored secret (no policy, no audit: callers do both)."""
-    stored = await uow.secrets.get(ref.subject, ref.purpose, ref.secret_id)
+async def open_secret(
+    ctx: VaultContext, uow: UnitOfWork, caller: Caller, ref: SecretRef, action: Action
+) -> tuple[bytes, str]:
+    """Decrypt one stored secret for ``caller`` doing ``action`` (no policy check, no audit:
+    callers do both), refused while the subject's erasure holds it from that caller.
+
+    The row is read ``FOR SHARE`` and the hold checked after it: an erasure (which locks the
+    subject's consent rows first) either waits for this read or committed before it, so a read
+    never pairs the row from before an erasure with the keys and hold from after it (which
+    answered 410 for a consent token the erasure keeps for its owner to revoke at the bank)."""
+    stored = await uow.secrets.get(ref.subject, ref.purpose, ref.secret_id, lock=True)
+    await erasure.refuse_if_held(ctx, uow, caller, ref.subject, ref.purpose, action)
     if stored is None:
         await ensure_not_erased(uow, ref.subject)
         raise SecretNotFound()
