@@ -71,8 +71,13 @@ def test_dev_runner_starts_every_service_and_stops_cleanly_on_ctrl_c(
     output = _Output(process)
     try:
         if output.wait_for("press Ctrl-C"):
-            asyncio.run(member_journey(offset, f"127.0.0.1:{kafka_port}"))
-            asyncio.run(payment_journey(offset))
+            try:
+                asyncio.run(member_journey(offset, f"127.0.0.1:{kafka_port}"))
+                asyncio.run(payment_journey(offset))
+            except AssertionError as failed:  # what the services said meanwhile tells why
+                raise AssertionError(
+                    f"{failed}\n--- runner output ---\n{output.text[-8000:]}"
+                ) from failed
     finally:
         stop_with_ctrl_c(process, lambda: output.text)
         output.reader.join(timeout=30)

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from coffre_testing.app import ReadyRuntime
 from common.http import create_service_app
 from common.http.limits import BodyLimits
 from common.settings import ServiceSettings
@@ -17,11 +18,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 pytestmark = [pytest.mark.unit, pytest.mark.asyncio]
 
 LIMITS = BodyLimits(1_000, {"/big": 5_000, "/free": None})
-
-
-class _Runtime:
-    async def readiness(self) -> dict[str, bool]:
-        return {"postgres": True}
 
 
 class _ReadsBodiesFirst:
@@ -62,7 +58,7 @@ def client() -> httpx.AsyncClient:
 
     settings = ServiceSettings.model_validate({"service_name": "limits-test"})
     app = create_service_app(
-        settings, _Runtime(), title="t", routers=[router], body_limits=LIMITS,  # type: ignore[arg-type]
+        settings, ReadyRuntime(), title="t", routers=[router], body_limits=LIMITS,  # type: ignore[arg-type]
         configure_observability=False,
     )  # fmt: skip
     app.add_middleware(_ReadsBodiesFirst)

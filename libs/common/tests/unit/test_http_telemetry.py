@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 import httpx
 import pytest
+from coffre_testing.app import ReadyRuntime
 from common import http_metrics
 from common.http import create_service_app
 from common.metrics import configure_metrics, prometheus_text
@@ -41,11 +42,6 @@ EXPORTER = InMemorySpanExporter()
 _configured: list[bool] = []
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 TRACEPARENT = f"00-{TRACE_ID}-b7ad6b7169203331-01"
-
-
-class _Runtime:
-    async def readiness(self) -> dict[str, bool]:
-        return {"postgres": True}
 
 
 class _Refuse:
@@ -86,7 +82,7 @@ def client(prefix: str) -> httpx.AsyncClient:
         raise RuntimeError("boom")
 
     settings = ServiceSettings.model_validate({"service_name": "telemetry-test"})
-    app = create_service_app(settings, _Runtime(), title="t", routers=[router])  # type: ignore[arg-type]
+    app = create_service_app(settings, ReadyRuntime(), title="t", routers=[router])  # type: ignore[arg-type]
     app.add_middleware(_Refuse)
     app.state.seen = seen
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from coffre_testing.app import ReadyRuntime
 from coffre_testing.waiting import patient
 from common.http import create_service_app
 from common.settings import ServiceSettings
@@ -18,11 +19,6 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 pytestmark = [pytest.mark.unit, pytest.mark.asyncio]
-
-
-class _Runtime:
-    async def readiness(self) -> dict[str, bool]:
-        return {"postgres": True}
 
 
 class _NeedsTheLoop(Collector):
@@ -41,7 +37,7 @@ class _NeedsTheLoop(Collector):
 
 async def test_a_scrape_leaves_the_event_loop_running() -> None:
     settings = ServiceSettings.model_validate({"service_name": "scrape-test"})
-    app = create_service_app(settings, _Runtime(), title="t")  # type: ignore[arg-type]
+    app = create_service_app(settings, ReadyRuntime(), title="t")  # type: ignore[arg-type]
     collector = _NeedsTheLoop(asyncio.get_running_loop())
     REGISTRY.register(collector)
     try:

@@ -84,3 +84,11 @@ class LogCapture(io.StringIO):
 
     def events(self, name: str) -> list[dict[str, Any]]:
         return [line for line in self.lines() if line.get("event") == name]
+
+
+class ReadyRuntime:
+    """A stand-in for the runtime ``common.http.create_service_app`` reports readiness from, for
+    unit tests of the HTTP layer that start no pool, relay or consumer: always ready."""
+
+    async def readiness(self) -> dict[str, bool]:
+        return {"postgres": True}

@@ -51,8 +51,14 @@ class Scrape:
         """Whether a sample named ``name`` with these labels is exposed at all."""
         return bool(self._matching(name, labels))
 
+    def since(self, before: Scrape, name: str, **labels: str) -> float:
+        """How much ``name`` (with these labels) grew between ``before`` and this scrape."""
+        return self.sample(name, **labels) - before.sample(name, **labels)
+
 
 async def scrape(client: httpx.AsyncClient) -> Scrape:
-    """GET ``/metrics`` and parse it in a worker thread (never on the event loop)."""
-    text = (await client.get("/metrics")).text
-    return await asyncio.to_thread(Scrape, text)
+    """GET ``/metrics`` (it must answer 200) and parse it in a worker thread (never on the event
+    loop)."""
+    response = await client.get("/metrics")
+    assert response.status_code == 200, response.text[:300]
+    return await asyncio.to_thread(Scrape, response.text)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from archive_it_helpers import jpeg, png
-from coffre_testing.metrics import sample
+from coffre_testing.metrics import scrape
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 Stack = Any
@@ -16,15 +16,15 @@ Stack = Any
 async def test_receipts_are_counted_by_stage_and_outcome_with_stage_durations(
     stack: Stack, member: str
 ) -> None:
-    before = (await stack.client.get("/metrics")).text
+    before = await scrape(stack.client)
     sealed = await stack.upload(member, jpeg(), name="lunch-receipt.jpg")
     assert sealed.status_code == 201, sealed.text
     refused = await stack.upload(member, png(), name="fake.jpg", content_type="image/jpeg")
     assert refused.status_code == 422
-    after = (await stack.client.get("/metrics")).text
+    after = await scrape(stack.client)
 
     def delta(name: str, **labels: str) -> float:
-        return sample(after, name, **labels) - sample(before, name, **labels)
+        return after.since(before, name, **labels)
 
     receipts = "coffre_archive_receipts_total"
     assert delta(receipts, stage="intake", outcome="accepted") == 1
@@ -35,6 +35,6 @@ async def test_receipts_are_counted_by_stage_and_outcome_with_stage_durations(
     assert delta(durations, stage="seal") == 1
     assert delta(durations, stage="store") == 1
     assert delta("coffre_archive_stage_duration_seconds_sum", stage="seal") > 0
-    assert member not in after
-    assert "lunch-receipt" not in after
-    assert sealed.json()["receipt_id"] not in after
+    assert member not in after.text
+    assert "lunch-receipt" not in after.text
+    assert sealed.json()["receipt_id"] not in after.text

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from coffre_testing.app import running_app
-from coffre_testing.metrics import sample
+from coffre_testing.metrics import scrape
 from fastapi import FastAPI
 from starlette.types import Message, Receive, Scope, Send
 from vault.entrypoints.app import create_app
@@ -181,7 +181,7 @@ async def test_lean_answers_are_audited_per_key_and_measured_under_the_route_tem
 ) -> None:
     app, client = vault
     key = await document_key(client, headers, member)
-    before = (await client.get("/metrics")).text
+    before = await scrape(client)
     head = await audit.head(app_context(app))
     url = f"/v1/subjects/{member}/data-keys/unwrap"
     single = {"purpose": "document", "wrapped": key["wrapped"]}
@@ -194,8 +194,8 @@ async def test_lean_answers_are_audited_per_key_and_measured_under_the_route_tem
     assert [(e.actor, e.action, e.outcome, e.ref) for e in entries] == [
         ("archive", "datakey.unwrap", "allowed", key["document_key_id"])
     ] * 4
-    after = (await client.get("/metrics")).text
+    after = await scrape(client)
     count = "http_server_duration_milliseconds_count"
     for template in ("/v1/subjects/{subject}/data-keys/unwrap", BATCH):
         labels = {"http_target": template, "http_status_code": "200", "http_method": "POST"}
-        assert sample(after, count, **labels) - sample(before, count, **labels) == 1
+        assert after.since(before, count, **labels) == 1

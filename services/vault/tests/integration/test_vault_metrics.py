@@ -11,7 +11,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from coffre_testing.app import running_app
-from coffre_testing.metrics import sample
+from coffre_testing.metrics import scrape
 from coffre_testing.waiting import eventually
 from vault.entrypoints.app import create_app
 from vault.settings import VaultSettings
@@ -28,12 +28,6 @@ async def client(vault_settings: VaultSettings) -> AsyncIterator[httpx.AsyncClie
         yield http
 
 
-async def _scrape(client: httpx.AsyncClient) -> str:
-    response = await client.get("/metrics")
-    assert response.status_code == 200
-    return response.text
-
-
 async def test_unwraps_are_counted_by_mode_and_outcome_with_the_keys_of_a_batch(
     client: httpx.AsyncClient, headers: Headers, member: str
 ) -> None:
@@ -41,7 +35,7 @@ async def test_unwraps_are_counted_by_mode_and_outcome_with_the_keys_of_a_batch(
         f"/v1/subjects/{member}/data-keys", json={"purpose": "document"}, headers=headers("archive")
     )
     wrapped = made.json()["wrapped"]
-    before = await _scrape(client)
+    before = await scrape(client)
     single = {"purpose": "document", "wrapped": wrapped}
     url = f"/v1/subjects/{member}/data-keys/unwrap"
     assert (await client.post(url, json=single, headers=headers("archive"))).status_code == 200
@@ -51,10 +45,10 @@ async def test_unwraps_are_counted_by_mode_and_outcome_with_the_keys_of_a_batch(
         "/v1/data-keys/unwrap-batch", json={"batch_input": batch}, headers=headers("archive")
     )
     assert answer.status_code == 200
-    after = await _scrape(client)
+    after = await scrape(client)
 
     def delta(name: str, **labels: str) -> float:
-        return sample(after, name, **labels) - sample(before, name, **labels)
+        return after.since(before, name, **labels)
 
     unwraps = "coffre_vault_unwraps_total"
     assert delta(unwraps, mode="single", outcome="allowed") == 1
@@ -65,7 +59,7 @@ async def test_unwraps_are_counted_by_mode_and_outcome_with_the_keys_of_a_batch(
     assert delta("coffre_vault_unwrap_batch_keys_sum") == 4
     assert delta("coffre_vault_audit_append_duration_seconds_count") >= 1
     assert delta("coffre_vault_audit_append_entries_sum") >= 5
-    assert member not in after
+    assert member not in after.text
 
 
 async def test_a_tampered_audit_row_sets_the_chain_gauge_to_zero(
@@ -77,10 +71,9 @@ async def test_a_tampered_audit_row_sets_the_chain_gauge_to_zero(
     assert made.status_code == 201
 
     async def gauge_is(value: float) -> bool:
-        text = await _scrape(client)
-        return "coffre_vault_audit_chain_intact" in text and (
-            sample(text, "coffre_vault_audit_chain_intact") == value
-        )
+        found = await scrape(client)
+        gauge = "coffre_vault_audit_chain_intact"
+        return found.has(gauge) and found.sample(gauge) == value
 
     await eventually(lambda: gauge_is(1), timeout=20)
     conn = await asyncpg.connect(vault_settings.database_url.get_secret_value())
