@@ -347,8 +347,8 @@ def measure_http(
     seconds: float,
     batches: list[int],
 ) -> dict[str, float]:
-    """Each fleet size of ``BENCH_HTTP_REPLICAS`` in turn; figures of fleets after the first
-    are named with their size."""
+    """Each fleet size of ``BENCH_HTTP_REPLICAS`` in turn; figures of fleets of more than one
+    replica are named with their size."""
     import asyncio
 
     trust = Path(os.environ["SERVICE_TRUST_DIR"])
@@ -371,6 +371,6 @@ def measure_http(
         print(f"load average after the HTTP runs: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
         key_file = tmp / "http-kms" / "master.key"
         asyncio.run(verify_server_chain(dsn, fleet.schema, key_file, answered, _replicas(fleet)))
-        prefix = "" if size == sizes[0] else f"{_replicas(fleet)} "
+        prefix = "" if size == 1 else f"{_replicas(fleet)} "
         figures |= {f"{prefix}{name}": value for name, value in found.items()}
     return figures
