@@ -11,6 +11,12 @@ latency, Little's law), which shows the callers parameter changed what ran. Afte
 server's audit chain is verified and compared with the keys it answered (which shows the batch
 size did). Needs DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS and SERVICE_TRUST_DIR (with the
 archive's private key beside the public keys), as ``make bench`` sets them.
+
+``BENCH_HTTP_REPLICAS`` (default ``1,2``) repeats all of it for each fleet size: that many
+server processes on one schema (production runs two, ``deploy/k8s/services/vault.yaml``), the
+client's connections shared out among them, each fleet on a fresh schema; CPU per request is the
+fleet's together, and the chain check covers every replica's entries (one appender lease holder,
+the others appending through the head row's lock). The py-spy pass runs for the first size.
 """
 
 from __future__ import annotations
@@ -43,11 +49,25 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 class Server:
     process: subprocess.Popen[bytes]
     port: int
-    schema: str
     url: str
 
     def cpu_seconds(self) -> float:
         return _ticks(self.process.pid) / CLOCK_TICKS
+
+
+@dataclass
+class Fleet:
+    """The vault's replicas for one fleet size: server processes sharing one schema."""
+
+    servers: list[Server]
+    schema: str
+
+    @property
+    def ports(self) -> list[int]:
+        return [server.port for server in self.servers]
+
+    def cpu_seconds(self) -> float:
+        return sum(server.cpu_seconds() for server in self.servers)
 
 
 def _stat(pid: int | str) -> list[str]:
@@ -86,8 +106,29 @@ def _free_port() -> int:
 
 
 @contextmanager
-def running_server(tmp: Path) -> Iterator[Server]:
-    port, schema = _free_port(), f"vault_bench_http_{uuid.uuid4().hex[:8]}"
+def running_fleet(tmp: Path, replicas: int) -> Iterator[Fleet]:
+    """``replicas`` vault server processes on one fresh schema, with the same KMS and anchor
+    keys; the first migrates the schema before the others start, as a rollout would."""
+    fleet = Fleet([], f"vault_bench_http_{uuid.uuid4().hex[:8]}")
+    try:
+        for _ in range(replicas):
+            server = _start_server(tmp, fleet.schema)
+            fleet.servers.append(server)
+            _wait_live(server)
+        yield fleet
+    finally:
+        for server in fleet.servers:
+            server.process.send_signal(signal.SIGTERM)
+        for server in fleet.servers:
+            try:
+                server.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.process.kill()
+                server.process.wait()
+
+
+def _start_server(tmp: Path, schema: str) -> Server:
+    port = _free_port()
     env = os.environ | {
         "DATABASE_SCHEMA": schema,
         "VAULT_HTTP_PORT": str(port),
@@ -99,17 +140,7 @@ def running_server(tmp: Path) -> Iterator[Server]:
         "LOG_LEVEL": "WARNING",
     }
     process = subprocess.Popen([sys.executable, str(HERE / "http_server.py")], env=env)
-    server = Server(process, port, schema, f"http://127.0.0.1:{port}")
-    try:
-        _wait_live(server)
-        yield server
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    return Server(process, port, f"http://127.0.0.1:{port}")
 
 
 def _wait_live(server: Server, timeout: float = 180.0) -> None:
@@ -126,43 +157,48 @@ def _wait_live(server: Server, timeout: float = 180.0) -> None:
     raise RuntimeError("the vault server did not start in time")
 
 
-def prepare(server: Server, issuer: ServiceTokenIssuer) -> list[tuple[str, str]]:
-    """One document key per subject, unwrapped once: (subject, wrapped token)."""
+def prepare(fleet: Fleet, issuer: ServiceTokenIssuer) -> list[tuple[str, str]]:
+    """One document key per subject, unwrapped once on every replica: (subject, wrapped)."""
     made = []
-    with httpx.Client(base_url=server.url, timeout=30.0) as client:
+    clients = [httpx.Client(base_url=server.url, timeout=30.0) for server in fleet.servers]
+    try:
         for i in range(SUBJECTS):
             subject = f"member-{i:06d}"
-            answer = client.post(
+            answer = clients[0].post(
                 f"/v1/subjects/{subject}/data-keys",
                 json={"purpose": "document"},
                 headers=issuer.headers_for("vault"),
             )
             answer.raise_for_status()
             wrapped = answer.json()["wrapped"]
-            client.post(  # the subject's state is cached from here on, as in steady use
-                f"/v1/subjects/{subject}/data-keys/unwrap",
-                json={"purpose": "document", "wrapped": wrapped},
-                headers=issuer.headers_for("vault"),
-            ).raise_for_status()
+            for client in clients:  # each replica caches the subject's state, as in steady use
+                client.post(
+                    f"/v1/subjects/{subject}/data-keys/unwrap",
+                    json={"purpose": "document", "wrapped": wrapped},
+                    headers=issuer.headers_for("vault"),
+                ).raise_for_status()
             made.append((subject, wrapped))
+    finally:
+        for client in clients:
+            client.close()
     return made
 
 
 def load(
-    server: Server, callers: int, seconds: float, requests: list[list[str]], token: str
+    fleet: Fleet, callers: int, seconds: float, requests: list[list[str]], token: str
 ) -> dict[str, Any]:
-    """Run the client process against the server; its result plus the server's CPU meanwhile."""
+    """Run the client process against the fleet; its result plus the fleet's CPU meanwhile."""
     plan = {
-        "host": "127.0.0.1", "port": server.port, "callers": callers, "seconds": seconds,
+        "host": "127.0.0.1", "ports": fleet.ports, "callers": callers, "seconds": seconds,
         "requests": requests, "headers": {"authorization": f"Bearer {token}"},
     }  # fmt: skip
-    cpu, pg = server.cpu_seconds(), postgres_cpu_seconds()
+    cpu, pg = fleet.cpu_seconds(), postgres_cpu_seconds()
     done = subprocess.run(
         [sys.executable, str(HERE / "http_client.py")],
         input=json.dumps(plan).encode(), capture_output=True, check=True,
     )  # fmt: skip
     result: dict[str, Any] = json.loads(done.stdout)
-    result["server_cpu_seconds"] = server.cpu_seconds() - cpu
+    result["server_cpu_seconds"] = fleet.cpu_seconds() - cpu
     after = postgres_cpu_seconds()
     result["postgres_cpu_seconds"] = None if pg is None or after is None else after - pg
     return result
@@ -206,46 +242,50 @@ def plans(made: list[tuple[str, str]], batches: list[int]) -> dict[str, list[lis
 
 
 def phases(
-    server: Server, issuer: ServiceTokenIssuer, made: list[tuple[str, str]],
+    fleet: Fleet, issuer: ServiceTokenIssuer, made: list[tuple[str, str]],
     concurrencies: list[int], batch_callers: list[int], seconds: float, batches: list[int],
 ) -> tuple[dict[str, float], int]:  # fmt: skip
-    """Every HTTP figure of the run, and how many keys the server answered."""
+    """Every HTTP figure of one fleet, and how many keys it answered."""
     requests = plans(made, batches)
     figures: dict[str, float] = {}
-    answered = len(made)
+    answered = len(made) * len(fleet.servers)
+    http = f"http, {_replicas(fleet)},"
     for callers in concurrencies:
         rates = {}
         for name, label in (("noop", "no-op, FastAPI route"), ("lean-noop", "no-op, lean")):
-            result = load(server, callers, seconds, requests[name], issuer.token_for("vault"))
+            result = load(fleet, callers, seconds, requests[name], issuer.token_for("vault"))
             rates[name] = figures[f"{name} {callers}"] = _line(
-                f"http {label} (raw baseline), {callers} callers", result, "requests/s"
+                f"{http} {label} (raw baseline), {callers} callers", result, "requests/s"
             )
-        result = load(server, callers, seconds, requests["single"], issuer.token_for("vault"))
+        result = load(fleet, callers, seconds, requests["single"], issuer.token_for("vault"))
         answered += result["statuses"].get("200", 0)
         rate = figures[f"single {callers}"] = _line(
-            f"http single unwraps, {callers} callers", result, "unwraps/s"
+            f"{http} single unwraps, {callers} callers", result, "unwraps/s"
         )
         print(f"  single unwraps / no-op at {callers} callers: {rate / rates['noop']:.2f}x"
               f" (FastAPI route), {rate / rates['lean-noop']:.2f}x (lean)")  # fmt: skip
     for batch in batches:
         for callers in batch_callers:
             token = issuer.token_for("vault")
-            result = load(server, callers, seconds, requests[f"batch {batch}"], token)
+            result = load(fleet, callers, seconds, requests[f"batch {batch}"], token)
             answered += result["statuses"].get("200", 0) * batch
             figures[f"batch{'' if batch == batches[0] else batch} {callers}"] = _line(
-                f"http batch unwraps ({batch} keys per call), {callers} callers",
+                f"{http} batch unwraps ({batch} keys per call), {callers} callers",
                 result, "keys/s", batch,
             )  # fmt: skip
-    return figures, answered + profiled(
-        server, issuer, requests, (max(concurrencies), batch_callers[0]), seconds, batches[0]
-    )
+    return figures, answered
+
+
+def _replicas(fleet: Fleet) -> str:
+    count = len(fleet.servers)
+    return f"{count} replica{'' if count == 1 else 's'}"
 
 
 def profiled(
-    server: Server, issuer: ServiceTokenIssuer, requests: dict[str, list[list[str]]],
-    callers: tuple[int, int], seconds: float, batch: int,
+    server: Server, fleet: Fleet, issuer: ServiceTokenIssuer,
+    requests: dict[str, list[list[str]]], callers: tuple[int, int], seconds: float, batch: int,
 ) -> int:  # fmt: skip
-    """The same loads again under py-spy (not the figures above): the server's time by stage,
+    """The same loads again under py-spy (not the figures above): one server's time by stage,
     single requests at the most callers, batches at the first batch concurrency."""
     answered = 0
     loads = [
@@ -259,7 +299,7 @@ def profiled(
         for name, count, per_request in loads:
             recording = Path(keep or folder) / f"{name.replace(' ', '-')}.txt"
             spy = stages.start_recording(server.process.pid, seconds, recording)
-            result = load(server, count, seconds, requests[name], issuer.token_for("vault"))
+            result = load(fleet, count, seconds, requests[name], issuer.token_for("vault"))
             if spy is not None:
                 spy.wait()
             answered += result["statuses"].get("200", 0) * per_request
@@ -270,8 +310,10 @@ def profiled(
     return answered
 
 
-async def verify_server_chain(dsn: str, schema: str, kms_file: Path, answered: int) -> None:
-    """The server's audit chain walks clean and holds an allowed entry for every key answered."""
+async def verify_server_chain(
+    dsn: str, schema: str, kms_file: Path, answered: int, fleet: str
+) -> None:
+    """The fleet's audit chain walks clean and holds an allowed entry for every key answered."""
     from common.db.database import Database
     from common.db.uow import UnitOfWork
     from vault.adapters.kms import LocalFileKms
@@ -289,7 +331,7 @@ async def verify_server_chain(dsn: str, schema: str, kms_file: Path, answered: i
             "SELECT count(*) FROM audit_log WHERE action = 'datakey.unwrap' AND outcome = 'allowed'"
         )
         status = "verified" if report.ok else f"BROKEN ({report.problem})"
-        print(f"http server's audit chain after the run: {status}, {report.checked:,} entries;")
+        print(f"http, {fleet}: audit chain after the run: {status}, {report.checked:,} entries;")
         print(f"  allowed unwrap entries {allowed:,} for {answered:,} keys answered over HTTP")
         await ctx.appender.close()
     finally:
@@ -305,17 +347,30 @@ def measure_http(
     seconds: float,
     batches: list[int],
 ) -> dict[str, float]:
+    """Each fleet size of ``BENCH_HTTP_REPLICAS`` in turn; figures of fleets of more than one
+    replica are named with their size."""
     import asyncio
 
     trust = Path(os.environ["SERVICE_TRUST_DIR"])
     issuer = ServiceTokenIssuer.from_file("archive", trust / "archive.key.pem")
-    print(f"load average before the HTTP runs: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    with running_server(tmp) as server:
-        made = prepare(server, issuer)
-        figures, answered = phases(
-            server, issuer, made, concurrencies, batch_callers, seconds, batches
-        )
-        schema = server.schema
-    print(f"load average after the HTTP runs: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    asyncio.run(verify_server_chain(dsn, schema, tmp / "http-kms" / "master.key", answered))
+    sizes = [int(n) for n in os.environ.get("BENCH_HTTP_REPLICAS", "1,2").split(",")]
+    figures: dict[str, float] = {}
+    for size in sizes:
+        print(f"load average before the HTTP runs: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+        with running_fleet(tmp, size) as fleet:
+            made = prepare(fleet, issuer)
+            found, answered = phases(
+                fleet, issuer, made, concurrencies, batch_callers, seconds, batches
+            )
+            if size == sizes[0]:
+                most = (max(concurrencies), batch_callers[0])
+                answered += profiled(
+                    fleet.servers[0], fleet, issuer, plans(made, batches[:1]), most, seconds,
+                    batches[0],
+                )  # fmt: skip
+        print(f"load average after the HTTP runs: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+        key_file = tmp / "http-kms" / "master.key"
+        asyncio.run(verify_server_chain(dsn, fleet.schema, key_file, answered, _replicas(fleet)))
+        prefix = "" if size == 1 else f"{_replicas(fleet)} "
+        figures |= {f"{prefix}{name}": value for name, value in found.items()}
     return figures

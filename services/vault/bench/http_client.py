@@ -1,9 +1,10 @@
 """The bench's HTTP load client, run as its own process so it never shares the server's event
 loop (it still shares the machine's two cores: its CPU per request is printed beside the rate).
 
-It keeps ``callers`` HTTP/1.1 keep-alive connections, each with one request in flight, and sends
-pre-built requests round-robin for ``seconds``. Reads a JSON plan on stdin
-(``{host, port, callers, seconds, requests: [[method, path, body], …], headers: {…}}``) and
+It keeps ``callers`` HTTP/1.1 keep-alive connections, each with one request in flight, shared
+out round-robin among ``ports`` (the replicas), and sends pre-built requests round-robin for
+``seconds``. Reads a JSON plan on stdin
+(``{host, ports, callers, seconds, requests: [[method, path, body], …], headers: {…}}``) and
 writes ``{done, statuses, elapsed, cpu_seconds, mean_ms, p50_ms, p99_ms}`` on stdout. A raw
 socket client and not httpx: it must cost far less than the server per request, or it would be
 measured.
@@ -40,7 +41,8 @@ def build(plan: dict[str, Any]) -> list[bytes]:
 async def one_caller(
     plan: dict[str, Any], requests: list[bytes], offset: int, deadline: float
 ) -> tuple[int, Counter[int], list[float]]:
-    reader, writer = await asyncio.open_connection(plan["host"], plan["port"])
+    ports = plan["ports"]
+    reader, writer = await asyncio.open_connection(plan["host"], ports[offset % len(ports)])
     statuses: Counter[int] = Counter()
     latencies: list[float] = []
     i, stride, clock = offset, plan["callers"], time.perf_counter

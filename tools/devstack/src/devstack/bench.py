@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -103,7 +104,8 @@ def run_service_benches(root: Path, env: dict[str, str], only: str | None = None
 
 def run_benchmarks(root: Path, *, quick: bool = False, only: str | None = None) -> int:
     """Run the benches; ``--quick`` or ``COFFRE_BENCH_QUICK=1`` in the environment (either one)
-    gives the smaller volumes, here and in every service's bench."""
+    gives the smaller volumes, here and in every service's bench. The stack's folder (Postgres
+    data, broker log) is removed at the end unless ``COFFRE_BENCH_KEEP=1``."""
     quick = quick or os.environ.get("COFFRE_BENCH_QUICK") == "1"
     count = 5_000 if quick else 20_000
     configure_logging("bench", level="WARNING")
@@ -135,4 +137,8 @@ def run_benchmarks(root: Path, *, quick: bool = False, only: str | None = None) 
     finally:
         kafka.stop()
         postgres.stop()
+        if os.environ.get("COFFRE_BENCH_KEEP") == "1":
+            print(f"bench state kept in {base}", flush=True)
+        else:
+            shutil.rmtree(base, ignore_errors=True)  # a full run leaves ~300 MB otherwise
     return 0
