@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import pytest
 from common.events.erasure import ErasureCompleted
-from vault.adapters.memory import MemoryStore
+from vault.adapters.memory import MemoryGrants, MemoryStore
 from vault.domain.audit import verify_chain
 from vault.domain.errors import Erased
+from vault.domain.grants import Grant
 from vault.service.context import VaultContext
 from vault.service.erasure import erase_subject
 from vault.service.secrets import SecretRef, SecretValue, put_secret, read_secret
@@ -96,3 +97,20 @@ async def test_erasing_twice_gives_the_same_key_ids(ctx: VaultContext) -> None:
     second = await erase_subject(ctx, "member-1", "req-1")
     assert first.destroyed_key_ids == second.destroyed_key_ids
     assert second.audit_seq > first.audit_seq
+
+
+async def test_a_key_cached_again_while_the_erasure_ran_is_evicted_at_its_commit(
+    ctx: VaultContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read overlapping the erasure may cache the subject's key again after the erasure evicted
+    it and before it committed; the commit evicts it once more (no key material lingers)."""
+    stored = await put_secret(ctx, AGGREGATION, CONSENT, SecretValue(plaintext=b"token"))
+    ending_grants = MemoryGrants.open_for_subject
+
+    async def cached_again_meanwhile(self: MemoryGrants, subject: str) -> list[Grant]:
+        ctx.keyring.cache.put(stored.key_id, b"k" * 32)  # as the overlapping read would
+        return await ending_grants(self, subject)
+
+    monkeypatch.setattr(MemoryGrants, "open_for_subject", cached_again_meanwhile)
+    await erase_subject(ctx, "member-1", "req-1")
+    assert len(ctx.keyring.cache) == 0

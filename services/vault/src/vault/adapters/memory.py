@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
@@ -262,6 +262,7 @@ class MemoryUnitOfWork:
     async def __aenter__(self) -> Self:
         await self.store.lock.acquire()
         self.state = self.store.state.copy()
+        self._after_commit: list[Callable[[], None]] = []
         return self
 
     async def __aexit__(
@@ -275,9 +276,15 @@ class MemoryUnitOfWork:
     async def commit(self) -> None:
         self.store.state = self.state.copy()
         self.store.commits += 1
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
 
     def publish(self, event: Event, *, subject: str) -> None:
         self.state.outbox.append((event, subject))
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self._after_commit.append(callback)
 
 
 class FakeKms:

@@ -84,6 +84,9 @@ class PgVaultUnitOfWork:
     def publish(self, event: Event, *, subject: str) -> None:
         self.inner.record(event, subject=subject)
 
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self.inner.after_commit(callback)
+
 
 def pg_uow_factory(open_common: Callable[[], CommonUnitOfWork]) -> Callable[[], PgVaultUnitOfWork]:
     return lambda: PgVaultUnitOfWork(open_common)

@@ -218,9 +218,14 @@ async def _destroy_keys(
     destroyed = [k if k.destroyed else k.destroy(now) for k in keys]
     await uow.data_keys.save_many(destroyed)
     await uow.subject_epochs.bump(subject)
-    ctx.subjects.evict(subject)
-    for key in keys:
-        ctx.keyring.cache.evict(key.key_id)
+
+    def evict() -> None:
+        ctx.subjects.evict(subject)
+        for key in keys:
+            ctx.keyring.cache.evict(key.key_id)
+
+    evict()  # nothing in this process opens them from here on
+    uow.after_commit(evict)  # nor keeps what a read overlapping the erasure cached again
     return destroyed
 
 

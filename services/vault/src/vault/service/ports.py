@@ -6,7 +6,7 @@ Rule: only the unit of work commits; a use case that leaves the ``async with`` w
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -206,6 +206,10 @@ class UnitOfWork(TransactionPort, Protocol):
 
     def publish(self, event: Event, *, subject: str) -> None:
         """Queue an event in the outbox; it is written with the commit."""
+        ...
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once this unit of work (or the one it is attached to) committed."""
         ...
 
 
