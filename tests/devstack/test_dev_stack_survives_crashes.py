@@ -118,7 +118,10 @@ def stack(service_port_offset: int) -> Iterator[Stack]:
 def test_broker_killed_mid_ingest_loses_no_event_and_crashes_are_restarted(stack: Stack) -> None:
     stack.start()
     bootstrap = f"127.0.0.1:{stack.env['COFFRE_DEV_KAFKA_PORT']}"
-    refs = asyncio.run(_ingest_with_a_broker_kill(stack, bootstrap))
+    try:
+        refs = asyncio.run(_ingest_with_a_broker_kill(stack, bootstrap))
+    except AssertionError as failed:  # what the services said meanwhile tells why
+        raise AssertionError(f"{failed}\n--- runner output ---\n{stack.output[-8000:]}") from failed
     assert len(refs) >= TRANSACTIONS
     stack.wait_for(r"kafka exited with code -9; restarting")  # the runner's output is read
     stack.wait_for(r"kafka restarted after [\d.]+ s down")  # by a thread: wait, never race it

@@ -69,6 +69,8 @@ async def platform(
     vault_settings = infra.settings(
         VaultSettings, service_name="vault", schema=schemas["vault"],
         service_trust_dir=str(trust), kms_key_file=str(tmp_path / "kms" / "master.key"),
+        anchor_key_file=str(tmp_path / "vault" / "anchor.key"),
+        anchor_dir=str(tmp_path / "vault" / "anchors"),
     )  # fmt: skip
     fraud_settings = infra.settings(
         FraudSettings, service_name="fraud", schema=schemas["fraud"],

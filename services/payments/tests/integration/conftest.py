@@ -169,6 +169,8 @@ async def running_stack(
         VaultSettings, service_name="vault", schema=f"{schema}_vault",
         service_trust_dir=str(identity_dir / "trust"),
         kms_key_file=str(tmp_path / "kms" / "master.key"),
+        anchor_key_file=str(tmp_path / "vault" / "anchor.key"),
+        anchor_dir=str(tmp_path / "vault" / "anchors"),
     )  # fmt: skip
     vault_app = create_vault_app(vault_settings, erasure_consumer=f"vault-erasure-{tag}")
     bank_app = create_sandbox_app(SandboxSettings(**(sandbox or {})))
