@@ -188,6 +188,14 @@ class DevStack:
             "VAULT_KMS_KEY_FILE": os.environ.get(
                 "VAULT_KMS_KEY_FILE", str(self.state / "kms" / "master.key")
             ),
+            # the vault's audit anchors belong to this stack's state, not to whatever
+            # .state/vault the working directory holds (another stack's, or test runs')
+            "VAULT_ANCHOR_KEY_FILE": os.environ.get(
+                "VAULT_ANCHOR_KEY_FILE", str(self.state / "vault" / "anchor.key")
+            ),
+            "VAULT_ANCHOR_DIR": os.environ.get(
+                "VAULT_ANCHOR_DIR", str(self.state / "vault" / "anchors")
+            ),
             "LOG_JSON": os.environ.get("LOG_JSON", "true"),
             **(self.s3.client_env if self.s3 else {}),
         }
