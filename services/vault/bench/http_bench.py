@@ -16,7 +16,7 @@ archive's private key beside the public keys), as ``make bench`` sets them.
 server processes on one schema (production runs two, ``deploy/k8s/services/vault.yaml``), the
 client's connections shared out among them, each fleet on a fresh schema; CPU per request is the
 fleet's together, and the chain check covers every replica's entries (one appender lease holder,
-the others appending through the head row's lock). The py-spy pass runs for the first size.
+the others appending through the head row's lock). The py-spy pass runs for a fleet of one.
 """
 
 from __future__ import annotations
@@ -242,13 +242,12 @@ def plans(made: list[tuple[str, str]], batches: list[int]) -> dict[str, list[lis
 
 
 def phases(
-    fleet: Fleet, issuer: ServiceTokenIssuer, made: list[tuple[str, str]],
+    fleet: Fleet, issuer: ServiceTokenIssuer, requests: dict[str, list[list[str]]],
     concurrencies: list[int], batch_callers: list[int], seconds: float, batches: list[int],
 ) -> tuple[dict[str, float], int]:  # fmt: skip
-    """Every HTTP figure of one fleet, and how many keys it answered."""
-    requests = plans(made, batches)
+    """Every HTTP figure of one fleet, and how many keys it answered (beyond ``prepare``'s)."""
     figures: dict[str, float] = {}
-    answered = len(made) * len(fleet.servers)
+    answered = 0
     http = f"http, {_replicas(fleet)},"
     for callers in concurrencies:
         rates = {}
@@ -285,8 +284,9 @@ def profiled(
     server: Server, fleet: Fleet, issuer: ServiceTokenIssuer,
     requests: dict[str, list[list[str]]], callers: tuple[int, int], seconds: float, batch: int,
 ) -> int:  # fmt: skip
-    """The same loads again under py-spy (not the figures above): one server's time by stage,
-    single requests at the most callers, batches at the first batch concurrency."""
+    """The same loads again under py-spy (not the figures above): the server's time by stage,
+    single requests at the most callers, batches at the first batch concurrency. Only for a
+    fleet of one: its CPU per request is that server's, which the samples are shares of."""
     answered = 0
     loads = [
         ("noop", callers[0], 0),
@@ -359,15 +359,16 @@ def measure_http(
         print(f"load average before the HTTP runs: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
         with running_fleet(tmp, size) as fleet:
             made = prepare(fleet, issuer)
+            requests = plans(made, batches)
             found, answered = phases(
-                fleet, issuer, made, concurrencies, batch_callers, seconds, batches
+                fleet, issuer, requests, concurrencies, batch_callers, seconds, batches
             )
-            if size == sizes[0]:
+            answered += len(made) * size  # prepare's unwraps, one per subject and replica
+            if size == 1:
                 most = (max(concurrencies), batch_callers[0])
                 answered += profiled(
-                    fleet.servers[0], fleet, issuer, plans(made, batches[:1]), most, seconds,
-                    batches[0],
-                )  # fmt: skip
+                    fleet.servers[0], fleet, issuer, requests, most, seconds, batches[0]
+                )
         print(f"load average after the HTTP runs: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
         key_file = tmp / "http-kms" / "master.key"
         asyncio.run(verify_server_chain(dsn, fleet.schema, key_file, answered, _replicas(fleet)))
