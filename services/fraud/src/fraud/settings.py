@@ -75,13 +75,15 @@ class FraudSettings(ServiceSettings):
         "what has arrived, never held back to fill up.",
     )
     fetch_max_wait_ms: int = Field(
-        5,
+        500,
         ge=1,
         le=5_000,
         description="Longest the broker holds a fetch of the activity consumer open with nothing "
-        "new (the embedded broker answers a waiting fetch only when it expires, so this bounds "
-        "what each event waits there; Apache Kafka answers at once, and it only sets how often "
-        "an idle consumer asks).",
+        "new. Apache Kafka answers a waiting fetch as soon as a record arrives, so there it only "
+        "sets how often an idle consumer asks. The embedded broker answers only when the wait "
+        "expires, and its storage reads (every partition of the fetch) must also fit in it: a "
+        "partition not read in time is answered empty, so a wait of a few ms starves the "
+        "consumer whenever its storage is slow (the dev stack's S3 store on a loaded machine).",
     )
     decision_wait_seconds: float = Field(
         1.0,

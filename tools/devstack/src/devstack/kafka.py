@@ -5,7 +5,11 @@ vanish when it stops: only for tests that start a fresh broker per module), or a
 endpoint (``EmbeddedS3``) when topics, records and committed offsets must survive a broker
 restart (``make run`` always uses that); it does not support the
 idempotent producer or transactions, so services run against it with
-``KAFKA_IDEMPOTENT_PRODUCER=false``.
+``KAFKA_IDEMPOTENT_PRODUCER=false``. It answers a waiting fetch only when the fetch's wait
+expires, and reads every partition of the fetch from its storage within that same wait,
+answering a partition not read in time as empty: a consumer whose wait is shorter than its
+storage reads (a few ms against the S3 endpoint of a loaded machine) gets nothing at all, so
+consumers keep a wait of hundreds of ms (``fraud``'s ``FRAUD_FETCH_MAX_WAIT_MS``).
 """
 
 from __future__ import annotations
