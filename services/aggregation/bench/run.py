@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import httpx
+from aggregation.adapters.vault_credentials import NoCredentialVault
 from aggregation.app import create_app
 from aggregation.service import connections, sync
 from aggregation.service.context import Context
@@ -112,7 +113,7 @@ async def bench(database_url: str, bootstrap: str, agent_url: str) -> None:
         generated.raise_for_status()
         accounts = await bank.get(f"/sandbox/psus/{member}/accounts")
         total = sum(a["transactionCount"] for a in accounts.json()["accounts"])
-        app = create_app(settings, observability=False)
+        app = create_app(settings, observability=False, credential_vault=NoCredentialVault())
         async with app.router.lifespan_context(app):
             runtime = app.state.runtime
             await asyncio.wait_for(runtime.kafka_connected.wait(), 60)

@@ -25,7 +25,9 @@ from typing import Any
 
 import asyncpg
 import httpx
-from common.events import all_topics
+from aiokafka import AIOKafkaProducer
+from common.events import Envelope, all_topics
+from common.events.auth import UserRegistered
 from common.logging import configure_logging
 from common.messaging.kafka import ensure_topics
 from common.security.access_tokens import AccessTokenVerifier, JwksCache, StaticJwksSource
@@ -142,6 +144,28 @@ async def run(database_url: str, bootstrap: str, folder: Path) -> None:
     await _drop(database_url, schemas)
 
 
+async def register_with_fraud(members: list[Requester], fraud_db: Any, bootstrap: str) -> None:
+    """Each member registered as auth does it (``UserRegistered`` on the broker), then wait
+    until fraud knows them all: fraud holds its members in memory, so a row written into its
+    table behind its back is never seen and every payment would be refused as unknown."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for who in members:
+            event = UserRegistered(user_id=uuid.UUID(who.user_id), method="password")
+            data = Envelope.wrap(event, producer="auth", subject=who.user_id).to_bytes()
+            await producer.send_and_wait(event.topic(), data, key=who.user_id.encode())
+    finally:
+        await producer.stop()
+    query = "SELECT count(*) FROM members WHERE owner_ref = ANY($1::text[])"
+    ids = [who.user_id for who in members]
+    deadline = time.monotonic() + 120
+    while await fraud_db.fetchval(query, ids) < len(ids):
+        if time.monotonic() > deadline:
+            raise RuntimeError("fraud did not register the bench's members")
+        await asyncio.sleep(0.05)
+
+
 async def measure(app: Any, fraud_app: Any, bank: httpx.AsyncClient, signer: Signer,
                   bootstrap: str) -> None:  # fmt: skip
     ctx = app.state.container.ctx
@@ -149,9 +173,9 @@ async def measure(app: Any, fraud_app: Any, bank: httpx.AsyncClient, signer: Sig
     members = [
         Requester(str(uuid.uuid4()), str(uuid.uuid4()), "bench-device") for _ in range(MEMBERS)
     ]
+    await register_with_fraud(members, fraud_db, bootstrap)
     created: list[tuple[Requester, dict[str, Any]]] = []
     for who in members:
-        await fraud_db.pool.execute("INSERT INTO members (owner_ref) VALUES ($1)", who.user_id)
         account = await consent_for(ctx, bank, who.user_id)
         for i in range(PAYMENTS // MEMBERS):
             amount = f"{10 + i % 40}.00"

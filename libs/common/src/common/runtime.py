@@ -16,6 +16,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 
+from common.db.batched_writes import BatchedWrites
 from common.db.database import Database
 from common.db.group_commit import GroupCommitter, SharedCommitUnitOfWork
 from common.db.migrations import MigrationSet, migrate
@@ -52,6 +53,7 @@ class Runtime:
         self.relay: OutboxRelay | None = None
         self.wakeup: RelayWakeup | None = None
         self._committer: GroupCommitter | None = None
+        self._writes: BatchedWrites | None = None
         self.consumer_pipelines: list[BatchPipeline] = []
         self._tasks: list[asyncio.Task[Any]] = []
         self.kafka_connected = asyncio.Event()
@@ -82,6 +84,19 @@ class Runtime:
             max_event_bytes=self.settings.max_event_bytes,
             on_commit=self.wakeup,
         )
+
+    @property
+    def writes(self) -> BatchedWrites:
+        """The batched-write path (``common.db.batched_writes``): concurrent single-statement
+        writes and their events share one transaction and one commit."""
+        if self._writes is None:
+            self._writes = BatchedWrites(
+                self.db,
+                producer=self.settings.service_name,
+                max_event_bytes=self.settings.max_event_bytes,
+                on_commit=self.wakeup,
+            )
+        return self._writes
 
     @property
     def shared_commits(self) -> tuple[int, int]:
@@ -181,6 +196,8 @@ class Runtime:
             await pipeline.drain()
         if self._committer is not None:
             await self._committer.close()
+        if self._writes is not None:
+            await self._writes.close()
         if self.wakeup is not None:
             await self.wakeup.close()
         if self._producer is not None:

@@ -1,6 +1,8 @@
-"""The appender's large batches over the real Postgres: written with ``COPY`` behind the same
+"""The appender's batches over the real Postgres: large ones written with ``COPY`` behind the same
 fenced head update as small ones — the same rows a small batch writes, nothing when the head
-moved meanwhile (the batch then goes the locked way), one unbroken chain either way."""
+moved meanwhile (the batch is then chained again after the moved head), one unbroken chain
+either way; a replica without the lease writes behind the same fence, never holding the head's
+lock."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 from common.db.database import Database
+from vault.adapters.pg_audit import PgAuditLog
 from vault.adapters.pg_audit_batches import COPY_FROM, PgAuditBatches
 from vault.domain.audit import AuditDraft, AuditRequest, Head, Outcome
 from vault.service import audit as audit_use_cases
@@ -17,7 +20,9 @@ from vault.service.context import VaultContext, audit_now
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
 
-def _requests(count: int, member: str) -> list[AuditRequest]:
+def _requests(
+    count: int, member: str, epoch: int | None = None
+) -> list[AuditRequest]:
     at = datetime.now(UTC)
     detail = {"key_id": "3f1c7a52-5d0e-4c1e-9f3c-2a7d8e6b1c90"}
     return [
@@ -33,7 +38,7 @@ def _requests(count: int, member: str) -> list[AuditRequest]:
                 detail,
             ),
             at,
-            None,
+            None if epoch is None else (f"{member}-{i % 3}", epoch),
         )
         for i in range(count)
     ]
@@ -78,7 +83,7 @@ async def test_a_large_batch_is_copied_as_the_same_rows_on_one_chain(
         await writer.close()
 
 
-async def test_a_copied_batch_behind_a_moved_head_writes_nothing_then_goes_the_locked_way(
+async def test_a_copied_batch_behind_a_moved_head_is_chained_again_after_the_moved_head(
     pg: tuple[Database, VaultContext], member: str
 ) -> None:
     db, ctx = pg
@@ -128,3 +133,42 @@ async def test_a_copied_batch_whose_commit_fails_leaves_no_row_and_the_head_wher
         assert report.head == written
     finally:
         await writer.close()
+
+
+async def test_a_replica_without_the_lease_writes_behind_the_fence_and_leaves_moved_subjects_out(
+    pg: tuple[Database, VaultContext], member: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db, ctx = pg
+    leader, standby = PgAuditBatches(lambda: db), PgAuditBatches(lambda: db)
+
+    async def no_lock(requests: object) -> object:
+        raise AssertionError("the standby took the head's lock")
+
+    monkeypatch.setattr(standby, "_locked", no_lock)
+    try:
+        head = await audit_use_cases.head(ctx)
+        _, leader_head = await leader.write(_requests(5, member), head, trusted=True)
+        assert leader.leading
+        async with db.pool.acquire() as conn, conn.transaction():  # an erasure moves a subject
+            await conn.execute(
+                "INSERT INTO subject_epochs (subject, epoch) VALUES ($1, 1)", f"{member}-1"
+            )
+            moved = await PgAuditLog(conn).append(
+                AuditDraft("vault", "subject.erase", Outcome.ALLOWED, f"{member}-1"),
+                datetime.now(UTC),
+            )
+        requests = _requests(6, member, epoch=0)
+        links, standby_head = await standby.write(requests, None, trusted=False)
+        assert not standby.leading
+        assert [link is None for link in links] == [False, True, False] * 2
+        assert [link.seq for link in links if link] == [moved.seq + i for i in range(1, 5)]
+        assert standby_head is not None
+        assert standby_head.seq == moved.seq + 4
+        links, last = await leader.write(_requests(3, f"{member}-late"), leader_head, trusted=True)
+        assert [link.seq for link in links if link] == [standby_head.seq + i for i in (1, 2, 3)]
+        report = await audit_use_cases.verify(ctx)
+        assert report.ok, report.problem
+        assert report.head == last
+    finally:
+        await standby.close()
+        await leader.close()

@@ -2,7 +2,8 @@
 
 Each scenario runs the example service's shapes on a fresh schema and consumer group:
 ``writers`` concurrent producers commit ``count`` events, ``per_tx`` per transaction (plain
-units of work, or ``shared_commit`` ones that share commits); the relay publishes them; a
+units of work, ``shared_commit`` ones that share commits, or ``batched_writes``: each event one
+write of the batched-write path, ``common.db.batched_writes``); the relay publishes them; a
 consumer records each once (a per-event handler with one INSERT each, or a batch handler with
 one INSERT per batch). It reports the write rate and the end-to-end rate (first write to last
 event consumed). ``purge_backlog`` first fills the outbox and inbox with that many rows past the
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from coffre_testing.example.service import MIGRATIONS, ExampleSettings, NoteRecorded
 from common.db import MigrationSet, UnitOfWork
+from common.db.batched_writes import Outgoing
 from common.events import Envelope, Event
 from common.events.base import encode_envelope
 from common.messaging import OutboxRelay, Received, ensure_topics, subscribe
@@ -32,6 +34,7 @@ class Scenario:
     writers: int = 16
     per_tx: int = 1
     shared_commit: bool = False
+    batched_writes: bool = False
     batch_handler: bool = False
     purge_backlog: int = 0
 
@@ -146,6 +149,8 @@ async def run_scenario(database_url: str, bootstrap: str, scenario: Scenario) ->
         relay_seconds = (await relayed) - started
         shared, _ = runtime.shared_commits
         commits = shared if scenario.shared_commit else -(-scenario.count // scenario.per_tx)
+        if scenario.batched_writes:
+            commits = runtime.writes.batches_committed
         return Result(
             scenario.count / written,
             scenario.count / relay_seconds,
@@ -202,10 +207,21 @@ def envelope_size(prefix: str = "abcdef", seq: int = 10_000) -> int:
     return len(encode_envelope(note, producer="bench", subject=owner)[2])
 
 
+INSERT_NOTE = "INSERT INTO notes (owner, seq, text) VALUES ($1, $2, $3)"
+
+
 async def _writer(runtime: Runtime, scenario: Scenario, prefix: str, index: int) -> None:
     """Single-event transactions insert their note; batched ones insert their notes with one
-    statement (the batched-write path), then record one event per note."""
+    statement, then record one event per note; batched writes submit each note and its event
+    as one write and wait until it is durable."""
     per_tx, count = scenario.per_tx, scenario.count
+    if scenario.batched_writes:
+        writes = runtime.writes
+        for seq in range(index, count, scenario.writers):
+            owner = f"{prefix}-{seq % 16}"
+            note = NoteRecorded(note_id=seq, owner=owner, seq=seq, text="x" * 100)
+            await writes.write(INSERT_NOTE, owner, seq, "x" * 100, events=[Outgoing(note, owner)])
+        return
     for first in range(index * per_tx, count, scenario.writers * per_tx):
         seqs = range(first, min(first + per_tx, count))
         owners = [f"{prefix}-{seq % 16}" for seq in seqs]

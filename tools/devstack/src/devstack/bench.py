@@ -76,6 +76,14 @@ def backbone(database_url: str, bootstrap: str, count: int) -> None:
 def scenarios(count: int) -> list[tuple[str, Scenario]]:
     return [
         (
+            "single-event writes, 16 writers, batched-write path, batch handler",
+            Scenario(count, batched_writes=True, batch_handler=True),
+        ),
+        (
+            "single-event writes, 64 writers, batched-write path, batch handler",
+            Scenario(count, writers=64, batched_writes=True, batch_handler=True),
+        ),
+        (
             "single-event tx, 16 writers, shared commits, batch handler",
             Scenario(count, shared_commit=True, batch_handler=True),
         ),
@@ -92,20 +100,36 @@ def scenarios(count: int) -> list[tuple[str, Scenario]]:
     ]
 
 
-def run_service_benches(root: Path, env: dict[str, str], only: str | None = None) -> None:
+def run_service_benches(
+    root: Path, env: dict[str, str], state: Path, only: str | None = None
+) -> list[str]:
+    """Each service's bench in a process of its own; the names of those that failed. Each gets
+    its own vault audit anchors under ``state`` (a bench that runs a vault has its own schema,
+    so anchors another bench's vault wrote would not match its chain)."""
+    failed: list[str] = []
     for script in sorted(root.glob("services/*/bench/run.py")):
-        if only and script.parent.parent.name != only:
+        name = script.parent.parent.name
+        if only and name != only:
             continue
-        print(f"\n== {script.parent.parent.name} ==", flush=True)
-        result = subprocess.run([sys.executable, str(script)], env=env, cwd=root, check=False)
+        print(f"\n== {name} ==", flush=True)
+        anchors = state / "vault-anchors" / name
+        own = {
+            **env,
+            "VAULT_ANCHOR_KEY_FILE": str(anchors / "anchor.key"),
+            "VAULT_ANCHOR_DIR": str(anchors / "anchors"),
+        }
+        result = subprocess.run([sys.executable, str(script)], env=own, cwd=root, check=False)
         if result.returncode != 0:
             print(f"{script} failed with exit code {result.returncode}", flush=True)
+            failed.append(name)
+    return failed
 
 
 def run_benchmarks(root: Path, *, quick: bool = False, only: str | None = None) -> int:
     """Run the benches; ``--quick`` or ``COFFRE_BENCH_QUICK=1`` in the environment (either one)
     gives the smaller volumes, here and in every service's bench. The stack's folder (Postgres
-    data, broker log) is removed at the end unless ``COFFRE_BENCH_KEEP=1``."""
+    data, broker log) is removed at the end unless ``COFFRE_BENCH_KEEP=1``. Exits non-zero when
+    a service's bench failed (after running the others)."""
     quick = quick or os.environ.get("COFFRE_BENCH_QUICK") == "1"
     count = 5_000 if quick else 20_000
     configure_logging("bench", level="WARNING")
@@ -133,7 +157,10 @@ def run_benchmarks(root: Path, *, quick: bool = False, only: str | None = None) 
             "LOG_LEVEL": "WARNING",
         }
         if only not in ("backbone", "metrics"):
-            run_service_benches(root, env, only)
+            failed = run_service_benches(root, env, base, only)
+            if failed:
+                print(f"benches that failed: {', '.join(failed)}", flush=True)
+                return 1
     finally:
         kafka.stop()
         postgres.stop()

@@ -57,6 +57,35 @@ class PendingEvent(NamedTuple):
     headers: str
 
 
+class EventSerialiser:
+    """Serialises recorded events once, with the trace context current in the caller."""
+
+    def __init__(self, producer: str, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
+        self._producer = producer
+        self._max_event_bytes = max_event_bytes
+        self._carrier: dict[str, str] | None = None
+        self._headers = "{}"
+
+    def pending(
+        self, payload: Event, subject: str, key: str | None, correlation_id: str | None
+    ) -> PendingEvent:
+        """The event's envelope bytes and outbox row (keyed by ``key``, default its subject)."""
+        carrier = current_trace_carrier_cached()
+        event_id, _, data = encode_envelope(
+            payload,
+            producer=self._producer,
+            subject=subject,
+            correlation_id=correlation_id,
+            trace=carrier,
+            max_bytes=self._max_event_bytes,
+        )
+        if carrier is not self._carrier:
+            self._carrier, self._headers = carrier, json.dumps(carrier)
+        return PendingEvent(
+            event_id, _topic(type(payload)), key or subject, subject, data, self._headers
+        )
+
+
 class UnitOfWork:
     """``async with UnitOfWork(db, producer="auth") as uow: ...; await uow.commit()``."""
 
@@ -69,8 +98,7 @@ class UnitOfWork:
         on_commit: Callable[[], None] | None = None,
     ) -> None:
         self._db = db
-        self._producer = producer
-        self._max_event_bytes = max_event_bytes
+        self._serialiser = EventSerialiser(producer, max_event_bytes)
         self._on_commit = on_commit
         self._conn: asyncpg.Connection | None = None
         self._open = False
@@ -78,8 +106,6 @@ class UnitOfWork:
         self._pending: list[PendingEvent] = []
         self._flushed = 0
         self._after_commit: list[Callable[[], None]] = []
-        self._carrier: dict[str, str] | None = None
-        self._headers = "{}"
         self.committed = False
 
     @property
@@ -133,23 +159,9 @@ class UnitOfWork:
         """Record an event to publish if, and only if, this unit of work commits; returns its
         event id. The envelope is serialised here, once, and never built as an object again
         (``recorded`` decodes the stored bytes for tests and diagnostics)."""
-        carrier = current_trace_carrier_cached()
-        event_id, _, data = encode_envelope(
-            payload,
-            producer=self._producer,
-            subject=subject,
-            correlation_id=correlation_id,
-            trace=carrier,
-            max_bytes=self._max_event_bytes,
-        )
-        if carrier is not self._carrier:
-            self._carrier, self._headers = carrier, json.dumps(carrier)
-        self._pending.append(
-            PendingEvent(
-                event_id, _topic(type(payload)), key or subject, subject, data, self._headers
-            )
-        )
-        return event_id
+        pending = self._serialiser.pending(payload, subject, key, correlation_id)
+        self._pending.append(pending)
+        return pending.event_id
 
     @property
     def recorded(self) -> list[Envelope]:

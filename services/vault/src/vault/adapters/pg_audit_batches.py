@@ -1,18 +1,23 @@
 """The group-commit audit writer in Postgres (all its SQL lives here).
 
 Rules:
-- One replica leads (a session advisory lock, like the outbox relay) and writes on the very
-  connection that holds the lock: a batch moves ``audit_head`` from the head it last wrote to
-  the new one — only if the head is still there and no subject epoch the batch relies on moved —
-  and inserts every entry, atomically. A batch of fewer than ``COPY_FROM`` entries is one
-  statement (``INSERT … SELECT FROM jsonb_to_recordset``, one round trip); a larger one is a
-  transaction of that same fenced head update then a binary ``COPY`` of the rows (half the
-  Postgres CPU per row of parsing them from JSON). If anything else wrote meanwhile (a unit of
-  work's own entry, another replica, a lost lease) nothing is written and the batch is written
-  the locked way instead.
-- The locked way (standby replicas, and the leader's fallback): one transaction that locks the
-  head row, reads the epochs, chains, inserts and moves the head. The head row lock keeps one
-  unbroken chain whoever writes.
+- Every batch is written behind one fence: ``audit_head`` moves from the head the batch was
+  chained after to the new one — only if the head is still there and no subject epoch a written
+  entry relies on moved — and every entry is inserted, atomically. A batch of fewer than
+  ``COPY_FROM`` entries is one statement (``INSERT … SELECT FROM jsonb_to_recordset``, one round
+  trip); a larger one is a transaction of that same fenced head update then a binary ``COPY`` of
+  the rows (half the Postgres CPU per row of parsing them from JSON). A fence that fails writes
+  nothing.
+- One replica leads (a session advisory lock, like the outbox relay) and chains after the head
+  it last wrote, on the very connection that holds the lock: one round trip per batch.
+- A replica without the lease, and the leader whose fence failed (a unit of work's own entry,
+  another replica, a lost lease), read the head and the batch's subject epochs in one statement,
+  chain after that head (entries whose subject moved are left out: their callers decide again)
+  and write behind the same fence. No lock is held between round trips, so replicas never wait
+  on each other's commits.
+- After ``OPTIMISTIC_TRIES`` fences lost to other writers, a batch takes the locked way: one
+  transaction that locks the head row, reads the epochs, chains, inserts and moves the head.
+  The head row lock, or the fence, keeps one unbroken chain whoever writes.
 - An epoch only moves in a transaction that also moves the head, so a batch that sees the head
   unmoved also sees every epoch change committed before it.
 """
@@ -56,8 +61,14 @@ _MOVE_HEAD = (
     " LEFT JOIN subject_epochs e ON e.subject = x.subject WHERE coalesce(e.epoch, 0) <> x.epoch)"
     " RETURNING 1"
 )
+_HEAD_AND_EPOCHS = (
+    "SELECT h.seq, h.hash, e.subject, e.epoch FROM audit_head h"
+    " LEFT JOIN subject_epochs e ON e.subject = ANY($1::text[]) WHERE h.id = 1"
+)
 COPY_FROM = 64
 """Entries from which a fenced batch is copied rather than inserted from one JSON parameter."""
+OPTIMISTIC_TRIES = 2
+"""Fences a batch may lose to other writers before it takes the locked way."""
 
 
 def batch_rows(links: Sequence[Link]) -> str:
@@ -90,8 +101,19 @@ def copy_records(
     return rows
 
 
-def _epochs(requests: Sequence[AuditRequest]) -> tuple[list[str], list[int]]:
-    pairs = {r.subject_epoch for r in requests if r.subject_epoch is not None}
+def _epochs(
+    requests: Sequence[AuditRequest], links: Sequence[Link | None] | None = None
+) -> tuple[list[str], list[int]]:
+    """The (subject, epoch) pairs the requests were decided on — only the written ones' when
+    ``links`` are given (an entry left out for its moved subject must not fail the fence)."""
+    if links is None:
+        pairs = {r.subject_epoch for r in requests if r.subject_epoch is not None}
+    else:
+        pairs = {
+            r.subject_epoch
+            for r, link in zip(requests, links, strict=True)
+            if link is not None and r.subject_epoch is not None
+        }
     return [s for s, _ in pairs], [e for _, e in pairs]
 
 
@@ -115,9 +137,24 @@ class PgAuditBatches:
         if trusted and self._lease is not None:
             links = chain_links(head, requests)
             if await self._fenced(self._lease, requests, links, head):
-                last = links[-1]
-                return links, Head(last.seq, last.hash) if last else head
+                return links, _last(links, head)
+        for _ in range(OPTIMISTIC_TRIES):
+            async with self._connection() as conn:
+                links, head = await self._chained_after_current_head(conn, requests)
+                if _none_written(links) or await self._fenced(conn, requests, links, head):
+                    return links, _last(links, head)
         return await self._locked(requests)
+
+    async def _chained_after_current_head(
+        self, conn: asyncpg.Connection, requests: Sequence[AuditRequest]
+    ) -> tuple[list[Link | None], Head | None]:
+        """The batch chained after the head as it is now (one statement reads the head and the
+        subjects' epochs); entries whose subject moved are left out."""
+        subjects, _ = _epochs(requests)
+        rows = await conn.fetch(_HEAD_AND_EPOCHS, subjects)
+        head = Head(rows[0]["seq"], rows[0]["hash"]) if rows[0]["seq"] else None
+        epochs = {r["subject"]: r["epoch"] for r in rows if r["subject"] is not None}
+        return chain_links(head, requests, stale_requests(requests, epochs)), head
 
     async def _fenced(
         self,
@@ -127,7 +164,7 @@ class PgAuditBatches:
         head: Head | None,
     ) -> bool:
         written = [link for link in links if link is not None]
-        subjects, epochs = _epochs(requests)
+        subjects, epochs = _epochs(requests, links)
         fence = (
             written[-1].seq, written[-1].hash, head.seq if head else 0,
             head.hash if head else GENESIS_HASH, subjects, epochs,
@@ -198,6 +235,18 @@ class PgAuditBatches:
                 await self._database().pool.release(lease)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 lease.terminate()
+
+
+def _none_written(links: Sequence[Link | None]) -> bool:
+    return all(link is None for link in links)
+
+
+def _last(links: Sequence[Link | None], head: Head | None) -> Head | None:
+    """The head after the written links (``head`` when none was written)."""
+    for link in reversed(links):
+        if link is not None:
+            return Head(link.seq, link.hash)
+    return head
 
 
 def _json(detail: object) -> str:
