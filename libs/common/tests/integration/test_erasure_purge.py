@@ -95,3 +95,45 @@ async def _mark_sent_three_at_a_time(db: Database) -> None:
         " WHERE sent_at IS NULL ORDER BY id LIMIT 3) RETURNING 1) SELECT count(*) FROM marked"
     ):
         await asyncio.sleep(0)
+
+
+async def test_a_row_committed_by_a_transaction_open_at_the_erasure_is_purged_too(
+    infra, schema_name: str
+) -> None:
+    """A producer holds an outbox id about the member, uncommitted, while a later row commits
+    (the outbox's newest id is then above it): the erasure waits for the producer, sees its row
+    and purges it once sent, instead of closing the purge with the row left behind."""
+    db = await Database.connect(infra.database_url, schema_name)
+    try:
+        await migrate(db)
+        async with db.pool.acquire() as writer, db.pool.acquire() as eraser:
+            in_flight = writer.transaction()
+            await in_flight.start()
+            await writer.execute(
+                "INSERT INTO outbox (event_id, topic, message_key, envelope) VALUES "
+                "(gen_random_uuid(), 'test.erasure', 'k', convert_to($1, 'UTF8'))",
+                '{"subject": "member-1", "payload": {}}',
+            )
+            await _record(db, "someone-else")  # a higher id, committed before the erasure
+            erasing = asyncio.create_task(_forget_in_transaction(eraser, "member-1"))
+            pid = eraser.get_server_pid()
+            query = "SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1"
+            while await db.fetchval(query, pid) != "Lock":  # the erasure waits for the writer
+                assert not erasing.done(), "the erasure did not wait for the open writer"
+                await asyncio.sleep(0.01)
+            await in_flight.commit()
+            purge = await erasing
+        assert (purge.deleted, purge.pending) == (0, 1)
+        await db.fetch("UPDATE outbox SET sent_at = now()")  # the relay sent everything
+        assert await purge_sent_rows(db, NOW) == 1
+        left = await _envelopes(db)
+        assert len(left) == 1
+        assert "someone-else" in left[0]
+        assert await db.fetchval("SELECT purged_at FROM erased_subjects") == NOW
+    finally:
+        await db.close()
+
+
+async def _forget_in_transaction(conn, subject: str):
+    async with conn.transaction():
+        return await forget_subject(conn, subject, now=NOW)

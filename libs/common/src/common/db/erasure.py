@@ -13,10 +13,16 @@ Rules:
 - Each pass reads one snapshot: the deletion of sent rows and the count (and first id) of
   unsent ones are one statement, so a row the relay marks sent meanwhile is either deleted now
   or still waited for — never left behind as sent but not deleted.
-- Not covered: a row about the member from a transaction still in flight when the erasure
-  commits, with an id below the purge's first id (ids are taken at insert, not at commit).
-  Consumers drop events about erased members (the tombstone), so only a transaction that
-  started before the erasure can write one.
+- Rows written by transactions in flight at the erasure: ids are taken at insert, not at
+  commit, so a transaction still open could commit a row about the member with an id below
+  the purge's first id, which the re-check would never read. ``forget_subject`` therefore locks
+  the outbox in SHARE mode first (in the erasing transaction): it waits until every
+  transaction that has written to the outbox ended — a transaction holds its lock on the table
+  from its INSERT on, before the id is taken — and keeps new outbox writes waiting until the
+  erasure commits, so every row about the member is either seen by the erasure or has an id
+  above everything it saw. Producers of the schema wait for the rest of the erasing
+  transaction (erasures are rare and their transactions short); an erasure waits for the
+  longest outbox writer open when it starts.
 - The member is remembered only as the SHA-256 digest of their id and references (a tombstone,
   ``erased_subjects``), never in clear: ``is_erased`` tells a consumer to drop a late or
   redelivered event about them instead of storing their data again. The ids are random, so the
@@ -92,9 +98,11 @@ class OutboxPurge:
 async def forget_subject(
     conn: asyncpg.Connection, subject: str, *, keys: Iterable[str] = (), now: datetime
 ) -> OutboxPurge:
-    """Tombstone ``subject`` and purge their sent outbox rows, in the caller's transaction."""
+    """Tombstone ``subject`` and purge their sent outbox rows, in the caller's transaction
+    (which then holds the outbox's SHARE lock until it ends: commit it promptly)."""
     refs = sorted(set(keys))
     quoted = json.dumps(subject, ensure_ascii=False).encode()  # as in the envelope's JSON
+    await conn.execute("LOCK TABLE outbox IN SHARE MODE")  # writers in flight end first
     found = await conn.fetchrow(_FORGET, quoted, refs)
     newest = int(found["newest"])
     from_id = min(found["first"] or newest + 1, newest + 1)
