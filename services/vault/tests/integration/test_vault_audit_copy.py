@@ -20,9 +20,7 @@ from vault.service.context import VaultContext, audit_now
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
 
-def _requests(
-    count: int, member: str, epoch: int | None = None
-) -> list[AuditRequest]:
+def _requests(count: int, member: str, epoch: int | None = None) -> list[AuditRequest]:
     at = datetime.now(UTC)
     detail = {"key_id": "3f1c7a52-5d0e-4c1e-9f3c-2a7d8e6b1c90"}
     return [
