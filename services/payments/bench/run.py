@@ -27,12 +27,16 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaProducer
 from common.events import Envelope, all_topics
+from common.events.aggregation import TransactionIngested
 from common.events.auth import UserRegistered
+from common.events.fraud import PaymentHoldResolved, TransactionScored
+from common.events.payments import PaymentInitiated
 from common.logging import configure_logging
 from common.messaging.kafka import ensure_topics
 from common.security.access_tokens import AccessTokenVerifier, JwksCache, StaticJwksSource
 from common.security.service_identity import ServiceTokenVerifier, generate_identity
 from common.security.stepup import Operation, operation_digest
+from devstack.backbone_bench import place_group_at_end
 from devstack.baseline import raw_kafka_rate
 from fraud.entrypoints.app import create_app as create_fraud_app
 from fraud.settings import FraudSettings
@@ -100,6 +104,7 @@ async def run(database_url: str, bootstrap: str, folder: Path) -> None:
     generate_identity("payments", folder)
     signer = Signer()
     await ensure_topics(bootstrap, all_topics())
+    await start_at_the_end(bootstrap, tag)
     vault_app = create_vault_app(VaultSettings.model_validate(
         _common(database_url, bootstrap, schemas[1]) | {"service_name": "vault",
         "service_trust_dir": str(folder), "kms_key_file": str(folder / "kms" / "master.key")}
@@ -142,6 +147,19 @@ async def run(database_url: str, bootstrap: str, folder: Path) -> None:
         await measure(app, fraud_app, bank, signer, bootstrap)
     await bank.aclose()
     await _drop(database_url, schemas)
+
+
+async def start_at_the_end(bootstrap: str, tag: str) -> None:
+    """The bench's consumer groups start at their topics' ends: ``make bench`` runs the fraud
+    bench first, whose tens of thousands of payments on the same topic this fraud would
+    otherwise read (and dead-letter: their accounts are unknown here) before the bench's own."""
+    groups = {
+        f"bench-fraud-{tag}.activity": [PaymentInitiated.topic(), TransactionIngested.topic()],
+        f"bench-{tag}.fraud": [TransactionScored.topic(), PaymentHoldResolved.topic()],
+    }
+    for group, topics in groups.items():
+        for topic in topics:
+            await place_group_at_end(bootstrap, group, topic)
 
 
 async def register_with_fraud(members: list[Requester], fraud_db: Any, bootstrap: str) -> None:
