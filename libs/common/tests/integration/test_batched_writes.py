@@ -63,21 +63,22 @@ async def test_a_bad_write_fails_alone_with_its_own_error_and_the_others_commit(
     db = await migrated_db(infra.database_url, schema_name)
     writes = BatchedWrites(db, producer="example", lanes=1)  # the twelve in one batch
     try:
-        texts = ["t"] * 12
-        texts[5] = None  # violates NOT NULL: only this write may fail
+        seqs: list[object] = list(range(12))
+        texts: list[object] = ["t"] * 12
+        texts[5] = None  # violates NOT NULL in Postgres
+        seqs[8] = "eight"  # refused by the client before it reaches Postgres
         results = await asyncio.gather(
             *(
-                writes.write(INSERT_NOTE, "split", seq, text, events=[_note("split", seq)])
-                for seq, text in enumerate(texts)
+                writes.write(INSERT_NOTE, "split", seq, text, events=[_note("split", i)])
+                for i, (seq, text) in enumerate(zip(seqs, texts, strict=True))
             ),
             return_exceptions=True,
         )
-        assert [type(r).__name__ for r in results] == ["NoneType"] * 5 + [
-            "NotNullViolationError"
-        ] + ["NoneType"] * 6
+        errors = {i: type(r).__name__ for i, r in enumerate(results) if r is not None}
+        assert errors == {5: "NotNullViolationError", 8: "DataError"}
         notes = [r["seq"] for r in await db.fetch("SELECT seq FROM notes ORDER BY id")]
-        assert notes == [s for s in range(12) if s != 5]
-        assert await db.fetchval("SELECT count(*) FROM outbox") == 11
+        assert notes == [s for s in range(12) if s not in (5, 8)]
+        assert await db.fetchval("SELECT count(*) FROM outbox") == 10
         await writes.close()
         assert db.pool.get_idle_size() == db.pool.get_size(), "every connection went back"
     finally:
