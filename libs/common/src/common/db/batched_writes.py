@@ -42,6 +42,7 @@ from common.db.database import Database
 from common.db.uow import EventSerialiser, PendingEvent, write_outbox
 from common.events.base import DEFAULT_MAX_EVENT_BYTES, Event
 from common.logging import get_logger
+from common.worker import LoopWorker
 
 log = get_logger(__name__)
 
@@ -82,9 +83,7 @@ class BatchedWrites:
         self.lanes = lanes
         self._on_commit = on_commit
         self._queue: list[_Write] = []
-        self._wake: asyncio.Event | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._closing = False
+        self._worker = LoopWorker(self._run, name="batched-writes")
         self.batches_committed = 0
         self.writes_committed = 0
 
@@ -92,40 +91,18 @@ class BatchedWrites:
         """Run ``statement`` with ``args`` and record ``events``; return once durable."""
         serialise = self._serialiser.pending
         pending = [serialise(e.payload, e.subject, e.key, e.correlation_id) for e in events]
-        loop = self._ensure_running()
-        done: asyncio.Future[None] = loop.create_future()
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append(_Write(statement, args, pending, done))
-        assert self._wake is not None
-        self._wake.set()
+        self._worker.kick()
         await asyncio.shield(done)
-
-    def _ensure_running(self) -> asyncio.AbstractEventLoop:
-        loop = asyncio.get_running_loop()
-        task = self._task
-        if task is None or task.done() or task.get_loop() is not loop:
-            self._closing = False
-            self._wake = asyncio.Event()
-            self._task = loop.create_task(self._run(), name="batched-writes")
-        return loop
 
     async def close(self) -> None:
         """Commit what is queued (every caller is answered) and stop the writer task."""
-        task, self._task = self._task, None
-        if task is None or task.done():
-            return
-        if task.get_loop() is not asyncio.get_running_loop():
-            task.cancel()  # a task left on a loop that is gone cannot be awaited
-            return
-        self._closing = True
-        assert self._wake is not None
-        self._wake.set()
-        await task
+        await self._worker.close()
 
-    async def _run(self) -> None:
+    async def _run(self, wake: asyncio.Event) -> None:
         """Start a batch on every free lane while writes are queued: what is queued is shared
         among the free lanes, so the transactions' WAL flushes overlap instead of queueing."""
-        assert self._wake is not None
-        wake = self._wake
         running: set[asyncio.Task[None]] = set()
         loop = asyncio.get_running_loop()
         while True:
@@ -139,7 +116,7 @@ class BatchedWrites:
                 running.add(task)
                 task.add_done_callback(running.discard)
                 task.add_done_callback(lambda _: wake.set())  # a lane is free again
-            if self._closing and not self._queue and not running:
+            if self._worker.closing and not self._queue and not running:
                 return
 
     async def _commit(self, batch: list[_Write]) -> None:

@@ -20,6 +20,7 @@ import time
 from collections.abc import Sequence
 
 from common.logging import get_logger
+from common.worker import LoopWorker
 
 from vault.domain.audit import AuditDraft, AuditEntry, AuditRequest, Head, Link, stale_requests
 from vault.domain.errors import AuditUnavailable
@@ -43,11 +44,9 @@ class AuditAppender:
         self.clock = clock
         self.max_batch = max_batch
         self._queue: list[Group] = []
-        self._wake: asyncio.Event | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._worker = LoopWorker(self._run, name="vault-audit-appender")
         self._head: Head | None = None
         self._trusted = False
-        self._closing = False
         self.batches = 0
         self.entries = 0
 
@@ -71,38 +70,17 @@ class AuditAppender:
         return self._queued([AuditRequest(d, now, e) for d, e in zip(drafts, epochs, strict=True)])
 
     def _queued(self, requests: list[AuditRequest]) -> asyncio.Future[list[Link | None]]:
-        loop = self._ensure_running()
-        future: asyncio.Future[list[Link | None]] = loop.create_future()
+        future: asyncio.Future[list[Link | None]] = asyncio.get_running_loop().create_future()
         self._queue.append((requests, future))
-        assert self._wake is not None
-        self._wake.set()
+        self._worker.kick()
         return future
-
-    def _ensure_running(self) -> asyncio.AbstractEventLoop:
-        loop = asyncio.get_running_loop()
-        task = self._task
-        if task is None or task.done() or task.get_loop() is not loop:
-            self._closing = False
-            self._wake = asyncio.Event()
-            self._task = loop.create_task(self._run(), name="vault-audit-appender")
-        return loop
 
     async def close(self) -> None:
         """Write what is queued (every caller is answered), stop the task, close the writer."""
-        task, self._task = self._task, None
-        if task is not None and not task.done():
-            if task.get_loop() is asyncio.get_running_loop():
-                self._closing = True
-                assert self._wake is not None
-                self._wake.set()
-                await task
-            else:  # a task left on a loop that is gone cannot be awaited
-                task.cancel()
+        await self._worker.close()
         await self.writer.close()
 
-    async def _run(self) -> None:
-        assert self._wake is not None
-        wake = self._wake
+    async def _run(self, wake: asyncio.Event) -> None:
         while True:
             await wake.wait()
             wake.clear()
@@ -110,7 +88,7 @@ class AuditAppender:
                 await self._write_one_batch()
                 for _ in range(_ROUNDS_TO_REJOIN):  # let the callers just answered ask again
                     await asyncio.sleep(0)
-            if self._closing:
+            if self._worker.closing:
                 return
 
     def _take(self) -> list[Group]:
