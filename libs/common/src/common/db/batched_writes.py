@@ -101,8 +101,8 @@ class BatchedWrites:
         await self._worker.close()
 
     async def _run(self, wake: asyncio.Event) -> None:
-        """Start a batch on every free lane while writes are queued: what is queued is shared
-        among the free lanes, so the transactions' WAL flushes overlap instead of queueing."""
+        """Start a batch on every free lane while writes are queued, what is queued shared
+        among the free lanes (one lane by default: a batch takes everything queued meanwhile)."""
         running: set[asyncio.Task[None]] = set()
         loop = asyncio.get_running_loop()
         while True:
