@@ -5,9 +5,10 @@ Each scenario runs the example service's shapes on a fresh schema and consumer g
 units of work, ``shared_commit`` ones that share commits, or ``batched_writes``: each event one
 write of the batched-write path, ``common.db.batched_writes``); the relay publishes them; a
 consumer records each once (a per-event handler with one INSERT each, or a batch handler with
-one INSERT per batch). It reports the write rate and the end-to-end rate (first write to last
-event consumed). ``purge_backlog`` first fills the outbox and inbox with that many rows past the
-redelivery horizon and purges them while the scenario runs.
+one INSERT per batch), in the bench process or, with ``consumer_process``, in a process of its
+own. It reports the write rate and the end-to-end rate (first write to last event consumed).
+``purge_backlog`` first fills the outbox and inbox with that many rows past the redelivery
+horizon and purges them while the scenario runs.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -27,6 +28,8 @@ from common.events.base import encode_envelope
 from common.messaging import OutboxRelay, Received, ensure_topics, subscribe
 from common.runtime import Runtime
 
+from devstack.backbone_consumer import JOIN_SECONDS, ConsumerDone, ConsumerProcess
+
 
 @dataclass(frozen=True)
 class Scenario:
@@ -37,6 +40,9 @@ class Scenario:
     batched_writes: bool = False
     batch_handler: bool = False
     purge_backlog: int = 0
+    consumer_process: bool = False
+    """The consumer in a process of its own (``devstack.backbone_consumer``), as a consuming
+    service is deployed; the bench process keeps the writers and the relay."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,16 @@ class Counter:
 async def run_scenario(database_url: str, bootstrap: str, scenario: Scenario) -> Result:
     settings = settings_for(database_url, bootstrap, scenario.writers)
     counter = Counter(uuid.uuid4().hex[:6], scenario.count)
+    if scenario.consumer_process:
+        consumer = ConsumerProcess(
+            database_url,
+            bootstrap,
+            counter.prefix,
+            scenario.count,
+            batch_handler=scenario.batch_handler,
+        )
+        async with consumer:
+            return await _produce(settings, scenario, counter, None, consumer.done)
     group = f"bench-{settings.schema_name}"
     await place_group_at_end(bootstrap, group, NoteRecorded.topic())
 
@@ -121,6 +137,22 @@ async def run_scenario(database_url: str, bootstrap: str, scenario: Scenario) ->
         else:
             subscribe(rt, consumer=group, events=[NoteRecorded], handler=counter.one)
 
+    async def consumed() -> ConsumerDone:
+        await asyncio.wait_for(counter.done.wait(), timeout=600)
+        return ConsumerDone(time.time(), counter.calls, 0.0)
+
+    return await _produce(settings, scenario, counter, register, consumed)
+
+
+async def _produce(
+    settings: ExampleSettings,
+    scenario: Scenario,
+    counter: Counter,
+    register: Callable[[Runtime], None] | None,
+    consumed: Callable[[], Awaitable[ConsumerDone]],
+) -> Result:
+    """Write the scenario's events (the relay publishing them) and wait until ``consumed``
+    reports them all handled; ``register`` adds the consumer to this process's runtime."""
     runtime = Runtime(
         settings,
         migrations=MigrationSet.from_folder("example", MIGRATIONS),
@@ -129,18 +161,19 @@ async def run_scenario(database_url: str, bootstrap: str, scenario: Scenario) ->
     await runtime.start()
     try:
         await asyncio.wait_for(runtime.kafka_connected.wait(), 30)
-        await asyncio.sleep(3)  # partitions assigned
+        if register is not None:
+            await asyncio.sleep(JOIN_SECONDS)  # partitions assigned
         if scenario.purge_backlog:
             await _fill_purge_backlog(runtime, scenario.purge_backlog)
         relay = runtime.relay
         assert relay is not None
         published_before = relay.published
-        started = time.perf_counter()
+        started, started_at = time.perf_counter(), time.time()
         relayed = asyncio.create_task(_relayed(relay, published_before + scenario.count))
         await write_all(runtime, scenario, counter.prefix)
         written = time.perf_counter() - started
-        await asyncio.wait_for(counter.done.wait(), timeout=600)
-        elapsed = time.perf_counter() - started
+        done = await consumed()
+        elapsed = done.at - started_at
         purged = 0
         if scenario.purge_backlog:
             purged = scenario.purge_backlog - await runtime.db.fetchval(
@@ -157,7 +190,7 @@ async def run_scenario(database_url: str, bootstrap: str, scenario: Scenario) ->
             scenario.count / elapsed,
             purged,
             commits,
-            counter.calls,
+            done.calls,
         )
     finally:
         await runtime.stop()

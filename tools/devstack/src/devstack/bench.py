@@ -5,10 +5,14 @@ produce → consume of messages as large as the bench's event envelopes (the bas
 Coffre's path — units of work writing the outbox, the relay publishing, an idempotent consumer
 recording each in its inbox — with single-event transactions (plain, then sharing commits) and
 50-event transactions, per-event and batch handlers, and once while the relay purges an expired
-backlog; it prints each rate and its ratio to the baseline (``devstack.backbone_bench``). The
-metrics line runs one request loop with metrics off and on and prints both rates and their ratio
+backlog, and with the consumer in a process of its own (the consuming service's shape); it prints
+each rate and its ratio to the baseline (``devstack.backbone_bench``). The metrics line runs one
+request loop with metrics off and on and prints both rates and their ratio
 (``devstack.metrics_bench``). Then each ``services/<svc>/bench/run.py`` runs against the same
-stack and prints its own figures.
+Postgres and a broker of its own, started fresh for it: the embedded broker's memory storage
+gets slower as stored batches pile up (a consumer of raw aiokafka at 2,000/s in 2 ms batches
+falls behind after ~15 s on it), so a service bench run after the backbone's hundreds of
+thousands of events would measure the backbone's leftovers.
 """
 
 from __future__ import annotations
@@ -84,6 +88,18 @@ def scenarios(count: int) -> list[tuple[str, Scenario]]:
             Scenario(count, writers=64, batched_writes=True, batch_handler=True),
         ),
         (
+            "single-event writes, 64 writers, batched-write path, consumer in its own process",
+            Scenario(
+                count, writers=64, batched_writes=True, batch_handler=True, consumer_process=True
+            ),
+        ),
+        (
+            "single-event writes, 128 writers, batched-write path, consumer in its own process",
+            Scenario(
+                count, writers=128, batched_writes=True, batch_handler=True, consumer_process=True
+            ),
+        ),
+        (
             "single-event tx, 16 writers, shared commits, batch handler",
             Scenario(count, shared_commit=True, batch_handler=True),
         ),
@@ -93,6 +109,10 @@ def scenarios(count: int) -> list[tuple[str, Scenario]]:
         ),
         ("50-event tx, 16 writers, per-event handler", Scenario(count, per_tx=50)),
         ("50-event tx, 16 writers, batch handler", Scenario(count, per_tx=50, batch_handler=True)),
+        (
+            "50-event tx, 16 writers, batch handler, consumer in its own process",
+            Scenario(count, per_tx=50, batch_handler=True, consumer_process=True),
+        ),
         (
             "50-event tx, 16 writers, batch handler, purging 100k+100k expired rows meanwhile",
             Scenario(count, per_tx=50, batch_handler=True, purge_backlog=100_000),
@@ -105,7 +125,7 @@ def run_service_benches(
 ) -> list[str]:
     """Each service's bench in a process of its own; the names of those that failed. Each gets
     its own vault audit anchors under ``state`` (a bench that runs a vault has its own schema,
-    so anchors another bench's vault wrote would not match its chain)."""
+    so anchors another bench's vault wrote would not match its chain) and a fresh broker."""
     failed: list[str] = []
     for script in sorted(root.glob("services/*/bench/run.py")):
         name = script.parent.parent.name
@@ -113,12 +133,18 @@ def run_service_benches(
             continue
         print(f"\n== {name} ==", flush=True)
         anchors = state / "vault-anchors" / name
+        kafka = EmbeddedKafka(free_port(), log_file=state / f"kafka-{name}.log")
+        kafka.start()
         own = {
             **env,
+            "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
             "VAULT_ANCHOR_KEY_FILE": str(anchors / "anchor.key"),
             "VAULT_ANCHOR_DIR": str(anchors / "anchors"),
         }
-        result = subprocess.run([sys.executable, str(script)], env=own, cwd=root, check=False)
+        try:
+            result = subprocess.run([sys.executable, str(script)], env=own, cwd=root, check=False)
+        finally:
+            kafka.stop()
         if result.returncode != 0:
             print(f"{script} failed with exit code {result.returncode}", flush=True)
             failed.append(name)
@@ -149,7 +175,6 @@ def run_benchmarks(root: Path, *, quick: bool = False, only: str | None = None) 
         env = {
             **os.environ,
             "DATABASE_URL": postgres.url,
-            "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
             "KAFKA_IDEMPOTENT_PRODUCER": "false",
             "SERVICE_TRUST_DIR": str(base / "identity"),
             "COFFRE_STATE_DIR": str(base),
