@@ -2,8 +2,9 @@
 
 Rules: a process's CPU is its user + system time; Postgres's is the postmaster's own and its
 reaped children's (``cutime`` / ``cstime``) plus every live child's (its backends), found by
-the port in the postmaster's command line. CPU time depends far less on the machine's load
-than wall time, so per-event figures compare across runs on a shared machine.
+the port in the postmaster's command line; the embedded broker is found by its listener's
+port. CPU time depends far less on the machine's load than wall time, so per-event figures
+compare across runs on a shared machine.
 """
 
 from __future__ import annotations
@@ -41,6 +42,25 @@ def postmaster_of(database_url: str) -> int | None:
             continue
         if argv[0].endswith(b"/postgres") and any(
             flag == b"-p" and value == port for flag, value in itertools.pairwise(argv)
+        ):
+            return int(entry.name)
+    return None
+
+
+def broker_of(bootstrap: str) -> int | None:
+    """The pid of the embedded broker started here listening on the bootstrap's port, if any
+    (its command line names ``--listener-url tcp://<host>:<port>``)."""
+    port = bootstrap.split(",")[0].rsplit(":", 1)[-1].encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(
+            flag == b"--listener-url" and value.endswith(b":" + port)
+            for flag, value in itertools.pairwise(argv)
         ):
             return int(entry.name)
     return None

@@ -36,7 +36,7 @@ from fraud.evaluation.evaluate import evaluate
 from fraud.evaluation.scenarios import generate
 from fraud.evaluation.synthetic import SyntheticEvent
 from load import Phase, Scored, measure, offer
-from proc_cpu import postgres_cpu_seconds, postmaster_of, process_cpu_seconds
+from proc_cpu import broker_of, postgres_cpu_seconds, postmaster_of, process_cpu_seconds
 
 QUICK = os.environ.get("COFFRE_BENCH_QUICK") == "1"
 RATE = int(os.environ.get("FRAUD_BENCH_RATE", "2000"))
@@ -160,19 +160,47 @@ class Service:
         return {}
 
 
+@dataclass(frozen=True)
+class Cpu:
+    """CPU seconds used so far by the service's replicas, Postgres, the broker and the bench
+    process, and the wall clock when read; a phase's figures are the difference of two."""
+
+    service: float = 0.0
+    postgres: float = 0.0
+    broker: float = 0.0
+    bench: float = 0.0
+    wall: float = 0.0
+
+    def __sub__(self, since: Cpu) -> Cpu:
+        return Cpu(
+            self.service - since.service,
+            self.postgres - since.postgres,
+            self.broker - since.broker,
+            self.bench - since.bench,
+            self.wall - since.wall,
+        )
+
+
 @dataclass
 class Fleet:
     """The fraud replicas under test: one schema, one consumer group, one process each."""
 
     replicas: list[Service]
     postmaster: int | None = None
+    broker: int | None = None
 
-    def cpu_seconds(self) -> tuple[float, float]:
-        """CPU time used so far (user + system) by every replica together, and by Postgres (all
-        of it: the bench's stack serves this service alone; 0 when Postgres is not local)."""
-        service = sum(process_cpu_seconds(r.process.pid) for r in self.replicas)
-        postgres = postgres_cpu_seconds(self.postmaster) if self.postmaster else 0.0
-        return service, postgres
+    def cpu_seconds(self) -> Cpu:
+        """CPU time used so far (user + system) by every replica together, by Postgres (all of
+        it: the bench's stack serves this service alone; 0 when Postgres is not local), by the
+        embedded broker (0 when it is not local) and by this bench process, with the wall
+        clock: what the phase's processes took of the machine's cores."""
+        return Cpu(
+            sum(process_cpu_seconds(r.process.pid) for r in self.replicas),
+            postgres_cpu_seconds(self.postmaster) if self.postmaster else 0.0,
+            process_cpu_seconds(self.broker) if self.broker else 0.0,
+            time.process_time(),
+            time.perf_counter(),
+        )
 
     def timings(self) -> list[dict[str, Any]]:
         """Each replica's stage timings since the previous call."""
@@ -202,7 +230,7 @@ async def fraud_fleet(database_url: str, bootstrap: str, size: int) -> AsyncIter
         "LOG_LEVEL": os.environ.get("FRAUD_BENCH_LOG_LEVEL", "WARNING"),
         "LOG_JSON": "true",
     }
-    fleet = Fleet([], postmaster=postmaster_of(database_url))
+    fleet = Fleet([], postmaster=postmaster_of(database_url), broker=broker_of(bootstrap))
     logs: list[IO[bytes]] = []
     try:
         for index in range(size):
@@ -274,8 +302,7 @@ class Measured:
     replicas together and Postgres used."""
 
     replicas: list[dict[str, Any]]
-    cpu_s: float = 0.0
-    pg_cpu_s: float = 0.0
+    cpu: Cpu = field(default_factory=Cpu)
 
 
 @dataclass
@@ -323,10 +350,9 @@ async def service_phases(database_url: str, bootstrap: str, replicas: int) -> Se
     )
 
 
-def _spent(stages: list[dict[str, Any]], fleet: Fleet, since: tuple[float, float]) -> Measured:
+def _spent(stages: list[dict[str, Any]], fleet: Fleet, since: Cpu) -> Measured:
     """A phase's figures: the replicas' timings and the CPU used since ``since``."""
-    now = fleet.cpu_seconds()
-    return Measured(stages, now[0] - since[0], now[1] - since[1])
+    return Measured(stages, fleet.cpu_seconds() - since)
 
 
 @contextlib.contextmanager
@@ -351,25 +377,35 @@ def profiled(pid: int) -> Iterator[None]:
 
 def print_stages(title: str, measured: Measured) -> None:
     """A phase's own timings, per replica: per stage, calls, total and p50/p99 per call; then
-    the CPU per event of the replicas together and of Postgres."""
+    the CPU per event of the replicas together, of Postgres, of the broker and of the bench
+    process, and how many of the machine's cores they kept busy together."""
     several = len(measured.replicas) > 1
     for index, stages in enumerate(measured.replicas):
         _print_replica(f"{title}, replica {index + 1}" if several else title, stages)
     events = sum(stages.get("committed", {}).get("events", 0) for stages in measured.replicas)
-    if measured.cpu_s and events:
-        per_event = measured.cpu_s / events * 1e6
-        replicas = f" ({len(measured.replicas)} processes)" if several else ""
-        print(
-            f"  service CPU{replicas}: {measured.cpu_s:.2f} s, {per_event:,.0f} µs per event "
-            f"(one core: at most {1e6 / per_event:,.0f} events/s)",
-            flush=True,
-        )
-        pg_per_event = measured.pg_cpu_s / events * 1e6
-        print(
-            f"  Postgres CPU: {measured.pg_cpu_s:.2f} s, {pg_per_event:,.0f} µs per "
-            f"event; service + Postgres {per_event + pg_per_event:,.0f} µs per event",
-            flush=True,
-        )
+    cpu = measured.cpu
+    if not (cpu.service and events):
+        return
+    per_event = cpu.service / events * 1e6
+    replicas = f" ({len(measured.replicas)} processes)" if several else ""
+    print(
+        f"  service CPU{replicas}: {cpu.service:.2f} s, {per_event:,.0f} µs per event "
+        f"(one core: at most {1e6 / per_event:,.0f} events/s)",
+        flush=True,
+    )
+    pg_per_event = cpu.postgres / events * 1e6
+    print(
+        f"  Postgres CPU: {cpu.postgres:.2f} s, {pg_per_event:,.0f} µs per "
+        f"event; service + Postgres {per_event + pg_per_event:,.0f} µs per event",
+        flush=True,
+    )
+    busy = cpu.service + cpu.postgres + cpu.broker + cpu.bench
+    print(
+        f"  broker CPU: {cpu.broker:.2f} s, {cpu.broker / events * 1e6:,.0f} µs per event; "
+        f"bench process (producer, reader) {cpu.bench:.2f} s; all four kept "
+        f"{busy / cpu.wall:.2f} of {os.cpu_count()} cores busy over {cpu.wall:.1f} s",
+        flush=True,
+    )
 
 
 def _print_replica(title: str, stages: dict[str, Any]) -> None:
