@@ -195,3 +195,22 @@ async def test_a_decision_asked_before_its_event_is_the_one_the_partition_owner_
     assert json.loads(row["features"])["count_1h"] == 3.0  # itself and the two before
     assert response.json()["score"] == round(row["value"], 6)
     assert (state.revision, state.amounts.n) == (3, 3)
+
+
+async def test_each_replica_owns_the_same_partitions_of_payments_and_transactions(
+    fraud_settings: FraudSettings, start_fraud: Starter, infra: Infra
+) -> None:
+    """Payments and transactions are both keyed by account: with two replicas, each is assigned
+    the same partition numbers of both topics, so an account's activity reaches one replica
+    (round-robin assignment split them, and both replicas kept rebuilding the same accounts)."""
+    payments = PaymentInitiated.topic()
+    await ensure_topics(infra.bootstrap_servers, [TOPIC, payments], partitions=3)
+    async with start_fraud(fraud_settings) as a, start_fraud(fraud_settings) as b:
+
+        async def split() -> bool:
+            owned = [_assigned(a, TOPIC), _assigned(b, TOPIC)]
+            return all(owned) and owned[0] | owned[1] == {0, 1, 2} and not owned[0] & owned[1]
+
+        await eventually(split, timeout=90)
+        for replica in (a, b):
+            assert _assigned(replica, payments) == _assigned(replica, TOPIC)

@@ -174,11 +174,11 @@ async def test_a_batch_applies_several_outcomes_for_one_payment_in_order_and_onc
         await uow.commit()
     assert _trail(h, held)[-3:] == ["screening", "held", "cleared"]
     assert _trail(h, passed)[-2:] == ["screening", "cleared"]
-    published = [(key, type(e).__name__) for e, _, key in h.state.events]
-    assert [name for key, name in published if key == held][-3:] == [
+    published = [(getattr(e, "payment_id", None), type(e).__name__) for e, _, _ in h.state.events]
+    assert [name for payment, name in published if payment == held][-3:] == [
         "PaymentInitiated", "PaymentHeld", "PaymentCleared",
     ]  # fmt: skip
-    assert [name for key, name in published if key == passed][-2:] == [
+    assert [name for payment, name in published if payment == passed][-2:] == [
         "PaymentInitiated", "PaymentCleared",
     ]  # fmt: skip
     trails, events = len(h.state.audit), len(h.state.events)
@@ -186,6 +186,17 @@ async def test_a_batch_applies_several_outcomes_for_one_payment_in_order_and_onc
         assert await apply_fraud_outcomes(uow, batch, h.clock.now()) == 0
         await uow.commit()
     assert (len(h.state.audit), len(h.state.events)) == (trails, events)
+
+
+async def test_payment_initiated_is_keyed_by_account_and_the_lifecycle_by_payment() -> None:
+    """Fraud owns accounts by partition: an account's payments must share its key."""
+    h = Harness()
+    payment_id = await _authorised(h)
+    await run_once(h.ctx)
+    account = h.state.payments[payment_id].account_ref
+    keys = {type(e).__name__: key for e, _, key in h.state.events}
+    assert keys["PaymentInitiated"] == account != payment_id
+    assert keys["PaymentCreated"] == keys["PaymentAuthorised"] == payment_id
 
 
 async def test_a_release_before_its_review_in_a_batch_does_not_clear_the_payment() -> None:

@@ -52,7 +52,9 @@ class _PaymentFacts(Event):
 class PaymentInitiated(_PaymentFacts):
     """A member asked for a payment; fraud scores it before payments executes it.
 
-    The envelope's subject is the member (user id) who initiated it.
+    The envelope's subject is the member (user id) who initiated it; the key is the debited
+    account's reference (``account_ref``), as for ``TransactionIngested``, so an account's
+    payments and bank transactions share a partition number and reach one fraud replica.
     """
 
     initiated_at: datetime = Field(description="When the member initiated the payment (UTC).")

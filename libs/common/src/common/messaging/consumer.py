@@ -20,6 +20,12 @@ Rules:
   explicitly after each batch's unit of work (``common.messaging.pipeline``).
 - Each body is JSON-decoded and validated once (``EventDecoder``); the subscriber's own decoder
   is bypassed.
+- A ``co_partitioned`` subscriber's topics are keyed alike and have as many partitions each, so
+  one key's events sit on the same partition number of every topic; each member of the group is
+  assigned the same partition numbers of every topic (range assignment), so one replica sees all
+  of a key's events. Round-robin stays listed second, so members of an older release (round-robin
+  only) and of this one still agree on a protocol during a rolling deploy; the group switches to
+  range assignment once every member offers it.
 - A per-event handler runs in a span whose parent is the producer's W3C context from the Kafka
   headers, so its log lines carry the producer's trace id; a batch handler runs in one span
   linked to every event's producer context.
@@ -35,6 +41,8 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
 from opentelemetry import trace
@@ -68,6 +76,9 @@ INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.ConnectionDoesNotExistError,
 )
 BATCH_MAX_RECORDS = 2000
+ROUND_ROBIN = RoundRobinPartitionAssignor
+CO_PARTITIONED = (RangePartitionAssignor, RoundRobinPartitionAssignor)
+"""Range assignment first, round-robin for members of a release that offers only that."""
 
 
 class _SeenBefore(Exception):
@@ -91,12 +102,15 @@ def subscribe(
     max_wait_ms: int = 100,
     fetch_max_wait_ms: int = 500,
     listener: ConsumerRebalanceListener | None = None,
+    co_partitioned: bool = False,
 ) -> None:
     """Subscribe a per-event ``handler`` or a batch ``handle_many`` (exactly one) to the topics
     of ``events`` in the consumer group ``consumer``. A batch is what the client has fetched,
     at most ``max_records`` messages; a poll waits at most ``max_wait_ms`` for a first message
     (and an empty poll pauses as long); the broker holds a fetch open at most
-    ``fetch_max_wait_ms`` while it has nothing new; ``listener`` hears partition assignments."""
+    ``fetch_max_wait_ms`` while it has nothing new; ``listener`` hears partition assignments;
+    ``co_partitioned``: each member gets the same partition numbers of every topic (see the
+    module's rules)."""
     if (handler is None) == (handle_many is None):
         raise TypeError("subscribe needs exactly one of handler= or handle_many=")
     topics = sorted({e.topic() for e in events})
@@ -126,6 +140,7 @@ def subscribe(
         batch_timeout_ms=max_wait_ms,
         fetch_max_wait_ms=fetch_max_wait_ms,
         listener=listener,
+        partition_assignment_strategy=CO_PARTITIONED if co_partitioned else (ROUND_ROBIN,),
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.MANUAL,  # BatchPipeline commits offsets after the unit of work
         session_timeout_ms=settings.kafka_session_timeout_ms,

@@ -110,6 +110,7 @@ def consumers(container: Container) -> Callable[[Runtime], None]:
             max_wait_ms=s.batch_max_wait_ms,
             fetch_max_wait_ms=s.fetch_max_wait_ms,
             listener=_assignments(container, runtime),
+            co_partitioned=True,  # an account's payments and transactions reach one replica
         )
         security: list[type[Event]] = [auth_events.UserRegistered, *AUTH_SIGNALS, ConsentExpiring]
         subscribe(runtime, consumer=f"{group}.security", events=security, handle_many=on_security)

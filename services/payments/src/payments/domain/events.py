@@ -2,7 +2,11 @@
 
 Rules: one lifecycle event per transition (it carries the author: the audit trail), plus
 ``PaymentInitiated`` when screening starts (fraud scores it) and ``PaymentExecuted`` when the
-bank reports the money moved. Payees and accounts appear only as keyed hashes.
+bank reports the money moved. Payees and accounts appear only as keyed hashes. Every event
+is keyed by the payment id (one payment's events in order), except ``PaymentInitiated``, keyed
+by the debited account like aggregation's ``TransactionIngested``: fraud's replicas each own
+the accounts of their partitions, and the account key brings an account's payments and bank
+transactions to the same partition number, so to the same replica (``event_key``).
 """
 
 from __future__ import annotations
@@ -22,6 +26,11 @@ _BY_STATE: dict[State, type[ev.PaymentTransition]] = {
     State.CANCELLED: ev.PaymentCancelled,
     State.EXPIRED: ev.PaymentExpired,
 }
+
+
+def event_key(payment: Payment, event: Event) -> str:
+    """The Kafka key ``event`` is published with (see the module's rules)."""
+    return payment.account_ref if isinstance(event, ev.PaymentInitiated) else payment.payment_id
 
 
 def events_for(payment: Payment, entry: AuditEntry) -> list[Event]:

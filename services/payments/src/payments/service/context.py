@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from common.security.stepup import StepUpVerifier
 
-from payments.domain.events import events_for
+from payments.domain.events import event_key, events_for
 from payments.domain.payment import Payment
 from payments.domain.refs import RefKeys
 from payments.service.ports import Bank, Clock, Fraud, SecretVault, Store, UnitOfWorkFactory
@@ -80,7 +80,7 @@ async def persist_many(store: Store, payments: Sequence[Payment]) -> None:
     await store.audit.add([entry for _, entry in entries])
     for payment, entry in entries:
         for event in events_for(payment, entry):
-            store.record(event, subject=payment.user_id, key=payment.payment_id)
+            store.record(event, subject=payment.user_id, key=event_key(payment, event))
 
 
 async def persist(store: Store, payment: Payment, *, new: bool = False) -> None:
@@ -93,4 +93,4 @@ async def persist(store: Store, payment: Payment, *, new: bool = False) -> None:
     await store.audit.add(entries)
     for entry in entries:
         for event in events_for(payment, entry):
-            store.record(event, subject=payment.user_id, key=payment.payment_id)
+            store.record(event, subject=payment.user_id, key=event_key(payment, event))
