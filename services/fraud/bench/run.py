@@ -29,9 +29,11 @@ from typing import IO, Any
 
 import httpx
 from aiokafka import AIOKafkaProducer
-from common.events import Envelope, Event
+from common.events import Envelope, Event, all_topics
 from common.events.aggregation import TransactionIngested
 from common.events.payments import PaymentInitiated
+from common.messaging.kafka import ensure_topics
+from devstack.backbone_bench import place_group_at_end
 from fraud.evaluation.evaluate import evaluate
 from fraud.evaluation.scenarios import generate
 from fraud.evaluation.synthetic import SyntheticEvent
@@ -43,6 +45,7 @@ RATE = int(os.environ.get("FRAUD_BENCH_RATE", "2000"))
 SECONDS = float(os.environ.get("FRAUD_BENCH_SECONDS", "5" if QUICK else "10"))
 SATURATION = int(os.environ.get("FRAUD_BENCH_SATURATION", "5000" if QUICK else "20000"))
 REPLICAS = [int(n) for n in os.environ.get("FRAUD_BENCH_REPLICAS", "1,2").split(",")]
+DEPLOYED_PARTITIONS = 6
 FETCH_MAX_WAIT_MS = int(os.environ.get("FRAUD_BENCH_FETCH_MAX_WAIT_MS", "5"))
 """Fleet sizes run one after the other, each on a fresh schema: one process, then two (the
 deployed shape, ``deploy/k8s/services/fraud.yaml``), sharing the consumer group."""
@@ -211,8 +214,11 @@ class Fleet:
 async def fraud_fleet(database_url: str, bootstrap: str, size: int) -> AsyncIterator[Fleet]:
     """``size`` fraud processes (each with the stage timer of ``bench/stages.py``) in one
     throw-away schema and consumer group, started one after the other until each is ready (the
-    first migrates the schema)."""
+    first migrates the schema). The fleet's activity group starts at the topics' ends, so a
+    fleet does not first score every event an earlier fleet of the run was offered."""
     tag = uuid.uuid4().hex[:8]
+    for topic in (PaymentInitiated.topic(), TransactionIngested.topic()):
+        await place_group_at_end(bootstrap, f"bench-fraud-{tag}.activity", topic)
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -448,6 +454,10 @@ async def main() -> None:
     )
     load_at_start = os.getloadavg()[0]  # the machine may be shared: figures are noisy
     with infrastructure() as (database_url, bootstrap):
+        # every topic with as many partitions as deployed (deploy/k8s/kafka.yaml: 6), so two
+        # replicas split the accounts evenly; a topic the broker made on first use would have
+        # one partition, all of it one replica's
+        await ensure_topics(bootstrap, all_topics(), partitions=DEPLOYED_PARTITIONS)
         size = len(prepare("size", 1, 50).messages[0][1])
         raw_rate, raw_fixed = await raw_baseline(bootstrap, size, SATURATION, RATE)
         line("load average (1 min) when the run started", load_at_start, "")
