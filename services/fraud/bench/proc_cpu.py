@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -30,9 +31,8 @@ def process_cpu_seconds(pid: int, *, children: bool = False) -> float:
     return ticks / _TICK
 
 
-def postmaster_of(database_url: str) -> int | None:
-    """The pid of the Postgres server started here with ``-p <the URL's port>``, if any."""
-    port = str(urlsplit(database_url).port or 5432).encode()
+def _pid_whose(matches: Callable[[list[bytes]], bool]) -> int | None:
+    """The pid of a process here whose command line (its arguments) ``matches``, if any."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -40,30 +40,32 @@ def postmaster_of(database_url: str) -> int | None:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if argv[0].endswith(b"/postgres") and any(
-            flag == b"-p" and value == port for flag, value in itertools.pairwise(argv)
-        ):
+        if matches(argv):
             return int(entry.name)
     return None
+
+
+def postmaster_of(database_url: str) -> int | None:
+    """The pid of the Postgres server started here with ``-p <the URL's port>``, if any."""
+    port = str(urlsplit(database_url).port or 5432).encode()
+    return _pid_whose(
+        lambda argv: (
+            argv[0].endswith(b"/postgres")
+            and any(flag == b"-p" and value == port for flag, value in itertools.pairwise(argv))
+        )
+    )
 
 
 def broker_of(bootstrap: str) -> int | None:
     """The pid of the embedded broker started here listening on the bootstrap's port, if any
     (its command line names ``--listener-url tcp://<host>:<port>``)."""
-    port = bootstrap.split(",")[0].rsplit(":", 1)[-1].encode()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if any(
-            flag == b"--listener-url" and value.endswith(b":" + port)
+    port = b":" + bootstrap.split(",")[0].rsplit(":", 1)[-1].encode()
+    return _pid_whose(
+        lambda argv: any(
+            flag == b"--listener-url" and value.endswith(port)
             for flag, value in itertools.pairwise(argv)
-        ):
-            return int(entry.name)
-    return None
+        )
+    )
 
 
 def postgres_cpu_seconds(postmaster: int) -> float:

@@ -53,6 +53,10 @@ class Result:
     purged: int
     commits: int
     handler_calls: int
+    bench_cpu_s: float = 0.0
+    """CPU seconds of the bench process from the first write to the last event consumed."""
+    consumer_cpu_s: float | None = None
+    """CPU seconds of the consuming process (``consumer_process`` scenarios only)."""
 
 
 def settings_for(database_url: str, bootstrap: str, writers: int) -> ExampleSettings:
@@ -139,7 +143,7 @@ async def run_scenario(database_url: str, bootstrap: str, scenario: Scenario) ->
 
     async def consumed() -> ConsumerDone:
         await asyncio.wait_for(counter.done.wait(), timeout=600)
-        return ConsumerDone(time.time(), counter.calls, 0.0)
+        return ConsumerDone(time.time(), counter.calls, None)
 
     return await _produce(settings, scenario, counter, register, consumed)
 
@@ -168,12 +172,12 @@ async def _produce(
         relay = runtime.relay
         assert relay is not None
         published_before = relay.published
-        started, started_at = time.perf_counter(), time.time()
+        started, started_at, cpu = time.perf_counter(), time.time(), time.process_time()
         relayed = asyncio.create_task(_relayed(relay, published_before + scenario.count))
         await write_all(runtime, scenario, counter.prefix)
         written = time.perf_counter() - started
         done = await consumed()
-        elapsed = done.at - started_at
+        elapsed, cpu = done.at - started_at, time.process_time() - cpu
         purged = 0
         if scenario.purge_backlog:
             purged = scenario.purge_backlog - await runtime.db.fetchval(
@@ -191,6 +195,8 @@ async def _produce(
             purged,
             commits,
             done.calls,
+            cpu,
+            done.cpu_s,
         )
     finally:
         await runtime.stop()

@@ -39,7 +39,7 @@ JOIN_SECONDS = 3.0
 class ConsumerDone:
     at: float
     calls: int
-    cpu_s: float
+    cpu_s: float | None
 
 
 class ConsumerProcess(AbstractAsyncContextManager["ConsumerProcess"]):

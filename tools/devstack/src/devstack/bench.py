@@ -69,6 +69,11 @@ def backbone(database_url: str, bootstrap: str, count: int) -> None:
             f"{result.handler_calls:,} handler calls",
             flush=True,
         )
+        per_event = result.bench_cpu_s / scenario.count * 1e6
+        line(f"  {name}: bench process CPU", per_event, "µs per event")
+        if result.consumer_cpu_s is not None:
+            per_event = result.consumer_cpu_s / scenario.count * 1e6
+            line(f"  {name}: consuming process CPU", per_event, "µs per event")
         if scenario.purge_backlog:
             line(f"  {name}: expired inbox ids purged", result.purged, "rows")
         line(f"{name}: end to end", result.end_to_end_rate, "events/s")
