@@ -108,7 +108,8 @@ def _free_port() -> int:
 @contextmanager
 def running_fleet(tmp: Path, replicas: int) -> Iterator[Fleet]:
     """``replicas`` vault server processes on one fresh schema, with the same KMS and anchor
-    keys; the first migrates the schema before the others start, as a rollout would."""
+    keys (and the schema's own anchors); the first migrates the schema before the others start,
+    as a rollout would."""
     fleet = Fleet([], f"vault_bench_http_{uuid.uuid4().hex[:8]}")
     try:
         for _ in range(replicas):
@@ -134,7 +135,9 @@ def _start_server(tmp: Path, schema: str) -> Server:
         "VAULT_HTTP_PORT": str(port),
         "VAULT_KMS_KEY_FILE": str(tmp / "http-kms" / "master.key"),
         "VAULT_ANCHOR_KEY_FILE": str(tmp / "http-anchor" / "anchor.key"),
-        "VAULT_ANCHOR_DIR": str(tmp / "http-anchor" / "checkpoints"),
+        # anchors are checkpoints of one chain: each fleet's schema has its own, or a fleet's
+        # replicas would check the previous fleet's anchors against their empty chain
+        "VAULT_ANCHOR_DIR": str(tmp / "http-anchor" / "checkpoints" / schema),
         "KAFKA_SESSION_TIMEOUT_MS": "2000",
         "KAFKA_HEARTBEAT_INTERVAL_MS": "300",
         "LOG_LEVEL": "WARNING",
