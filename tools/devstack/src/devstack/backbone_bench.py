@@ -119,6 +119,34 @@ class Counter:
         self._seen(len(mine))
 
 
+def example_runtime(
+    settings: ExampleSettings, register: Callable[[Runtime], None] | None
+) -> Runtime:
+    """The example service's runtime the bench writes or consumes with."""
+    return Runtime(
+        settings,
+        migrations=MigrationSet.from_folder("example", MIGRATIONS),
+        register_consumers=register,
+    )
+
+
+async def counting_consumer(
+    bootstrap: str, settings: ExampleSettings, counter: Counter, *, batch_handler: bool
+) -> Callable[[Runtime], None]:
+    """What registers ``counter`` (its batch or per-event handler) as a runtime's consumer, in
+    a group of its own placed at the topic's end."""
+    group = f"bench-{settings.schema_name}"
+    await place_group_at_end(bootstrap, group, NoteRecorded.topic())
+
+    def register(runtime: Runtime) -> None:
+        if batch_handler:
+            subscribe(runtime, consumer=group, events=[NoteRecorded], handle_many=counter.many)
+        else:
+            subscribe(runtime, consumer=group, events=[NoteRecorded], handler=counter.one)
+
+    return register
+
+
 async def run_scenario(database_url: str, bootstrap: str, scenario: Scenario) -> Result:
     settings = settings_for(database_url, bootstrap, scenario.writers)
     counter = Counter(uuid.uuid4().hex[:6], scenario.count)
@@ -132,14 +160,9 @@ async def run_scenario(database_url: str, bootstrap: str, scenario: Scenario) ->
         )
         async with consumer:
             return await _produce(settings, scenario, counter, None, consumer.done)
-    group = f"bench-{settings.schema_name}"
-    await place_group_at_end(bootstrap, group, NoteRecorded.topic())
-
-    def register(rt: Runtime) -> None:
-        if scenario.batch_handler:
-            subscribe(rt, consumer=group, events=[NoteRecorded], handle_many=counter.many)
-        else:
-            subscribe(rt, consumer=group, events=[NoteRecorded], handler=counter.one)
+    register = await counting_consumer(
+        bootstrap, settings, counter, batch_handler=scenario.batch_handler
+    )
 
     async def consumed() -> ConsumerDone:
         await asyncio.wait_for(counter.done.wait(), timeout=600)
@@ -157,11 +180,7 @@ async def _produce(
 ) -> Result:
     """Write the scenario's events (the relay publishing them) and wait until ``consumed``
     reports them all handled; ``register`` adds the consumer to this process's runtime."""
-    runtime = Runtime(
-        settings,
-        migrations=MigrationSet.from_folder("example", MIGRATIONS),
-        register_consumers=register,
-    )
+    runtime = example_runtime(settings, register)
     await runtime.start()
     try:
         await asyncio.wait_for(runtime.kafka_connected.wait(), 30)

@@ -25,11 +25,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import IO, Any
 
-from coffre_testing.example.service import MIGRATIONS, NoteRecorded
-from common.db import MigrationSet
 from common.logging import configure_logging
-from common.messaging import subscribe
-from common.runtime import Runtime
 
 JOIN_SECONDS = 3.0
 """How long the consumer waits after connecting for its partitions to be assigned."""
@@ -108,24 +104,12 @@ async def consume(
     database_url: str, bootstrap: str, prefix: str, count: int, batch_handler: bool, report: IO[str]
 ) -> None:
     # the bench's module imports this one: its parts are imported when the child runs
-    from devstack.backbone_bench import Counter, place_group_at_end, settings_for
+    from devstack.backbone_bench import Counter, counting_consumer, example_runtime, settings_for
 
     settings = settings_for(database_url, bootstrap, 4)
     counter = Counter(prefix, count)
-    group = f"bench-{settings.schema_name}"
-    await place_group_at_end(bootstrap, group, NoteRecorded.topic())
-
-    def register(runtime: Runtime) -> None:
-        if batch_handler:
-            subscribe(runtime, consumer=group, events=[NoteRecorded], handle_many=counter.many)
-        else:
-            subscribe(runtime, consumer=group, events=[NoteRecorded], handler=counter.one)
-
-    runtime = Runtime(
-        settings,
-        migrations=MigrationSet.from_folder("example", MIGRATIONS),
-        register_consumers=register,
-    )
+    register = await counting_consumer(bootstrap, settings, counter, batch_handler=batch_handler)
+    runtime = example_runtime(settings, register)
     await runtime.start()
     try:
         await asyncio.wait_for(runtime.kafka_connected.wait(), 30)
