@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
 from common.events.fraud import TransactionScored
 
 Message = tuple[str, bytes, bytes, str]
@@ -32,7 +33,9 @@ def pct(values: list[float], p: float) -> float:
 class Scored:
     """Reads TransactionScored and records when each activity's score arrived (wall clock)."""
 
-    def __init__(self, bootstrap: str, topic: str = TransactionScored.topic()) -> None:
+    def __init__(
+        self, bootstrap: str, topic: str = TransactionScored.topic(), fetch_max_wait_ms: int = 5
+    ) -> None:
         self.consumer = AIOKafkaConsumer(
             topic,
             bootstrap_servers=bootstrap,
@@ -40,10 +43,12 @@ class Scored:
             auto_offset_reset="earliest",
             session_timeout_ms=2000,
             heartbeat_interval_ms=300,
-            fetch_max_wait_ms=5,
+            fetch_max_wait_ms=fetch_max_wait_ms,
             max_poll_records=5000,
         )
         self.arrived: dict[str, float] = {}
+        self.order: list[str] = []
+        """Each ref once, in the order its score arrived (the backlog counts from it)."""
         self.decisions: dict[str, str] = {}
         self._task: asyncio.Task[None] | None = None
         self.raw = topic != TransactionScored.topic()
@@ -67,11 +72,16 @@ class Scored:
                 for record in records:
                     if self.raw:
                         assert record.key is not None
-                        self.arrived.setdefault(record.key.decode(), now)
+                        self._arrived(record.key.decode(), now)
                         continue
                     payload = json.loads(record.value)["payload"]
-                    self.arrived.setdefault(payload["activity_ref"], now)
+                    self._arrived(payload["activity_ref"], now)
                     self.decisions[payload["activity_ref"]] = payload["decision"]
+
+    def _arrived(self, ref: str, now: float) -> None:
+        if ref not in self.arrived:
+            self.arrived[ref] = now
+            self.order.append(ref)
 
     async def wait_for(self, refs: list[str], timeout: float) -> None:
         deadline = time.time() + timeout
@@ -92,6 +102,9 @@ class Offered:
     first_sent: float = 0.0
     last_sent: float = 0.0
     backlog: list[tuple[float, int]] = field(default_factory=list)
+    scored: int = 0
+    """How many of this phase's events have a score, counted up to ``counted`` arrivals."""
+    counted: int = 0
 
     @property
     def sent_per_second(self) -> float:
@@ -102,8 +115,10 @@ async def offer(
     producer: AIOKafkaProducer, messages: list[Message], rate: float | None, scored: Scored
 ) -> Offered:
     """Send at ``rate`` events/s on a fixed schedule (None: all at once), sampling the
-    backlog (due but not scored) every 100 ms while sending."""
+    backlog (due but not scored) every 100 ms while sending. Each key's partition is worked
+    out once (as the producer would, by the key's hash), not for every event it sends."""
     offered = Offered()
+    partitions: dict[tuple[str, bytes], int] = {}
     sampler = asyncio.create_task(_sample_backlog(offered, scored))
     futures = []
     started = time.time()
@@ -117,7 +132,11 @@ async def offer(
             offered.behind_max_s = max(offered.behind_max_s, time.time() - due)
             offered.due[ref] = due
             headers = [("x-bench-due", repr(due).encode())]
-            futures.append(await producer.send(topic, value, key=key, headers=headers))
+            partition = partitions.get((topic, key))
+            if partition is None:
+                partition = partitions[(topic, key)] = await _partition(producer, topic, key)
+            sent = await producer.send(topic, value, key=key, partition=partition, headers=headers)
+            futures.append(sent)
         offered.last_sent = time.time()
         await asyncio.gather(*futures)
     finally:
@@ -128,8 +147,19 @@ async def offer(
     return offered
 
 
+async def _partition(producer: AIOKafkaProducer, topic: str, key: bytes) -> int:
+    """The partition the producer's default partitioner gives ``key``."""
+    every = sorted(await producer.partitions_for(topic))
+    return int(DefaultPartitioner()(key, every, every))
+
+
 def _backlog(offered: Offered, scored: Scored) -> int:
-    return sum(1 for ref in offered.due if ref not in scored.arrived)
+    """Events due but not scored: only the scores arrived since the last count are looked at."""
+    for ref in scored.order[offered.counted :]:
+        if ref in offered.due:
+            offered.scored += 1
+    offered.counted = len(scored.order)
+    return len(offered.due) - offered.scored
 
 
 async def _sample_backlog(offered: Offered, scored: Scored) -> None:

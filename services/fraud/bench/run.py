@@ -32,7 +32,7 @@ from aiokafka import AIOKafkaProducer
 from common.events import Envelope, Event, all_topics
 from common.events.aggregation import TransactionIngested
 from common.events.payments import PaymentInitiated
-from common.messaging.kafka import ensure_topics
+from common.messaging.kafka import PRODUCER_LINGER_MS, ensure_topics
 from devstack.backbone_bench import place_group_at_end
 from fraud.evaluation.evaluate import evaluate
 from fraud.evaluation.scenarios import generate
@@ -45,10 +45,15 @@ RATE = int(os.environ.get("FRAUD_BENCH_RATE", "2000"))
 SECONDS = float(os.environ.get("FRAUD_BENCH_SECONDS", "5" if QUICK else "10"))
 SATURATION = int(os.environ.get("FRAUD_BENCH_SATURATION", "5000" if QUICK else "20000"))
 REPLICAS = [int(n) for n in os.environ.get("FRAUD_BENCH_REPLICAS", "1,2").split(",")]
-DEPLOYED_PARTITIONS = 6
-FETCH_MAX_WAIT_MS = int(os.environ.get("FRAUD_BENCH_FETCH_MAX_WAIT_MS", "5"))
 """Fleet sizes run one after the other, each on a fresh schema: one process, then two (the
 deployed shape, ``deploy/k8s/services/fraud.yaml``), sharing the consumer group."""
+DEPLOYED_PARTITIONS = 6
+LINGER_MS = int(os.environ.get("FRAUD_BENCH_LINGER_MS", str(PRODUCER_LINGER_MS)))
+"""The bench's producer batches records as the relays of payments and aggregation, which
+publish these events, do (``common.messaging.kafka``); the raw baseline uses the same."""
+FETCH_MAX_WAIT_MS = int(os.environ.get("FRAUD_BENCH_FETCH_MAX_WAIT_MS", "5"))
+READER_WAIT_MS = int(os.environ.get("FRAUD_BENCH_READER_WAIT_MS", "5"))
+"""The fetch wait of the bench's TransactionScored reader (and of the raw baseline's)."""
 
 
 def line(name: str, value: float, unit: str) -> None:
@@ -94,8 +99,8 @@ def encode(phase: str, synthetic: SyntheticEvent) -> tuple[str, bytes, bytes, st
 async def raw_baseline(bootstrap: str, size: int, count: int, rate: float) -> tuple[float, Phase]:
     """aiokafka alone: saturated produce → consume rate, and latency at ``rate``."""
     topic = f"bench.fraud-raw-{uuid.uuid4().hex[:6]}"
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
-    reader = Scored(bootstrap, topic)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=LINGER_MS)
+    reader = Scored(bootstrap, topic, READER_WAIT_MS)
     await producer.start()
     await reader.start()
     try:
@@ -328,8 +333,8 @@ async def service_phases(database_url: str, bootstrap: str, replicas: int) -> Se
     burst = prepare(f"burst{replicas}", 202, SATURATION)
     warm = prepare(f"warm{replicas}", 303, 20)
     async with fraud_fleet(database_url, bootstrap, replicas) as service:
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
-        scored = Scored(bootstrap)
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=LINGER_MS)
+        scored = Scored(bootstrap, fetch_max_wait_ms=READER_WAIT_MS)
         await producer.start()
         await scored.start()
         try:
@@ -450,7 +455,8 @@ async def main() -> None:
     print(
         f"== fraud: {RATE:,} events/s offered for {SECONDS:.0f} s, then {SATURATION:,} at once, "
         f"with {' then '.join(str(n) for n in REPLICAS)} replica(s), "
-        f"fetch wait {FETCH_MAX_WAIT_MS} ms =="
+        f"fetch wait {FETCH_MAX_WAIT_MS} ms (reader {READER_WAIT_MS} ms), "
+        f"producer batches of {LINGER_MS} ms =="
     )
     load_at_start = os.getloadavg()[0]  # the machine may be shared: figures are noisy
     with infrastructure() as (database_url, bootstrap):

@@ -11,7 +11,7 @@ above is wall time in one event loop, so a stage that awaits (``fetch``, ``wait`
 the time the loop spends running the other tasks' synchronous stretches, which ``lag`` shows. On
 SIGUSR1 (numbered files) and at exit it writes, per stage, the calls, the total seconds and the
 p50 / p99 / max of one call to the JSON file named by ``FRAUD_BENCH_STAGES``, then starts over;
-``records`` holds the sizes of the batches polled. Production code never imports this module.
+``records`` holds the sizes of the batches applied. Production code never imports this module.
 """
 
 from __future__ import annotations
@@ -74,18 +74,19 @@ def _sized_fetch(owner: Any) -> None:
         if not str(self.group_id).endswith(".activity"):
             return records
         SPANS["fetch"].append(time.perf_counter() - started)
-        if records:
-            SIZES.append(len(records))
         return records
 
     owner.get_msg = get_msg
 
 
 def _committed(owner: Any) -> None:
-    """After a batch's unit of work committed: each event's event time → now."""
+    """After a batch's unit of work committed: each event's event time → now; the activity
+    subscriber's batch sizes as applied (what was polled and what joined it meanwhile)."""
     original = owner.apply
 
     async def apply(self: Any, deliveries: Any) -> Any:
+        if str(self._consumer).endswith(".activity") and deliveries:
+            SIZES.append(len(deliveries))
         started = time.perf_counter()
         try:
             return await original(self, deliveries)

@@ -17,7 +17,10 @@ Rules:
   inbox claim; when a batch fails, either is called again one event at a time, each in its own
   savepoint, so only the failing event is set aside.
 - The next batch is fetched and decoded while the previous one commits; offsets are committed
-  explicitly after each batch's unit of work (``common.messaging.pipeline``).
+  explicitly after each batch's unit of work (``common.messaging.pipeline``). When the previous
+  batch has committed, what the client fetched meanwhile joins the batch (up to ``max_records``,
+  without waiting): under steady load a batch is everything that arrived while the one before
+  it was applied, not only what had arrived when it was polled.
 - Each body is JSON-decoded and validated once (``EventDecoder``); the subscriber's own decoder
   is bypassed.
 - A ``co_partitioned`` subscriber's topics are keyed alike and have as many partitions each, so
@@ -40,7 +43,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
-from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from faststream import AckPolicy
@@ -105,10 +108,11 @@ def subscribe(
     co_partitioned: bool = False,
 ) -> None:
     """Subscribe a per-event ``handler`` or a batch ``handle_many`` (exactly one) to the topics
-    of ``events`` in the consumer group ``consumer``. A batch is what the client has fetched,
-    at most ``max_records`` messages; a poll waits at most ``max_wait_ms`` for a first message
-    (and an empty poll pauses as long); the broker holds a fetch open at most
-    ``fetch_max_wait_ms`` while it has nothing new; ``listener`` hears partition assignments;
+    of ``events`` in the consumer group ``consumer``. A batch is what the client has fetched
+    by the time the previous batch committed, at most ``max_records`` messages; a poll waits at
+    most ``max_wait_ms`` for a first message (and an empty poll pauses as long); the broker
+    holds a fetch open at most ``fetch_max_wait_ms`` while it has nothing new; ``listener``
+    hears partition assignments;
     ``co_partitioned``: each member gets the same partition numbers of every topic (see the
     module's rules)."""
     if (handler is None) == (handle_many is None):
@@ -123,14 +127,20 @@ def subscribe(
     runtime.consumer_pipelines.append(pipeline)
 
     async def process(body: Any, message: KafkaMessage) -> None:
-        records: tuple[ConsumerRecord[bytes, bytes], ...] = message.raw_message
+        kafka: AIOKafkaConsumer = message.consumer
+        records: list[ConsumerRecord[bytes, bytes]] = list(message.raw_message)
         batch = ConsumerBatch(
             runtime, consumer, decoder, call, max_attempts, traced=handler is not None
         )
         deliveries = await batch.decode(records)
-        if await pipeline.ready(message.consumer):
-            work = _observed(consumer, records, batch.apply(deliveries), message.consumer)
-            pipeline.start(message.consumer, records, work)
+        if not await pipeline.ready(kafka):
+            return
+        meanwhile = await fetched_meanwhile(kafka, max_records - len(records))
+        if meanwhile:
+            records.extend(meanwhile)
+            deliveries.extend(await batch.decode(meanwhile))
+        work = _observed(consumer, records, batch.apply(deliveries), kafka)
+        pipeline.start(kafka, records, work)
 
     runtime.broker.subscriber(
         *topics,
@@ -150,6 +160,18 @@ def subscribe(
         title=f"{consumer}:{','.join(topics)}",
         description=((handler or handle_many).__doc__ or "").strip() or None,
     )(process)
+
+
+async def fetched_meanwhile(
+    kafka: AIOKafkaConsumer, room: int
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """What the client fetched while the previous batch committed, taken without waiting (at
+    most ``room`` records): it joins the batch about to be applied instead of waiting a whole
+    batch more. Each partition's records come after the ones polled before, in order."""
+    if room <= 0:
+        return []
+    fetched = await kafka.getmany(timeout_ms=0, max_records=room)
+    return [record for records in fetched.values() for record in records]
 
 
 async def _observed(

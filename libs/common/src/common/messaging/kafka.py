@@ -17,6 +17,9 @@ from faststream.kafka import KafkaBroker
 
 from common.settings import ServiceSettings
 
+PRODUCER_LINGER_MS = 5
+"""How long a producer holds a record batch open for more records of its partition."""
+
 
 def create_producer(
     settings: ServiceSettings, *, client_suffix: str = "producer", max_batch_size: int = 16_384
@@ -26,7 +29,7 @@ def create_producer(
         client_id=f"{settings.service_name}-{client_suffix}",
         acks="all",
         enable_idempotence=settings.kafka_idempotent_producer,
-        linger_ms=5,
+        linger_ms=PRODUCER_LINGER_MS,
         max_batch_size=max_batch_size,
         request_timeout_ms=10_000,
         retry_backoff_ms=200,

@@ -14,7 +14,7 @@ from common.errors import EventRejected
 from common.events import Envelope, Event, event
 from common.http import create_service_app, get_runtime
 from common.logging import get_logger
-from common.messaging import Received, subscribe
+from common.messaging import BatchHandler, Received, subscribe
 from common.runtime import Runtime
 from common.settings import ServiceSettings
 from fastapi import APIRouter, Depends, FastAPI
@@ -90,12 +90,19 @@ async def count_notes(events: Sequence[Received], uow: UnitOfWork) -> None:
 
 
 def create_app(
-    settings: ExampleSettings, *, consumer_group: str | None = None, batch: bool = False
+    settings: ExampleSettings,
+    *,
+    consumer_group: str | None = None,
+    batch: bool = False,
+    handle_many: BatchHandler = count_notes,
 ) -> FastAPI:
+    """The example service; with ``consumer_group``, its consumer too (``batch``: through the
+    batch handler API, ``handle_many``, by default ``count_notes``)."""
+
     def register(runtime: Runtime) -> None:
         if consumer_group and batch:
             subscribe(
-                runtime, consumer=consumer_group, events=[NoteRecorded], handle_many=count_notes
+                runtime, consumer=consumer_group, events=[NoteRecorded], handle_many=handle_many
             )
         elif consumer_group:
             subscribe(runtime, consumer=consumer_group, events=[NoteRecorded], handler=count_note)
