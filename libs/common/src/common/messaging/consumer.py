@@ -46,6 +46,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
+from aiokafka.errors import ConsumerStoppedError, KafkaError
 from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
 from opentelemetry import trace
@@ -167,10 +168,15 @@ async def fetched_meanwhile(
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """What the client fetched while the previous batch committed, taken without waiting (at
     most ``room`` records): it joins the batch about to be applied instead of waiting a whole
-    batch more. Each partition's records come after the ones polled before, in order."""
+    batch more. Each partition's records come after the ones polled before, in order. A client
+    stopping or rebalancing meanwhile adds nothing: the polled batch is applied as it is."""
     if room <= 0:
         return []
-    fetched = await kafka.getmany(timeout_ms=0, max_records=room)
+    try:
+        fetched = await kafka.getmany(timeout_ms=0, max_records=room)
+    except (ConsumerStoppedError, KafkaError) as exc:
+        log.info("event_batch_not_topped_up", error=type(exc).__name__)
+        return []
     return [record for records in fetched.values() for record in records]
 
 
