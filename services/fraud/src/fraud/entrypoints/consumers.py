@@ -7,9 +7,9 @@ order; an event fraud cannot score raises ``EventRejected`` with a reason (the c
 redoes the batch one event at a time) and goes to the dead-letter topic while the others are
 scored; a batch is what the consumer has fetched by the time the previous batch committed
 (``FRAUD_BATCH_MAX_EVENTS`` at most), never held back more than ``FRAUD_BATCH_MAX_WAIT_MS`` to
-fill up; security events are handled a batch
-at a time too (one erased-member read, set-based signal writes); the payload's member id is
-preferred over the envelope's subject when both exist.
+fill up; security events are handled a batch at a time too (one erased-member read, set-based
+signal writes); the payload's member id is preferred over the envelope's subject when both
+exist.
 """
 
 from __future__ import annotations
