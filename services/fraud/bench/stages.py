@@ -62,7 +62,12 @@ def _timed_sync(owner: Any, name: str, stage: str) -> None:
     setattr(owner, name, wrapper)
 
 
-def _sized_fetch(owner: Any) -> None:
+def _is_activity(group: object) -> bool:
+    """Whether a consumer group is the activity subscriber's (the one the bench loads)."""
+    return str(group).endswith(".activity")
+
+
+def _timed_fetch(owner: Any) -> None:
     """Time the activity subscriber's polls only: the security and erasure subscribers idle
     through the bench, and each of their empty polls (a 100 ms wait, then as long a pause)
     would otherwise count as a 200 ms fetch."""
@@ -71,7 +76,7 @@ def _sized_fetch(owner: Any) -> None:
     async def get_msg(self: Any, consumer: Any) -> Any:
         started = time.perf_counter()
         records = await original(self, consumer)
-        if not str(self.group_id).endswith(".activity"):
+        if not _is_activity(self.group_id):
             return records
         SPANS["fetch"].append(time.perf_counter() - started)
         return records
@@ -85,7 +90,7 @@ def _committed(owner: Any) -> None:
     original = owner.apply
 
     async def apply(self: Any, deliveries: Any) -> Any:
-        if str(self._consumer).endswith(".activity") and deliveries:
+        if _is_activity(self._consumer) and deliveries:
             SIZES.append(len(deliveries))
         started = time.perf_counter()
         try:
@@ -150,7 +155,7 @@ def install() -> None:
 
     _collections()
     _lag_probe(KafkaBroker)
-    _sized_fetch(BatchSubscriber)
+    _timed_fetch(BatchSubscriber)
     _timed_async(consumer.ConsumerBatch, "decode", "decode")
     _timed_async(pipeline.BatchPipeline, "ready", "wait")
     _committed(consumer.ConsumerBatch)
