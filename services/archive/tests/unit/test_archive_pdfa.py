@@ -10,6 +10,7 @@ import asyncio
 import io
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pikepdf
@@ -151,3 +152,18 @@ def test_the_seal_keeps_every_pdf_a_output_pdf_a_and_valid(sealer: PadesSealer) 
         assert check.problems == ()
         assert check.level == "PAdES-B-LT"
         assert pdfsig_says_valid(sealed)
+
+
+def test_the_srgb_profile_file_is_removed_when_the_process_exits() -> None:
+    """The ICC profile img2pdf reads from a file is a process's own temp file, not left behind
+    in the temp directory by every process that ever rendered an image."""
+    script = (
+        "from archive.adapters.images import srgb_profile; import os; "
+        "path = srgb_profile(); assert os.path.exists(path); print(path)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    path = Path(done.stdout.strip().splitlines()[-1])
+    assert path.name.startswith("coffre-srgb-")
+    assert not path.exists()

@@ -14,8 +14,11 @@ Rules:
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import functools
 import io
+import os
 import struct
 import tempfile
 
@@ -98,11 +101,18 @@ def _reencode(image: Image.Image) -> Rendered:
 
 @functools.cache
 def srgb_profile() -> str:
-    """An sRGB ICC profile (made by littleCMS through Pillow), written once to a temp file."""
+    """An sRGB ICC profile (made by littleCMS through Pillow) as a file img2pdf can open:
+    written once per process to a private temp file, which is removed when the process exits."""
     profile = srgb_icc()
     with tempfile.NamedTemporaryFile(prefix="coffre-srgb-", suffix=".icc", delete=False) as f:
         f.write(profile)
+    atexit.register(_remove, f.name)
     return f.name
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
 
 
 def _as_pdfa2b(document: bytes) -> bytes:
