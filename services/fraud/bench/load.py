@@ -15,9 +15,11 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.producer.message_accumulator import BatchBuilder
 from common.events.fraud import TransactionScored
 
 Message = tuple[str, bytes, bytes, str]
@@ -95,7 +97,8 @@ class Scored:
 
 @dataclass
 class Offered:
-    """What one phase sent: each ref's due time, and how far the producer fell behind."""
+    """What one phase sent: each ref's due time, and how far the producer fell behind (an event
+    leaves at the first tick after it is due, so up to one tick of that is by design)."""
 
     due: dict[str, float] = field(default_factory=dict)
     behind_max_s: float = 0.0
@@ -112,31 +115,56 @@ class Offered:
 
 
 async def offer(
-    producer: AIOKafkaProducer, messages: list[Message], rate: float | None, scored: Scored
+    producer: AIOKafkaProducer,
+    messages: list[Message],
+    rate: float | None,
+    scored: Scored,
+    tick: float,
 ) -> Offered:
-    """Send at ``rate`` events/s on a fixed schedule (None: all at once), sampling the
-    backlog (due but not scored) every 100 ms while sending. Each key's partition is worked
-    out once (as the producer would, by the key's hash), not for every event it sends."""
+    """Send at ``rate`` events/s on a fixed schedule (None: all at once), sampling the backlog
+    (due but not scored) every 100 ms while sending. Events leave as the outbox relays of
+    payments and aggregation, which publish them, send theirs: every ``tick`` seconds (their
+    linger after a commit), what is due by then goes as one record batch per partition (one
+    that fills up goes at once and the next starts). Each key's partition is worked out once
+    (as the producer would, by the key's hash), not for every event it sends."""
     offered = Offered()
     partitions: dict[tuple[str, bytes], int] = {}
     sampler = asyncio.create_task(_sample_backlog(offered, scored))
-    futures = []
+    futures: list[asyncio.Future[Any]] = []
     started = time.time()
     offered.first_sent = started
+    index = 0
     try:
-        for index, (topic, value, key, ref) in enumerate(messages):
-            due = started + index / rate if rate is not None else time.time()
-            delay = due - time.time()
-            if delay > 0.002:
-                await asyncio.sleep(delay)
-            offered.behind_max_s = max(offered.behind_max_s, time.time() - due)
-            offered.due[ref] = due
-            headers = [("x-bench-due", repr(due).encode())]
-            partition = partitions.get((topic, key))
-            if partition is None:
-                partition = partitions[(topic, key)] = await _partition(producer, topic, key)
-            sent = await producer.send(topic, value, key=key, partition=partition, headers=headers)
-            futures.append(sent)
+        while index < len(messages):
+            now = time.time()
+            batches: dict[tuple[str, int], BatchBuilder] = {}
+            while index < len(messages):
+                due = started + index / rate if rate is not None else now
+                if due > now:
+                    break
+                topic, value, key, ref = messages[index]
+                partition = partitions.get((topic, key))
+                if partition is None:
+                    partition = partitions[(topic, key)] = await _partition(producer, topic, key)
+                offered.due[ref] = due
+                offered.behind_max_s = max(offered.behind_max_s, now - due)
+                headers = [("x-bench-due", repr(due).encode())]
+                batch = batches.get((topic, partition))
+                if batch is None:
+                    batch = producer.create_batch()
+                if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                    batch.close()
+                    futures.append(await producer.send_batch(batch, topic, partition=partition))
+                    batch = producer.create_batch()
+                    batch.append(key=key, value=value, timestamp=None, headers=headers)
+                batches[(topic, partition)] = batch
+                index += 1
+            for (topic, partition), batch in batches.items():
+                batch.close()
+                futures.append(await producer.send_batch(batch, topic, partition=partition))
+            if index < len(messages) and rate is not None:
+                next_due = started + index / rate
+                await asyncio.sleep(max(next_due - time.time(), now + tick - time.time(), 0))
         offered.last_sent = time.time()
         await asyncio.gather(*futures)
     finally:

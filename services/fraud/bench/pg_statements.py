@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -108,12 +109,14 @@ async def _batch(uow: UnitOfWork, chunk: list[Received], container: Any, engine:
 
 def main() -> None:
     count = int(os.environ.get("FRAUD_PG_EVENTS", "20000"))
-    postgres = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="fraud-pg-")) / "pg", free_port())
+    base = Path(tempfile.mkdtemp(prefix="fraud-pg-"))
+    postgres = EmbeddedPostgres(base / "pg", free_port())
     postgres.start()
     try:
         spent, calls = asyncio.run(run(postgres.url, count))
     finally:
         postgres.stop()
+        shutil.rmtree(base, ignore_errors=True)
     measured = count - count // 2
     for label, seconds in spent.most_common():
         print(f"{seconds / measured * 1e6:7.1f} µs/event {calls[label]:5,} calls  {label}")

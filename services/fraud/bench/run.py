@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,11 +29,13 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
+import uvloop
 from aiokafka import AIOKafkaProducer
 from common.events import Envelope, Event, all_topics
 from common.events.aggregation import TransactionIngested
 from common.events.payments import PaymentInitiated
-from common.messaging.kafka import PRODUCER_LINGER_MS, ensure_topics
+from common.messaging.kafka import ensure_topics
+from common.messaging.relay import LINGER_SECONDS as RELAY_LINGER
 from devstack.backbone_bench import place_group_at_end
 from fraud.evaluation.evaluate import evaluate
 from fraud.evaluation.scenarios import generate
@@ -48,9 +51,11 @@ REPLICAS = [int(n) for n in os.environ.get("FRAUD_BENCH_REPLICAS", "1,2").split(
 """Fleet sizes run one after the other, each on a fresh schema: one process, then two (the
 deployed shape, ``deploy/k8s/services/fraud.yaml``), sharing the consumer group."""
 DEPLOYED_PARTITIONS = 6
-LINGER_MS = int(os.environ.get("FRAUD_BENCH_LINGER_MS", str(PRODUCER_LINGER_MS)))
-"""The bench's producer batches records as the relays of payments and aggregation, which
-publish these events, do (``common.messaging.kafka``); the raw baseline uses the same."""
+LINGER_MS = int(os.environ.get("FRAUD_BENCH_LINGER_MS", str(round(RELAY_LINGER * 1000))))
+"""The bench sends as the outbox relays of payments and aggregation, which publish these
+events, do (``common.messaging.relay``): what is due every ``LINGER_MS`` leaves as one record
+batch per partition; the raw baseline sends the same way."""
+TICK = LINGER_MS / 1000
 FETCH_MAX_WAIT_MS = int(os.environ.get("FRAUD_BENCH_FETCH_MAX_WAIT_MS", "5"))
 READER_WAIT_MS = int(os.environ.get("FRAUD_BENCH_READER_WAIT_MS", "5"))
 """The fetch wait of the bench's TransactionScored reader (and of the raw baseline's)."""
@@ -99,7 +104,7 @@ def encode(phase: str, synthetic: SyntheticEvent) -> tuple[str, bytes, bytes, st
 async def raw_baseline(bootstrap: str, size: int, count: int, rate: float) -> tuple[float, Phase]:
     """aiokafka alone: saturated produce → consume rate, and latency at ``rate``."""
     topic = f"bench.fraud-raw-{uuid.uuid4().hex[:6]}"
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=LINGER_MS)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     reader = Scored(bootstrap, topic, READER_WAIT_MS)
     await producer.start()
     await reader.start()
@@ -108,11 +113,11 @@ async def raw_baseline(bootstrap: str, size: int, count: int, rate: float) -> tu
         await reader.wait_for(["warm-up"], 120)
         body = b"x" * size
         fixed = [(topic, body, f"f{i}".encode(), f"f{i}") for i in range(int(rate * SECONDS))]
-        sent = await offer(producer, fixed, rate, reader)
+        sent = await offer(producer, fixed, rate, reader, TICK)
         await reader.wait_for(list(sent.due), 300)
         at_rate = measure(sent, reader)
         burst = [(topic, body, f"s{i}".encode(), f"s{i}") for i in range(count)]
-        sent = await offer(producer, burst, None, reader)
+        sent = await offer(producer, burst, None, reader, TICK)
         await reader.wait_for(list(sent.due), 300)
         return measure(sent, reader).scored_per_second, at_rate
     finally:
@@ -121,7 +126,24 @@ async def raw_baseline(bootstrap: str, size: int, count: int, rate: float) -> tu
 
 
 @contextlib.contextmanager
-def infrastructure() -> Iterator[tuple[str, str]]:
+def workspace() -> Iterator[Path]:
+    """The run's folder: the embedded stack's data when the bench starts it, each replica's log
+    and stage timings. Removed at the end (a standalone run's stack is ~900 MB) unless
+    ``COFFRE_BENCH_KEEP=1`` or the run failed; then its path is printed (the logs say why)."""
+    base = Path(tempfile.mkdtemp(prefix="fraud-bench-"))
+    try:
+        yield base
+    except BaseException:
+        print(f"bench state kept in {base}", flush=True)
+        raise
+    if os.environ.get("COFFRE_BENCH_KEEP") == "1":
+        print(f"bench state kept in {base}", flush=True)
+    else:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def infrastructure(base: Path) -> Iterator[tuple[str, str]]:
     database_url, bootstrap = (
         os.environ.get("DATABASE_URL"),
         os.environ.get("KAFKA_BOOTSTRAP_SERVERS"),
@@ -133,7 +155,6 @@ def infrastructure() -> Iterator[tuple[str, str]]:
     from devstack.ports import free_port
     from devstack.postgres import EmbeddedPostgres
 
-    base = Path(tempfile.mkdtemp(prefix="fraud-bench-"))
     postgres = EmbeddedPostgres(base / "postgres", free_port())
     kafka = EmbeddedKafka(free_port(), log_file=base / "kafka.log")
     postgres.start()
@@ -216,7 +237,9 @@ class Fleet:
 
 
 @contextlib.asynccontextmanager
-async def fraud_fleet(database_url: str, bootstrap: str, size: int) -> AsyncIterator[Fleet]:
+async def fraud_fleet(
+    database_url: str, bootstrap: str, size: int, folder: Path
+) -> AsyncIterator[Fleet]:
     """``size`` fraud processes (each with the stage timer of ``bench/stages.py``) in one
     throw-away schema and consumer group, started one after the other until each is ready (the
     first migrates the schema). The fleet's activity group starts at the topics' ends, so a
@@ -247,9 +270,9 @@ async def fraud_fleet(database_url: str, bootstrap: str, size: int) -> AsyncIter
         for index in range(size):
             port = _free_port()
             name = f"fraud-bench-{tag}-{index}"
-            stages = Path(tempfile.gettempdir()) / f"{name}.stages.json"
+            stages = folder / f"{name}.stages.json"
             own = {**env, "FRAUD_BENCH_STAGES": str(stages), "HTTP_PORT": str(port)}
-            log_path = Path(tempfile.gettempdir()) / f"{name}.log"
+            log_path = folder / f"{name}.log"
             log, process = await asyncio.to_thread(_spawn, own, log_path)
             logs.append(log)
             fleet.replicas.append(Service(process, stages))
@@ -326,29 +349,31 @@ class ServiceRun:
     decisions: dict[str, str]
 
 
-async def service_phases(database_url: str, bootstrap: str, replicas: int) -> ServiceRun:
+async def service_phases(
+    database_url: str, bootstrap: str, replicas: int, folder: Path
+) -> ServiceRun:
     """The fixed rate, then the burst, against a fleet of ``replicas`` (fresh accounts for
     each fleet: the phases' references carry its size)."""
     fixed = prepare(f"fixed{replicas}", 101, int(RATE * SECONDS))
     burst = prepare(f"burst{replicas}", 202, SATURATION)
     warm = prepare(f"warm{replicas}", 303, 20)
-    async with fraud_fleet(database_url, bootstrap, replicas) as service:
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=LINGER_MS)
+    async with fraud_fleet(database_url, bootstrap, replicas, folder) as service:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
         scored = Scored(bootstrap, fetch_max_wait_ms=READER_WAIT_MS)
         await producer.start()
         await scored.start()
         try:
-            sent = await offer(producer, warm.messages, None, scored)
+            sent = await offer(producer, warm.messages, None, scored, TICK)
             await scored.wait_for(list(sent.due), 120)
             await asyncio.to_thread(service.timings)  # start over after the warm-up
             cpu = service.cpu_seconds()
             with profiled(service.replicas[0].process.pid):
-                sent = await offer(producer, fixed.messages, RATE, scored)
+                sent = await offer(producer, fixed.messages, RATE, scored, TICK)
                 await scored.wait_for(list(sent.due), 600)
             at_rate = measure(sent, scored)
             stages_at_rate = _spent(await asyncio.to_thread(service.timings), service, cpu)
             cpu = service.cpu_seconds()
-            sent = await offer(producer, burst.messages, None, scored)
+            sent = await offer(producer, burst.messages, None, scored, TICK)
             await scored.wait_for(list(sent.due), 900)
             saturated = measure(sent, scored)
             stages_saturated = _spent(await asyncio.to_thread(service.timings), service, cpu)
@@ -459,7 +484,7 @@ async def main() -> None:
         f"producer batches of {LINGER_MS} ms =="
     )
     load_at_start = os.getloadavg()[0]  # the machine may be shared: figures are noisy
-    with infrastructure() as (database_url, bootstrap):
+    with workspace() as folder, infrastructure(folder) as (database_url, bootstrap):
         # every topic with as many partitions as deployed (deploy/k8s/kafka.yaml: 6), so two
         # replicas split the accounts evenly; a topic the broker made on first use would have
         # one partition, all of it one replica's
@@ -471,7 +496,7 @@ async def main() -> None:
         line(f"raw aiokafka p50 latency at {RATE:,}/s", raw_fixed.p50_ms, "ms")
         line(f"raw aiokafka p99 latency at {RATE:,}/s", raw_fixed.p99_ms, "ms")
         for replicas in REPLICAS:
-            run = await service_phases(database_url, bootstrap, replicas)
+            run = await service_phases(database_url, bootstrap, replicas, folder)
             print_run(run, replicas, raw_rate)
     line("load average (1 min) when the run ended", os.getloadavg()[0], "")
     offline = await evaluate(generate(7), feedback=True)
@@ -525,4 +550,4 @@ def print_run(run: ServiceRun, replicas: int, raw_rate: float) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    uvloop.run(main())  # the services' event loop (uvicorn's): the bench's own share stays small

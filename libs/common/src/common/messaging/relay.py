@@ -44,6 +44,8 @@ from common.messaging.purge import PURGE_CHUNK, purge_expired
 from common.messaging.relay_round import DB_ERRORS, PublishRound
 
 log = get_logger(__name__)
+LINGER_SECONDS = 0.005
+"""How long the relay waits after a commit's wake-up before it selects (its default)."""
 
 
 class OutboxRelay:
@@ -61,7 +63,7 @@ class OutboxRelay:
         lease_seconds: float = 5.0,
         redelivery_horizon: float | None = None,
         purge_interval: float = 30.0,
-        linger: float = 0.005,
+        linger: float = LINGER_SECONDS,
     ) -> None:
         self._db = db
         self._producer_factory = producer_factory
