@@ -184,6 +184,7 @@ def run_benchmarks(root: Path, *, quick: bool = False, only: str | None = None) 
             "SERVICE_TRUST_DIR": str(base / "identity"),
             "COFFRE_STATE_DIR": str(base),
             "COFFRE_BENCH_QUICK": "1" if quick else "0",
+            "COFFRE_BENCH_EMBEDDED": "1",  # a bench may start fresh embedded brokers of its own
             "LOG_LEVEL": "WARNING",
         }
         if only not in ("backbone", "metrics"):
