@@ -88,6 +88,7 @@ class Container:
             match_window_days=s.match_window_days,
             mail_domain=s.smtp_domain,
             archival_every=timedelta(days=s.archival_timestamp_days),
+            upload_key_ttl=timedelta(hours=s.upload_key_ttl_hours),
         )
 
     async def start(self, runtime: Runtime) -> None:

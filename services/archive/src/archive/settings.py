@@ -52,6 +52,9 @@ class ArchiveSettings(MemberTokenSettings):
         True, description="Create the bucket, with Object Lock, at start."
     )
     retention_years: int = Field(10, ge=1, le=30)
+    upload_key_ttl_hours: int = Field(
+        48, ge=24, description="How long an upload's Idempotency-Key is remembered."
+    )
     # vault
     vault_url: str = "http://127.0.0.1:8002"
     vault_timeout_seconds: float = Field(5.0, gt=0, le=60)

@@ -38,8 +38,12 @@ class FakeArchive:
     def __init__(self, fail_first: int = 0) -> None:
         self.fail_first = fail_first
         self.uploads: list[str] = []
+        self.keys: list[tuple[bytes, str]] = []
+        """Each attempt's file name part and Idempotency-Key."""
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
+        name = request.content.split(b'filename="', 1)[1].split(b'"', 1)[0]
+        self.keys.append((name, request.headers["idempotency-key"]))
         if request.headers.get("authorization") == "Bearer at-1" and self.uploads:
             return httpx.Response(401, json={"detail": "token expired"})
         if self.fail_first:
@@ -95,6 +99,11 @@ def test_temporary_failures_are_retried_and_refusals_are_reported(tmp_path: Path
     outcomes = asyncio.run(upload_all(client, _files(tmp_path, "ok.jpg", "bad.jpg")))
     assert [o.ok for o in outcomes] == [True, False]
     assert "claims to be" in outcomes[1].detail
+    # every attempt of one file under one key (a lost answer is not archived twice), each file
+    # under its own
+    assert [name for name, _ in archive.keys] == [b"ok.jpg"] * 3 + [b"bad.jpg"]
+    assert len({key for name, key in archive.keys if name == b"ok.jpg"}) == 1
+    assert len({key for _, key in archive.keys}) == 2
 
 
 def test_watch_uploads_each_new_file_once(tmp_path: Path) -> None:

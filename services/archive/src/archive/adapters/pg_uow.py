@@ -9,6 +9,7 @@ from common.runtime import Runtime
 from archive.adapters.pg_journal import PgJournal
 from archive.adapters.pg_members import PgMembers, PgMovements
 from archive.adapters.pg_receipts import PgReceipts
+from archive.adapters.pg_upload_keys import PgUploadKeys
 
 
 class PgStore(RepositoryStore):
@@ -19,6 +20,7 @@ class PgStore(RepositoryStore):
         self.journal = PgJournal(conn)
         self.members = PgMembers(conn)
         self.movements = PgMovements(conn)
+        self.upload_keys = PgUploadKeys(conn)
 
 
 class PgUnitOfWork(RepositoryUnitOfWork, PgStore):

@@ -84,3 +84,13 @@ class IntegrityMismatch(CoffreError):
 
 class NotYourReceipt(Forbidden):
     code = "archive.forbidden"
+
+
+class IdempotencyKeyInvalid(ValidationFailed):
+    code = "archive.idempotency-key-invalid"
+    title = "Invalid Idempotency-Key"
+
+
+class IdempotencyKeyReused(ValidationFailed):
+    code = "archive.idempotency-key-reused"
+    title = "This idempotency key was used with another upload"

@@ -2,14 +2,17 @@
 
 Rules: the password and codes are sent to auth only and never printed or stored; the access
 token lives in memory and is refreshed with the refresh token when archive says it expired;
-an upload that meets a temporary failure (503, 429, connection lost) is retried with back-off;
-a refusal (4xx) is final and reported with the server's problem detail.
+an upload that meets a temporary failure (503, 429, connection lost) is retried with back-off,
+every attempt under the same Idempotency-Key (one per file upload), so an attempt whose answer
+was lost but which archive stored is not archived a second time by the next; a refusal (4xx) is
+final and reported with the server's problem detail.
 """
 
 from __future__ import annotations
 
 import asyncio
 import mimetypes
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,14 +98,15 @@ class ReceiptsClient:
     async def upload(self, path: Path, fields: dict[str, str] | None = None) -> Outcome:
         content = await asyncio.to_thread(path.read_bytes)
         ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        key = str(uuid.uuid4())
         for attempt in range(1, self._attempts + 1):
             try:
-                answer = await self._post(path.name, content, ctype, fields or {})
+                answer = await self._post(path.name, content, ctype, fields or {}, key)
             except httpx.TransportError as exc:
                 answer = None
                 reason = f"connection failed ({type(exc).__name__})"
             if answer is not None and answer.status_code == 401 and await self._refreshed():
-                answer = await self._post(path.name, content, ctype, fields or {})
+                answer = await self._post(path.name, content, ctype, fields or {}, key)
             if answer is not None and answer.status_code in (201, 202):
                 body = answer.json()
                 return Outcome(path, True, body["status"], body["receipt_id"])
@@ -114,9 +118,11 @@ class ReceiptsClient:
         return Outcome(path, False, f"gave up after {self._attempts} attempts: {reason}")
 
     def _post(
-        self, name: str, content: bytes, ctype: str, fields: dict[str, str]
+        self, name: str, content: bytes, ctype: str, fields: dict[str, str], key: str
     ) -> Awaitable[httpx.Response]:
-        headers = {"Authorization": f"Bearer {self._access}"} if self._access else {}
+        headers = {"Idempotency-Key": key}
+        if self._access:
+            headers["Authorization"] = f"Bearer {self._access}"
         return self._archive.post(
             "/v1/receipts", files={"file": (name, content, ctype)}, data=fields, headers=headers
         )

@@ -14,15 +14,16 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from archive.container import Container
 from archive.domain.files import clean_filename
-from archive.domain.receipts import Source, Status
+from archive.domain.receipts import Receipt, Source, Status
 from archive.entrypoints import schemas as s
 from archive.entrypoints.members import Member
 from archive.entrypoints.multipart import read_upload
-from archive.service import intake, members, processing, retrieval
+from archive.service import intake, members, processing, retrieval, uploads
 
 router = APIRouter(prefix="/v1/receipts", tags=["archive"])
 NO_STORE = {"Cache-Control": "no-store"}
 CHUNK = 64 * 1024
+REPLAYED = "Idempotent-Replayed"
 
 
 def container(request: Request) -> Container:
@@ -46,9 +47,15 @@ CurrentMember = Annotated[Member, Depends(current_member)]
     responses={202: {}},
     openapi_extra={"requestBody": s.UPLOAD_REQUEST_BODY},
 )
-async def upload_receipt(member: CurrentMember, request: Request) -> JSONResponse:
+async def upload_receipt(
+    member: CurrentMember,
+    request: Request,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
     """Upload one receipt (multipart field `file`; optional `transaction_ref`, `payment_id`,
-    `amount`, `currency`, `date`). 201 when sealed and stored; 202 when it waits for a retry."""
+    `amount`, `currency`, `date`). 201 when sealed and stored; 202 when it waits for a retry.
+    With an `Idempotency-Key`, the same upload sent again is answered with the receipt the
+    first one stored (`Idempotent-Replayed: true`), never archived twice."""
     c = container(request)
     upload = await read_upload(
         request.headers.get("content-type"),
@@ -56,24 +63,46 @@ async def upload_receipt(member: CurrentMember, request: Request) -> JSONRespons
         request.stream(),
         c.settings.max_upload_bytes,
     )
+    filename = clean_filename(upload.filename)
+    content = bytes(upload.content)
+    key = uploads.upload_key(member.user_id, idempotency_key, content, filename, upload.fields)
+    earlier = await uploads.replayed(c.ctx, key) if key is not None else None
+    if earlier is not None:
+        return await _receipt_answer(c, member.user_id, earlier, replayed=True)
     item = intake.Incoming(
         user_id=member.user_id,
         source=Source.UPLOAD,
-        filename=clean_filename(upload.filename),
+        filename=filename,
         content_type=upload.content_type,
-        content=bytes(upload.content),
+        content=content,
         hints=s.hints_from(upload.fields),
     )
-    [accepted] = await intake.accept(c.ctx, [item])
+    try:
+        [accepted] = await intake.accept(c.ctx, [item], key)
+    except uploads.AlreadyUploaded as raced:
+        return await _receipt_answer(c, member.user_id, raced.receipt_id, replayed=True)
     receipt_id = accepted.receipt.receipt_id
     receipt = await processing.process_receipt(c.ctx, receipt_id, accepted)
     if receipt is None:  # erased meanwhile: answer as for any receipt not found
         receipt = await retrieval.own_receipt(c.ctx, member.user_id, receipt_id)
+    return _receipt_response(receipt, replayed=False)
+
+
+async def _receipt_answer(
+    c: Container, user_id: str, receipt_id: uuid.UUID, *, replayed: bool
+) -> JSONResponse:
+    receipt = await retrieval.own_receipt(c.ctx, user_id, receipt_id)
+    return _receipt_response(receipt, replayed=replayed)
+
+
+def _receipt_response(receipt: Receipt, *, replayed: bool) -> JSONResponse:
+    """201 with the sealed receipt, 202 with one still waiting for its seal or its storage."""
     body = s.ReceiptOut.of(receipt).model_dump(mode="json")
     code = 201 if receipt.status is Status.SEALED else 202
-    return JSONResponse(
-        body, status_code=code, headers={"Location": f"/v1/receipts/{receipt.receipt_id}"}
-    )
+    headers = {"Location": f"/v1/receipts/{receipt.receipt_id}"}
+    if replayed:
+        headers[REPLAYED] = "true"
+    return JSONResponse(body, status_code=code, headers=headers)
 
 
 @router.get("", response_model=s.ReceiptsOut)

@@ -26,6 +26,7 @@ class Policy:
     mail_domain: str = "receipts.coffre.local"
     batch_size: int = 20
     archival_every: timedelta = timedelta(days=730)
+    upload_key_ttl: timedelta = timedelta(hours=48)
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,10 @@
 
 Rules:
 - On `ErasureRequested` everything archive keeps about the member that no law requires is
-  erased at once: their receipts address, their verified senders and the movements kept for
-  matching. Receipts are accounting records the law requires us to keep for ten years: each
-  one stays, locked, until its retention date, flagged for shredding.
+  erased at once: their receipts address, their verified senders, the movements kept for
+  matching and their uploads' idempotency keys. Receipts are accounting records the law
+  requires us to keep for ten years: each one stays, locked, until its retention date, flagged
+  for shredding.
 - The `ErasureCompleted` proof lists every receipt that remains and until when, and the
   journal's head after the erasure was written.
 - A scheduled job shreds each flagged receipt once its retention date has passed: its key is
@@ -32,6 +33,7 @@ async def erase_member(ctx: Context, uow: Store, user_id: str, request_id: str) 
     now = ctx.clock.now()
     addresses = await uow.members.erase(user_id)
     movements = await uow.movements.erase(user_id)
+    upload_keys = await uow.upload_keys.erase(user_id)
     receipts = await uow.receipts.mark_erasure(user_id, now)
     kept = [r for r in receipts if r.status is not Status.SHREDDED]
     retained = [
@@ -46,6 +48,7 @@ async def erase_member(ctx: Context, uow: Store, user_id: str, request_id: str) 
         "retention_reason": "accounting records: legal retention, then crypto-shredded",
         "addresses_erased": addresses,
         "movements_erased": movements,
+        "upload_keys_erased": upload_keys,
         "erased_at": now.isoformat(),
         "journal_seq": entry.seq,
         "journal_hash": entry.hash.hex(),

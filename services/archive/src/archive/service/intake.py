@@ -8,7 +8,8 @@ Rules:
   ciphertexts and the wrapped key are staged. The vault unreachable means nothing is accepted
   (the caller retries): a receipt is never kept in clear.
 - The files of one request (one upload, one e-mail) are accepted together or not at all, in one
-  transaction that also writes `ReceiptUploaded` to the outbox and the journal entry.
+  transaction that also writes `ReceiptUploaded` to the outbox and the journal entry (and an
+  upload's idempotency key, `archive.service.uploads`).
 - Once every file's type is known, the vault is asked for the keys while the files are rendered;
   a file refused while rendering gets its fresh keys destroyed again (best effort: an unused key
   encrypts nothing). The seal of each PDF starts as soon as it is rendered, while the receipt is
@@ -23,6 +24,7 @@ import contextlib
 import hashlib
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from common.errors import CoffreError
 from common.events.archive import ReceiptUploaded
@@ -30,12 +32,14 @@ from common.logging import get_logger
 
 from archive.domain import files
 from archive.domain.encryption import encrypt
+from archive.domain.errors import IdempotencyKeyReused
 from archive.domain.receipts import Hints, Receipt, Source, aad, vault_subject_for
 from archive.domain.rendering import Rendered
 from archive.service import metrics
 from archive.service.context import Context
 from archive.service.matching import match_new_receipt
-from archive.service.ports import DocumentKey, Store
+from archive.service.ports import DocumentKey, KeyedUpload, Store
+from archive.service.uploads import AlreadyUploaded, UploadKey
 
 log = get_logger(__name__)
 
@@ -88,7 +92,8 @@ async def _new_keys(ctx: Context, ids: list[uuid.UUID], made: list[str]) -> list
 async def _discard_keys(
     ctx: Context, fetching: asyncio.Future[list[DocumentKey]], made: list[str]
 ) -> None:
-    """A file refused while rendering: the keys made for this intake are destroyed again."""
+    """An intake that stores nothing (a file refused while rendering, an upload already stored
+    under its idempotency key): the keys made for it are destroyed again."""
     with contextlib.suppress(Exception):
         await fetching
     for subject in made:
@@ -104,8 +109,14 @@ def _start_seal(ctx: Context, pdf: bytes) -> asyncio.Future[bytes]:
     return sealing
 
 
-async def accept(ctx: Context, items: list[Incoming]) -> list[Accepted]:
-    """Identify, render, encrypt and stage every file; all or nothing. Each seal starts here."""
+async def accept(
+    ctx: Context, items: list[Incoming], key: UploadKey | None = None
+) -> list[Accepted]:
+    """Identify, render, encrypt and stage every file; all or nothing. Each seal starts here.
+    ``key``: one upload's idempotency key, claimed in the staging transaction; raises
+    AlreadyUploaded (its own work dropped) when the same upload claimed it meanwhile."""
+    if key is not None and len(items) != 1:
+        raise ValueError("an idempotency key names one upload of one file")
     try:
         kinds = [
             None if item.rendered is not None else files.identify(item.content, item.content_type)
@@ -126,11 +137,13 @@ async def accept(ctx: Context, items: list[Incoming]) -> list[Accepted]:
     sealing = [_start_seal(ctx, result.pdf) for _, result in rendered]
     try:
         return await _keep(
-            ctx, items, list(zip(ids, await fetching, strict=True)), rendered, sealing
+            ctx, items, list(zip(ids, await fetching, strict=True)), rendered, sealing, key
         )
-    except BaseException:
+    except BaseException as exc:
         for started in sealing:
             started.cancel()
+        if isinstance(exc, AlreadyUploaded | IdempotencyKeyReused):
+            await _discard_keys(ctx, fetching, made)
         raise
 
 
@@ -140,6 +153,7 @@ async def _keep(
     keys: list[tuple[uuid.UUID, DocumentKey]],
     rendered: list[tuple[str, Rendered]],
     sealing: list[asyncio.Future[bytes]],
+    upload_key: UploadKey | None,
 ) -> list[Accepted]:
     now = ctx.clock.now()
     accepted: list[Accepted] = []
@@ -170,9 +184,20 @@ async def _keep(
     async with ctx.uow() as uow:
         for entry, item in zip(accepted, items, strict=True):
             await _stage(ctx, uow, entry, item.content)
+        if upload_key is not None:
+            await _claim(uow, upload_key, accepted[0].receipt.receipt_id, now)
         await uow.commit()
     metrics.count("intake", "accepted", len(accepted))
     return accepted
+
+
+async def _claim(uow: Store, key: UploadKey, receipt_id: uuid.UUID, now: datetime) -> None:
+    """Record the upload's idempotency key for its receipt, unless the same upload holds it."""
+    held = await uow.upload_keys.claim(
+        key.user_id, key.key_sha256, KeyedUpload(key.fingerprint, receipt_id), now
+    )
+    if held is not None:
+        raise AlreadyUploaded(key.names(held))
 
 
 async def _stage(ctx: Context, uow: Store, entry: Accepted, original: bytes) -> None:

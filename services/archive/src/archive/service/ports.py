@@ -121,6 +121,23 @@ class Movements(Protocol):
     async def erase(self, user_id: str) -> int: ...
 
 
+@dataclass(frozen=True)
+class KeyedUpload:
+    """What an upload's idempotency key names: the upload's fingerprint and its receipt."""
+
+    fingerprint: str
+    receipt_id: uuid.UUID
+
+
+class UploadKeys(Protocol):
+    async def find(self, user_id: str, key_sha256: str) -> KeyedUpload | None: ...
+    async def claim(
+        self, user_id: str, key_sha256: str, upload: KeyedUpload, at: datetime
+    ) -> KeyedUpload | None: ...
+    async def purge(self, before: datetime, limit: int) -> int: ...
+    async def erase(self, user_id: str) -> int: ...
+
+
 class Store(Protocol):
     """The repositories of one unit of work, and the events it will publish."""
 
@@ -135,6 +152,9 @@ class Store(Protocol):
 
     @property
     def movements(self) -> Movements: ...
+
+    @property
+    def upload_keys(self) -> UploadKeys: ...
 
     def record(self, event: Event, *, subject: str, key: str | None = None) -> None: ...
 

@@ -1,5 +1,5 @@
 """Background work: retry staged receipts, shred receipts whose retention ended, add archival
-timestamps (B-LTA) when due, and sweep.
+timestamps (B-LTA) when due, forget expired upload idempotency keys, and sweep.
 
 Rules: every pass is safe on every replica at once (row locks, `SKIP LOCKED`); a failed pass is
 logged and the next one tries again; the integrity sweep runs every `sweep_interval` seconds.
@@ -13,7 +13,7 @@ import time
 
 from common.logging import get_logger
 
-from archive.service import archival, erasure, processing, sweep
+from archive.service import archival, erasure, processing, sweep, uploads
 from archive.service.context import Context
 
 log = get_logger(__name__)
@@ -23,6 +23,7 @@ async def run_pass(ctx: Context) -> tuple[int, int]:
     sealed = await processing.process_due(ctx)
     shredded = await erasure.shred_due(ctx)
     await archival.extend_due(ctx)
+    await uploads.purge_expired(ctx)
     return sealed, shredded
 
 
