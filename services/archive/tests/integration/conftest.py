@@ -119,6 +119,10 @@ async def running_stack(
         schema=f"{schema}_vault",
         service_trust_dir=str(identity_dir / "trust"),
         kms_key_file=str(tmp_path / "kms" / "master.key"),
+        # the test's own anchors: the default folder is the development stack's (.state), whose
+        # vault would take a test chain's checkpoint for its own and report its chain broken
+        anchor_key_file=str(tmp_path / "vault" / "anchor.key"),
+        anchor_dir=str(tmp_path / "vault" / "anchors"),
     )
     vault_app = create_vault_app(
         vault_settings, erasure_consumer=f"vault-erasure-{uuid.uuid4().hex[:8]}"
