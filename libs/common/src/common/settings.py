@@ -9,6 +9,8 @@ settings use its prefix (``AUTH_…``).
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Literal, TypeVar
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
@@ -20,6 +22,13 @@ Environment = Literal["development", "test", "production"]
 
 PLACEHOLDER_MARKERS = ("change-me", "changeme", "placeholder", "dev-only", "insecure")
 PLACEHOLDER_VALUES = frozenset({"", "secret", "password", "admin", "test", "xxx"})
+
+
+def state_path(name: str) -> str:
+    """A development default under the local state folder (``COFFRE_STATE_DIR``, else
+    ``.state``), resolved when the settings are built: a process given another state folder
+    (a test, a bench) never writes into the development stack's."""
+    return str(Path(os.environ.get("COFFRE_STATE_DIR", ".state")) / name)
 
 
 def _env(name: str) -> AliasChoices:

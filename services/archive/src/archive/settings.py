@@ -9,17 +9,11 @@ mail limits are enforced while bytes arrive, never after buffering them.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Literal
 
-from common.settings import MemberTokenSettings
+from common.settings import MemberTokenSettings, state_path
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
-
-
-def _state(name: str) -> str:
-    return str(Path(os.environ.get("COFFRE_STATE_DIR", ".state")) / name)
 
 
 class ArchiveSettings(MemberTokenSettings):
@@ -60,15 +54,15 @@ class ArchiveSettings(MemberTokenSettings):
     vault_timeout_seconds: float = Field(5.0, gt=0, le=60)
     # seal
     seal_signer: Literal["local-key", "pkcs11"] = "local-key"
-    seal_cert_file: str = Field(default_factory=lambda: _state("pki/seal.cert.pem"))
-    seal_key_file: str = Field(default_factory=lambda: _state("pki/seal.key.pem"))
+    seal_cert_file: str = Field(default_factory=lambda: state_path("pki/seal.cert.pem"))
+    seal_key_file: str = Field(default_factory=lambda: state_path("pki/seal.key.pem"))
     seal_chain_files: tuple[str, ...] = Field(
-        default_factory=lambda: (_state("pki/root.cert.pem"),)
+        default_factory=lambda: (state_path("pki/root.cert.pem"),)
     )
     seal_trust_roots: tuple[str, ...] = Field(
-        default_factory=lambda: (_state("pki/root.cert.pem"),)
+        default_factory=lambda: (state_path("pki/root.cert.pem"),)
     )
-    seal_crl_files: tuple[str, ...] = Field(default_factory=lambda: (_state("pki/root.crl"),))
+    seal_crl_files: tuple[str, ...] = Field(default_factory=lambda: (state_path("pki/root.crl"),))
     seal_pkcs11_module: str | None = None
     seal_pkcs11_token_label: str | None = None
     seal_pkcs11_key: str | None = None

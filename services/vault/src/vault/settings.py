@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from common.settings import ServiceSettings
+from common.settings import ServiceSettings, state_path
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -24,7 +24,10 @@ class VaultSettings(ServiceSettings):
     kms: Literal["local-file", "aws"] = Field(
         "local-file", description="Which KMS wraps master keys"
     )
-    kms_key_file: str = Field(".state/kms/master.key", description="Local KMS key file (0600)")
+    kms_key_file: str = Field(
+        default_factory=lambda: state_path("kms/master.key"),
+        description="Local KMS key file (0600)",
+    )
     aws_kms_key_id: str | None = Field(None, description="AWS KMS key id or ARN")
     aws_region: str | None = None
     aws_endpoint_url: str | None = None
@@ -35,12 +38,13 @@ class VaultSettings(ServiceSettings):
     cache_max_uses: int = Field(10_000, ge=0, le=1_000_000)
     cache_max_entries: int = Field(10_000, ge=0, le=1_000_000)
     anchor_key_file: str = Field(
-        ".state/vault/anchor.key",
+        default_factory=lambda: state_path("vault/anchor.key"),
         description="Ed25519 key that signs audit anchors (0600, created if absent); its public "
         "key is written beside it as anchor.pub.pem",
     )
     anchor_dir: str = Field(
-        ".state/vault/anchors", description="Folder of signed audit checkpoints (development)"
+        default_factory=lambda: state_path("vault/anchors"),
+        description="Folder of signed audit checkpoints (development)",
     )
     anchor_seconds: float = Field(
         60.0, gt=0, le=86_400, description="How often the audit head is anchored when it moved"

@@ -55,3 +55,19 @@ def test_the_latest_anchor_is_the_newest_that_verifies(tmp_path: Path) -> None:
     assert latest is not None
     assert latest.head == HEAD
     assert rejected == ["anchor-000000000000010.json", "anchor-000000000000009.json"]
+
+
+def test_the_anchor_and_kms_files_default_to_the_given_state_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process given its own state folder (a test, a bench) never writes its anchors or KMS
+    key into the development stack's ``.state``, whose vault would take them for its own."""
+    from vault.settings import VaultSettings
+
+    monkeypatch.setenv("COFFRE_STATE_DIR", str(tmp_path))
+    for name in ("VAULT_KMS_KEY_FILE", "VAULT_ANCHOR_KEY_FILE", "VAULT_ANCHOR_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    settings = VaultSettings(database_url="postgresql://127.0.0.1/x")
+    assert settings.kms_key_file == str(tmp_path / "kms" / "master.key")
+    assert settings.anchor_key_file == str(tmp_path / "vault" / "anchor.key")
+    assert settings.anchor_dir == str(tmp_path / "vault" / "anchors")
