@@ -219,6 +219,22 @@ class Phase:
         eligible = [n for at, n in samples if at <= share * window + 1e-6]
         return eligible[-1] if eligible else samples[0][1]
 
+    def backlog_trend(self) -> float:
+        """How fast the backlog grew over the second half of the sending window, in events per
+        second (least squares over its 100 ms samples; below zero: it shrank). Two samples
+        alone (half-way, end) follow the noise of single batches; a service that keeps up
+        shows a trend near zero, one that falls behind the shortfall of its rate."""
+        window = self.offered.last_sent - self.offered.first_sent
+        points = [(at, n) for at, n in self.offered.backlog if window / 2 <= at <= window + 1e-6]
+        if len(points) < 2:
+            return 0.0
+        mean_t = sum(t for t, _ in points) / len(points)
+        mean_n = sum(n for _, n in points) / len(points)
+        spread = sum((t - mean_t) ** 2 for t, _ in points)
+        if spread == 0:
+            return 0.0
+        return sum((t - mean_t) * (n - mean_n) for t, n in points) / spread
+
 
 def measure(offered: Offered, scored: Scored) -> Phase:
     due = offered.due

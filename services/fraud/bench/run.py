@@ -593,6 +593,11 @@ def print_run(run: ServiceRun, replicas: int, raw_rate: float) -> None:
         at_rate.backlog_at(1.0),
         "events",
     )
+    line(
+        f"{fleet} backlog growth over the second half at {RATE:,}/s",
+        at_rate.backlog_trend(),
+        "events/s",
+    )
     line(f"{fleet} p50 event time→TransactionScored at {RATE:,}/s", at_rate.p50_ms, "ms")
     line(f"{fleet} p99 event time→TransactionScored at {RATE:,}/s", at_rate.p99_ms, "ms")
     print_stages(f"{fleet} stages at {RATE:,}/s", run.stages_at_rate)
