@@ -57,6 +57,7 @@ async def upload_receipt(
     With an `Idempotency-Key`, the same upload sent again is answered with the receipt the
     first one stored (`Idempotent-Replayed: true`), never archived twice."""
     c = container(request)
+    given_key = uploads.checked_key(idempotency_key)
     upload = await read_upload(
         request.headers.get("content-type"),
         request.headers.get("content-length"),
@@ -65,10 +66,12 @@ async def upload_receipt(
     )
     filename = clean_filename(upload.filename)
     content = bytes(upload.content)
-    key = uploads.upload_key(member.user_id, idempotency_key, content, filename, upload.fields)
+    key = None
+    if given_key is not None:
+        key = uploads.upload_key(member.user_id, given_key, content, filename, upload.fields)
     earlier = await uploads.replayed(c.ctx, key) if key is not None else None
     if earlier is not None:
-        return await _receipt_answer(c, member.user_id, earlier, replayed=True)
+        return await _replay(c, member.user_id, earlier)
     item = intake.Incoming(
         user_id=member.user_id,
         source=Source.UPLOAD,
@@ -80,7 +83,7 @@ async def upload_receipt(
     try:
         [accepted] = await intake.accept(c.ctx, [item], key)
     except uploads.AlreadyUploaded as raced:
-        return await _receipt_answer(c, member.user_id, raced.receipt_id, replayed=True)
+        return await _replay(c, member.user_id, raced.receipt_id)
     receipt_id = accepted.receipt.receipt_id
     receipt = await processing.process_receipt(c.ctx, receipt_id, accepted)
     if receipt is None:  # erased meanwhile: answer as for any receipt not found
@@ -88,11 +91,10 @@ async def upload_receipt(
     return _receipt_response(receipt, replayed=False)
 
 
-async def _receipt_answer(
-    c: Container, user_id: str, receipt_id: uuid.UUID, *, replayed: bool
-) -> JSONResponse:
+async def _replay(c: Container, user_id: str, receipt_id: uuid.UUID) -> JSONResponse:
+    """The receipt an earlier upload under the same key stored, as it is now."""
     receipt = await retrieval.own_receipt(c.ctx, user_id, receipt_id)
-    return _receipt_response(receipt, replayed=replayed)
+    return _receipt_response(receipt, replayed=True)
 
 
 def _receipt_response(receipt: Receipt, *, replayed: bool) -> JSONResponse:

@@ -53,20 +53,24 @@ class AlreadyUploaded(Exception):
         self.receipt_id = receipt_id
 
 
-def upload_key(
-    user_id: str, header: str | None, content: bytes, filename: str, fields: dict[str, str]
-) -> UploadKey | None:
-    """The upload's claim on the key in ``header`` (None without one); a malformed key is
-    refused before anything is read into the archive."""
+def checked_key(header: str | None) -> str | None:
+    """The ``Idempotency-Key`` header, refused when malformed before the body is read."""
     if header is None:
         return None
     if not header.strip() or len(header) > MAX_KEY_LENGTH:
         raise IdempotencyKeyInvalid("the Idempotency-Key must be 1 to 255 characters")
     if not header.isascii() or not header.isprintable():
         raise IdempotencyKeyInvalid("the Idempotency-Key must be printable ASCII")
+    return header
+
+
+def upload_key(
+    user_id: str, key: str, content: bytes, filename: str, fields: dict[str, str]
+) -> UploadKey:
+    """The upload's claim on ``key`` (a checked key): its digest and the upload's fingerprint."""
     described = json.dumps({"filename": filename, "fields": fields}, sort_keys=True)
     fingerprint = hashlib.sha256(described.encode() + b"\0" + content).hexdigest()
-    return UploadKey(user_id, hashlib.sha256(header.encode()).hexdigest(), fingerprint)
+    return UploadKey(user_id, hashlib.sha256(key.encode()).hexdigest(), fingerprint)
 
 
 async def replayed(ctx: Context, key: UploadKey) -> uuid.UUID | None:
