@@ -4,10 +4,11 @@ Real processes: `coffre-vault` and `coffre-archive` over HTTP, on the test sessi
 Postgres, moto's S3 server and the dev TSA. The archive kills itself at a named point
 (`ARCHIVE_FAULT_KILL_AT`, deterministic): right after the upload is committed, before anything
 is stored (a seal started at intake dies with the process); and after both objects are written
-to the store, before the transaction that records them. Restarted without the hook, it
-finishes the receipt exactly once: one receipt, one sealed and one original version in the
-store, one `ReceiptUploaded` and one `ReceiptSealed` (one event id each: delivery is at least
-once), one journal entry of each kind, the chain whole, nothing in clear anywhere.
+to the store, before the transaction that records them. Restarted without the hook, it answers
+the client's retry under the same Idempotency-Key with that receipt and finishes it exactly
+once: one receipt, one sealed and one original version in the store, one `ReceiptUploaded` and
+one `ReceiptSealed` (one event id each: delivery is at least once), one journal entry of each
+kind, the chain whole, nothing in clear anywhere.
 """
 
 from __future__ import annotations
@@ -230,7 +231,7 @@ def _in_clear(blob: bytes, original: bytes) -> bool:
 async def test_a_receipt_survives_a_sigkill_and_completes_exactly_once(
     point: str, services: Services, infra: Any, s3_endpoint: S3Endpoint, tokens: MemberTokens
 ) -> None:
-    member, original = str(uuid.uuid4()), jpeg()
+    member, original, key = str(uuid.uuid4()), jpeg(), str(uuid.uuid4())
     archive = services.archive
     archive.start(ARCHIVE_FAULT_KILL_AT=point)
     archive.wait_ready()
@@ -238,7 +239,7 @@ async def test_a_receipt_survives_a_sigkill_and_completes_exactly_once(
         httpx.post(
             f"{archive.url}/v1/receipts",
             files={"file": ("r.jpg", original, "image/jpeg")},
-            headers=tokens.headers(member),
+            headers=tokens.headers(member) | {"Idempotency-Key": key},
             timeout=60,
         )
     archive.wait_killed()
@@ -258,6 +259,15 @@ async def test_a_receipt_survives_a_sigkill_and_completes_exactly_once(
         archive.wait_ready()
         headers = tokens.headers(member)
         async with httpx.AsyncClient(base_url=archive.url, timeout=30) as client:
+            # the client never got its answer and sends the upload again under its key
+            retried = await client.post(
+                "/v1/receipts",
+                files={"file": ("r.jpg", original, "image/jpeg")},
+                headers=headers | {"Idempotency-Key": key},
+            )
+            assert retried.status_code in (201, 202), retried.text
+            assert retried.headers["Idempotent-Replayed"] == "true"
+            assert retried.json()["receipt_id"] == receipt_id
 
             async def sealed() -> dict[str, Any] | None:
                 listed = (await client.get("/v1/receipts", headers=headers)).json()["receipts"]
