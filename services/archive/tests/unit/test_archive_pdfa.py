@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import shutil
 import subprocess
 import sys
@@ -154,16 +155,24 @@ def test_the_seal_keeps_every_pdf_a_output_pdf_a_and_valid(sealer: PadesSealer) 
         assert pdfsig_says_valid(sealed)
 
 
-def test_the_srgb_profile_file_is_removed_when_the_process_exits() -> None:
-    """The ICC profile img2pdf reads from a file is a process's own temp file, not left behind
-    in the temp directory by every process that ever rendered an image."""
+@pytest.mark.parametrize("ending", ["exit", "sigkill"])
+def test_no_srgb_profile_file_outlives_the_process(ending: str, tmp_path: Path) -> None:
+    """The ICC profile img2pdf reads from a path is the process's own, and nothing of it is
+    left in the temp directory when the process ends, even SIGKILLed: every archive process
+    that rendered an image used to leave a file there (two per test run, more in production)."""
     script = (
-        "from archive.adapters.images import srgb_profile; import os; "
-        "path = srgb_profile(); assert os.path.exists(path); print(path)"
+        "import os, signal, sys; from archive.adapters.images import srgb_profile, image_to_pdf; "
+        "from archive.domain.files import Kind; "
+        f"image_to_pdf({jpeg()!r}, Kind.JPEG, 10**7); "
+        "path = srgb_profile(); assert open(path, 'rb').read()[36:40] == b'acsp'; "
+        f"{'os.kill(os.getpid(), signal.SIGKILL)' if ending == 'sigkill' else 'sys.exit(0)'}"
     )
     done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+        [sys.executable, "-c", script],
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
-    path = Path(done.stdout.strip().splitlines()[-1])
-    assert path.name.startswith("coffre-srgb-")
-    assert not path.exists()
+    assert done.returncode == (-9 if ending == "sigkill" else 0), done.stderr
+    assert list(tmp_path.iterdir()) == []

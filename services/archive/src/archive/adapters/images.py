@@ -101,9 +101,14 @@ def _reencode(image: Image.Image) -> Rendered:
 
 @functools.cache
 def srgb_profile() -> str:
-    """An sRGB ICC profile (made by littleCMS through Pillow) as a file img2pdf can open:
-    written once per process to a private temp file, which is removed when the process exits."""
+    """An sRGB ICC profile (made by littleCMS through Pillow) as a path img2pdf can open. On
+    Linux an anonymous in-memory file (``memfd``), which nothing outlives, not even a SIGKILL;
+    elsewhere a private temp file, removed when the process exits normally."""
     profile = srgb_icc()
+    if hasattr(os, "memfd_create"):
+        fd = os.memfd_create("coffre-srgb.icc")
+        os.write(fd, profile)
+        return f"/proc/self/fd/{fd}"
     with tempfile.NamedTemporaryFile(prefix="coffre-srgb-", suffix=".icc", delete=False) as f:
         f.write(profile)
     atexit.register(_remove, f.name)
