@@ -203,9 +203,8 @@ async def _events(bootstrap: str, topic: str, key: str) -> set[str]:
     await consumer.start()
     try:
         parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not parts:
-            await consumer.force_metadata_update()
-            parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        if not parts:  # the topic does not exist yet (made on first publish): nothing published
+            return set()
         consumer.assign(parts)
         await consumer.seek_to_beginning(*parts)
         ends = await consumer.end_offsets(parts)
