@@ -6,6 +6,7 @@ import io
 import json
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from joserfc import jwt
@@ -67,3 +68,20 @@ async def publish(bootstrap: str, event: Any, *, subject: str, producer: str = "
         await client.send_and_wait(event.topic(), envelope.to_bytes(), key=subject.encode())
     finally:
         await client.stop()
+
+
+async def erase(bootstrap: str, member: str) -> Any:
+    """Ask for the member's erasure (as auth does) and return archive's ``ErasureCompleted``
+    record once it is on the broker."""
+    from coffre_testing.kafka import collect
+    from common.events.erasure import ErasureCompleted, ErasureRequested
+
+    event = ErasureRequested(
+        user_id=member, requested_at=datetime.now(UTC), request_id=str(uuid.uuid4())
+    )
+    await publish(bootstrap, event, subject=member)
+    [done] = await collect(
+        bootstrap, ErasureCompleted.topic(), count=1,
+        where=lambda rec: rec.key == member.encode() and b'"archive"' in rec.value,
+    )  # fmt: skip
+    return done

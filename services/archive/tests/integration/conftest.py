@@ -67,13 +67,16 @@ class Stack:
 
     async def upload(
         self, user_id: str, content: bytes, *, name: str = "receipt.jpg",
-        content_type: str = "image/jpeg", **fields: str,
+        content_type: str = "image/jpeg", idempotency_key: str | None = None, **fields: str,
     ) -> httpx.Response:  # fmt: skip
+        headers = self.headers(user_id)
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
         return await self.client.post(
             "/v1/receipts",
             files={"file": (name, content, content_type)},
             data=fields,
-            headers=self.headers(user_id),
+            headers=headers,
         )
 
 

@@ -6,31 +6,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 from archive.domain.receipts import Source
 from archive.service import intake, uploads
-from archive_it_helpers import jpeg, png, publish
-from coffre_testing.kafka import collect
-from common.events.erasure import ErasureCompleted, ErasureRequested
+from archive_it_helpers import erase, jpeg, png
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.asyncio]
 Stack = Any
-
-
-async def _upload(
-    stack: Stack, member: str, content: bytes, key: str | None, **fields: str
-) -> httpx.Response:
-    headers = stack.headers(member) | ({"Idempotency-Key": key} if key is not None else {})
-    return await stack.client.post(
-        "/v1/receipts",
-        files={"file": ("receipt.jpg", content, "image/jpeg")},
-        data=fields,
-        headers=headers,
-    )
 
 
 async def _receipts(stack: Stack, member: str) -> int:
@@ -51,8 +36,8 @@ async def test_a_retried_upload_is_answered_with_the_first_receipt(
 ) -> None:
     key = f"retry-{uuid.uuid4()}"
     content = jpeg()
-    first = await _upload(stack, member, content, key, amount="12.50", currency="EUR")
-    again = await _upload(stack, member, content, key, amount="12.50", currency="EUR")
+    first = await stack.upload(member, content, idempotency_key=key, amount="12.50", currency="EUR")
+    again = await stack.upload(member, content, idempotency_key=key, amount="12.50", currency="EUR")
     assert first.status_code == 201, first.text
     assert "Idempotent-Replayed" not in first.headers
     assert again.status_code == 201, again.text
@@ -67,9 +52,13 @@ async def test_a_retried_upload_is_answered_with_the_first_receipt(
 
 async def test_the_same_key_with_another_upload_is_refused(stack: Stack, member: str) -> None:
     key = str(uuid.uuid4())
-    assert (await _upload(stack, member, jpeg(), key)).status_code == 201
-    _problem(await _upload(stack, member, png(), key), 422, "archive.idempotency-key-reused")
-    other_fields = await _upload(stack, member, jpeg(), key, amount="3.00")
+    assert (await stack.upload(member, jpeg(), idempotency_key=key)).status_code == 201
+    _problem(
+        await stack.upload(member, png(), idempotency_key=key),
+        422,
+        "archive.idempotency-key-reused",
+    )
+    other_fields = await stack.upload(member, jpeg(), idempotency_key=key, amount="3.00")
     _problem(other_fields, 422, "archive.idempotency-key-reused")
     assert await _receipts(stack, member) == 1
 
@@ -77,8 +66,8 @@ async def test_the_same_key_with_another_upload_is_refused(stack: Stack, member:
 async def test_keys_are_each_members_own(stack: Stack) -> None:
     key, content = str(uuid.uuid4()), jpeg()
     alice, bob = str(uuid.uuid4()), str(uuid.uuid4())
-    first = await _upload(stack, alice, content, key)
-    second = await _upload(stack, bob, content, key)
+    first = await stack.upload(alice, content, idempotency_key=key)
+    second = await stack.upload(bob, content, idempotency_key=key)
     assert first.status_code == second.status_code == 201
     assert "Idempotent-Replayed" not in second.headers
     assert first.json()["receipt_id"] != second.json()["receipt_id"]
@@ -88,15 +77,21 @@ async def test_a_malformed_key_is_refused_before_anything_is_stored(
     stack: Stack, member: str
 ) -> None:
     for key in ("x" * 256, "   "):
-        _problem(await _upload(stack, member, jpeg(), key), 422, "archive.idempotency-key-invalid")
+        _problem(
+            await stack.upload(member, jpeg(), idempotency_key=key),
+            422,
+            "archive.idempotency-key-invalid",
+        )
     assert await _receipts(stack, member) == 0
     assert await stack.db.pool.fetchval("SELECT count(*) FROM upload_keys") == 0
 
 
 async def test_a_refused_upload_does_not_use_up_its_key(stack: Stack, member: str) -> None:
     key = str(uuid.uuid4())
-    _problem(await _upload(stack, member, png(), key), 422, "archive.receipt-rejected")
-    stored = await _upload(stack, member, jpeg(), key)
+    _problem(
+        await stack.upload(member, png(), idempotency_key=key), 422, "archive.receipt-rejected"
+    )
+    stored = await stack.upload(member, jpeg(), idempotency_key=key)
     assert stored.status_code == 201, stored.text
     assert "Idempotent-Replayed" not in stored.headers
 
@@ -105,7 +100,9 @@ async def test_two_requests_racing_with_one_key_store_one_receipt(
     stack: Stack, member: str
 ) -> None:
     key, content = str(uuid.uuid4()), jpeg()
-    answers = await asyncio.gather(*(_upload(stack, member, content, key) for _ in range(3)))
+    answers = await asyncio.gather(
+        *(stack.upload(member, content, idempotency_key=key) for _ in range(3))
+    )
     [first] = [a for a in answers if "Idempotent-Replayed" not in a.headers]
     assert first.status_code == 201, first.text
     replays = [a for a in answers if a.headers.get("Idempotent-Replayed") == "true"]
@@ -120,7 +117,7 @@ async def test_the_upload_that_loses_the_race_drops_its_own_work(stack: Stack, m
     """The loser got past the first look-up, rendered, sealed and fetched a document key; it
     finds the key at staging, stores nothing and destroys its key again."""
     key, content = str(uuid.uuid4()), jpeg()
-    first = (await _upload(stack, member, content, key)).json()
+    first = (await stack.upload(member, content, idempotency_key=key)).json()
     claim = uploads.upload_key(member, key, content, "receipt.jpg", {})
     item = intake.Incoming(
         user_id=member, source=Source.UPLOAD, filename="receipt.jpg",
@@ -141,18 +138,12 @@ async def test_keys_expire_and_are_erased_with_the_member(
     stack: Stack, infra: Any, member: str
 ) -> None:
     key, content = str(uuid.uuid4()), jpeg()
-    first = (await _upload(stack, member, content, key)).json()
+    first = (await stack.upload(member, content, idempotency_key=key)).json()
     await stack.db.pool.execute("UPDATE upload_keys SET created_at = now() - interval '49 hours'")
     assert await uploads.purge_expired(stack.container.ctx) == 1
-    later = await _upload(stack, member, content, key)
+    later = await stack.upload(member, content, idempotency_key=key)
     assert later.status_code == 201
     assert later.json()["receipt_id"] != first["receipt_id"]
-    request_id = str(uuid.uuid4())
-    event = ErasureRequested(user_id=member, requested_at=datetime.now(UTC), request_id=request_id)
-    await publish(infra.bootstrap_servers, event, subject=member)
-    [done] = await collect(
-        infra.bootstrap_servers, ErasureCompleted.topic(), count=1,
-        where=lambda rec: rec.key == member.encode() and b'"archive"' in rec.value,
-    )  # fmt: skip
+    done = await erase(infra.bootstrap_servers, member)
     assert b'"upload_keys_erased":1' in done.value
     assert await stack.db.pool.fetchval("SELECT count(*) FROM upload_keys") == 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -14,12 +13,11 @@ from archive.adapters.pg_journal import PgJournal
 from archive.app import MIGRATIONS
 from archive.domain.journal import verify_chain
 from archive.service import archival, erasure, sweep
-from archive_it_helpers import jpeg, publish
+from archive_it_helpers import erase, jpeg, publish
 from coffre_testing.kafka import collect
 from common.db import downgrade, migrate
 from common.events.aggregation import TransactionIngested
 from common.events.archive import ReceiptIntegrityFailed, ReceiptMatched
-from common.events.erasure import ErasureCompleted, ErasureRequested
 from common.events.payments import PaymentExecuted
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.asyncio]
@@ -65,13 +63,7 @@ async def test_erasure_keeps_receipts_until_retention_then_shreds_them(
 ) -> None:
     kept = (await stack.upload(member, jpeg())).json()
     await stack.client.get("/v1/receipts/address", headers=stack.headers(member))
-    request_id = str(uuid.uuid4())
-    event = ErasureRequested(user_id=member, requested_at=datetime.now(UTC), request_id=request_id)
-    await publish(infra.bootstrap_servers, event, subject=member)
-    [done] = await collect(
-        infra.bootstrap_servers, ErasureCompleted.topic(), count=1,
-        where=lambda rec: rec.key == member.encode() and b'"archive"' in rec.value,
-    )  # fmt: skip
+    done = await erase(infra.bootstrap_servers, member)
     assert kept["receipt_id"] in done.value.decode()
     assert await stack.db.pool.fetchval("SELECT count(*) FROM mail_addresses") == 0
     ctx = stack.container.ctx
