@@ -202,8 +202,12 @@ async def _events(bootstrap: str, topic: str, key: str) -> set[str]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
+        # the broker's topics now (one round trip, which also lets the consumer's own start-up
+        # task run: stopping it before that raises CancelledError out of stop())
+        if topic not in await consumer.topics():
+            return set()  # not made yet (it is made on first publish): nothing published
         parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not parts:  # the topic does not exist yet (made on first publish): nothing published
+        if not parts:  # the client's metadata is older than the topic: the next probe sees it
             return set()
         consumer.assign(parts)
         await consumer.seek_to_beginning(*parts)
